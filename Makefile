@@ -1,0 +1,127 @@
+# ikeagent build. `make` builds build/ikeagent; `make check` runs every test;
+# `make test` is the one command CI runs (deps, sanitized tests, fuzz smoke).
+#
+# Layout: every .c under util/ ike/ esp/ transport/ tun/ agent/ goes into
+# one static library (agent/main.c excepted); each tests/unit/test_*.c is a
+# Check program; each tests/fuzz/fuzz_*.c a libFuzzer target whose corpus
+# lives in tests/fuzz/corpus/NAME/.
+
+CC      ?= cc
+SAN     ?= 0
+BUILD   ?= build
+ifeq ($(SAN),1)
+BUILD   := build-san
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+
+PKGS     = openssl libcurl libmnl
+WARN     = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wstrict-prototypes \
+           -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -I. $(WARN) $(CFLAGS) $(SANFLAGS) \
+             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS_ALL = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lcurl -lmnl)
+TEST_LIBS  = $(shell pkg-config --libs check libsodium 2>/dev/null || echo -lcheck -lsodium) -lm
+
+# MODULES lets one module be built and tested alone: make MODULES="util esp" ...
+MODULES ?= util ike esp transport tun agent
+LIB_SRC  = $(filter-out agent/main.c relay/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB      = $(BUILD)/libikeagent.a
+TESTS    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS  = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+REPLAYS  = $(patsubst tests/fuzz/%.c,$(BUILD)/replay/%,$(FUZZ_SRC))
+RELAY_SRC = $(wildcard relay/*.c)
+
+FUZZ_SECONDS ?= 30
+
+.SECONDARY:
+
+.PHONY: all check unit-check net-check fuzz fuzz-smoke asan deps demo test bench clean
+
+all: $(BUILD)/ikeagent $(if $(RELAY_SRC),$(BUILD)/ikerelay)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/ikeagent: $(BUILD)/obj/agent/main.o $(LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/ikerelay: $(RELAY_SRC:%.c=$(BUILD)/obj/%.o) $(LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+# Unit tests: one Check program per file.
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(TEST_LIBS)
+
+# Fuzz corpora replayed by an ordinary build, so `make check` runs them too.
+$(BUILD)/replay/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay_main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/obj/tests/fuzz/replay_main.o: tests/fuzz/replay_main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+unit-check: $(TESTS) $(REPLAYS)
+	@fail=0; for t in $(TESTS); do \
+	    CK_FORK=yes ./$$t || fail=1; \
+	done; \
+	for r in $(REPLAYS); do \
+	    n=$$(basename $$r); ./$$r tests/fuzz/corpus/$${n#fuzz_} || fail=1; \
+	done; exit $$fail
+
+net-check: all
+	@sh tests/net/run.sh $(BUILD)
+
+check: unit-check net-check
+
+asan:
+	$(MAKE) SAN=1 check
+
+# libFuzzer targets, always clang, always with ASan+UBSan.
+FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined \
+              -fno-sanitize-recover=all
+FUZZ_LIB_SRC = $(LIB_SRC)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(LDLIBS_ALL)
+
+fuzz: $(FUZZERS)
+
+fuzz-smoke: $(FUZZERS)
+	@for f in $(FUZZERS); do \
+	    n=$$(basename $$f); c=tests/fuzz/corpus/$${n#fuzz_}; w=$(BUILD)/fuzz/work-$${n#fuzz_}; \
+	    mkdir -p $$w; echo "fuzz-smoke: $$n for $(FUZZ_SECONDS)s"; \
+	    ./$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$w $$c 2>$$w.log \
+	      || { tail -50 $$w.log; exit 1; }; \
+	    grep -E 'stat::number_of_executed_units' $$w.log; \
+	done
+
+deps:
+	sh scripts/deps.sh
+
+test:
+	sh scripts/deps.sh
+	$(MAKE) SAN=1 check
+	$(MAKE) fuzz-smoke
+
+demo:
+	sh scripts/deps.sh
+	$(MAKE) all
+	sh scripts/demo.sh
+
+bench: all
+	sh scripts/bench
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,221 @@
+/*
+ * IKEv2 protocol numbers (RFC 7296 §3 and the IANA "IKEv2 Parameters"
+ * registry). Names for logging are in ike/names.h.
+ */
+#ifndef IKEAGENT_IKE_IKEV2_H
+#define IKEAGENT_IKE_IKEV2_H
+
+#define IKE_HDR_LEN		28
+#define IKE_GENERIC_HDR_LEN	4
+#define IKE_VERSION		0x20	/* major 2, minor 0 */
+#define IKE_NON_ESP_MARKER_LEN	4
+#define IKE_NONCE_MIN		16	/* RFC 7296 §3.9: 16..256 octets */
+#define IKE_NONCE_MAX		256
+
+/* Header flags (§3.1) */
+#define IKE_FLAG_INITIATOR	0x08
+#define IKE_FLAG_VERSION	0x10
+#define IKE_FLAG_RESPONSE	0x20
+
+/* Generic payload header: critical bit (§3.2) */
+#define IKE_PL_CRITICAL		0x80
+
+enum ike_exchange {
+	IKE_SA_INIT = 34,
+	IKE_AUTH = 35,
+	CREATE_CHILD_SA = 36,
+	INFORMATIONAL = 37,
+};
+
+enum ike_payload_type {
+	PL_NONE = 0,
+	PL_SA = 33,
+	PL_KE = 34,
+	PL_IDi = 35,
+	PL_IDr = 36,
+	PL_CERT = 37,
+	PL_CERTREQ = 38,
+	PL_AUTH = 39,
+	PL_NONCE = 40,
+	PL_NOTIFY = 41,
+	PL_DELETE = 42,
+	PL_VENDOR = 43,
+	PL_TSi = 44,
+	PL_TSr = 45,
+	PL_SK = 46,
+	PL_CP = 47,
+	PL_EAP = 48,
+	PL_SKF = 53,	/* RFC 7383 encrypted fragment */
+};
+
+/* Transform types (§3.3.2) */
+enum ike_transform_type {
+	TRANS_ENCR = 1,
+	TRANS_PRF = 2,
+	TRANS_INTEG = 3,
+	TRANS_DH = 4,
+	TRANS_ESN = 5,
+};
+
+/* Transform IDs */
+enum ike_encr {
+	ENCR_AES_CBC = 12,
+	ENCR_AES_GCM_16 = 20,		/* RFC 5282 / RFC 4106 */
+	ENCR_CHACHA20_POLY1305 = 28,	/* RFC 7634 */
+};
+
+enum ike_prf {
+	PRF_HMAC_SHA2_256 = 5,
+	PRF_HMAC_SHA2_384 = 6,
+	PRF_HMAC_SHA2_512 = 7,
+};
+
+enum ike_integ {
+	AUTH_NONE = 0,
+	AUTH_HMAC_SHA2_256_128 = 12,
+	AUTH_HMAC_SHA2_384_192 = 13,
+	AUTH_HMAC_SHA2_512_256 = 14,
+};
+
+enum ike_dh {
+	DH_NONE = 0,
+	DH_MODP_2048 = 14,
+	DH_ECP_256 = 19,
+	DH_ECP_384 = 20,
+	DH_CURVE25519 = 31,
+};
+
+enum ike_esn {
+	ESN_NO = 0,
+	ESN_YES = 1,
+};
+
+/* Transform attribute (§3.3.5): Key Length, always TV format */
+#define TRANS_ATTR_KEY_LENGTH	14
+#define TRANS_ATTR_TV		0x8000
+
+/* Protocol IDs (§3.3.1) */
+enum ike_proto {
+	PROTO_NONE = 0,
+	PROTO_IKE = 1,
+	PROTO_AH = 2,
+	PROTO_ESP = 3,
+};
+
+/* Identification types (§3.5) */
+enum ike_id_type {
+	ID_IPV4_ADDR = 1,
+	ID_FQDN = 2,
+	ID_RFC822_ADDR = 3,
+	ID_IPV6_ADDR = 5,
+	ID_DER_ASN1_DN = 9,
+	ID_DER_ASN1_GN = 10,
+	ID_KEY_ID = 11,
+};
+
+/* Certificate encodings (§3.6) */
+enum ike_cert_encoding {
+	CERT_X509_SIGNATURE = 4,
+	CERT_HASH_URL_X509 = 12,
+};
+
+/* Authentication methods (§3.8, RFC 7427) */
+enum ike_auth_method {
+	AUTH_RSA_SIG = 1,
+	AUTH_SHARED_KEY_MIC = 2,
+	AUTH_DSS_SIG = 3,
+	AUTH_ECDSA_256 = 9,
+	AUTH_ECDSA_384 = 10,
+	AUTH_ECDSA_521 = 11,
+	AUTH_DIGITAL_SIGNATURE = 14,	/* RFC 7427 */
+};
+
+/* RFC 7427 §4 hash algorithms for SIGNATURE_HASH_ALGORITHMS */
+enum ike_hash_alg {
+	HASH_SHA1 = 1,
+	HASH_SHA2_256 = 2,
+	HASH_SHA2_384 = 3,
+	HASH_SHA2_512 = 4,
+	HASH_IDENTITY = 5,
+};
+
+/* Traffic selector types (§3.13.1) */
+enum ike_ts_type {
+	TS_IPV4_ADDR_RANGE = 7,
+	TS_IPV6_ADDR_RANGE = 8,
+};
+
+/* Configuration payload (§3.15) */
+enum ike_cfg_type {
+	CFG_REQUEST = 1,
+	CFG_REPLY = 2,
+	CFG_SET = 3,
+	CFG_ACK = 4,
+};
+
+enum ike_cfg_attr {
+	INTERNAL_IP4_ADDRESS = 1,
+	INTERNAL_IP4_NETMASK = 2,
+	INTERNAL_IP4_DNS = 3,
+	INTERNAL_IP4_NBNS = 4,
+	INTERNAL_IP4_DHCP = 6,
+	APPLICATION_VERSION = 7,
+	INTERNAL_IP6_ADDRESS = 8,
+	INTERNAL_IP6_DNS = 10,
+	INTERNAL_IP6_DHCP = 12,
+	INTERNAL_IP4_SUBNET = 13,
+	SUPPORTED_ATTRIBUTES = 14,
+	INTERNAL_IP6_SUBNET = 15,
+	INTERNAL_DNS_DOMAIN = 25,	/* RFC 8598 */
+};
+
+/* Notify message types (§3.10.1 and extensions) */
+enum ike_notify {
+	/* errors: 0..16383 */
+	N_UNSUPPORTED_CRITICAL_PAYLOAD = 1,
+	N_INVALID_IKE_SPI = 4,
+	N_INVALID_MAJOR_VERSION = 5,
+	N_INVALID_SYNTAX = 7,
+	N_INVALID_MESSAGE_ID = 9,
+	N_INVALID_SPI = 11,
+	N_NO_PROPOSAL_CHOSEN = 14,
+	N_INVALID_KE_PAYLOAD = 17,
+	N_AUTHENTICATION_FAILED = 24,
+	N_SINGLE_PAIR_REQUIRED = 34,
+	N_NO_ADDITIONAL_SAS = 35,
+	N_INTERNAL_ADDRESS_FAILURE = 36,
+	N_FAILED_CP_REQUIRED = 37,
+	N_TS_UNACCEPTABLE = 38,
+	N_INVALID_SELECTORS = 39,
+	N_UNACCEPTABLE_ADDRESSES = 40,	/* RFC 4555 */
+	N_UNEXPECTED_NAT_DETECTED = 41,	/* RFC 4555 */
+	N_TEMPORARY_FAILURE = 43,
+	N_CHILD_SA_NOT_FOUND = 44,
+	/* status: 16384.. */
+	N_INITIAL_CONTACT = 16384,
+	N_SET_WINDOW_SIZE = 16385,
+	N_ADDITIONAL_TS_POSSIBLE = 16386,
+	N_IPCOMP_SUPPORTED = 16387,
+	N_NAT_DETECTION_SOURCE_IP = 16388,
+	N_NAT_DETECTION_DESTINATION_IP = 16389,
+	N_COOKIE = 16390,
+	N_USE_TRANSPORT_MODE = 16391,
+	N_HTTP_CERT_LOOKUP_SUPPORTED = 16392,
+	N_REKEY_SA = 16393,
+	N_ESP_TFC_PADDING_NOT_SUPPORTED = 16394,
+	N_NON_FIRST_FRAGMENTS_ALSO = 16395,
+	N_MOBIKE_SUPPORTED = 16396,		/* RFC 4555 */
+	N_ADDITIONAL_IP4_ADDRESS = 16397,
+	N_ADDITIONAL_IP6_ADDRESS = 16398,
+	N_NO_ADDITIONAL_ADDRESSES = 16399,
+	N_UPDATE_SA_ADDRESSES = 16400,
+	N_COOKIE2 = 16401,
+	N_NO_NATS_ALLOWED = 16402,
+	N_EAP_ONLY_AUTHENTICATION = 16417,	/* RFC 5998 */
+	N_IKEV2_FRAGMENTATION_SUPPORTED = 16430,	/* RFC 7383 */
+	N_SIGNATURE_HASH_ALGORITHMS = 16431,	/* RFC 7427 */
+};
+
+#define IKE_NOTIFY_ERROR_MAX	16383
+
+#endif

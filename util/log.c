@@ -1,0 +1,73 @@
+#include "util/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+static enum log_level cur_level = LOG_LVL_INFO;
+static bool to_syslog;
+
+void log_set_level(enum log_level lvl) { cur_level = lvl; }
+enum log_level log_get_level(void) { return cur_level; }
+
+void log_use_syslog(bool on)
+{
+	if (on && !to_syslog)
+		openlog("ikeagent", LOG_PID, LOG_DAEMON);
+	to_syslog = on;
+}
+
+int log_level_parse(const char *s, enum log_level *out)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void log_msg(enum log_level lvl, const char *fmt, ...)
+{
+	static const char tag[] = { 'E', 'W', 'I', 'D' };
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	char line[1024];
+	va_list ap;
+
+	if (lvl > cur_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (to_syslog) {
+		syslog(prio[lvl], "%s", line);
+		return;
+	}
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	fprintf(stderr, "%02d:%02d:%02d.%03ld %c %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		ts.tv_nsec / 1000000, tag[lvl], line);
+}
+
+bool log_ratelimit_ok(struct log_ratelimit *rl, unsigned interval_s)
+{
+	struct timespec ts;
+	long long now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (rl->last_ms && now - rl->last_ms < (long long)interval_s * 1000) {
+		rl->suppressed++;
+		return false;
+	}
+	rl->last_ms = now;
+	rl->suppressed = 0;
+	return true;
+}
