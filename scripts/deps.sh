@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential clang pkg-config libssl-dev libcurl4-openssl-dev libmnl-dev
 check libsodium-dev
-iproute2 nftables iptables iperf3 tinyproxy tshark xxd openssl procps
+iproute2 iputils-ping nftables iptables iperf3 tinyproxy tshark xxd openssl procps
 strongswan-charon strongswan-swanctl strongswan-pki libcharon-extra-plugins
 libstrongswan-extra-plugins"
 missing=""
