@@ -1,0 +1,175 @@
+/* The tun device: create, configure, read and write packets, close. */
+#include "tun/tun.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+#define TUN_MTU_MIN	68
+#define TUN_MTU_MAX	65535
+#define TUN_MTU_IPV6	1280
+
+/* ioctl on the interface through a throw-away socket. */
+static int if_ioctl(unsigned long req, struct ifreq *ifr)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int ret, err;
+
+	if (s < 0)
+		return -1;
+	ret = ioctl(s, req, ifr);
+	err = errno;
+	close(s);
+	errno = err;
+	return ret < 0 ? -1 : 0;
+}
+
+static void ifr_init(struct ifreq *ifr, const char *name)
+{
+	memset(ifr, 0, sizeof(*ifr));
+	memcpy(ifr->ifr_name, name, strnlen(name, IFNAMSIZ - 1));
+}
+
+int tun_dev_set_up(const struct tun_dev *t, bool up)
+{
+	struct ifreq ifr;
+
+	ifr_init(&ifr, t->name);
+	if (if_ioctl(SIOCGIFFLAGS, &ifr) < 0)
+		return -1;
+	if (up)
+		ifr.ifr_flags |= IFF_UP;
+	else
+		ifr.ifr_flags &= ~IFF_UP;
+	return if_ioctl(SIOCSIFFLAGS, &ifr);
+}
+
+int tun_dev_set_mtu(struct tun_dev *t, unsigned mtu)
+{
+	struct ifreq ifr;
+
+	if (mtu < TUN_MTU_MIN || mtu > TUN_MTU_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (mtu < TUN_MTU_IPV6)
+		log_warn("tun: %s mtu %u is below 1280, the kernel disables IPv6 on it", t->name, mtu);
+	ifr_init(&ifr, t->name);
+	ifr.ifr_mtu = (int)mtu;
+	if (if_ioctl(SIOCSIFMTU, &ifr) < 0)
+		return -1;
+	t->mtu = mtu;
+	return 0;
+}
+
+static int set_txqlen(const struct tun_dev *t, unsigned txqlen)
+{
+	struct ifreq ifr;
+
+	ifr_init(&ifr, t->name);
+	ifr.ifr_qlen = (int)(txqlen ? txqlen : TUN_DEFAULT_TXQLEN);
+	return if_ioctl(SIOCSIFTXQLEN, &ifr);
+}
+
+static int attach(struct tun_dev *t, const char *name)
+{
+	struct ifreq ifr;
+
+	t->created = if_nametoindex(name) == 0;
+	t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (t->fd < 0)
+		return -1;
+	ifr_init(&ifr, name);
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0)
+		return -1;
+	memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
+	t->name[IFNAMSIZ - 1] = '\0';
+	t->ifindex = (int)if_nametoindex(t->name);
+	if (!t->ifindex)
+		return -1;
+	return 0;
+}
+
+int tun_dev_open(struct tun_dev *t, const char *name, unsigned mtu, unsigned txqlen)
+{
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	t->fd = -1;
+	if (tun_ifname_check(name) < 0)
+		return -1;
+	if (mtu < TUN_MTU_MIN || mtu > TUN_MTU_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (attach(t, name) < 0) {
+		err = errno;
+		log_err("tun: cannot open %s: %s", name, strerror(err));
+		goto fail;
+	}
+	if (tun_dev_set_mtu(t, mtu) < 0 || set_txqlen(t, txqlen) < 0 || tun_dev_set_up(t, true) < 0) {
+		err = errno;
+		log_err("tun: cannot configure %s: %s", t->name, strerror(err));
+		goto fail;
+	}
+	log_info("tun: %s %s, mtu %u, up", t->name, t->created ? "created" : "attached", mtu);
+	return 0;
+fail:
+	tun_dev_close(t);
+	errno = err;
+	return -1;
+}
+
+void tun_dev_close(struct tun_dev *t)
+{
+	if (t->fd < 0)
+		return;
+	close(t->fd);
+	t->fd = -1;
+	/* Created by us but made persistent meanwhile: remove it anyway. */
+	if (t->created && t->ifindex && if_nametoindex(t->name) && tun_nl_link_del_tun(t->name) < 0 &&
+	    errno != ENODEV)
+		log_warn("tun: cannot delete %s: %s", t->name, strerror(errno));
+}
+
+/* The length an IP packet declares for itself; 0 if not known from n bytes. */
+static size_t ip_len(const uint8_t *p, size_t n)
+{
+	if (n >= 4 && p[0] >> 4 == 4)
+		return get_be16(p + 2);
+	if (n >= 6 && p[0] >> 4 == 6)
+		return 40 + (size_t)get_be16(p + 4);
+	return 0;
+}
+
+ssize_t tun_read(const struct tun_dev *t, void *buf, size_t cap)
+{
+	ssize_t n;
+
+	do
+		n = read(t->fd, buf, cap);
+	while (n < 0 && errno == EINTR);
+	/* tun cuts a packet to the buffer silently (or, in old kernels, reports its full length). */
+	if (n > 0 && ((size_t)n > cap || ((size_t)n == cap && ip_len(buf, cap) > cap))) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return n;
+}
+
+ssize_t tun_write(const struct tun_dev *t, const void *pkt, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = write(t->fd, pkt, len);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
