@@ -1,0 +1,462 @@
+/*
+ * IKE SA lifecycle: state changes, message IDs, retransmission, DPD, and
+ * the dispatch of received messages to the exchange handlers.
+ */
+#include "ike/sa_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "ike/names.h"
+#include "util/log.h"
+
+static const char *const state_names[] = {
+	[IKE_SA_IDLE] = "idle",
+	[IKE_SA_INIT_SENT] = "init-sent",
+	[IKE_SA_AUTH_SENT] = "auth-sent",
+	[IKE_SA_ESTABLISHED] = "established",
+	[IKE_SA_DELETING] = "deleting",
+	[IKE_SA_DEAD] = "dead",
+};
+
+const char *ike_sa_state_name(enum ike_sa_state s)
+{
+	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+static uint64_t spi_u64(const uint8_t s[8])
+{
+	return (uint64_t)get_be32(s) << 32 | get_be32(s + 4);
+}
+
+/* Every state change goes through here: it logs old -> new and refuses going back from DEAD. */
+void sa_set_state(struct ike_sa *sa, enum ike_sa_state s)
+{
+	enum ike_sa_state old = sa->state;
+
+	if (old == s || old == IKE_SA_DEAD)
+		return;
+	sa->state = s;
+	log_info("ike: %s -> %s", ike_sa_state_name(old), ike_sa_state_name(s));
+	if (sa->ops.state_changed)
+		sa->ops.state_changed(sa->ctx, old, s);
+}
+
+void sa_fail(struct ike_sa *sa, enum ike_sa_fail why, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (sa->state == IKE_SA_DEAD)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(sa->fail_text, sizeof(sa->fail_text), fmt, ap);
+	va_end(ap);
+	sa->fail = why;
+	sa->req.active = false;
+	log_warn("ike: %s", sa->fail_text);
+	sa_set_state(sa, IKE_SA_DEAD);
+}
+
+uint32_t sa_random_spi(void)
+{
+	uint32_t spi = 0;
+
+	/* SPIs 1..255 are reserved by IANA (RFC 4303 §2.1). */
+	while (spi < 256)
+		if (RAND_bytes((uint8_t *)&spi, sizeof(spi)) != 1)
+			spi = 0;
+	return spi;
+}
+
+struct ike_sa *ike_sa_new(const struct ike_sa_cfg *cfg, const struct ike_sa_ops *ops, void *ctx)
+{
+	struct ike_sa *sa = calloc(1, sizeof(*sa));
+
+	if (!sa)
+		return NULL;
+	sa->cfg = *cfg;
+	sa->ops = *ops;
+	sa->ctx = ctx;
+	sa->orig_initiator = true;
+	if (sa->cfg.retransmit_ms == 0)
+		sa->cfg.retransmit_ms = 1000;
+	if (sa->cfg.retransmit_tries == 0)
+		sa->cfg.retransmit_tries = 5;
+	do {
+		if (RAND_bytes(sa->spi_i, sizeof(sa->spi_i)) != 1 ||
+		    RAND_bytes(sa->ni, sizeof(sa->ni)) != 1) {
+			free(sa);
+			return NULL;
+		}
+	} while (spi_u64(sa->spi_i) == 0);
+	return sa;
+}
+
+void ike_sa_free(struct ike_sa *sa)
+{
+	if (!sa)
+		return;
+	dh_free(&sa->dh);
+	dh_free(&sa->rk_dh);
+	sa_old_drop(sa);
+	sk_dir_free(&sa->sk_out);
+	sk_dir_free(&sa->sk_in);
+	ike_keys_clear(&sa->keys);
+	free(sa->init_req);
+	free(sa->init_resp);
+	OPENSSL_cleanse(sa, sizeof(*sa));
+	free(sa);
+}
+
+void sa_hdr(const struct ike_sa *sa, struct ike_hdr *h, uint8_t exchange, bool response,
+	    uint32_t msg_id)
+{
+	memset(h, 0, sizeof(*h));
+	h->spi_i = spi_u64(sa->spi_i);
+	h->spi_r = spi_u64(sa->spi_r);
+	h->version = IKE_VERSION;
+	h->exchange = exchange;
+	/* §3.1: the original initiator sets the Initiator flag in all its messages. */
+	h->flags = (sa->orig_initiator ? IKE_FLAG_INITIATOR : 0) | (response ? IKE_FLAG_RESPONSE : 0);
+	h->msg_id = msg_id;
+}
+
+int sa_protect(struct ike_sa *sa, uint8_t exchange, bool response, uint32_t msg_id,
+	       uint8_t first, const uint8_t *plain, size_t plen, uint8_t *out, size_t cap,
+	       size_t *out_len)
+{
+	uint8_t hdr[IKE_HDR_LEN];
+	struct ike_hdr h;
+	struct wr w;
+
+	sa_hdr(sa, &h, exchange, response, msg_id);
+	h.next_payload = PL_SK;
+	wr_init(&w, hdr, sizeof(hdr));
+	if (ike_hdr_encode(&w, &h) < 0)
+		return -1;
+	return sk_encrypt(&sa->sk_out, hdr, first, plain, plen, out, cap, out_len);
+}
+
+int sa_send_request(struct ike_sa *sa, int kind, uint8_t exchange, const uint8_t *msg,
+		    size_t len, uint64_t now)
+{
+	struct sa_request *r = &sa->req;
+
+	if (len > sizeof(r->buf))
+		return -1;
+	memcpy(r->buf, msg, len);
+	r->len = len;
+	r->active = true;
+	r->kind = kind;
+	r->exchange = exchange;
+	r->msg_id = sa->next_msg_id;
+	r->tries = 1;
+	r->timeout_ms = sa->cfg.retransmit_ms;
+	r->next_ms = now + r->timeout_ms;
+	log_debug("ike: %s request #%u sent (%zu bytes)", ike_exchange_name(exchange), r->msg_id, len);
+	if (sa->ops.send(sa->ctx, r->buf, r->len) < 0)
+		log_debug("ike: send failed; the retransmission will try again");
+	return 0;
+}
+
+struct sa_child *sa_child_by_spi(struct ike_sa *sa, uint32_t spi, bool inbound)
+{
+	for (unsigned i = 0; i < SA_MAX_CHILDREN; i++) {
+		struct sa_child *c = &sa->children[i];
+
+		if (c->used && (inbound ? c->spi_in : c->spi_out) == spi)
+			return c;
+	}
+	return NULL;
+}
+
+struct sa_child *sa_child_add(struct ike_sa *sa, uint32_t spi_in, uint32_t spi_out)
+{
+	for (unsigned i = 0; i < SA_MAX_CHILDREN; i++) {
+		struct sa_child *c = &sa->children[i];
+
+		if (!c->used) {
+			c->used = true;
+			c->spi_in = spi_in;
+			c->spi_out = spi_out;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+int sa_first_error_notify(const struct ike_msg *m, uint16_t *type)
+{
+	unsigned it = 0;
+	const struct ike_pl *p;
+
+	while ((p = ike_msg_find(m, PL_NOTIFY, &it))) {
+		struct ike_pl_notify n;
+
+		if (ike_pl_notify_decode(p, &n) == 0 && n.type <= IKE_NOTIFY_ERROR_MAX) {
+			*type = n.type;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int ike_sa_start(struct ike_sa *sa, uint64_t now_ms)
+{
+	if (sa->state != IKE_SA_IDLE)
+		return -1;
+	sa->now_ms = now_ms;
+	sa->last_rx_ms = now_ms;
+	if (sa_init_send(sa, now_ms) < 0) {
+		sa_fail(sa, IKE_FAIL_LOCAL, "cannot build IKE_SA_INIT (check the ike proposals)");
+		return -1;
+	}
+	sa_set_state(sa, IKE_SA_INIT_SENT);
+	return 0;
+}
+
+/* A response to our outstanding request. */
+static void sa_response(struct ike_sa *sa, struct ike_msg *m, uint64_t now)
+{
+	int kind = sa->req.kind;
+
+	if (!sa->req.active || m->hdr.msg_id != sa->req.msg_id || m->hdr.exchange != sa->req.exchange) {
+		log_debug("ike: dropped unexpected response #%u", m->hdr.msg_id);
+		return;
+	}
+	sa->req.active = false;
+	sa->next_msg_id++;
+	switch (kind) {
+	case REQ_AUTH:
+		sa_auth_response(sa, m, now);
+		break;
+	case REQ_REKEY_CHILD:
+		sa_rekey_child_response(sa, m, now);
+		break;
+	case REQ_REKEY_IKE:
+		sa_rekey_ike_response(sa, m, now);
+		break;
+	case REQ_DELETE_CHILD:
+		sa_delete_child_response(sa, m, now);
+		break;
+	default:
+		sa_info_response(sa, m, now);
+	}
+}
+
+/* A request from the gateway: strict message-ID handling (RFC 7296 §2.3). */
+static void sa_request(struct ike_sa *sa, struct ike_msg *m, uint64_t now)
+{
+	uint32_t id = m->hdr.msg_id;
+
+	if (id == sa->peer_next_id) {
+		sa_peer_request(sa, m, now);
+		return;
+	}
+	/* §2.3: a retransmitted request is answered with the same response, not processed again. */
+	if (sa->have_resp_cache && id + 1 == sa->peer_next_id) {
+		log_debug("ike: gateway retransmitted request #%u, resending our response", id);
+		if (sa->ops.send(sa->ctx, sa->resp_cache, sa->resp_cache_len) < 0)
+			log_debug("ike: resend failed");
+		return;
+	}
+	log_debug("ike: dropped request #%u (expected #%u)", id, sa->peer_next_id);
+}
+
+static int sa_unprotect(struct ike_sa *sa, struct ike_msg *m, const uint8_t *msg, size_t len,
+			uint8_t *plain, size_t cap)
+{
+	static struct log_ratelimit rl;
+	size_t plen;
+	uint8_t first;
+
+	if (!sa->have_keys || !m->has_sk || m->sk_type != PL_SK) {
+		log_debug("ike: dropped unprotected %s", ike_exchange_name(m->hdr.exchange));
+		return -1;
+	}
+	if (sk_decrypt(&sa->sk_in, msg, len, m->sk_off, plain, cap, &plen, &first) < 0) {
+		if (log_ratelimit_ok(&rl, 10))
+			log_warn("ike: dropped %s #%u: integrity check failed",
+				 ike_exchange_name(m->hdr.exchange), m->hdr.msg_id);
+		return -1;
+	}
+	if (ike_msg_decode_inner(m, first, plain, plen) < 0) {
+		log_warn("ike: dropped %s #%u: malformed payloads (%s)", ike_exchange_name(m->hdr.exchange),
+			 m->hdr.msg_id, ike_notify_name(m->err));
+		return -1;
+	}
+	return 0;
+}
+
+void ike_sa_input(struct ike_sa *sa, const uint8_t *msg, size_t len, uint64_t now_ms)
+{
+	static uint8_t plain[65536];
+	struct ike_msg m;
+	bool response;
+
+	if (sa->state == IKE_SA_DEAD || sa->state == IKE_SA_IDLE)
+		return;
+	sa->now_ms = now_ms;
+	if (ike_msg_decode(&m, msg, len) < 0) {
+		log_debug("ike: dropped malformed message (%s)", ike_notify_name(m.err));
+		return;
+	}
+	if (m.hdr.spi_i != spi_u64(sa->spi_i)) {
+		if (!sa_old_input(sa, &m, msg, len))
+			log_debug("ike: dropped message for another IKE SA");
+		return;
+	}
+	response = m.hdr.flags & IKE_FLAG_RESPONSE;
+	if (sa->state == IKE_SA_INIT_SENT) {
+		if (response && m.hdr.exchange == IKE_SA_INIT && m.hdr.msg_id == 0 && sa->req.active)
+			sa_init_response(sa, &m, now_ms);
+		return;
+	}
+	if (m.hdr.spi_r != spi_u64(sa->spi_r)) {
+		if (!sa_old_input(sa, &m, msg, len))
+			log_debug("ike: dropped message for another IKE SA");
+		return;
+	}
+	if (sa_unprotect(sa, &m, msg, len, plain, sizeof(plain)) < 0)
+		return;
+	sa->last_rx_ms = now_ms;
+	if (response)
+		sa_response(sa, &m, now_ms);
+	else
+		sa_request(sa, &m, now_ms);
+	OPENSSL_cleanse(plain, len < sizeof(plain) ? len : sizeof(plain));
+}
+
+static void sa_retransmit(struct ike_sa *sa, uint64_t now)
+{
+	struct sa_request *r = &sa->req;
+
+	if (r->tries >= sa->cfg.retransmit_tries) {
+		if (r->kind == REQ_DELETE) {
+			sa_fail(sa, IKE_FAIL_LOCAL, "IKE SA deleted (gateway did not confirm)");
+			return;
+		}
+		sa_fail(sa, IKE_FAIL_TIMEOUT, "no answer to %s from the gateway after %u tries",
+			ike_exchange_name(r->exchange), r->tries);
+		return;
+	}
+	r->tries++;
+	r->timeout_ms *= 2;	/* §2.1: exponential back-off */
+	r->next_ms = now + r->timeout_ms;
+	log_info("ike: no answer to %s #%u, retransmitting (try %u of %u)", ike_exchange_name(r->exchange),
+		 r->msg_id, r->tries, sa->cfg.retransmit_tries);
+	if (sa->ops.send(sa->ctx, r->buf, r->len) < 0)
+		log_debug("ike: retransmission not sent");
+}
+
+static void sa_dpd(struct ike_sa *sa, uint64_t now)
+{
+	uint8_t out[256];
+	size_t len;
+
+	/* §3.11 (DPD): an empty INFORMATIONAL request; any valid response proves liveness. */
+	if (sa_protect(sa, INFORMATIONAL, false, sa->next_msg_id, PL_NONE, NULL, 0, out, sizeof(out),
+		       &len) < 0 ||
+	    sa_send_request(sa, REQ_DPD, INFORMATIONAL, out, len, now) < 0) {
+		sa_fail(sa, IKE_FAIL_LOCAL, "cannot build a liveness check");
+		return;
+	}
+	log_debug("ike: gateway silent for %u ms, sent liveness check", sa->cfg.dpd_ms);
+}
+
+void ike_sa_tick(struct ike_sa *sa, uint64_t now_ms)
+{
+	if (sa->state == IKE_SA_DEAD || sa->state == IKE_SA_IDLE)
+		return;
+	sa->now_ms = now_ms;
+	if (sa->old.active && now_ms >= sa->old.expire_ms)
+		sa_old_drop(sa);
+	if (sa->req.active) {
+		if (now_ms >= sa->req.next_ms)
+			sa_retransmit(sa, now_ms);
+		return;
+	}
+	if (sa->state == IKE_SA_ESTABLISHED && sa_rekey_tick(sa, now_ms))
+		return;
+	if (sa->state == IKE_SA_ESTABLISHED && sa->cfg.dpd_ms &&
+	    now_ms >= sa->last_rx_ms + sa->cfg.dpd_ms)
+		sa_dpd(sa, now_ms);
+}
+
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
+uint64_t ike_sa_next_deadline(const struct ike_sa *sa)
+{
+	uint64_t t = sa->old.active ? sa->old.expire_ms : 0;
+
+	if (sa->state == IKE_SA_DEAD || sa->state == IKE_SA_IDLE)
+		return 0;
+	if (sa->req.active)
+		return earliest(t, sa->req.next_ms);
+	if (sa->state != IKE_SA_ESTABLISHED)
+		return t;
+	t = earliest(t, sa_rekey_deadline(sa));
+	if (sa->cfg.dpd_ms)
+		t = earliest(t, sa->last_rx_ms + sa->cfg.dpd_ms);
+	return t;
+}
+
+void ike_sa_rekey_child(struct ike_sa *sa, uint64_t now_ms)
+{
+	if (sa->state == IKE_SA_ESTABLISHED && (!sa->child_rekey_at || sa->child_rekey_at > now_ms))
+		sa->child_rekey_at = now_ms;
+}
+
+int ike_sa_delete(struct ike_sa *sa, uint64_t now_ms)
+{
+	uint8_t plain[64], out[256];
+	struct ike_pl_delete d = { .proto = PROTO_IKE };
+	struct ike_mw b;
+	struct wr w;
+	size_t plen, len;
+
+	if (sa->state != IKE_SA_ESTABLISHED) {
+		sa_fail(sa, IKE_FAIL_LOCAL, "IKE SA closed before it was established");
+		return 0;
+	}
+	if (sa->req.active) {
+		/* Window size 1: the DELETE cannot wait for the outstanding request. */
+		sa->req.active = false;
+		sa->next_msg_id++;
+	}
+	wr_init(&w, plain, sizeof(plain));
+	if (ike_mw_begin_inner(&b, &w) < 0 || ike_put_delete(&b, &d) < 0 ||
+	    ike_mw_finish(&b, &plen) < 0 ||
+	    sa_protect(sa, INFORMATIONAL, false, sa->next_msg_id, ike_mw_first(&b), plain, plen, out,
+		       sizeof(out), &len) < 0 ||
+	    sa_send_request(sa, REQ_DELETE, INFORMATIONAL, out, len, now_ms) < 0) {
+		sa_fail(sa, IKE_FAIL_LOCAL, "cannot build DELETE");
+		return -1;
+	}
+	/* Do not wait long at shutdown: two tries. */
+	sa->cfg.retransmit_tries = 2;
+	sa->req.timeout_ms = 500;
+	sa->req.next_ms = now_ms + 500;
+	log_info("ike: sent DELETE for the IKE SA");
+	sa_set_state(sa, IKE_SA_DELETING);
+	return 0;
+}
+
+enum ike_sa_state ike_sa_state(const struct ike_sa *sa) { return sa->state; }
+enum ike_sa_fail ike_sa_failure(const struct ike_sa *sa) { return sa->fail; }
+const char *ike_sa_failure_text(const struct ike_sa *sa) { return sa->fail_text; }
+unsigned ike_sa_rekeys(const struct ike_sa *sa) { return sa->rekeys; }
+
+void ike_sa_spis(const struct ike_sa *sa, uint64_t *spi_i, uint64_t *spi_r)
+{
+	*spi_i = spi_u64(sa->spi_i);
+	*spi_r = spi_u64(sa->spi_r);
+}

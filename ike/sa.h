@@ -1,0 +1,131 @@
+/*
+ * The IKEv2 initiator (RFC 7296): one IKE SA and its Child SAs, as a state
+ * machine driven by the agent. It never touches a socket or a clock: the
+ * agent feeds it received IKE messages and the time, and it calls back to
+ * send messages and to install or remove Child SAs.
+ *
+ *   agent                              ike_sa
+ *   ike_sa_start(now)          ->      IKE_SA_INIT request   -> ops.send
+ *   ike_sa_input(msg, now)     ->      responses, peer requests
+ *   ike_sa_tick(now)           ->      retransmits, DPD, rekeys
+ *   ike_sa_next_deadline()     <-      when to call ike_sa_tick next
+ *
+ * Ports: IKE_SA_INIT goes to the gateway's port 500; afterwards ops.float_port
+ * asks the agent to move to port 4500 (non-ESP marker in front of IKE).
+ * ESP is always UDP-encapsulated: ikeagent does ESP in userspace.
+ */
+#ifndef IKEAGENT_IKE_SA_H
+#define IKEAGENT_IKE_SA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ike/id.h"
+#include "ike/keys.h"
+#include "ike/msg.h"
+#include "ike/proposal.h"
+#include "util/buf.h"
+
+#define IKE_SA_MAX_DNS 4
+
+enum ike_sa_state {
+	IKE_SA_IDLE,
+	IKE_SA_INIT_SENT,	/* waiting for the IKE_SA_INIT response */
+	IKE_SA_AUTH_SENT,	/* waiting for the IKE_AUTH response */
+	IKE_SA_ESTABLISHED,
+	IKE_SA_DELETING,	/* our DELETE is outstanding */
+	IKE_SA_DEAD,		/* failed or deleted; see ike_sa_failure() */
+};
+
+/* Why the IKE SA is gone; the agent decides whether to reconnect. */
+enum ike_sa_fail {
+	IKE_FAIL_NONE,
+	IKE_FAIL_TIMEOUT,	/* no answer after all retransmissions */
+	IKE_FAIL_PEER_ERROR,	/* the gateway answered with an error notify */
+	IKE_FAIL_AUTH,		/* the gateway's AUTH or identity did not verify */
+	IKE_FAIL_PROTOCOL,	/* an answer we cannot use (bad proposal choice, ...) */
+	IKE_FAIL_DELETED,	/* the gateway deleted the IKE SA */
+	IKE_FAIL_LOCAL,		/* out of memory, crypto failure, our own DELETE done */
+};
+
+struct ike_sa_cfg {
+	struct ike_id local_id;
+	struct ike_id remote_id;	/* type 0: not checked, not sent */
+	const uint8_t *psk;		/* borrowed; PSK authentication */
+	size_t psk_len;
+	struct proposal_list ike_props;
+	struct proposal_list esp_props;
+	unsigned n_remote_ts;
+	struct ike_ts_sel remote_ts[IKE_MAX_TS];
+	bool want_vip;			/* CP request INTERNAL_IP4_ADDRESS */
+	bool want_dns;			/* CP request INTERNAL_IP4_DNS */
+	bool mobike;			/* announce MOBIKE_SUPPORTED */
+	uint32_t dpd_ms;		/* 0 = no DPD of our own */
+	uint32_t ike_rekey_ms;		/* rekey the IKE SA this long after it was set up; 0 = never */
+	uint32_t child_rekey_ms;	/* rekey the Child SA likewise; 0 = never */
+	uint32_t retransmit_ms;		/* first retransmission timeout */
+	unsigned retransmit_tries;	/* then give up */
+	/* Addresses as the peer sees them, for NAT_DETECTION (RFC 7296 §2.23). */
+	int family;			/* AF_INET or AF_INET6 */
+	uint8_t local_ip[16];
+	uint16_t local_port;
+	uint8_t remote_ip[16];
+	uint16_t remote_port;
+	bool force_encap;		/* fake our NAT_DETECTION_SOURCE_IP (§2.23) */
+};
+
+/* What a new Child SA needs in the data path. Keys are wiped after the call. */
+struct ike_child_info {
+	uint32_t spi_in;		/* we receive ESP with this SPI */
+	uint32_t spi_out;		/* we send ESP with this SPI */
+	uint16_t encr;			/* ENCR_AES_GCM_16 or ENCR_CHACHA20_POLY1305 */
+	const uint8_t *key_in;		/* key || salt */
+	const uint8_t *key_out;
+	size_t key_len;
+	bool rekey;			/* replaces an existing Child SA */
+	struct ike_pl_ts ts_local;	/* narrowed traffic selectors */
+	struct ike_pl_ts ts_remote;
+	bool has_vip4;
+	uint8_t vip4[4];
+	unsigned n_dns4;
+	uint8_t dns4[IKE_SA_MAX_DNS][4];
+};
+
+struct ike_sa_ops {
+	/* Send one IKE message (no non-ESP marker: the agent adds it on 4500). */
+	int (*send)(void *ctx, const uint8_t *msg, size_t len);
+	/* Move to the NAT-T port 4500 from now on (RFC 7296 §2.23). */
+	void (*float_port)(void *ctx);
+	void (*child_up)(void *ctx, const struct ike_child_info *ci);
+	void (*child_down)(void *ctx, uint32_t spi_in);
+	/* Entered ESTABLISHED or DEAD: see ike_sa_state()/ike_sa_failure(). */
+	void (*state_changed)(void *ctx, enum ike_sa_state old, enum ike_sa_state now);
+};
+
+struct ike_sa;
+
+struct ike_sa *ike_sa_new(const struct ike_sa_cfg *cfg, const struct ike_sa_ops *ops, void *ctx);
+/* Wipes every key and frees; no message is sent. */
+void ike_sa_free(struct ike_sa *sa);
+
+int ike_sa_start(struct ike_sa *sa, uint64_t now_ms) MUST_CHECK;
+/* One received IKE message (after the non-ESP marker). Bad input is dropped and logged. */
+void ike_sa_input(struct ike_sa *sa, const uint8_t *msg, size_t len, uint64_t now_ms);
+void ike_sa_tick(struct ike_sa *sa, uint64_t now_ms);
+/* Absolute time of the next ike_sa_tick() needed; 0 = none. */
+uint64_t ike_sa_next_deadline(const struct ike_sa *sa);
+/* Rekey the Child SA as soon as possible (e.g. its ESP counters near their end). */
+void ike_sa_rekey_child(struct ike_sa *sa, uint64_t now_ms);
+/* Send DELETE for the IKE SA (graceful shutdown); DEAD once answered or timed out. */
+int ike_sa_delete(struct ike_sa *sa, uint64_t now_ms) MUST_CHECK;
+
+enum ike_sa_state ike_sa_state(const struct ike_sa *sa);
+enum ike_sa_fail ike_sa_failure(const struct ike_sa *sa);
+/* One line for the user: "gateway said AUTHENTICATION_FAILED", "no answer from 10.0.0.1 after 5 tries". */
+const char *ike_sa_failure_text(const struct ike_sa *sa);
+const char *ike_sa_state_name(enum ike_sa_state s);
+void ike_sa_spis(const struct ike_sa *sa, uint64_t *spi_i, uint64_t *spi_r);
+unsigned ike_sa_rekeys(const struct ike_sa *sa);
+
+#endif

@@ -1,0 +1,272 @@
+/* IKE_AUTH (RFC 7296 §1.2, §2.15) with a pre-shared key, and Child SA setup. */
+#include "ike/sa_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "ike/auth.h"
+#include "ike/names.h"
+#include "util/log.h"
+
+/* RestOfInitIDPayload (§2.15): ID Type, three reserved octets, the data. */
+static size_t id_body(const struct ike_id *id, uint8_t *out, size_t cap)
+{
+	if (cap < 4u + id->len)
+		return 0;
+	out[0] = id->type;
+	out[1] = out[2] = out[3] = 0;
+	memcpy(out + 4, id->data, id->len);
+	return 4u + id->len;
+}
+
+static int put_any_ts(struct ike_mw *b, uint8_t type)
+{
+	struct ike_pl_ts ts = { .n = 1 };
+
+	ts.ts[0].type = TS_IPV4_ADDR_RANGE;
+	ts.ts[0].start_port = 0;
+	ts.ts[0].end_port = 65535;
+	memset(ts.ts[0].end, 0xff, 4);
+	return ike_put_ts(b, type, &ts);
+}
+
+static int put_remote_ts(struct ike_sa *sa, struct ike_mw *b)
+{
+	struct ike_pl_ts ts = { .n = sa->cfg.n_remote_ts };
+
+	if (ts.n == 0)
+		return put_any_ts(b, PL_TSr);
+	memcpy(ts.ts, sa->cfg.remote_ts, ts.n * sizeof(ts.ts[0]));
+	return ike_put_ts(b, PL_TSr, &ts);
+}
+
+static int put_cp_request(struct ike_sa *sa, struct ike_mw *b)
+{
+	struct ike_pl_cp cp = { .cfg_type = CFG_REQUEST };
+
+	if (sa->cfg.want_vip)
+		cp.attr[cp.n++] = (struct ike_cp_attr){ .type = INTERNAL_IP4_ADDRESS };
+	if (sa->cfg.want_dns)
+		cp.attr[cp.n++] = (struct ike_cp_attr){ .type = INTERNAL_IP4_DNS };
+	return cp.n ? ike_put_cp(b, &cp) : 0;
+}
+
+static int put_status(struct ike_mw *b, uint16_t type)
+{
+	struct ike_pl_notify n = { .type = type };
+
+	return ike_put_notify(b, &n);
+}
+
+static int auth_payloads(struct ike_sa *sa, struct ike_mw *b)
+{
+	uint8_t idb[4 + IKE_ID_MAX], mac[PRF_MAX_LEN], spi[4];
+	const uint8_t *skp;
+	size_t idlen, skplen, maclen;
+	struct ike_pl_sa sap;
+	int rc = -1;
+
+	idlen = id_body(&sa->cfg.local_id, idb, sizeof(idb));
+	auth_sk_p(&sa->keys, true, &skp, &skplen);
+	struct auth_octets o = { .msg = sa->init_req, .msg_len = sa->init_req_len,
+				 .nonce = sa->nr, .nonce_len = sa->nr_len,
+				 .id = idb, .id_len = idlen };
+	if (!idlen || !sa->cfg.psk ||
+	    auth_psk_compute(sa->algs.prf, sa->cfg.psk, sa->cfg.psk_len, skp, skplen, &o, mac,
+			     sizeof(mac), &maclen) < 0)
+		goto out;
+	put_be32(spi, sa->auth_spi_in);
+	struct ike_pl_id idi = { .type = sa->cfg.local_id.type, .data = sa->cfg.local_id.data,
+				 .len = sa->cfg.local_id.len };
+	struct ike_pl_id idr = { .type = sa->cfg.remote_id.type, .data = sa->cfg.remote_id.data,
+				 .len = sa->cfg.remote_id.len };
+	struct ike_pl_auth au = { .method = AUTH_SHARED_KEY_MIC, .data = mac, .len = (uint16_t)maclen };
+
+	if (ike_put_id(b, PL_IDi, &idi) < 0 ||
+	    (sa->cfg.remote_id.type && ike_put_id(b, PL_IDr, &idr) < 0) ||
+	    ike_put_auth(b, &au) < 0 || put_cp_request(sa, b) < 0 ||
+	    sa_proposals_payload(&sa->cfg.esp_props, PROTO_ESP, spi, 4, &sap) < 0 ||
+	    ike_put_sa(b, &sap) < 0 || put_any_ts(b, PL_TSi) < 0 || put_remote_ts(sa, b) < 0 ||
+	    put_status(b, N_INITIAL_CONTACT) < 0 ||
+	    (sa->cfg.mobike && put_status(b, N_MOBIKE_SUPPORTED) < 0))
+		goto out;
+	rc = 0;
+out:
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return rc;
+}
+
+int sa_auth_send(struct ike_sa *sa, uint64_t now)
+{
+	uint8_t plain[SA_MSG_MAX], out[SA_MSG_MAX];
+	struct ike_mw b;
+	struct wr w;
+	size_t plen, len;
+
+	sa->auth_spi_in = sa_random_spi();
+	wr_init(&w, plain, sizeof(plain));
+	if (ike_mw_begin_inner(&b, &w) < 0 || auth_payloads(sa, &b) < 0 ||
+	    ike_mw_finish(&b, &plen) < 0 ||
+	    sa_protect(sa, IKE_AUTH, false, sa->next_msg_id, ike_mw_first(&b), plain, plen, out,
+		       sizeof(out), &len) < 0)
+		return -1;
+	OPENSSL_cleanse(plain, sizeof(plain));
+	sa_set_state(sa, IKE_SA_AUTH_SENT);
+	log_info("ike: IKE_AUTH sent (psk)");
+	return sa_send_request(sa, REQ_AUTH, IKE_AUTH, out, len, now);
+}
+
+static int auth_verify_peer(struct ike_sa *sa, const struct ike_msg *m)
+{
+	unsigned i1 = 0, i2 = 0;
+	const struct ike_pl *idp = ike_msg_find(m, PL_IDr, &i1), *ap = ike_msg_find(m, PL_AUTH, &i2);
+	struct ike_pl_id id;
+	struct ike_pl_auth au;
+	const uint8_t *skp;
+	size_t skplen;
+
+	if (!idp || !ap || ike_pl_id_decode(idp, &id) < 0 || ike_pl_auth_decode(ap, &au) < 0) {
+		sa_fail(sa, IKE_FAIL_PROTOCOL, "IKE_AUTH response lacks IDr or AUTH");
+		return -1;
+	}
+	if (sa->cfg.remote_id.type &&
+	    (id.type != sa->cfg.remote_id.type || id.len != sa->cfg.remote_id.len ||
+	     memcmp(id.data, sa->cfg.remote_id.data, id.len) != 0)) {
+		sa_fail(sa, IKE_FAIL_AUTH, "gateway identity is not the configured gateway id");
+		return -1;
+	}
+	if (au.method != AUTH_SHARED_KEY_MIC) {
+		sa_fail(sa, IKE_FAIL_AUTH, "gateway authenticated with %s, expected a pre-shared key",
+			ike_auth_method_name(au.method));
+		return -1;
+	}
+	auth_sk_p(&sa->keys, false, &skp, &skplen);
+	/* ResponderSignedOctets = RealMessage2 | NonceIData | MACedIDForR (§2.15) */
+	struct auth_octets o = { .msg = sa->init_resp, .msg_len = sa->init_resp_len,
+				 .nonce = sa->ni, .nonce_len = SA_NONCE_LEN,
+				 .id = idp->body, .id_len = idp->len };
+	if (auth_psk_verify(sa->algs.prf, sa->cfg.psk, sa->cfg.psk_len, skp, skplen, &o, au.data,
+			    au.len) < 0) {
+		sa_fail(sa, IKE_FAIL_AUTH, "gateway's AUTH did not verify (is the PSK the same on both sides?)");
+		return -1;
+	}
+	return 0;
+}
+
+static bool has_notify(const struct ike_msg *m, uint16_t type)
+{
+	unsigned it = 0;
+	const struct ike_pl *p;
+
+	while ((p = ike_msg_find(m, PL_NOTIFY, &it))) {
+		struct ike_pl_notify n;
+
+		if (ike_pl_notify_decode(p, &n) == 0 && n.type == type)
+			return true;
+	}
+	return false;
+}
+
+static void cp_extract(const struct ike_pl_cp *cp, struct ike_child_info *ci)
+{
+	for (unsigned i = 0; cp && i < cp->n; i++) {
+		const struct ike_cp_attr *a = &cp->attr[i];
+
+		if (a->type == INTERNAL_IP4_ADDRESS && a->len == 4 && !ci->has_vip4) {
+			memcpy(ci->vip4, a->val, 4);
+			ci->has_vip4 = true;
+		} else if (a->type == INTERNAL_IP4_DNS && a->len == 4 && ci->n_dns4 < IKE_SA_MAX_DNS) {
+			memcpy(ci->dns4[ci->n_dns4++], a->val, 4);
+		}
+	}
+}
+
+void sa_child_install(struct ike_sa *sa, const struct ike_algs *algs, uint32_t spi_in,
+		      uint32_t spi_out, const uint8_t *gir, size_t gir_len, const uint8_t *ni,
+		      size_t ni_len, const uint8_t *nr, size_t nr_len, bool we_initiated, const struct ike_pl_ts *tsi,
+		      const struct ike_pl_ts *tsr, const struct ike_pl_cp *cp, bool rekey)
+{
+	struct child_keys ck;
+	struct ike_child_info ci;
+
+	memset(&ci, 0, sizeof(ci));
+	if (child_keys_derive(&ck, &sa->keys, algs, gir, gir_len, ni, ni_len, nr, nr_len) < 0 ||
+	    !sa_child_add(sa, spi_in, spi_out)) {
+		child_keys_clear(&ck);
+		sa_fail(sa, IKE_FAIL_LOCAL, "cannot set up the Child SA");
+		return;
+	}
+	ci.spi_in = spi_in;
+	ci.spi_out = spi_out;
+	ci.encr = algs->encr;
+	ci.key_len = ck.e_len;
+	/* §2.17: encr_i protects traffic from the exchange's initiator. */
+	ci.key_out = we_initiated ? ck.encr_i : ck.encr_r;
+	ci.key_in = we_initiated ? ck.encr_r : ck.encr_i;
+	ci.rekey = rekey;
+	ci.ts_local = we_initiated ? *tsi : *tsr;
+	ci.ts_remote = we_initiated ? *tsr : *tsi;
+	cp_extract(cp, &ci);
+	/* This is now the Child SA to rekey, with our side as TSi (§1.3.3). */
+	sa->child_spi_in = spi_in;
+	sa->ts_i = ci.ts_local;
+	sa->ts_r = ci.ts_remote;
+	sa_rekey_schedule(sa, false, true);
+	log_info("ike: Child SA %s: in %08x out %08x (%s)", rekey ? "rekeyed" : "up", spi_in, spi_out,
+		 ike_transform_name(TRANS_ENCR, algs->encr));
+	if (sa->ops.child_up)
+		sa->ops.child_up(sa->ctx, &ci);
+	child_keys_clear(&ck);
+}
+
+static int decode_first(const struct ike_msg *m, uint8_t type, struct ike_pl_any *out)
+{
+	unsigned it = 0;
+	const struct ike_pl *p = ike_msg_find(m, type, &it);
+
+	return p ? ike_pl_any_decode(p, out) : -1;
+}
+
+void sa_auth_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
+{
+	struct ike_pl_any sap, tsi, tsr, cp;
+	struct ike_algs algs;
+	uint16_t err, dh;
+	bool have_cp;
+
+	if (sa_first_error_notify(m, &err) == 0) {
+		sa_fail(sa, err == N_AUTHENTICATION_FAILED ? IKE_FAIL_AUTH : IKE_FAIL_PEER_ERROR,
+			"gateway answered IKE_AUTH with %s", ike_notify_name(err));
+		return;
+	}
+	if (auth_verify_peer(sa, m) < 0)
+		return;
+	sa->peer_mobike = has_notify(m, N_MOBIKE_SUPPORTED);
+	if (decode_first(m, PL_SA, &sap) < 0 || sap.u.sa.n_prop != 1 ||
+	    sap.u.sa.prop[0].proto != PROTO_ESP || sap.u.sa.prop[0].spi_size != 4 ||
+	    sa_check_choice(&sa->cfg.esp_props, &sap.u.sa.prop[0], &algs, &dh) < 0 ||
+	    ike_algs_check(&algs, true) < 0 || !ike_encr_is_aead(algs.encr)) {
+		sa_fail(sa, IKE_FAIL_PROTOCOL, "gateway chose an ESP proposal we did not offer");
+		return;
+	}
+	if (decode_first(m, PL_TSi, &tsi) < 0 || decode_first(m, PL_TSr, &tsr) < 0) {
+		sa_fail(sa, IKE_FAIL_PROTOCOL, "IKE_AUTH response lacks traffic selectors");
+		return;
+	}
+	have_cp = decode_first(m, PL_CP, &cp) == 0 && cp.u.cp.cfg_type == CFG_REPLY;
+	if (sa->cfg.want_vip && !have_cp) {
+		sa_fail(sa, IKE_FAIL_PEER_ERROR, "gateway assigned no virtual IP");
+		return;
+	}
+	free(sa->init_req);
+	sa->init_req = NULL;
+	sa->now_ms = now;
+	sa_rekey_schedule(sa, true, false);
+	sa_set_state(sa, IKE_SA_ESTABLISHED);
+	sa_child_install(sa, &algs, sa->auth_spi_in, get_be32(sap.u.sa.prop[0].spi), NULL, 0, sa->ni,
+			 SA_NONCE_LEN, sa->nr, sa->nr_len, true, &tsi.u.ts, &tsr.u.ts,
+			 have_cp ? &cp.u.cp : NULL, false);
+	sa->last_rx_ms = now;
+}

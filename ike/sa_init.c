@@ -1,0 +1,386 @@
+/* IKE_SA_INIT (RFC 7296 §1.2): the first exchange, in the clear. */
+#include "ike/sa_int.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "ike/names.h"
+#include "util/log.h"
+
+#define SA_MAX_INIT_RETRIES 4
+
+/* §2.23: SHA-1(SPIi | SPIr | IP | Port) */
+static int natd_hash(const struct ike_sa *sa, const uint8_t *ip, uint16_t port,
+		     uint8_t out[IKE_NAT_DETECTION_LEN])
+{
+	uint8_t buf[8 + 8 + 16 + 2];
+	size_t iplen = sa->cfg.family == AF_INET6 ? 16 : 4;
+	unsigned outl;
+
+	memcpy(buf, sa->spi_i, 8);
+	memcpy(buf + 8, sa->spi_r, 8);
+	memcpy(buf + 16, ip, iplen);
+	put_be16(buf + 16 + iplen, port);
+	return EVP_Digest(buf, 16 + iplen + 2, out, &outl, EVP_sha1(), NULL) == 1 ? 0 : -1;
+}
+
+static bool group_offered(const struct ike_sa *sa, uint16_t group)
+{
+	for (unsigned i = 0; i < sa->cfg.ike_props.n; i++)
+		for (unsigned j = 0; j < sa->cfg.ike_props.p[i].n_dh; j++)
+			if (sa->cfg.ike_props.p[i].dh[j] == group)
+				return true;
+	return false;
+}
+
+static int add_transform(struct ike_proposal *p, uint8_t type, uint16_t id, uint16_t key_len)
+{
+	if (p->n_trans >= IKE_MAX_TRANSFORMS)
+		return -1;
+	p->trans[p->n_trans++] = (struct ike_transform){ .type = type, .id = id, .key_len = key_len };
+	return 0;
+}
+
+/* Our proposals as an SA payload (protocol IKE or ESP). */
+int sa_proposals_payload(const struct proposal_list *l, uint8_t proto, const uint8_t *spi,
+			 uint8_t spi_size, struct ike_pl_sa *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (l->n == 0 || l->n > IKE_MAX_PROPOSALS)
+		return -1;
+	for (unsigned i = 0; i < l->n; i++) {
+		const struct proposal *pp = &l->p[i];
+		struct ike_proposal *p = &out->prop[i];
+		int rc = 0;
+
+		p->num = (uint8_t)(i + 1);
+		p->proto = proto;
+		p->spi_size = spi_size;
+		if (spi_size)
+			memcpy(p->spi, spi, spi_size);
+		for (unsigned j = 0; j < pp->n_encr; j++)
+			rc |= add_transform(p, TRANS_ENCR, pp->encr[j].id, pp->encr[j].key_bits);
+		for (unsigned j = 0; j < pp->n_prf; j++)
+			rc |= add_transform(p, TRANS_PRF, pp->prf[j], 0);
+		for (unsigned j = 0; j < pp->n_integ; j++)
+			rc |= add_transform(p, TRANS_INTEG, pp->integ[j], 0);
+		for (unsigned j = 0; j < pp->n_dh; j++)
+			rc |= add_transform(p, TRANS_DH, pp->dh[j], 0);
+		if (proto == PROTO_ESP) {
+			if (pp->n_esn == 0)
+				rc |= add_transform(p, TRANS_ESN, ESN_NO, 0);
+			for (unsigned j = 0; j < pp->n_esn; j++)
+				rc |= add_transform(p, TRANS_ESN, pp->esn[j], 0);
+		}
+		if (rc)
+			return -1;
+	}
+	out->n_prop = l->n;
+	return 0;
+}
+
+static int put_natd(struct ike_mw *b, uint16_t type, const uint8_t *hash)
+{
+	struct ike_pl_notify n = { .type = type, .data = hash, .len = IKE_NAT_DETECTION_LEN };
+
+	return ike_put_notify(b, &n);
+}
+
+static int init_build(struct ike_sa *sa, uint8_t *buf, size_t cap, size_t *len)
+{
+	uint8_t ke[DH_MAX_PUBLIC_LEN], src[IKE_NAT_DETECTION_LEN], dst[IKE_NAT_DETECTION_LEN];
+	struct ike_pl_sa sap;
+	struct ike_hdr h;
+	struct ike_mw b;
+	struct wr w;
+	size_t kelen;
+
+	if (sa_proposals_payload(&sa->cfg.ike_props, PROTO_IKE, NULL, 0, &sap) < 0 ||
+	    dh_public(&sa->dh, ke, sizeof(ke), &kelen) < 0)
+		return -1;
+	/*
+	 * §2.23: a peer "MAY" pretend to be behind a NAT to force UDP
+	 * encapsulation: ikeagent does ESP in userspace over UDP 4500 only,
+	 * so it sends a source hash that cannot match (as strongSwan's encap).
+	 */
+	if (sa->cfg.force_encap) {
+		if (RAND_bytes(src, sizeof(src)) != 1)
+			return -1;
+	} else if (natd_hash(sa, sa->cfg.local_ip, sa->cfg.local_port, src) < 0) {
+		return -1;
+	}
+	if (natd_hash(sa, sa->cfg.remote_ip, sa->cfg.remote_port, dst) < 0)
+		return -1;
+	sa_hdr(sa, &h, IKE_SA_INIT, false, 0);
+	wr_init(&w, buf, cap);
+	if (ike_mw_begin(&b, &w, &h) < 0)
+		return -1;
+	/* §2.6: the COOKIE notify MUST be the first payload of the retried request. */
+	if (sa->cookie_len) {
+		struct ike_pl_notify n = { .type = N_COOKIE, .data = sa->cookie,
+					   .len = (uint16_t)sa->cookie_len };
+
+		if (ike_put_notify(&b, &n) < 0)
+			return -1;
+	}
+	struct ike_pl_ke kep = { .group = sa->dh_group, .data = ke, .len = (uint16_t)kelen };
+	struct ike_pl_nonce np = { .data = sa->ni, .len = SA_NONCE_LEN };
+
+	if (ike_put_sa(&b, &sap) < 0 || ike_put_ke(&b, &kep) < 0 || ike_put_nonce(&b, &np) < 0 ||
+	    put_natd(&b, N_NAT_DETECTION_SOURCE_IP, src) < 0 ||
+	    put_natd(&b, N_NAT_DETECTION_DESTINATION_IP, dst) < 0)
+		return -1;
+	return ike_mw_finish(&b, len);
+}
+
+int sa_init_send(struct ike_sa *sa, uint64_t now)
+{
+	uint8_t buf[SA_MSG_MAX];
+	size_t len;
+
+	if (!sa->dh_group) {
+		if (sa->cfg.ike_props.n == 0 || sa->cfg.ike_props.p[0].n_dh == 0)
+			return -1;
+		sa->dh_group = sa->cfg.ike_props.p[0].dh[0];
+	}
+	if (!sa->dh.group && dh_new(&sa->dh, sa->dh_group) < 0)
+		return -1;
+	if (init_build(sa, buf, sizeof(buf), &len) < 0)
+		return -1;
+	free(sa->init_req);
+	sa->init_req = malloc(len);
+	if (!sa->init_req)
+		return -1;
+	memcpy(sa->init_req, buf, len);
+	sa->init_req_len = len;
+	sa->next_msg_id = 0;
+	log_info("ike: IKE_SA_INIT sent (%s, %zu bytes)",
+		 ike_transform_name(TRANS_DH, sa->dh_group), len);
+	return sa_send_request(sa, REQ_INIT, IKE_SA_INIT, buf, len, now);
+}
+
+static const struct ike_pl_notify *find_notify(const struct ike_msg *m, uint16_t type,
+					       struct ike_pl_notify *n)
+{
+	unsigned it = 0;
+	const struct ike_pl *p;
+
+	while ((p = ike_msg_find(m, PL_NOTIFY, &it)))
+		if (ike_pl_notify_decode(p, n) == 0 && n->type == type)
+			return n;
+	return NULL;
+}
+
+/* COOKIE (§2.6) and INVALID_KE_PAYLOAD (§1.2): retry IKE_SA_INIT. 1 = retried. */
+static int init_retry(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
+{
+	struct ike_pl_notify n;
+
+	if (find_notify(m, N_COOKIE, &n)) {
+		if (n.len < 1 || n.len > IKE_COOKIE_MAX)
+			return -1;
+		memcpy(sa->cookie, n.data, n.len);
+		sa->cookie_len = n.len;
+		log_info("ike: gateway asked for a COOKIE, retrying IKE_SA_INIT");
+	} else if (find_notify(m, N_INVALID_KE_PAYLOAD, &n)) {
+		uint16_t g;
+
+		if (n.len != 2)
+			return -1;
+		g = get_be16(n.data);
+		if (!group_offered(sa, g) || g == sa->dh_group) {
+			sa_fail(sa, IKE_FAIL_PROTOCOL, "gateway wants DH group %s, which we did not offer",
+				ike_transform_name(TRANS_DH, g));
+			return 1;
+		}
+		log_info("ike: gateway prefers DH group %s, retrying IKE_SA_INIT",
+			 ike_transform_name(TRANS_DH, g));
+		dh_free(&sa->dh);
+		sa->dh_group = g;
+	} else {
+		return 0;
+	}
+	if (++sa->ke_retries > SA_MAX_INIT_RETRIES) {
+		sa_fail(sa, IKE_FAIL_PROTOCOL, "gateway keeps asking us to retry IKE_SA_INIT");
+		return 1;
+	}
+	sa->req.active = false;
+	if (sa_init_send(sa, now) < 0)
+		sa_fail(sa, IKE_FAIL_LOCAL, "cannot rebuild IKE_SA_INIT");
+	return 1;
+}
+
+bool sa_offered(const struct proposal *pp, const struct ike_transform *t)
+{
+	const uint16_t *ids = NULL;
+	unsigned n = 0;
+
+	switch (t->type) {
+	case TRANS_ENCR:
+		for (unsigned i = 0; i < pp->n_encr; i++)
+			if (pp->encr[i].id == t->id && pp->encr[i].key_bits == t->key_len)
+				return true;
+		return false;
+	case TRANS_PRF: ids = pp->prf; n = pp->n_prf; break;
+	case TRANS_INTEG: ids = pp->integ; n = pp->n_integ; break;
+	case TRANS_DH: ids = pp->dh; n = pp->n_dh; break;
+	case TRANS_ESN:
+		if (pp->n_esn == 0)
+			return t->id == ESN_NO;
+		ids = pp->esn; n = pp->n_esn; break;
+	default:
+		return false;
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (ids[i] == t->id)
+			return true;
+	return false;
+}
+
+/*
+ * §2.7: the responder picks one proposal and one transform of each type
+ * from it. Check that it is one we offered, and return the algorithms.
+ */
+int sa_check_choice(const struct proposal_list *l, const struct ike_proposal *p,
+		    struct ike_algs *algs, uint16_t *dh)
+{
+	const struct proposal *pp;
+	unsigned seen = 0;
+
+	if (p->num < 1 || p->num > l->n)
+		return -1;
+	pp = &l->p[p->num - 1];
+	memset(algs, 0, sizeof(*algs));
+	*dh = 0;
+	for (unsigned i = 0; i < p->n_trans; i++) {
+		const struct ike_transform *t = &p->trans[i];
+
+		if (t->type > 5 || (seen & (1u << t->type)) || !sa_offered(pp, t))
+			return -1;
+		seen |= 1u << t->type;
+		switch (t->type) {
+		case TRANS_ENCR: algs->encr = t->id; algs->encr_keybits = t->key_len; break;
+		case TRANS_PRF: algs->prf = t->id; break;
+		case TRANS_INTEG: algs->integ = t->id; break;
+		case TRANS_DH: *dh = t->id; break;
+		default: break;
+		}
+	}
+	return algs->encr ? 0 : -1;
+}
+
+static int init_choose(struct ike_sa *sa, const struct ike_msg *m)
+{
+	unsigned it = 0;
+	const struct ike_pl *p = ike_msg_find(m, PL_SA, &it);
+	struct ike_pl_sa sap;
+	uint16_t dh;
+
+	if (!p || ike_pl_sa_decode(p, &sap) < 0 || sap.n_prop != 1 ||
+	    sap.prop[0].proto != PROTO_IKE ||
+	    sa_check_choice(&sa->cfg.ike_props, &sap.prop[0], &sa->algs, &dh) < 0 ||
+	    dh != sa->dh_group || ike_algs_check(&sa->algs, false) < 0)
+		return -1;
+	return 0;
+}
+
+static int init_keys(struct ike_sa *sa, const struct ike_msg *m)
+{
+	unsigned it = 0, it2 = 0;
+	const struct ike_pl *kp = ike_msg_find(m, PL_KE, &it), *np = ike_msg_find(m, PL_NONCE, &it2);
+	uint8_t gir[DH_MAX_SECRET_LEN];
+	struct ike_pl_ke ke;
+	struct ike_pl_nonce n;
+	size_t glen;
+	int rc = -1;
+
+	if (!kp || !np || ike_pl_ke_decode(kp, &ke) < 0 || ike_pl_nonce_decode(np, &n) < 0 ||
+	    ke.group != sa->dh_group)
+		return -1;
+	memcpy(sa->nr, n.data, n.len);
+	sa->nr_len = n.len;
+	if (dh_derive(&sa->dh, ke.data, ke.len, gir, sizeof(gir), &glen) < 0)
+		goto out;
+	if (ike_keys_derive(&sa->keys, &sa->algs, gir, glen, sa->ni, SA_NONCE_LEN, sa->nr,
+			    sa->nr_len, sa->spi_i, sa->spi_r) < 0 ||
+	    sk_init_ike(&sa->sk_out, &sa->keys, true, true) < 0 ||
+	    sk_init_ike(&sa->sk_in, &sa->keys, true, false) < 0)
+		goto out;
+	sa->have_keys = true;
+	rc = 0;
+out:
+	OPENSSL_cleanse(gir, sizeof(gir));
+	dh_free(&sa->dh);
+	return rc;
+}
+
+static void init_log_nat(struct ike_sa *sa, const struct ike_msg *m)
+{
+	struct ike_pl_notify n;
+	uint8_t h[IKE_NAT_DETECTION_LEN];
+
+	if (!find_notify(m, N_NAT_DETECTION_DESTINATION_IP, &n)) {
+		log_info("ike: gateway sent no NAT detection; using port 4500 anyway");
+		return;
+	}
+	if (natd_hash(sa, sa->cfg.local_ip, sa->cfg.local_port, h) == 0 && n.len == sizeof(h) &&
+	    CRYPTO_memcmp(h, n.data, sizeof(h)) == 0)
+		log_info("ike: no NAT between us and the gateway; forcing UDP encapsulation");
+	else
+		log_info("ike: NAT detected on our side");
+}
+
+void sa_init_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
+{
+	uint16_t err;
+	int r = init_retry(sa, m, now);
+
+	if (r != 0) {
+		if (r < 0)
+			log_debug("ike: dropped IKE_SA_INIT response with a malformed notify");
+		return;
+	}
+	if (sa_first_error_notify(m, &err) == 0) {
+		sa_fail(sa, IKE_FAIL_PEER_ERROR, "gateway answered IKE_SA_INIT with %s",
+			ike_notify_name(err));
+		return;
+	}
+	if (m->hdr.spi_r == 0) {
+		log_debug("ike: dropped IKE_SA_INIT response without responder SPI");
+		return;
+	}
+	sa->req.active = false;
+	sa->next_msg_id = 1;
+	put_be32(sa->spi_r, (uint32_t)(m->hdr.spi_r >> 32));
+	put_be32(sa->spi_r + 4, (uint32_t)m->hdr.spi_r);
+	if (init_choose(sa, m) < 0) {
+		sa_fail(sa, IKE_FAIL_PROTOCOL, "gateway chose an IKE proposal we did not offer");
+		return;
+	}
+	if (init_keys(sa, m) < 0) {
+		sa_fail(sa, IKE_FAIL_PROTOCOL, "cannot derive keys from the gateway's KE/nonce");
+		return;
+	}
+	free(sa->init_resp);
+	sa->init_resp = malloc(m->raw_len);
+	if (!sa->init_resp) {
+		sa_fail(sa, IKE_FAIL_LOCAL, "out of memory");
+		return;
+	}
+	memcpy(sa->init_resp, m->raw, m->raw_len);
+	sa->init_resp_len = m->raw_len;
+	log_info("ike: IKE_SA_INIT done: %s-%s-%s", ike_transform_name(TRANS_ENCR, sa->algs.encr),
+		 ike_transform_name(TRANS_PRF, sa->algs.prf), ike_transform_name(TRANS_DH, sa->dh_group));
+	init_log_nat(sa, m);
+	/* §2.23: after NAT detection, both sides move to port 4500. */
+	if (sa->ops.float_port)
+		sa->ops.float_port(sa->ctx);
+	sa->on_nat_port = true;
+	if (sa_auth_send(sa, now) < 0)
+		sa_fail(sa, IKE_FAIL_LOCAL, "cannot build IKE_AUTH");
+}

@@ -1,0 +1,162 @@
+/* Internals of the IKE SA, shared by ike/sa*.c only. */
+#ifndef IKEAGENT_IKE_SA_INT_H
+#define IKEAGENT_IKE_SA_INT_H
+
+#include "ike/dh.h"
+#include "ike/sa.h"
+#include "ike/sk.h"
+
+#define SA_MSG_MAX	4096	/* largest IKE message we build or cache */
+#define SA_NONCE_LEN	32
+#define SA_MAX_CHILDREN	4
+
+struct sa_child {
+	bool used;
+	uint32_t spi_in, spi_out;
+};
+
+/* Our one outstanding request (window size 1, RFC 7296 §2.3). */
+struct sa_request {
+	bool active;
+	uint8_t exchange;
+	uint32_t msg_id;
+	uint8_t buf[SA_MSG_MAX];
+	size_t len;
+	unsigned tries;
+	uint64_t next_ms;	/* next retransmission */
+	uint32_t timeout_ms;	/* current back-off */
+	/* what the request was for, so its response can be matched */
+	enum { REQ_NONE, REQ_INIT, REQ_AUTH, REQ_DPD, REQ_DELETE, REQ_DELETE_CHILD,
+	       REQ_REKEY_CHILD, REQ_REKEY_IKE } kind;
+};
+
+struct ike_sa {
+	struct ike_sa_cfg cfg;
+	struct ike_sa_ops ops;
+	void *ctx;
+	enum ike_sa_state state;
+	enum ike_sa_fail fail;
+	char fail_text[160];
+
+	uint8_t spi_i[8], spi_r[8];
+	uint8_t ni[SA_NONCE_LEN];
+	uint8_t nr[IKE_NONCE_MAX];
+	size_t nr_len;
+	struct dh dh;
+	uint16_t dh_group;
+	unsigned ke_retries;
+	uint8_t cookie[IKE_COOKIE_MAX];
+	size_t cookie_len;
+
+	/* RealMessage1 and RealMessage2 for AUTH (RFC 7296 §2.15) */
+	uint8_t *init_req;
+	size_t init_req_len;
+	uint8_t *init_resp;
+	size_t init_resp_len;
+
+	struct ike_algs algs;
+	struct ike_keys keys;
+	bool have_keys;
+	struct sk_dir sk_out, sk_in;
+	bool peer_mobike;
+	bool on_nat_port;
+
+	/* the Child SA we are negotiating in IKE_AUTH */
+	uint32_t auth_spi_in;
+	struct sa_child children[SA_MAX_CHILDREN];
+
+	/* message IDs (§2.3): ours, and the gateway's with its cached response */
+	uint32_t next_msg_id;
+	struct sa_request req;
+	uint32_t peer_next_id;
+	bool have_resp_cache;
+	uint8_t resp_cache[SA_MSG_MAX];
+	size_t resp_cache_len;
+
+	/* rekeying (§1.3.2, §1.3.3, §2.18) */
+	bool orig_initiator;		/* we set the Initiator flag; false after the gateway rekeyed the IKE SA */
+	uint64_t ike_rekey_at, child_rekey_at;	/* 0 = not scheduled */
+	uint32_t child_spi_in;		/* the newest Child SA, the one to rekey */
+	struct ike_pl_ts ts_i, ts_r;	/* its traffic selectors, as TSi/TSr we would send */
+	uint32_t delete_child_spi;	/* a replaced Child SA to delete once the window is free */
+	struct dh rk_dh;		/* our KE for the rekey in flight */
+	uint8_t rk_ni[SA_NONCE_LEN];
+	uint8_t rk_spi[8];		/* our new IKE SPI, or our new ESP SPI in the first 4 */
+	uint32_t rk_child_spi;		/* the Child SA (our inbound SPI) our rekey in flight replaces */
+	struct {			/* the IKE SA the gateway's rekey replaced, until it deletes it */
+		bool active;
+		bool orig_initiator;
+		uint8_t spi_i[8], spi_r[8];
+		struct sk_dir sk_in, sk_out;
+		uint64_t expire_ms;
+		/* its last response (to the gateway's rekey), for a retransmitted request (§2.3) */
+		bool have_resp;
+		uint32_t resp_id;
+		size_t resp_len;
+		uint8_t resp[SA_MSG_MAX];
+	} old;
+
+	uint64_t now_ms;
+	uint64_t last_rx_ms;
+	uint64_t dpd_due_ms;
+	unsigned rekeys;
+};
+
+/* sa.c */
+void sa_set_state(struct ike_sa *sa, enum ike_sa_state s);
+void sa_fail(struct ike_sa *sa, enum ike_sa_fail why, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int sa_send_request(struct ike_sa *sa, int kind, uint8_t exchange, const uint8_t *msg,
+		    size_t len, uint64_t now) MUST_CHECK;
+/* Encrypt the inner payload chain plain (first payload type first) into a message. */
+int sa_protect(struct ike_sa *sa, uint8_t exchange, bool response, uint32_t msg_id,
+	       uint8_t first, const uint8_t *plain, size_t plen, uint8_t *out, size_t cap,
+	       size_t *out_len) MUST_CHECK;
+void sa_hdr(const struct ike_sa *sa, struct ike_hdr *h, uint8_t exchange, bool response,
+	    uint32_t msg_id);
+struct sa_child *sa_child_by_spi(struct ike_sa *sa, uint32_t spi, bool inbound);
+struct sa_child *sa_child_add(struct ike_sa *sa, uint32_t spi_in, uint32_t spi_out);
+uint32_t sa_random_spi(void);
+int sa_first_error_notify(const struct ike_msg *m, uint16_t *type) MUST_CHECK;
+
+/* sa_init.c: IKE_SA_INIT */
+int sa_init_send(struct ike_sa *sa, uint64_t now) MUST_CHECK;
+int sa_proposals_payload(const struct proposal_list *l, uint8_t proto, const uint8_t *spi,
+			 uint8_t spi_size, struct ike_pl_sa *out) MUST_CHECK;
+bool sa_offered(const struct proposal *pp, const struct ike_transform *t);
+int sa_check_choice(const struct proposal_list *l, const struct ike_proposal *p,
+		    struct ike_algs *algs, uint16_t *dh) MUST_CHECK;
+void sa_init_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
+
+/* sa_auth.c: IKE_AUTH */
+int sa_auth_send(struct ike_sa *sa, uint64_t now) MUST_CHECK;
+void sa_auth_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
+void sa_child_install(struct ike_sa *sa, const struct ike_algs *algs, uint32_t spi_in,
+		      uint32_t spi_out, const uint8_t *gir, size_t gir_len, const uint8_t *ni,
+		      size_t ni_len, const uint8_t *nr, size_t nr_len, bool we_initiated, const struct ike_pl_ts *tsi,
+		      const struct ike_pl_ts *tsr, const struct ike_pl_cp *cp, bool rekey);
+
+/* sa_rekey.c: rekeying */
+void sa_rekey_schedule(struct ike_sa *sa, bool ike, bool child);
+/* Start whatever queued work is due (a Child SA delete, a rekey); true if a request went out. */
+bool sa_rekey_tick(struct ike_sa *sa, uint64_t now);
+uint64_t sa_rekey_deadline(const struct ike_sa *sa);
+void sa_rekey_child_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
+void sa_rekey_ike_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
+void sa_delete_child_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
+/* The gateway rekeys the IKE SA: build our answer, then (after it was sent) switch. */
+int sa_rekey_ike_answer(struct ike_sa *sa, const struct ike_msg *m, struct ike_mw *b,
+			struct ike_keys *nk, uint8_t spi_i[8]) MUST_CHECK;
+void sa_rekey_ike_commit(struct ike_sa *sa, struct ike_keys *nk, const uint8_t spi_i[8]);
+/* A message for the replaced IKE SA (its DELETE); true if it was one. */
+bool sa_old_input(struct ike_sa *sa, const struct ike_msg *m, const uint8_t *msg, size_t len);
+void sa_old_drop(struct ike_sa *sa);
+int sa_choose(const struct proposal_list *ours, const struct ike_pl_sa *offer, uint8_t proto,
+	      struct ike_proposal *out, struct ike_algs *algs, uint16_t *dh) MUST_CHECK;
+int sa_decode_first(const struct ike_msg *m, uint8_t type, struct ike_pl_any *out) MUST_CHECK;
+
+/* sa_info.c: requests from the gateway */
+void sa_peer_request(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
+void sa_info_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
+
+#endif

@@ -1,0 +1,572 @@
+/*
+ * The IKE initiator (ike/sa*.c) against a scripted gateway in one process:
+ * IKE_SA_INIT and IKE_AUTH with a PSK, the gateway's error notifies, COOKIE
+ * and INVALID_KE_PAYLOAD retries, retransmission, message IDs, DELETE, and
+ * mangled input in every state. Rekeying is in test_ike_sa_rekey.c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "tests/unit/check_main.h"
+#include "tests/unit/ike_responder.c"
+
+#define IKE_P	"aes256gcm16-prfsha256-x25519"
+#define ESP_P	"aes256gcm16"
+
+static struct harness H;
+static struct gw G;
+
+static void setup(void)
+{
+	h_init(&H, IKE_P, ESP_P);
+	gw_init(&G);
+}
+
+static void teardown(void)
+{
+	h_free(&H);
+	gw_free(&G);
+}
+
+static void ts_eq(const struct ike_pl_ts *a, const struct ike_pl_ts *b)
+{
+	ck_assert_uint_eq(a->n, b->n);
+	ck_assert_uint_eq(a->ts[0].type, b->ts[0].type);
+	ck_assert_uint_eq(a->ts[0].start_port, b->ts[0].start_port);
+	ck_assert_uint_eq(a->ts[0].end_port, b->ts[0].end_port);
+	ck_assert_mem_eq(a->ts[0].start, b->ts[0].start, 4);
+	ck_assert_mem_eq(a->ts[0].end, b->ts[0].end, 4);
+}
+
+static void expect_dead(enum ike_sa_fail why, const char *text)
+{
+	ck_assert_str_eq(ike_sa_state_name(ike_sa_state(H.sa)), "dead");
+	ck_assert_uint_eq(ike_sa_failure(H.sa), why);
+	ck_assert_msg(strstr(ike_sa_failure_text(H.sa), text), "failure text '%s' lacks '%s'",
+		      ike_sa_failure_text(H.sa), text);
+	ck_assert_uint_eq(ike_sa_next_deadline(H.sa), 0);
+	ck_assert_uint_eq(H.states[H.n_states - 1], IKE_SA_DEAD);
+}
+
+/* 1. The whole PSK handshake. */
+START_TEST(test_happy_psk)
+{
+	const struct h_child *c = &H.up[0];
+	struct ike_pl_notify n;
+	uint64_t si, sr;
+	uint8_t ip[4];
+
+	h_new(&H);
+	h_establish(&H, &G);
+	ck_assert(G.peer_auth_ok);
+	ck_assert_uint_eq(ike_sa_failure(H.sa), IKE_FAIL_NONE);
+	ck_assert_uint_eq(H.n_states, 3);
+	ck_assert_uint_eq(H.states[0], IKE_SA_INIT_SENT);
+	ck_assert_uint_eq(H.states[1], IKE_SA_AUTH_SENT);
+	ck_assert_uint_eq(H.states[2], IKE_SA_ESTABLISHED);
+	/* Port 4500 once, between the IKE_SA_INIT and the IKE_AUTH requests. */
+	ck_assert_uint_eq(H.n_float, 1);
+	ck_assert_uint_eq(H.float_at_nq, 1);
+	ck_assert_uint_eq(H.nq, 2);
+	ike_sa_spis(H.sa, &si, &sr);
+	ck_assert_uint_eq(si, be64(G.ike.spi_i));
+	ck_assert_uint_eq(sr, be64(G.ike.spi_r));
+
+	/* The IKE_AUTH request as the gateway got it. */
+	gw_open(&G, &G.ike, H.q[1].buf, H.q[1].len);
+	ck_assert(gw_has(&G, PL_IDr) && gw_has(&G, PL_CP) && gw_has(&G, PL_TSi));
+	ck_assert(gw_has_notify(&G, N_INITIAL_CONTACT, &n));
+
+	ck_assert_uint_eq(H.n_up, 1);
+	ck_assert(!c->ci.rekey);
+	ck_assert_uint_eq(c->ci.spi_in, G.esp_out);
+	ck_assert_uint_eq(c->ci.spi_out, G.esp_in);
+	ck_assert_uint_eq(c->ci.encr, ENCR_AES_GCM_16);
+	ck_assert_uint_eq(c->ci.key_len, 36);
+	h_check_keys(c, &G.ck, true);
+	ck_assert(c->ci.has_vip4);
+	inet_pton(AF_INET, "10.9.0.7", ip);
+	ck_assert_mem_eq(c->ci.vip4, ip, 4);
+	ck_assert_uint_eq(c->ci.n_dns4, 2);
+	inet_pton(AF_INET, "10.9.0.2", ip);
+	ck_assert_mem_eq(c->ci.dns4[1], ip, 4);
+	ts_eq(&c->ci.ts_local, &G.ts_client);
+	ts_eq(&c->ci.ts_remote, &G.ts_net);
+	ck_assert_uint_eq(H.n_down, 0);
+}
+END_TEST
+
+/* 2. Wrong PSK: the gateway refuses ours, or its AUTH does not verify with ours. */
+START_TEST(test_auth_failed_by_gateway)
+{
+	G.psk = "not the same key";
+	h_new(&H);
+	ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	gw_auth(&G, h_last(&H)->buf, h_last(&H)->len);
+	ck_assert(!G.peer_auth_ok);
+	gw_deliver(&G, &H);
+	expect_dead(IKE_FAIL_AUTH, "AUTHENTICATION_FAILED");
+	ck_assert_uint_eq(H.n_up, 0);
+}
+END_TEST
+
+START_TEST(test_auth_gateway_psk_differs)
+{
+	G.my_psk = "not the same key";
+	h_new(&H);
+	ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	gw_auth(&G, h_last(&H)->buf, h_last(&H)->len);
+	ck_assert(G.peer_auth_ok);
+	gw_deliver(&G, &H);
+	expect_dead(IKE_FAIL_AUTH, "PSK");
+	ck_assert_uint_eq(H.n_up, 0);
+}
+END_TEST
+
+START_TEST(test_auth_wrong_gateway_id)
+{
+	ck_assert_int_eq(ike_id_parse("other.example", &H.cfg.remote_id), 0);
+	h_new(&H);
+	ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	gw_auth(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	expect_dead(IKE_FAIL_AUTH, "identity");
+}
+END_TEST
+
+/* 3. Error notifies from the gateway. */
+START_TEST(test_no_proposal_chosen)
+{
+	G.init_error = N_NO_PROPOSAL_CHOSEN;
+	h_new(&H);
+	ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	expect_dead(IKE_FAIL_PEER_ERROR, "NO_PROPOSAL_CHOSEN");
+	ck_assert_uint_eq(H.n_float, 0);
+	ck_assert_uint_eq(H.nq, 1);
+}
+END_TEST
+
+START_TEST(test_ts_unacceptable)
+{
+	G.auth_error = N_TS_UNACCEPTABLE;
+	h_new(&H);
+	ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	gw_auth(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	expect_dead(IKE_FAIL_PEER_ERROR, "TS_UNACCEPTABLE");
+	ck_assert_uint_eq(H.n_up, 0);
+}
+END_TEST
+
+/* 4. COOKIE: the retry starts with N(COOKIE), keeps SPIi, and the exchange completes. */
+START_TEST(test_cookie)
+{
+	struct h_msg first;
+	struct ike_pl_notify n;
+
+	G.cookie = true;
+	h_new(&H);
+	ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
+	first = *h_last(&H);
+	gw_sa_init(&G, first.buf, first.len);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(H.nq, 2);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_INIT_SENT);
+	gw_open(&G, NULL, h_last(&H)->buf, h_last(&H)->len);
+	ck_assert_uint_eq(G.m.pl[0].type, PL_NOTIFY);
+	ck_assert_int_eq(ike_pl_notify_decode(&G.m.pl[0], &n), 0);
+	ck_assert_uint_eq(n.type, N_COOKIE);
+	ck_assert_uint_eq(n.len, 16);
+	ck_assert_mem_eq(n.data, "cookie-from-gw!", 16);
+	ck_assert_mem_eq(h_last(&H)->buf, first.buf, 8);	/* SPIi */
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_AUTH_SENT);
+	gw_auth(&G, h_last(&H)->buf, h_last(&H)->len);
+	ck_assert(G.peer_auth_ok);	/* RealMessage1 is the request with the cookie */
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+	ck_assert_uint_eq(G.n_init_req, 2);
+}
+END_TEST
+
+/* 4. INVALID_KE_PAYLOAD(ECP-256) after we offered x25519 and ecp256. */
+START_TEST(test_invalid_ke_retry)
+{
+	struct ike_pl_any ke;
+
+	h_init(&H, IKE_P "-ecp256", ESP_P);
+	G.want_group = DH_ECP_256;
+	h_new(&H);
+	ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
+	gw_open(&G, NULL, h_last(&H)->buf, h_last(&H)->len);
+	gw_get(&G, PL_KE, &ke);
+	ck_assert_uint_eq(ke.u.ke.group, DH_CURVE25519);
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(H.nq, 2);
+	gw_open(&G, NULL, h_last(&H)->buf, h_last(&H)->len);
+	gw_get(&G, PL_KE, &ke);
+	ck_assert_uint_eq(ke.u.ke.group, DH_ECP_256);
+	ck_assert_uint_eq(ke.u.ke.len, 64);
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	gw_auth(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+	ck_assert_uint_eq(G.group, DH_ECP_256);
+	h_check_keys(&H.up[0], &G.ck, true);
+}
+END_TEST
+
+START_TEST(test_invalid_ke_not_offered)
+{
+	h_init(&H, IKE_P "-ecp256", ESP_P);
+	G.want_group = DH_MODP_2048;
+	h_new(&H);
+	ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	expect_dead(IKE_FAIL_PROTOCOL, "DH group");
+	ck_assert_uint_eq(H.nq, 1);
+}
+END_TEST
+
+/* 5. Retransmission with exponential back-off, then a timeout. */
+START_TEST(test_retransmit_timeout)
+{
+	struct h_msg first;
+	uint64_t t0 = H.now, t = t0 + 500;
+
+	h_new(&H);
+	ck_assert_int_eq(ike_sa_start(H.sa, t0), 0);
+	first = *h_last(&H);
+	ck_assert_uint_eq(ike_sa_next_deadline(H.sa), t);
+	ike_sa_tick(H.sa, t - 1);
+	ck_assert_uint_eq(H.nq, 1);
+	for (unsigned i = 1; i < 4; i++) {
+		ike_sa_tick(H.sa, t);
+		ck_assert_uint_eq(H.nq, 1 + i);
+		ck_assert_uint_eq(h_last(&H)->len, first.len);
+		ck_assert_mem_eq(h_last(&H)->buf, first.buf, first.len);
+		/* §2.1: the timeout doubles: 500, 1000, 2000, 4000 ms */
+		ck_assert_uint_eq(ike_sa_next_deadline(H.sa), t + (500u << i));
+		t += 500u << i;
+	}
+	ck_assert_uint_eq(t, t0 + 7500);
+	ike_sa_tick(H.sa, t);
+	ck_assert_uint_eq(H.nq, 4);
+	expect_dead(IKE_FAIL_TIMEOUT, "no answer to IKE_SA_INIT");
+	ck_assert_msg(strstr(ike_sa_failure_text(H.sa), "4 tries"), "%s", ike_sa_failure_text(H.sa));
+}
+END_TEST
+
+START_TEST(test_retransmit_auth)
+{
+	struct h_msg auth;
+
+	h_new(&H);
+	ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	H.now += 100;
+	gw_deliver(&G, &H);
+	auth = *h_last(&H);
+	ck_assert_uint_eq(ike_sa_next_deadline(H.sa), H.now + 500);
+	H.now += 500;
+	ike_sa_tick(H.sa, H.now);
+	ck_assert_uint_eq(H.nq, 3);
+	ck_assert_mem_eq(h_last(&H)->buf, auth.buf, auth.len);
+	gw_auth(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+	/* The answered request is not retransmitted again. */
+	ike_sa_tick(H.sa, H.now + 100000);
+	ck_assert_uint_eq(H.nq, 3);
+}
+END_TEST
+
+/* 6. Message IDs (§2.3) in both windows, and integrity. */
+START_TEST(test_message_ids)
+{
+	struct gw_out o;
+	struct h_msg resp, req, dpd;
+	unsigned nq;
+	uint32_t id;
+
+	H.cfg.dpd_ms = 20000;
+	h_new(&H);
+	h_establish(&H, &G);
+
+	/* The gateway's DPD is answered with an empty INFORMATIONAL. */
+	gw_begin(&o);
+	gw_request(&G, &G.ike, &o, INFORMATIONAL);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(H.nq, 3);
+	gw_expect_response(&G, &G.ike, &H, INFORMATIONAL, 0);
+	ck_assert(!gw_has(&G, PL_DELETE) && !gw_has(&G, PL_NOTIFY));
+
+	/* A retransmitted request: the same response, byte for byte, and no second child_down. */
+	gw_begin(&o);
+	gw_delete(&o.b, PROTO_ESP, G.esp_in);
+	gw_request(&G, &G.ike, &o, INFORMATIONAL);
+	memcpy(req.buf, G.out, G.out_len);
+	req.len = G.out_len;
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(H.n_down, 1);
+	resp = *h_last(&H);
+	h_input(&H, req.buf, req.len);
+	ck_assert_uint_eq(H.nq, 5);
+	ck_assert_uint_eq(h_last(&H)->len, resp.len);
+	ck_assert_mem_eq(h_last(&H)->buf, resp.buf, resp.len);
+	ck_assert_uint_eq(H.n_down, 1);
+
+	/* An old ID (0) and one from the future (5): dropped, no answer. */
+	G.ike.next_req = 0;
+	gw_begin(&o);
+	gw_request(&G, &G.ike, &o, INFORMATIONAL);
+	gw_deliver(&G, &H);
+	G.ike.next_req = 5;
+	gw_begin(&o);
+	gw_request(&G, &G.ike, &o, INFORMATIONAL);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(H.nq, 5);
+	G.ike.next_req = 2;
+
+	/* Our DPD (ID 2): a response with ID 3, or with a bad ICV, leaves it outstanding. */
+	H.now += 20000;
+	ike_sa_tick(H.sa, H.now);
+	ck_assert_uint_eq(H.nq, 6);
+	dpd = *h_last(&H);
+	id = gw_expect_request(&G, &G.ike, &H, INFORMATIONAL);
+	ck_assert_uint_eq(id, 2);
+	/* The windows are separate: the gateway's own request is answered meanwhile. */
+	gw_begin(&o);
+	gw_request(&G, &G.ike, &o, INFORMATIONAL);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(H.nq, 7);
+	gw_expect_response(&G, &G.ike, &H, INFORMATIONAL, 2);
+	gw_begin(&o);
+	gw_seal(&G, &G.ike, &o, INFORMATIONAL, true, 3);
+	gw_deliver(&G, &H);
+	gw_begin(&o);
+	gw_seal(&G, &G.ike, &o, INFORMATIONAL, true, 2);
+	G.out[G.out_len - 1] ^= 1;
+	gw_deliver(&G, &H);
+	G.out[G.out_len - 1] ^= 1;
+	ck_assert_uint_eq(ike_sa_next_deadline(H.sa), H.now + 500);
+	ike_sa_tick(H.sa, H.now + 500);
+	ck_assert_uint_eq(H.nq, 8);
+	ck_assert_mem_eq(h_last(&H)->buf, dpd.buf, dpd.len);
+	H.now += 600;
+	gw_deliver(&G, &H);	/* the right answer */
+	ck_assert_uint_eq(ike_sa_next_deadline(H.sa), H.now + 20000);
+	ike_sa_tick(H.sa, H.now + 1500);
+	ck_assert_uint_eq(H.nq, 8);
+
+	/* A gateway request with a bad ICV changes nothing; the genuine one does. */
+	gw_begin(&o);
+	gw_delete(&o.b, PROTO_IKE, 0);
+	gw_request(&G, &G.ike, &o, INFORMATIONAL);
+	nq = H.nq;
+	G.out[G.out_len - 3] ^= 0x40;
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(H.nq, nq);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+	G.out[G.out_len - 3] ^= 0x40;
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(H.nq, nq + 1);
+	expect_dead(IKE_FAIL_DELETED, "deleted");
+}
+END_TEST
+
+/* 7. DELETE of the Child SA and of the IKE SA by the gateway, and our own DELETE. */
+START_TEST(test_delete)
+{
+	struct gw_out o;
+	struct ike_pl_any d;
+
+	h_new(&H);
+	h_establish(&H, &G);
+	gw_begin(&o);
+	gw_delete(&o.b, PROTO_ESP, G.esp_in);
+	gw_request(&G, &G.ike, &o, INFORMATIONAL);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(H.n_down, 1);
+	ck_assert_uint_eq(H.down[0], H.up[0].ci.spi_in);
+	gw_expect_response(&G, &G.ike, &H, INFORMATIONAL, 0);
+	gw_get(&G, PL_DELETE, &d);
+	ck_assert_uint_eq(d.u.del.proto, PROTO_ESP);
+	ck_assert_uint_eq(d.u.del.n_spi, 1);
+	ck_assert_uint_eq(d.u.del.spi[0], H.up[0].ci.spi_in);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+
+	gw_begin(&o);
+	gw_delete(&o.b, PROTO_IKE, 0);
+	gw_request(&G, &G.ike, &o, INFORMATIONAL);
+	gw_deliver(&G, &H);
+	gw_expect_response(&G, &G.ike, &H, INFORMATIONAL, 1);
+	expect_dead(IKE_FAIL_DELETED, "gateway deleted the IKE SA");
+}
+END_TEST
+
+START_TEST(test_our_delete)
+{
+	struct gw_out o;
+	struct ike_pl_any d;
+
+	h_new(&H);
+	h_establish(&H, &G);
+	ck_assert_int_eq(ike_sa_delete(H.sa, H.now), 0);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_DELETING);
+	ck_assert_uint_eq(gw_expect_request(&G, &G.ike, &H, INFORMATIONAL), 2);
+	gw_get(&G, PL_DELETE, &d);
+	ck_assert_uint_eq(d.u.del.proto, PROTO_IKE);
+	gw_begin(&o);
+	gw_answer(&G, &G.ike, &o);
+	h_all_dropped(&H, G.out, G.out_len);
+	gw_deliver(&G, &H);
+	expect_dead(IKE_FAIL_LOCAL, "deleted");
+}
+END_TEST
+
+/* After the gateway deleted our only Child SA we do not try to rekey it. */
+START_TEST(test_deleted_child_not_rekeyed)
+{
+	struct gw_out o;
+
+	H.cfg.child_rekey_ms = 60000;
+	h_new(&H);
+	h_establish(&H, &G);
+	gw_begin(&o);
+	gw_delete(&o.b, PROTO_ESP, G.esp_in);
+	gw_request(&G, &G.ike, &o, INFORMATIONAL);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(H.n_down, 1);
+	ck_assert_uint_eq(H.nq, 3);
+	H.now += 60000;
+	ike_sa_tick(H.sa, H.now);
+	ck_assert_uint_eq(H.nq, 3);
+	ck_assert_uint_eq(ike_sa_next_deadline(H.sa), 0);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+}
+END_TEST
+
+/* 12. Mangled copies of valid messages (see h_mangle), in every state. */
+START_TEST(test_mangled_init_response)
+{
+	uint8_t bad[GW_MSG_MAX];
+
+	for (size_t i = 0; i < 2 * 400; i++) {
+		h_init(&H, IKE_P, ESP_P);
+		gw_init(&G);
+		h_new(&H);
+		ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
+		gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+		if (i >= 2 * G.out_len) {
+			h_free(&H);
+			gw_free(&G);
+			break;
+		}
+		h_input(&H, bad, h_mangle(G.out, G.out_len, i, bad));
+		/* Unauthenticated: it may be dropped, accepted (a changed nonce, KE, SPI) or fatal. */
+		switch (ike_sa_state(H.sa)) {
+		case IKE_SA_INIT_SENT:
+			gw_deliver(&G, &H);
+			ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_AUTH_SENT);
+			break;
+		case IKE_SA_AUTH_SENT:
+			ck_assert_uint_lt(i, G.out_len);
+			break;
+		case IKE_SA_DEAD:
+			ck_assert_uint_lt(i, G.out_len);
+			ck_assert(ike_sa_failure(H.sa) == IKE_FAIL_PROTOCOL ||
+				  ike_sa_failure(H.sa) == IKE_FAIL_PEER_ERROR);
+			break;
+		default:
+			ck_abort_msg("state %s after variant %zu", ike_sa_state_name(ike_sa_state(H.sa)), i);
+		}
+		ck_assert_uint_eq(H.n_up, 0);
+		h_free(&H);
+		gw_free(&G);
+	}
+}
+END_TEST
+
+START_TEST(test_mangled_protected)
+{
+	struct gw_out o;
+	struct h_msg m;
+
+	H.cfg.dpd_ms = 20000;
+	h_new(&H);
+	ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	memcpy(m.buf, G.out, G.out_len);
+	m.len = G.out_len;
+	gw_deliver(&G, &H);
+	/* AUTH_SENT: the mangled IKE_AUTH response, and the IKE_SA_INIT response again. */
+	gw_auth(&G, h_last(&H)->buf, h_last(&H)->len);
+	h_all_dropped(&H, G.out, G.out_len);
+	h_input(&H, m.buf, m.len);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_AUTH_SENT);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+
+	/* ESTABLISHED: a mangled answer to our DPD, a mangled DELETE from the gateway. */
+	H.now += 20000;
+	ike_sa_tick(H.sa, H.now);
+	gw_expect_request(&G, &G.ike, &H, INFORMATIONAL);
+	gw_begin(&o);
+	gw_answer(&G, &G.ike, &o);
+	h_all_dropped(&H, G.out, G.out_len);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(ike_sa_next_deadline(H.sa), H.now + 20000);
+	gw_begin(&o);
+	gw_delete(&o.b, PROTO_ESP, G.esp_in);
+	gw_request(&G, &G.ike, &o, INFORMATIONAL);
+	h_all_dropped(&H, G.out, G.out_len);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(H.n_down, 1);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+}
+END_TEST
+
+static Suite *ike_sa_suite(void)
+{
+	Suite *s = suite_create("ike_sa");
+	TCase *tc = tcase_create("exchanges");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_happy_psk);
+	tcase_add_test(tc, test_auth_failed_by_gateway);
+	tcase_add_test(tc, test_auth_gateway_psk_differs);
+	tcase_add_test(tc, test_auth_wrong_gateway_id);
+	tcase_add_test(tc, test_no_proposal_chosen);
+	tcase_add_test(tc, test_ts_unacceptable);
+	tcase_add_test(tc, test_cookie);
+	tcase_add_test(tc, test_invalid_ke_retry);
+	tcase_add_test(tc, test_invalid_ke_not_offered);
+	tcase_add_test(tc, test_retransmit_timeout);
+	tcase_add_test(tc, test_retransmit_auth);
+	tcase_add_test(tc, test_message_ids);
+	tcase_add_test(tc, test_delete);
+	tcase_add_test(tc, test_our_delete);
+	tcase_add_test(tc, test_deleted_child_not_rekeyed);
+	tcase_add_test(tc, test_mangled_init_response);
+	tcase_add_test(tc, test_mangled_protected);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(ike_sa_suite)

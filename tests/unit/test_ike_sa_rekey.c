@@ -1,0 +1,500 @@
+/*
+ * Rekeying (RFC 7296 §1.3.2, §1.3.3, §2.8, §2.17, §2.18) between the IKE
+ * initiator (ike/sa*.c) and the scripted gateway of ike_responder.c: Child
+ * SA and IKE SA rekeys started by either side, with the keys each side
+ * derives compared, and the DELETE of what the rekey replaced.
+ */
+#include <string.h>
+
+#include "tests/unit/check_main.h"
+#include "tests/unit/ike_responder.c"
+
+#define IKE_P	"aes256gcm16-prfsha256-x25519"
+
+static struct harness H;
+static struct gw G;
+
+static void setup(void)
+{
+	gw_init(&G);
+}
+
+static void teardown(void)
+{
+	h_free(&H);
+	gw_free(&G);
+}
+
+static void put_ke(struct ike_mw *b, struct dh *d, uint16_t group)
+{
+	uint8_t pub[DH_MAX_PUBLIC_LEN];
+	size_t len;
+
+	ck_assert_int_eq(dh_new(d, group), 0);
+	ck_assert_int_eq(dh_public(d, pub, sizeof(pub), &len), 0);
+	ck_assert_int_eq(ike_put_ke(b, &(struct ike_pl_ke){ .group = group, .data = pub,
+				    .len = (uint16_t)len }), 0);
+}
+
+/* g^ir from the KE in the gateway's last opened message. */
+static size_t take_ke(struct dh *d, uint8_t *gir)
+{
+	struct ike_pl_any ke;
+	size_t len;
+
+	gw_get(&G, PL_KE, &ke);
+	ck_assert_uint_eq(ke.u.ke.group, d->group);
+	ck_assert_int_eq(dh_derive(d, ke.u.ke.data, ke.u.ke.len, gir, DH_MAX_SECRET_LEN, &len), 0);
+	dh_free(d);
+	return len;
+}
+
+static void put_nonce(struct ike_mw *b, uint8_t n[32])
+{
+	ck_assert_int_eq(RAND_bytes(n, 32), 1);
+	ck_assert_int_eq(ike_put_nonce(b, &(struct ike_pl_nonce){ .data = n, .len = 32 }), 0);
+}
+
+/* A proposal like strongSwan's: aes256gcm16 [-x25519] for ESP, aes256gcm16-prfsha256-x25519 for IKE. */
+static void put_sa(struct ike_mw *b, uint8_t proto, const uint8_t *spi, bool pfs)
+{
+	struct ike_pl_sa sa = { .n_prop = 1 };
+	struct ike_proposal *p = &sa.prop[0];
+
+	p->num = 1;
+	p->proto = proto;
+	p->spi_size = proto == PROTO_IKE ? 8 : 4;
+	memcpy(p->spi, spi, p->spi_size);
+	p->trans[p->n_trans++] = (struct ike_transform){ .type = TRANS_ENCR, .id = ENCR_AES_GCM_16,
+							 .key_len = 256 };
+	if (proto == PROTO_IKE)
+		p->trans[p->n_trans++] = (struct ike_transform){ .type = TRANS_PRF,
+								 .id = PRF_HMAC_SHA2_256 };
+	if (pfs)
+		p->trans[p->n_trans++] = (struct ike_transform){ .type = TRANS_DH, .id = DH_CURVE25519 };
+	if (proto == PROTO_ESP)
+		p->trans[p->n_trans++] = (struct ike_transform){ .type = TRANS_ESN, .id = ESN_NO };
+	ck_assert_int_eq(ike_put_sa(b, &sa), 0);
+}
+
+/* The gateway deletes Child SA gw_in; we lose ours (our_in) and answer with it. */
+static void gw_deletes_child(uint32_t gw_in, uint32_t our_in)
+{
+	struct gw_out o;
+	struct ike_pl_any d;
+	unsigned down = H.n_down;
+	uint32_t id = G.ike.next_req;
+
+	gw_begin(&o);
+	gw_delete(&o.b, PROTO_ESP, gw_in);
+	gw_request(&G, &G.ike, &o, INFORMATIONAL);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(H.n_down, down + 1);
+	ck_assert_uint_eq(H.down[down], our_in);
+	gw_expect_response(&G, &G.ike, &H, INFORMATIONAL, id);
+	gw_get(&G, PL_DELETE, &d);
+	ck_assert_uint_eq(d.u.del.spi[0], our_in);
+}
+
+/* 8. The gateway rekeys the Child SA (_i = 1: with PFS). */
+START_TEST(test_gateway_rekeys_child)
+{
+	bool pfs = _i;
+	struct gw_out o;
+	struct ike_pl_any sa, nonce;
+	struct child_keys ck;
+	struct dh d = { 0 };
+	uint8_t ni[32], gir[DH_MAX_SECRET_LEN], spi[4];
+	size_t glen = 0;
+	uint32_t old_in, new_gw_in;
+
+	h_init(&H, IKE_P, pfs ? "aes256gcm16-x25519" : "aes256gcm16");
+	h_new(&H);
+	h_establish(&H, &G);
+	old_in = H.up[0].ci.spi_in;
+	new_gw_in = G.esp_in ^ 0x01010000;
+	put_be32(spi, new_gw_in);
+
+	/* §1.3.3: REKEY_SA (the gateway's inbound SPI), SA, Ni, [KEi], TSi, TSr */
+	gw_begin(&o);
+	gw_notify(&o.b, N_REKEY_SA, PROTO_ESP, G.esp_in);
+	put_sa(&o.b, PROTO_ESP, spi, pfs);
+	put_nonce(&o.b, ni);
+	if (pfs)
+		put_ke(&o.b, &d, DH_CURVE25519);
+	ck_assert_int_eq(ike_put_ts(&o.b, PL_TSi, &G.ts_net), 0);
+	ck_assert_int_eq(ike_put_ts(&o.b, PL_TSr, &G.ts_client), 0);
+	gw_request(&G, &G.ike, &o, CREATE_CHILD_SA);
+	gw_deliver(&G, &H);
+
+	gw_expect_response(&G, &G.ike, &H, CREATE_CHILD_SA, 0);
+	gw_get(&G, PL_SA, &sa);
+	gw_get(&G, PL_NONCE, &nonce);
+	ck_assert_uint_eq(sa.u.sa.n_prop, 1);
+	ck_assert_uint_eq(sa.u.sa.prop[0].spi_size, 4);
+	ck_assert_uint_eq(gw_has(&G, PL_KE), pfs);
+	if (pfs)
+		glen = take_ke(&d, gir);
+	/* §2.17: the gateway started the exchange: its nonce is Ni, encr_i its outbound key. */
+	ck_assert_int_eq(child_keys_derive(&ck, &G.ike.keys, &G.esp, glen ? gir : NULL, glen, ni, 32,
+					   nonce.u.nonce.data, nonce.u.nonce.len), 0);
+	ck_assert_uint_eq(H.n_up, 2);
+	ck_assert(H.up[1].ci.rekey);
+	ck_assert_uint_eq(H.up[1].ci.spi_in, get_be32(sa.u.sa.prop[0].spi));
+	ck_assert_uint_eq(H.up[1].ci.spi_out, new_gw_in);
+	ck_assert_uint_ne(H.up[1].ci.spi_in, old_in);
+	h_check_keys(&H.up[1], &ck, false);
+	ck_assert_mem_eq(H.up[1].ci.ts_local.ts[0].start, G.ts_client.ts[0].start, 4);
+	ck_assert_uint_eq(H.n_down, 0);
+
+	/* The gateway deletes the old Child SA. */
+	gw_deletes_child(G.esp_in, old_in);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+	child_keys_clear(&ck);
+}
+END_TEST
+
+/* Answer our Child SA rekey request (open in G.m) with the gateway's new SPI; ck: the new keys. */
+static void gw_answer_child_rekey(uint32_t new_gw_in, struct child_keys *ck)
+{
+	struct gw_out o;
+	struct ike_pl_any sa, nonce, ke;
+	struct ike_pl_sa chosen = { .n_prop = 1 };
+	struct ike_algs esp;
+	struct dh d = { 0 };
+	uint8_t nr[32], gir[DH_MAX_SECRET_LEN];
+	size_t glen = 0;
+	uint16_t dh;
+
+	gw_get(&G, PL_SA, &sa);
+	gw_get(&G, PL_NONCE, &nonce);
+	ck_assert(gw_has(&G, PL_TSi) && gw_has(&G, PL_TSr));
+	/* SA, Nr, [KEr], TSi, TSr */
+	gw_pick(&sa.u.sa.prop[0], true, 0, &chosen.prop[0], &esp, &dh);
+	chosen.prop[0].spi_size = 4;
+	put_be32(chosen.prop[0].spi, new_gw_in);
+	gw_begin(&o);
+	ck_assert_int_eq(ike_put_sa(&o.b, &chosen), 0);
+	put_nonce(&o.b, nr);
+	if (dh) {
+		gw_get(&G, PL_KE, &ke);
+		ck_assert_uint_eq(ke.u.ke.group, dh);
+		put_ke(&o.b, &d, dh);
+		ck_assert_int_eq(dh_derive(&d, ke.u.ke.data, ke.u.ke.len, gir, sizeof(gir), &glen), 0);
+		dh_free(&d);
+	}
+	ck_assert_int_eq(ike_put_ts(&o.b, PL_TSi, &G.ts_client), 0);
+	ck_assert_int_eq(ike_put_ts(&o.b, PL_TSr, &G.ts_net), 0);
+	/* We started the exchange: our nonce is Ni and encr_i our outbound key. */
+	ck_assert_int_eq(child_keys_derive(ck, &G.ike.keys, &esp, glen ? gir : NULL, glen,
+					   nonce.u.nonce.data, nonce.u.nonce.len, nr, 32), 0);
+	gw_answer(&G, &G.ike, &o);
+	gw_deliver(&G, &H);
+}
+
+/* 9. We rekey the Child SA when child_rekey_ms is up, with PFS, then delete the old one. */
+START_TEST(test_we_rekey_child)
+{
+	struct gw_out o;
+	struct ike_pl_any sa, ke, del;
+	struct ike_pl_notify rn;
+	struct child_keys ck;
+	uint64_t t0;
+	uint32_t old_in, old_gw_in, new_gw_in;
+
+	h_init(&H, IKE_P, "aes256gcm16-x25519");
+	H.cfg.child_rekey_ms = 60000;
+	h_new(&H);
+	h_establish(&H, &G);
+	t0 = H.now;
+	old_in = H.up[0].ci.spi_in;
+	old_gw_in = G.esp_in;
+	ck_assert_uint_eq(ike_sa_next_deadline(H.sa), t0 + 60000);
+	ike_sa_tick(H.sa, t0 + 59999);
+	ck_assert_uint_eq(H.nq, 2);
+	H.now = t0 + 60000;
+	ike_sa_tick(H.sa, H.now);
+	ck_assert_uint_eq(gw_expect_request(&G, &G.ike, &H, CREATE_CHILD_SA), 2);
+	ck_assert(gw_has_notify(&G, N_REKEY_SA, &rn));
+	ck_assert_uint_eq(rn.proto, PROTO_ESP);
+	ck_assert_uint_eq(get_be32(rn.spi), old_in);	/* our inbound SPI (§1.3.3) */
+	gw_get(&G, PL_SA, &sa);
+	gw_get(&G, PL_KE, &ke);
+	ck_assert_uint_eq(ke.u.ke.group, DH_CURVE25519);
+	new_gw_in = old_gw_in ^ 0x00ff0000;
+	H.now += 10;
+	gw_answer_child_rekey(new_gw_in, &ck);
+	ck_assert_uint_eq(H.n_up, 2);
+	ck_assert(H.up[1].ci.rekey);
+	ck_assert_uint_eq(H.up[1].ci.spi_in, get_be32(sa.u.sa.prop[0].spi));
+	ck_assert_uint_eq(H.up[1].ci.spi_out, new_gw_in);
+	h_check_keys(&H.up[1], &ck, true);
+	ck_assert_uint_eq(H.n_down, 0);
+
+	/* §2.8: then we delete the old Child SA (listing our inbound SPI). */
+	ck_assert_uint_le(ike_sa_next_deadline(H.sa), H.now);
+	ike_sa_tick(H.sa, H.now);
+	ck_assert_uint_eq(gw_expect_request(&G, &G.ike, &H, INFORMATIONAL), 3);
+	gw_get(&G, PL_DELETE, &del);
+	ck_assert_uint_eq(del.u.del.proto, PROTO_ESP);
+	ck_assert_uint_eq(del.u.del.spi[0], old_in);
+	gw_begin(&o);
+	gw_delete(&o.b, PROTO_ESP, old_gw_in);
+	gw_answer(&G, &G.ike, &o);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(H.n_down, 1);
+	ck_assert_uint_eq(H.down[0], old_in);
+	ike_sa_tick(H.sa, H.now);
+	ck_assert_uint_eq(H.nq, 4);
+	ck_assert_uint_eq(ike_sa_next_deadline(H.sa), H.now + 60000);
+	child_keys_clear(&ck);
+}
+END_TEST
+
+/* Both sides rekey the same Child SA at once (§2.25.1): we still delete the one we rekeyed. */
+START_TEST(test_rekey_collision)
+{
+	struct gw_out o;
+	struct ike_pl_any del;
+	struct child_keys ck;
+	struct h_msg ours;
+	uint8_t ni[32], spi[4];
+	uint32_t a_in, a_gw;
+
+	h_init(&H, IKE_P, "aes256gcm16");
+	H.cfg.child_rekey_ms = 60000;
+	h_new(&H);
+	h_establish(&H, &G);
+	a_in = H.up[0].ci.spi_in;
+	a_gw = G.esp_in;
+	H.now += 60000;
+	ike_sa_tick(H.sa, H.now);
+	ours = *h_last(&H);
+	gw_begin(&o);
+	gw_notify(&o.b, N_REKEY_SA, PROTO_ESP, a_gw);
+	put_be32(spi, a_gw ^ 0x0f000000);
+	put_sa(&o.b, PROTO_ESP, spi, false);
+	put_nonce(&o.b, ni);
+	ck_assert_int_eq(ike_put_ts(&o.b, PL_TSi, &G.ts_net), 0);
+	ck_assert_int_eq(ike_put_ts(&o.b, PL_TSr, &G.ts_client), 0);
+	gw_request(&G, &G.ike, &o, CREATE_CHILD_SA);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(H.n_up, 2);
+	gw_open(&G, &G.ike, ours.buf, ours.len);
+	gw_answer_child_rekey(a_gw ^ 0x00f00000, &ck);
+	ck_assert_uint_eq(H.n_up, 3);
+	h_check_keys(&H.up[2], &ck, true);
+	ike_sa_tick(H.sa, H.now);
+	ck_assert_uint_eq(gw_expect_request(&G, &G.ike, &H, INFORMATIONAL), 3);
+	gw_get(&G, PL_DELETE, &del);
+	ck_assert_uint_eq(del.u.del.spi[0], a_in);
+	child_keys_clear(&ck);
+}
+END_TEST
+
+/* Switch the gateway to the new IKE SA (keys per §2.18), keeping the old one. */
+static void gw_switch(const struct ike_algs *algs, const uint8_t *gir, size_t glen,
+		      const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len,
+		      const uint8_t spi_i[8], const uint8_t spi_r[8], bool gw_initiated)
+{
+	struct gw_ike *k = &G.ike;
+
+	sk_dir_free(&G.old.in);
+	sk_dir_free(&G.old.out);
+	G.old = G.ike;
+	memset(k, 0, sizeof(*k));
+	ck_assert_int_eq(ike_keys_derive_rekey(&k->keys, algs, &G.old.keys, gir, glen, ni, ni_len,
+					       nr, nr_len, spi_i, spi_r), 0);
+	memcpy(k->spi_i, spi_i, 8);
+	memcpy(k->spi_r, spi_r, 8);
+	k->initiator = gw_initiated;
+	ck_assert_int_eq(sk_init_ike(&k->in, &k->keys, gw_initiated, false), 0);
+	ck_assert_int_eq(sk_init_ike(&k->out, &k->keys, gw_initiated, true), 0);
+}
+
+/* The gateway's DPD on its current IKE SA is answered there. */
+static void gw_dpd(void)
+{
+	struct gw_out o;
+	uint32_t id = G.ike.next_req;
+
+	gw_begin(&o);
+	gw_request(&G, &G.ike, &o, INFORMATIONAL);
+	gw_deliver(&G, &H);
+	gw_expect_response(&G, &G.ike, &H, INFORMATIONAL, id);
+	ck_assert_int_eq(!!(G.m.hdr.flags & IKE_FLAG_INITIATOR), !G.ike.initiator);
+}
+
+/* 10. We rekey the IKE SA; afterwards both sides use the new SPIs, keys and message IDs. */
+START_TEST(test_we_rekey_ike)
+{
+	struct gw_out o;
+	struct ike_pl_any sa, nonce, ke, del;
+	struct ike_pl_sa chosen = { .n_prop = 1 };
+	struct ike_algs algs;
+	struct dh d = { 0 };
+	uint8_t nr[32], gir[DH_MAX_SECRET_LEN], spi_i[8], spi_r[8] = "newspi-r";
+	uint64_t t0, si, sr;
+	size_t glen;
+	uint16_t dh;
+	unsigned nq;
+
+	h_init(&H, IKE_P, "aes256gcm16");
+	H.cfg.ike_rekey_ms = 60000;
+	H.cfg.dpd_ms = 50000;
+	h_new(&H);
+	h_establish(&H, &G);
+	t0 = H.now;
+	H.now = t0 + 60000;
+	ike_sa_tick(H.sa, H.now);
+	ck_assert_uint_eq(gw_expect_request(&G, &G.ike, &H, CREATE_CHILD_SA), 2);
+	gw_get(&G, PL_SA, &sa);
+	gw_get(&G, PL_NONCE, &nonce);
+	gw_get(&G, PL_KE, &ke);
+	ck_assert_uint_eq(sa.u.sa.prop[0].proto, PROTO_IKE);
+	ck_assert_uint_eq(sa.u.sa.prop[0].spi_size, 8);
+	memcpy(spi_i, sa.u.sa.prop[0].spi, 8);
+	ck_assert_mem_ne(spi_i, G.ike.spi_i, 8);
+
+	gw_pick(&sa.u.sa.prop[0], true, ke.u.ke.group, &chosen.prop[0], &algs, &dh);
+	chosen.prop[0].spi_size = 8;
+	memcpy(chosen.prop[0].spi, spi_r, 8);
+	gw_begin(&o);
+	ck_assert_int_eq(ike_put_sa(&o.b, &chosen), 0);
+	put_nonce(&o.b, nr);
+	put_ke(&o.b, &d, dh);
+	ck_assert_int_eq(dh_derive(&d, ke.u.ke.data, ke.u.ke.len, gir, sizeof(gir), &glen), 0);
+	dh_free(&d);
+	gw_answer(&G, &G.ike, &o);
+	gw_deliver(&G, &H);
+
+	/* We delete the old IKE SA on the old SA (ID 3); the gateway answers there. */
+	ck_assert_uint_eq(gw_expect_request(&G, &G.ike, &H, INFORMATIONAL), 3);
+	gw_get(&G, PL_DELETE, &del);
+	ck_assert_uint_eq(del.u.del.proto, PROTO_IKE);
+	gw_switch(&algs, gir, glen, nonce.u.nonce.data, nonce.u.nonce.len, nr, 32, spi_i, spi_r,
+		  false);
+	gw_begin(&o);
+	gw_answer(&G, &G.old, &o);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+	ck_assert_uint_eq(ike_sa_rekeys(H.sa), 1);
+	ike_sa_spis(H.sa, &si, &sr);
+	ck_assert_uint_eq(si, be64(spi_i));
+	ck_assert_uint_eq(sr, be64(spi_r));
+
+	/* The old SA is gone: the gateway's DPD on it is not answered. */
+	nq = H.nq;
+	gw_begin(&o);
+	gw_request(&G, &G.old, &o, INFORMATIONAL);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(H.nq, nq);
+
+	/* Our DPD on the new SA: message ID 0, Initiator flag set, the gateway's new keys decrypt it. */
+	H.now += 50000;
+	ike_sa_tick(H.sa, H.now);
+	ck_assert_uint_eq(gw_expect_request(&G, &G.ike, &H, INFORMATIONAL), 0);
+	gw_begin(&o);
+	gw_answer(&G, &G.ike, &o);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(ike_sa_next_deadline(H.sa), t0 + 120000);	/* the next IKE rekey */
+	gw_dpd();
+	ck_assert_uint_eq(H.n_up, 1);
+	ck_assert_uint_eq(H.n_down, 0);
+}
+END_TEST
+
+/* 11. The gateway rekeys the IKE SA, then deletes the old one on the old SA. */
+START_TEST(test_gateway_rekeys_ike)
+{
+	struct gw_out o;
+	struct ike_pl_any sa, nonce;
+	struct dh d = { 0 };
+	uint8_t ni[32], gir[DH_MAX_SECRET_LEN], spi_i[8] = "gwnewspi", spi_r[8];
+	struct h_msg req, resp;
+	uint64_t si, sr;
+	size_t glen;
+	uint32_t id;
+
+	h_init(&H, IKE_P, "aes256gcm16");
+	H.cfg.dpd_ms = 30000;
+	h_new(&H);
+	h_establish(&H, &G);
+
+	/* §1.3.2: SA (IKE, the gateway's new SPI), Ni, KEi */
+	gw_begin(&o);
+	put_sa(&o.b, PROTO_IKE, spi_i, true);
+	put_nonce(&o.b, ni);
+	put_ke(&o.b, &d, DH_CURVE25519);
+	gw_request(&G, &G.ike, &o, CREATE_CHILD_SA);
+	req.len = G.out_len;
+	memcpy(req.buf, G.out, G.out_len);
+	gw_deliver(&G, &H);
+	resp = *h_last(&H);
+	gw_expect_response(&G, &G.ike, &H, CREATE_CHILD_SA, 0);
+	ck_assert(G.m.hdr.flags & IKE_FLAG_INITIATOR);	/* still the old SA: we started it */
+	gw_get(&G, PL_SA, &sa);
+	gw_get(&G, PL_NONCE, &nonce);
+	ck_assert_uint_eq(sa.u.sa.prop[0].proto, PROTO_IKE);
+	ck_assert_uint_eq(sa.u.sa.prop[0].spi_size, 8);
+	memcpy(spi_r, sa.u.sa.prop[0].spi, 8);
+	glen = take_ke(&d, gir);
+	/* The gateway started the rekey: its nonce is Ni and its SPI SPIi (§2.18). */
+	gw_switch(&G.algs, gir, glen, ni, 32, nonce.u.nonce.data, nonce.u.nonce.len, spi_i, spi_r,
+		  true);
+	ike_sa_spis(H.sa, &si, &sr);
+	ck_assert_uint_eq(si, be64(spi_i));
+	ck_assert_uint_eq(sr, be64(spi_r));
+
+	/* Our answer got lost: the retransmitted request gets the same answer (§2.3). */
+	h_input(&H, req.buf, req.len);
+	ck_assert_uint_eq(h_last(&H)->len, resp.len);
+	ck_assert_mem_eq(h_last(&H)->buf, resp.buf, resp.len);
+	ck_assert_uint_eq(ike_sa_rekeys(H.sa), 1);
+
+	/* The gateway deletes the old IKE SA with its old SPIs and keys; we answer there. */
+	id = G.old.next_req;
+	gw_begin(&o);
+	gw_delete(&o.b, PROTO_IKE, 0);
+	gw_request(&G, &G.old, &o, INFORMATIONAL);
+	h_all_dropped(&H, G.out, G.out_len);
+	gw_deliver(&G, &H);
+	gw_expect_response(&G, &G.old, &H, INFORMATIONAL, id);
+	ck_assert(G.m.hdr.flags & IKE_FLAG_INITIATOR);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+	ck_assert_uint_eq(ike_sa_failure(H.sa), IKE_FAIL_NONE);
+
+	/* On the new SA the gateway is the original initiator: our flags lack the I bit. */
+	H.now += 30000;
+	ike_sa_tick(H.sa, H.now);
+	ck_assert_uint_eq(gw_expect_request(&G, &G.ike, &H, INFORMATIONAL), 0);
+	ck_assert(!(G.m.hdr.flags & IKE_FLAG_INITIATOR));
+	gw_begin(&o);
+	gw_answer(&G, &G.ike, &o);
+	gw_deliver(&G, &H);
+	gw_dpd();
+	ck_assert(!(G.m.hdr.flags & IKE_FLAG_INITIATOR));
+	ck_assert_uint_eq(H.n_up, 1);
+	ck_assert_uint_eq(H.n_down, 0);
+
+	/* The Child SA lives on under the new IKE SA: the gateway can still delete it. */
+	gw_deletes_child(G.esp_in, H.up[0].ci.spi_in);
+}
+END_TEST
+
+static Suite *ike_sa_rekey_suite(void)
+{
+	Suite *s = suite_create("ike_sa_rekey");
+	TCase *tc = tcase_create("rekey");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_gateway_rekeys_child, 0, 2);
+	tcase_add_test(tc, test_we_rekey_child);
+	tcase_add_test(tc, test_rekey_collision);
+	tcase_add_test(tc, test_we_rekey_ike);
+	tcase_add_test(tc, test_gateway_rekeys_ike);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(ike_sa_rekey_suite)
