@@ -1,0 +1,172 @@
+#include "agent/ctl.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+/*
+ * Wire format of a reply: one byte exit code, then text. Requests are at
+ * most CTL_REQ_MAX bytes and end with '\n'.
+ */
+#define CTL_REQ_MAX 64
+
+struct ctl_server {
+	struct loop *loop;
+	int fd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	ctl_handler handler;
+	void *ctx;
+};
+
+static int ctl_addr(const char *path, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sun->sun_path, path);
+	return 0;
+}
+
+/* Serve one client: its request is tiny, so wait briefly for it, then answer. */
+static void ctl_serve(struct ctl_server *s, int c)
+{
+	char req[CTL_REQ_MAX + 1], reply[CTL_REPLY_MAX + 1];
+	size_t got = 0;
+	struct pollfd pfd = { .fd = c, .events = POLLIN };
+	int code;
+
+	while (got < CTL_REQ_MAX && poll(&pfd, 1, 200) == 1) {
+		ssize_t n = read(c, req + got, CTL_REQ_MAX - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (memchr(req, '\n', got))
+			break;
+	}
+	req[got] = '\0';
+	req[strcspn(req, "\n")] = '\0';
+	reply[0] = 0;
+	code = s->handler(s->ctx, req, reply + 1, sizeof(reply) - 1);
+	reply[0] = (char)(code < 0 ? 1 : code > 125 ? 125 : code);
+	if (write(c, reply, 1 + strlen(reply + 1)) < 0)
+		log_debug("ctl: reply not delivered: %s", strerror(errno));
+}
+
+static void ctl_accept(void *ctx, uint32_t events)
+{
+	struct ctl_server *s = ctx;
+	int c;
+
+	while ((c = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		ctl_serve(s, c);
+		close(c);
+	}
+}
+
+struct ctl_server *ctl_server_open(struct loop *l, const char *path, ctl_handler h, void *ctx)
+{
+	struct ctl_server *s = calloc(1, sizeof(*s));
+	struct sockaddr_un sun;
+	mode_t old;
+
+	if (!s || ctl_addr(path, &sun) < 0)
+		goto fail;
+	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd < 0)
+		goto fail;
+	/* A socket left by a crashed run is in the way; one with a live agent is not ours. */
+	if (ctl_request(path, "ping", NULL, 0) >= 0) {
+		log_err("ctl: another ikeagent answers on %s", path);
+		errno = EADDRINUSE;
+		goto fail_fd;
+	}
+	unlink(path);
+	old = umask(0077);	/* root only: the socket can take the tunnel down */
+	if (bind(s->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		umask(old);
+		goto fail_fd;
+	}
+	umask(old);
+	if (listen(s->fd, 8) < 0 || loop_add_fd(l, s->fd, EPOLLIN, ctl_accept, s) < 0)
+		goto fail_unlink;
+	s->loop = l;
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	s->handler = h;
+	s->ctx = ctx;
+	return s;
+fail_unlink:
+	unlink(path);
+fail_fd:
+	close(s->fd);
+fail:
+	free(s);
+	return NULL;
+}
+
+void ctl_server_close(struct ctl_server *s)
+{
+	if (!s)
+		return;
+	loop_del_fd(s->loop, s->fd);
+	close(s->fd);
+	unlink(s->path);
+	free(s);
+}
+
+int ctl_request(const char *path, const char *request, char *out, size_t cap)
+{
+	struct sockaddr_un sun;
+	char buf[CTL_REPLY_MAX + 2];
+	size_t got = 0;
+	int fd, code = -1;
+
+	if (ctl_addr(path, &sun) < 0)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		goto out;
+	if (dprintf(fd, "%s\n", request) < 0)
+		goto out;
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (got >= sizeof(buf) - 1 || poll(&pfd, 1, 5000) != 1)
+			break;
+		n = read(fd, buf + got, sizeof(buf) - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got == 0) {
+		errno = EPROTO;
+		goto out;
+	}
+	buf[got] = '\0';
+	code = (unsigned char)buf[0];
+	if (out && cap)
+		snprintf(out, cap, "%s", buf + 1);
+out:
+	{
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return code;
+}

@@ -1,0 +1,31 @@
+/*
+ * Control socket: a unix stream socket (default /run/ikeagent.sock). A
+ * client sends one line ("status", "status json", "down") and reads the
+ * reply until the agent closes the connection.
+ */
+#ifndef IKEAGENT_AGENT_CTL_H
+#define IKEAGENT_AGENT_CTL_H
+
+#include <stddef.h>
+
+#include "agent/loop.h"
+#include "util/buf.h"
+
+#define CTL_DEFAULT_PATH "/run/ikeagent.sock"
+#define CTL_REPLY_MAX 4096
+
+/* Fill reply (NUL-terminated) for request; the return value is the exit code the CLI uses. */
+typedef int (*ctl_handler)(void *ctx, const char *request, char *reply, size_t cap);
+
+struct ctl_server;
+
+struct ctl_server *ctl_server_open(struct loop *l, const char *path, ctl_handler h, void *ctx);
+void ctl_server_close(struct ctl_server *s);
+
+/*
+ * Client side: send request, copy the reply into out. Returns the agent's
+ * exit code (0..125), or -1 with errno if the agent could not be reached.
+ */
+int ctl_request(const char *path, const char *request, char *out, size_t cap) MUST_CHECK;
+
+#endif
