@@ -1,0 +1,75 @@
+/*
+ * ikeagent check -c FILE: parse and validate, as `run` would, and print one
+ * line: "FILE: ok (gateway X, auth psk, ike ..., esp ...)" or the error.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/cmd.h"
+#include "agent/config.h"
+#include "agent/session.h"
+
+static const char *const method_names[] = { "psk", "pubkey", "eap" };
+
+/* The list as text; a list too long for buf ends in "...". */
+static void props_text(const struct proposal_list *l, char *buf, size_t len)
+{
+	if (proposal_list_format(l, buf, len) < 0)
+		memcpy(buf + len - 4, "...", 4);
+}
+
+static int check_parse(int argc, char **argv, const char **file)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char ob[8];
+	int c;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': *file = optarg; break;
+		case 'h': printf("Usage: %s check -c FILE\n", PROG_NAME); return 1;
+		case ':': return cmd_usage_error("check", "option '%s' needs a value", argv[optind - 1]);
+		default: return cmd_usage_error("check", "unknown option '%s'",
+					       cmd_bad_option(argv, optind, optopt, ob, sizeof(ob)));
+		}
+	}
+	if (optind < argc)
+		return cmd_usage_error("check", "unexpected argument '%s'", argv[optind]);
+	if (!*file)
+		return cmd_usage_error("check", "missing -c FILE");
+	return 0;
+}
+
+int cmd_check(int argc, char **argv)
+{
+	const char *file = NULL;
+	struct config cfg;
+	struct ike_sa_cfg ike;
+	char err[512], ikes[256], esps[256];
+	int rc = check_parse(argc, argv, &file);
+
+	if (rc)
+		return rc == 1 ? CMD_EXIT_OK : rc;
+	if (config_load(file, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", PROG_NAME, err);
+		return CMD_EXIT_USAGE;
+	}
+	if (cfgmap_ike(&cfg, NULL, NULL, &ike, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s: %s\n", PROG_NAME, file, err);
+		config_free(&cfg);
+		return CMD_EXIT_USAGE;
+	}
+	props_text(&cfg.tunnel.ike, ikes, sizeof(ikes));
+	props_text(&cfg.tunnel.esp, esps, sizeof(esps));
+	printf("%s: ok (gateway %s, auth %s, ike %s, esp %s)\n", file, cfg.gateway.address,
+	       method_names[cfg.auth.method], ikes, esps);
+	config_free(&cfg);
+	return CMD_EXIT_OK;
+}

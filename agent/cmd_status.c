@@ -1,0 +1,49 @@
+/*
+ * ikeagent status [--socket PATH] [--json]: ask the running agent and print
+ * its answer. No agent: one line, exit 1.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/cmd.h"
+#include "agent/ctl.h"
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = CTL_DEFAULT_PATH;
+	char reply[CTL_REPLY_MAX + 1];
+	bool json = false;
+	char ob[8];
+	int c, code;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': path = optarg; break;
+		case 'j': json = true; break;
+		case 'h': printf("Usage: %s status [--socket PATH] [--json]\n", PROG_NAME); return 0;
+		case ':': return cmd_usage_error("status", "option '%s' needs a value", argv[optind - 1]);
+		default: return cmd_usage_error("status", "unknown option '%s'",
+					       cmd_bad_option(argv, optind, optopt, ob, sizeof(ob)));
+		}
+	}
+	if (optind < argc)
+		return cmd_usage_error("status", "unexpected argument '%s'", argv[optind]);
+	code = ctl_request(path, json ? "status json" : "status", reply, sizeof(reply));
+	if (code < 0) {
+		fprintf(stderr, "%s: no agent at %s (is it running?)\n", PROG_NAME, path);
+		return CMD_EXIT_RUNTIME;
+	}
+	fputs(reply, stdout);
+	return code;
+}

@@ -1,0 +1,603 @@
+/*
+ * The connection's life: connect, the IKE SA's callbacks, the network setup
+ * on the first Child SA, reconnects with back-off, and a clean shutdown
+ * (DELETE, then every journaled change undone).
+ *
+ * The IKE SA calls back into us from inside ike_sa_input()/ike_sa_tick();
+ * anything that would free it or stop the loop is deferred to t_event,
+ * which runs from the loop once the call has returned.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "agent/cmd.h"
+#include "agent/session.h"
+#include "util/log.h"
+
+/* ---- deferred work and the IKE timer -------------------------------------- */
+
+static void defer(struct session *s)
+{
+	loop_timer_arm(s->loop, &s->t_event, 0);
+}
+
+static void request_down(struct session *s, const char *why, int code)
+{
+	if (!s->down_pending && s->state != SESS_CLOSING)
+		log_info("agent: %s, disconnecting", why);
+	if (code && !s->exit_code)
+		s->exit_code = code;
+	s->down_pending = true;
+	defer(s);
+}
+
+static void rearm_ike(struct session *s)
+{
+	uint64_t dl = s->ike ? ike_sa_next_deadline(s->ike) : 0, now = loop_now_ms();
+
+	if (!dl) {
+		loop_timer_disarm(s->loop, &s->t_ike);
+		return;
+	}
+	loop_timer_arm(s->loop, &s->t_ike, dl > now ? dl - now : 0);
+}
+
+static void on_ike_timer(void *ctx)
+{
+	struct session *s = ctx;
+
+	if (s->ike)
+		ike_sa_tick(s->ike, loop_now_ms());
+	rearm_ike(s);
+}
+
+void session_ike_input(struct session *s, const uint8_t *msg, size_t len)
+{
+	if (!s->ike)
+		return;
+	ike_sa_input(s->ike, msg, len, loop_now_ms());
+	rearm_ike(s);
+}
+
+void session_rekey_child(struct session *s)
+{
+	if (!s->ike)
+		return;
+	log_info("esp: outbound sequence numbers near their end, rekeying the Child SA");
+	ike_sa_rekey_child(s->ike, loop_now_ms());
+	rearm_ike(s);
+}
+
+/* ---- the network: tun, address, routes, DNS --------------------------------- */
+
+/* Undo every journaled change (tun included); reopen the journal for the next setup. */
+static void net_down(struct session *s, bool reopen)
+{
+	if (s->tun_in_loop) {
+		loop_del_fd(s->loop, s->tun.fd);
+		s->tun_in_loop = false;
+	}
+	if (s->journal_open) {
+		if (tun_journal_close(&s->journal) < 0)
+			s->undo_failed = true;	/* journal.c logged what stays */
+		s->journal_open = false;
+	}
+	tun_dev_close(&s->tun);	/* no-op if the journal closed it */
+	memset(&s->net, 0, sizeof(s->net));
+	if (!reopen)
+		return;
+	if (tun_journal_open(&s->journal, s->cfg->agent.state_dir, s->cfg->agent.tun_name) < 0)
+		log_err("tun: cannot reopen the journal: %s", strerror(errno));
+	else
+		s->journal_open = true;
+}
+
+static int net_dns(struct session *s)
+{
+	struct tun_dns_cfg dc;
+	struct tun_dns_req req;
+
+	memset(&req, 0, sizeof(req));
+	tun_dns_cfg_default(&dc);
+	dc.hook = s->cfg->agent.dns_hook;
+	snprintf(req.ifname, sizeof(req.ifname), "%s", s->tun.name);
+	memcpy(req.servers, s->net.dns, s->net.n_dns * sizeof(req.servers[0]));
+	req.n_servers = s->net.n_dns;
+	req.full_tunnel = s->net.full;
+	return tun_j_dns_up(&s->journal, &dc, &req, &s->net.dns_method);
+}
+
+/*
+ * An IPv4-only tunnel: no IPv6 on the tun we created, so the kernel's
+ * link-local chatter (router solicitations, MLD) never reaches it. Best
+ * effort; the setting goes with the device.
+ */
+static void net_no_ipv6(const struct session *s)
+{
+	char path[96];
+	bool ok = false;
+	FILE *f;
+
+	for (size_t i = 0; i < s->net.n_routes; i++)
+		if (s->net.routes[i].family == AF_INET6)
+			return;
+	if (!s->tun.created)
+		return;
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", s->tun.name);
+	f = fopen(path, "w");
+	if (f) {
+		ok = fputs("1", f) >= 0;
+		ok = fclose(f) == 0 && ok;
+	}
+	if (!ok)
+		log_debug("tun: cannot disable IPv6 on %s: %s", s->tun.name, strerror(errno));
+}
+
+static int net_up(struct session *s, const struct session_net *want)
+{
+	unsigned mtu = s->cfg->tunnel.mtu ? s->cfg->tunnel.mtu : SESSION_MTU_UDP;
+	struct tun_journal *j = &s->journal;
+
+	if (!s->journal_open) {
+		errno = EBADF;
+		return -1;
+	}
+	s->net = *want;
+	s->net.up = false;
+	if (tun_j_dev_open(j, &s->tun, mtu, TUN_DEFAULT_TXQLEN) < 0)
+		goto fail;
+	net_no_ipv6(s);
+	if (loop_add_fd(s->loop, s->tun.fd, EPOLLIN, dp_tun_event, s) < 0)
+		goto fail;
+	s->tun_in_loop = true;
+	if (s->net.has_vip && tun_j_addr_add(j, &s->tun, &s->net.vip) < 0)
+		goto fail;
+	if (tun_routes_install(j, &s->tun, s->net.routes, s->net.n_routes, s->cfg->agent.fwmark,
+			       s->cfg->agent.table) < 0)
+		goto fail;
+	if (s->net.n_dns && net_dns(s) < 0)
+		goto fail;
+	s->net.up = true;
+	return 0;
+fail:
+	{
+		int err = errno;
+
+		log_err("tun: network setup of %s failed: %s", s->cfg->agent.tun_name, strerror(err));
+		net_down(s, true);
+		errno = err;
+	}
+	return -1;
+}
+
+static int net_ensure(struct session *s, const struct ike_child_info *ci)
+{
+	struct session_net want;
+
+	cfgmap_net(s->cfg, ci, &want);
+	if (s->net.up && cfgmap_net_same(&s->net, &want))
+		return 0;
+	if (s->net.up) {
+		log_info("tun: the gateway changed address, selectors or DNS; rebuilding %s",
+			 s->tun.name);
+		net_down(s, true);
+	}
+	return net_up(s, &want);
+}
+
+/* ---- the IKE SA's callbacks ---------------------------------------------- */
+
+static void announce(struct session *s)
+{
+	struct status_info si;
+	char routes[512], dns[256];
+	uint64_t now = loop_now_ms();
+
+	if (s->announced || !s->ike || ike_sa_state(s->ike) != IKE_SA_ESTABLISHED || !s->net.up ||
+	    !dp_child_current(s))
+		return;
+	s->announced = true;
+	s->up_since_ms = now;
+	status_collect(s, &si);
+	log_info("tunnel up: virtual IP %s, routes %s, dns %s%s%s (%llu ms)",
+		 si.virtual_ip[0] ? si.virtual_ip : "none",
+		 status_join(si.routes, si.n_routes, routes, sizeof(routes)),
+		 status_join(si.dns, si.n_dns, dns, sizeof(dns)), si.n_dns ? " via " : "",
+		 si.n_dns ? tun_dns_method_name(s->net.dns_method) : "",
+		 (unsigned long long)(now - s->attempt_ms));
+}
+
+static int op_send(void *ctx, const uint8_t *msg, size_t len)
+{
+	return dp_send_ike(ctx, msg, len);
+}
+
+static void op_float(void *ctx)
+{
+	struct session *s = ctx;
+
+	if (s->sock_nat.fd >= 0)
+		return;
+	log_info("udp: moving to NAT-T port %u", s->cfg->gateway.nat_port);
+	if (dp_sock_open(s, &s->sock_nat, s->cfg->gateway.nat_port, true) < 0)
+		return;
+	s->last_tx_ms = loop_now_ms();
+	loop_timer_arm(s->loop, &s->t_keepalive, SESSION_KEEPALIVE_MS);
+}
+
+static void op_child_up(void *ctx, const struct ike_child_info *ci)
+{
+	struct session *s = ctx;
+
+	if (s->state == SESS_CLOSING)
+		return;
+	if (s->sock_nat.fd < 0)
+		op_float(s);	/* ESP is always UDP-encapsulated, on the NAT-T port */
+	if ((!ci->rekey || !s->net.up) && net_ensure(s, ci) < 0) {
+		snprintf(s->last_error, sizeof(s->last_error), "network setup failed: %s",
+			 strerror(errno));
+		request_down(s, "tun setup failed", CMD_EXIT_RUNTIME);
+		return;
+	}
+	if (dp_child_install(s, ci) < 0)
+		return;
+	if (ci->rekey)
+		s->st.rekeys++;
+	announce(s);
+}
+
+static void op_child_down(void *ctx, uint32_t spi_in)
+{
+	dp_child_remove(ctx, spi_in);
+}
+
+static void op_state(void *ctx, enum ike_sa_state old, enum ike_sa_state now)
+{
+	struct session *s = ctx;
+
+	if (now == IKE_SA_ESTABLISHED) {
+		if (s->state != SESS_CLOSING)
+			s->state = SESS_ESTABLISHED;
+		s->ever_up = true;
+		s->backoff_ms = 0;
+		s->last_error[0] = '\0';
+		s->close_ike_sock = true;	/* IKE_AUTH answered: port 500 is done */
+		defer(s);
+		announce(s);
+	} else if (now == IKE_SA_DEAD) {
+		s->dead_pending = true;
+		defer(s);
+	}
+}
+
+static const struct ike_sa_ops ike_ops = {
+	.send = op_send,
+	.float_port = op_float,
+	.child_up = op_child_up,
+	.child_down = op_child_down,
+	.state_changed = op_state,
+};
+
+/* ---- connect, disconnect, reconnect ------------------------------------------ */
+
+static int session_connect(struct session *s)
+{
+	char err[256];
+
+	s->attempt_ms = loop_now_ms();
+	s->announced = false;
+	if (dp_sock_open(s, &s->sock_ike, s->cfg->gateway.port, false) < 0)
+		return -1;
+	if (cfgmap_ike(s->cfg, &s->sock_ike.local, &s->sock_ike.peer, &s->ike_cfg, err,
+		       sizeof(err)) < 0) {
+		log_err("agent: %s", err);
+		return -1;
+	}
+	s->ike = ike_sa_new(&s->ike_cfg, &ike_ops, s);
+	if (!s->ike) {
+		log_err("ike: cannot create the IKE SA");
+		return -1;
+	}
+	if (ike_sa_start(s->ike, loop_now_ms()) < 0) {
+		log_err("ike: cannot start the IKE SA");
+		return -1;
+	}
+	rearm_ike(s);
+	return 0;
+}
+
+/* IKE SA, ESP SAs and sockets go; the tun and its setup stay. */
+static void session_disconnect(struct session *s)
+{
+	loop_timer_disarm(s->loop, &s->t_ike);
+	loop_timer_disarm(s->loop, &s->t_keepalive);
+	if (s->ike) {
+		ike_sa_free(s->ike);
+		s->ike = NULL;
+	}
+	dp_children_free(s);
+	dp_sock_close(s, &s->sock_nat);
+	dp_sock_close(s, &s->sock_ike);
+	memset(&s->ike_cfg, 0, sizeof(s->ike_cfg));
+	s->announced = false;
+	s->up_since_ms = 0;
+}
+
+static void schedule_reconnect(struct session *s)
+{
+	uint32_t max = s->cfg->tunnel.reconnect_max_delay_ms;
+
+	s->state = SESS_RECONNECTING;
+	if (!s->backoff_ms)
+		s->backoff_ms = SESSION_BACKOFF_MIN_MS;
+	else
+		s->backoff_ms = s->backoff_ms > max / 2 ? max : s->backoff_ms * 2;
+	log_info("agent: reconnecting in %.1fs", s->backoff_ms / 1000.0);
+	loop_timer_arm(s->loop, &s->t_reconnect, s->backoff_ms);
+}
+
+static void on_reconnect(void *ctx)
+{
+	struct session *s = ctx;
+
+	s->st.reconnects++;
+	log_info("agent: reconnecting to %s (attempt after %.1fs back-off)",
+		 s->cfg->gateway.address, s->backoff_ms / 1000.0);
+	if (session_connect(s) < 0) {
+		session_disconnect(s);
+		schedule_reconnect(s);
+	}
+}
+
+static void finish(struct session *s)
+{
+	session_disconnect(s);
+	net_down(s, false);
+	loop_stop(s->loop);
+}
+
+static bool fail_is_fatal(enum ike_sa_fail f)
+{
+	return f == IKE_FAIL_AUTH || f == IKE_FAIL_PEER_ERROR || f == IKE_FAIL_PROTOCOL;
+}
+
+static void handle_dead(struct session *s)
+{
+	enum ike_sa_fail why = ike_sa_failure(s->ike);
+
+	snprintf(s->last_error, sizeof(s->last_error), "%s", ike_sa_failure_text(s->ike));
+	if (s->state == SESS_CLOSING) {
+		finish(s);
+		return;
+	}
+	if (!s->ever_up && fail_is_fatal(why)) {
+		log_err("ike: connection refused: %s", s->last_error);
+		fprintf(stderr, "ikeagent: %s\n", s->last_error);
+		s->exit_code = CMD_EXIT_REFUSED;
+		finish(s);
+		return;
+	}
+	log_warn("agent: connection lost: %s", s->last_error);
+	session_disconnect(s);
+	if (!s->cfg->tunnel.reconnect) {
+		fprintf(stderr, "ikeagent: %s (reconnect = no)\n", s->last_error);
+		s->exit_code = CMD_EXIT_RUNTIME;
+		finish(s);
+		return;
+	}
+	schedule_reconnect(s);
+}
+
+static void shutdown_start(struct session *s)
+{
+	loop_timer_disarm(s->loop, &s->t_reconnect);
+	if (s->state == SESS_CLOSING) {
+		finish(s);	/* asked twice: do not wait for the gateway */
+		return;
+	}
+	s->state = SESS_CLOSING;
+	if (s->ike && ike_sa_state(s->ike) == IKE_SA_ESTABLISHED &&
+	    ike_sa_delete(s->ike, loop_now_ms()) == 0) {
+		rearm_ike(s);
+		loop_timer_arm(s->loop, &s->t_close, SESSION_CLOSE_WAIT_MS);
+		return;
+	}
+	finish(s);
+}
+
+static void on_close_timeout(void *ctx)
+{
+	struct session *s = ctx;
+
+	log_warn("ike: no answer to DELETE in %u ms, closing anyway", SESSION_CLOSE_WAIT_MS);
+	finish(s);
+}
+
+static void on_event(void *ctx)
+{
+	struct session *s = ctx;
+
+	if (s->close_ike_sock) {
+		s->close_ike_sock = false;
+		if (s->sock_nat.fd >= 0 && s->sock_ike.fd >= 0) {
+			log_debug("udp: port %u socket closed, IKE continues on the NAT-T port",
+				  s->cfg->gateway.port);
+			dp_sock_close(s, &s->sock_ike);
+		}
+	}
+	if (s->dead_pending) {
+		s->dead_pending = false;
+		if (s->ike)
+			handle_dead(s);
+	}
+	if (s->down_pending) {
+		s->down_pending = false;
+		shutdown_start(s);
+	}
+}
+
+void session_tun_failed(struct session *s, int err)
+{
+	if (s->tun_in_loop) {
+		loop_del_fd(s->loop, s->tun.fd);	/* an error would wake us forever */
+		s->tun_in_loop = false;
+	}
+	snprintf(s->last_error, sizeof(s->last_error), "tun %s failed: %s", s->tun.name,
+		 strerror(err));
+	log_err("tun: %s failed: %s", s->tun.name, strerror(err));
+	request_down(s, "tun device lost", CMD_EXIT_RUNTIME);
+}
+
+/* ---- signals and control requests ------------------------------------------- */
+
+static void on_signal(void *ctx, int signo)
+{
+	struct session *s = ctx;
+
+	if (signo == SIGHUP) {
+		log_info("agent: SIGHUP ignored");
+		return;
+	}
+	request_down(s, signo == SIGINT ? "SIGINT" : "SIGTERM", 0);
+}
+
+static int on_ctl(void *ctx, const char *req, char *reply, size_t cap)
+{
+	struct session *s = ctx;
+	struct status_info si;
+
+	if (!strcmp(req, "ping")) {
+		snprintf(reply, cap, "pong\n");
+		return 0;
+	}
+	if (!strcmp(req, "status") || !strcmp(req, "status json")) {
+		status_collect(s, &si);
+		if ((req[6] ? status_json(&si, reply, cap) : status_text(&si, reply, cap)) < 0)
+			log_warn("ctl: status reply truncated");
+		return 0;
+	}
+	if (!strcmp(req, "down")) {
+		snprintf(reply, cap, "disconnecting\n");
+		request_down(s, "down requested", 0);
+		return 0;
+	}
+	snprintf(reply, cap, "unknown request '%.32s' (ping, status, status json, down)\n", req);
+	return 2;
+}
+
+/* ---- run ------------------------------------------------------------------- */
+
+static int session_open(struct session *s, const struct config *cfg, const char *ctl_path)
+{
+	s->cfg = cfg;
+	s->ctl_path = ctl_path;
+	s->tun.fd = s->sock_ike.fd = s->sock_nat.fd = -1;
+	s->start_ms = loop_now_ms();
+	s->loop = loop_new();
+	if (!s->loop || dp_init(&s->dp) < 0) {
+		fprintf(stderr, "ikeagent: out of memory\n");
+		return -1;
+	}
+	loop_timer_init(&s->t_ike, "ike", on_ike_timer, s);
+	loop_timer_init(&s->t_keepalive, "keepalive", dp_keepalive, s);
+	loop_timer_init(&s->t_event, "event", on_event, s);
+	loop_timer_init(&s->t_reconnect, "reconnect", on_reconnect, s);
+	loop_timer_init(&s->t_close, "close", on_close_timeout, s);
+	if (loop_watch_signals(s->loop, on_signal, s) < 0) {
+		fprintf(stderr, "ikeagent: cannot watch signals: %s\n", strerror(errno));
+		return -1;
+	}
+	s->ctl = ctl_server_open(s->loop, ctl_path, on_ctl, s);
+	if (!s->ctl) {
+		if (errno == EADDRINUSE)
+			fprintf(stderr, "ikeagent: another ikeagent is running (it answers on %s)\n",
+				ctl_path);
+		else
+			fprintf(stderr, "ikeagent: cannot open control socket %s: %s\n", ctl_path,
+				strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Undo what a crashed run left behind, and hold the journal for this one. */
+static int session_journal(struct session *s)
+{
+	const struct config *cfg = s->cfg;
+
+	if (tun_journal_open(&s->journal, cfg->agent.state_dir, cfg->agent.tun_name) < 0) {
+		if (errno == EBUSY)
+			fprintf(stderr, "ikeagent: tun %s is in use by another ikeagent\n",
+				cfg->agent.tun_name);
+		else
+			fprintf(stderr, "ikeagent: cannot open the journal in %s: %s\n",
+				cfg->agent.state_dir, strerror(errno));
+		return -1;
+	}
+	s->journal_open = true;
+	return 0;
+}
+
+static int session_resolve(struct session *s)
+{
+	char a[64];
+
+	/* Resolved once: a reconnect must not depend on DNS that may be in the tunnel. */
+	if (sockaddr_resolve(s->cfg->gateway.address, s->cfg->gateway.port, &s->gw,
+			     &s->gw_len) < 0) {
+		fprintf(stderr, "ikeagent: cannot resolve gateway '%s'\n", s->cfg->gateway.address);
+		return -1;
+	}
+	log_info("agent: connecting to %s (%s)", s->cfg->gateway.address,
+		 sockaddr_str((struct sockaddr *)&s->gw, a, sizeof(a)));
+	return 0;
+}
+
+static void session_close(struct session *s)
+{
+	session_disconnect(s);
+	net_down(s, false);
+	ctl_server_close(s->ctl);
+	loop_free(s->loop);
+	dp_free(&s->dp);
+}
+
+int session_run(const struct config *cfg, const char *ctl_path)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	int rc = CMD_EXIT_RUNTIME;
+
+	if (!s) {
+		fprintf(stderr, "ikeagent: out of memory\n");
+		return rc;
+	}
+	if (session_open(s, cfg, ctl_path) < 0 || session_journal(s) < 0 || session_resolve(s) < 0)
+		goto done;
+	s->state = SESS_CONNECTING;
+	if (session_connect(s) < 0) {
+		session_disconnect(s);
+		if (!cfg->tunnel.reconnect) {
+			fprintf(stderr, "ikeagent: cannot connect to %s\n", cfg->gateway.address);
+			goto done;
+		}
+		schedule_reconnect(s);
+	}
+	if (loop_run(s->loop) < 0) {
+		fprintf(stderr, "ikeagent: event loop failed: %s\n", strerror(errno));
+		goto done;
+	}
+	rc = s->exit_code;
+	net_down(s, false);
+	log_info("agent: stopped, %s", s->undo_failed ? "some changes could not be undone" :
+		 "network configuration restored");
+done:
+	session_close(s);
+	free(s);
+	return rc;
+}

@@ -1,0 +1,242 @@
+/*
+ * `ikeagent status`: a snapshot of the session, as text for people and as
+ * one JSON object for scripts. The JSON is written by hand: every string
+ * goes through json_str(), which escapes quotes, backslashes and control
+ * characters.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/session.h"
+
+const char *session_state_name(enum session_state st)
+{
+	switch (st) {
+	case SESS_CONNECTING: return "connecting";
+	case SESS_ESTABLISHED: return "established";
+	case SESS_RECONNECTING: return "reconnecting";
+	case SESS_CLOSING: return "closing";
+	}
+	return "unknown";
+}
+
+static void collect_net(const struct session *s, struct status_info *si)
+{
+	const struct session_net *n = &s->net;
+
+	if (n->has_vip) {
+		struct tun_ip ip = { .family = n->vip.family };
+
+		memcpy(ip.addr, n->vip.addr, sizeof(ip.addr));
+		tun_ip_fmt(&ip, si->virtual_ip, sizeof(si->virtual_ip));
+	}
+	si->n_routes = n->n_routes;
+	for (size_t i = 0; i < n->n_routes; i++)
+		tun_cidr_fmt(&n->routes[i], si->routes[i], sizeof(si->routes[i]));
+	si->n_dns = n->n_dns;
+	for (size_t i = 0; i < n->n_dns; i++)
+		tun_ip_fmt(&n->dns[i], si->dns[i], sizeof(si->dns[i]));
+	if (s->tun.fd >= 0)
+		snprintf(si->tun, sizeof(si->tun), "%s", s->tun.name);
+}
+
+void status_collect(const struct session *s, struct status_info *si)
+{
+	const struct session_sock *sk = s->sock_nat.fd >= 0 ? &s->sock_nat : &s->sock_ike;
+	const struct session_child *cur = NULL;
+
+	memset(si, 0, sizeof(*si));
+	si->state = session_state_name(s->state);
+	si->ike_state = s->ike ? ike_sa_state_name(ike_sa_state(s->ike)) : "none";
+	si->transport = "udp";
+	if (sk->fd >= 0) {
+		sockaddr_str((const struct sockaddr *)&sk->local, si->local, sizeof(si->local));
+		sockaddr_str((const struct sockaddr *)&sk->peer, si->remote, sizeof(si->remote));
+	} else {
+		sockaddr_str((const struct sockaddr *)&s->gw, si->remote, sizeof(si->remote));
+	}
+	collect_net(s, si);
+	if (s->ike)
+		ike_sa_spis(s->ike, &si->spi_i, &si->spi_r);
+	for (size_t i = 0; i < SESSION_CHILDREN; i++)
+		if (s->child[i].used && (!cur || s->child[i].serial > cur->serial))
+			cur = &s->child[i];
+	if (cur) {
+		si->child_spi_in = cur->in.spi;
+		si->child_spi_out = cur->out.spi;
+	}
+	si->st = s->st;
+	for (size_t i = 0; i < SESSION_CHILDREN; i++) {
+		if (!s->child[i].used)
+			continue;
+		si->st.packets_in += s->child[i].in.packets;
+		si->st.bytes_in += s->child[i].in.bytes;
+		si->st.packets_out += s->child[i].out.packets;
+		si->st.bytes_out += s->child[i].out.bytes;
+	}
+	if (s->state == SESS_ESTABLISHED && s->up_since_ms)
+		si->uptime_s = (loop_now_ms() - s->up_since_ms) / 1000;
+	si->last_error = s->last_error;
+}
+
+const char *status_join(char (*items)[TUN_CIDR_STRLEN], size_t n, char *out, size_t cap)
+{
+	size_t off = 0;
+
+	if (cap)
+		out[0] = '\0';
+	if (n == 0) {
+		snprintf(out, cap, "none");
+		return out;
+	}
+	for (size_t i = 0; i < n && off < cap; i++)
+		off += (size_t)snprintf(out + off, cap - off, "%s%s", i ? ", " : "", items[i]);
+	return out;
+}
+
+/* Appending writer over a fixed buffer; overflow sticks. */
+struct sbuf {
+	char *p;
+	size_t cap, len;
+	bool over;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->over)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= b->cap - b->len) {
+		b->over = true;
+		b->p[b->len] = '\0';
+		return;
+	}
+	b->len += (size_t)n;
+}
+
+static int sb_done(struct sbuf *b)
+{
+	return b->over ? -1 : 0;
+}
+
+static void spi_text(const struct status_info *si, char *buf, size_t cap)
+{
+	if (si->spi_i || si->spi_r)
+		snprintf(buf, cap, "%016" PRIx64 ":%016" PRIx64, si->spi_i, si->spi_r);
+	else
+		snprintf(buf, cap, "none");
+}
+
+int status_text(const struct status_info *si, char *out, size_t cap)
+{
+	struct sbuf b = { out, cap, 0, false };
+	char list[SESSION_MAX_ROUTES * (TUN_CIDR_STRLEN + 2)], spi[40];
+
+	if (!cap)
+		return -1;
+	out[0] = '\0';
+	spi_text(si, spi, sizeof(spi));
+	sb_printf(&b, "state:       %s (IKE SA %s)\n", si->state, si->ike_state);
+	sb_printf(&b, "transport:   %s %s -> %s\n", si->transport, si->local[0] ? si->local : "-",
+		  si->remote);
+	sb_printf(&b, "tun:         %s\n", si->tun[0] ? si->tun : "none");
+	sb_printf(&b, "virtual ip:  %s\n", si->virtual_ip[0] ? si->virtual_ip : "none");
+	sb_printf(&b, "routes:      %s\n",
+		  status_join((char (*)[TUN_CIDR_STRLEN])si->routes, si->n_routes, list, sizeof(list)));
+	sb_printf(&b, "dns:         %s\n",
+		  status_join((char (*)[TUN_CIDR_STRLEN])si->dns, si->n_dns, list, sizeof(list)));
+	sb_printf(&b, "ike spi:     %s\n", spi);
+	if (si->child_spi_in)
+		sb_printf(&b, "child spi:   in %08x, out %08x\n", si->child_spi_in, si->child_spi_out);
+	else
+		sb_printf(&b, "child spi:   none\n");
+	sb_printf(&b, "traffic:     in %" PRIu64 " bytes (%" PRIu64 " packets), out %" PRIu64
+		  " bytes (%" PRIu64 " packets), %" PRIu64 " dropped\n", si->st.bytes_in,
+		  si->st.packets_in, si->st.bytes_out, si->st.packets_out, si->st.drops);
+	sb_printf(&b, "rekeys:      %" PRIu64 ", reconnects: %" PRIu64 "\n", si->st.rekeys,
+		  si->st.reconnects);
+	sb_printf(&b, "uptime:      %" PRIu64 "s\n", si->uptime_s);
+	if (si->last_error && si->last_error[0])
+		sb_printf(&b, "last error:  %s\n", si->last_error);
+	return sb_done(&b);
+}
+
+/* A JSON string: quotes, backslash and control characters escaped (RFC 8259 §7). */
+static void json_str(struct sbuf *b, const char *s)
+{
+	sb_printf(b, "\"");
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			sb_printf(b, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			sb_printf(b, "\\u%04x", *p);
+		else
+			sb_printf(b, "%c", *p);
+	}
+	sb_printf(b, "\"");
+}
+
+static void json_key_str(struct sbuf *b, const char *key, const char *val, bool null_if_empty)
+{
+	sb_printf(b, ",\"%s\":", key);
+	if (null_if_empty && !val[0])
+		sb_printf(b, "null");
+	else
+		json_str(b, val);
+}
+
+static void json_list(struct sbuf *b, const char *key, const char (*items)[TUN_CIDR_STRLEN],
+		      size_t n)
+{
+	sb_printf(b, ",\"%s\":[", key);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			sb_printf(b, ",");
+		json_str(b, items[i]);
+	}
+	sb_printf(b, "]");
+}
+
+int status_json(const struct status_info *si, char *out, size_t cap)
+{
+	struct sbuf b = { out, cap, 0, false };
+	char spi[40], hex[16];
+
+	if (!cap)
+		return -1;
+	out[0] = '\0';
+	spi[0] = '\0';
+	if (si->spi_i || si->spi_r)
+		spi_text(si, spi, sizeof(spi));
+	sb_printf(&b, "{\"state\":");
+	json_str(&b, si->state);
+	json_key_str(&b, "ike_state", si->ike_state, false);
+	json_key_str(&b, "transport", si->transport, false);
+	json_key_str(&b, "local", si->local, true);
+	json_key_str(&b, "remote", si->remote, true);
+	json_key_str(&b, "tun", si->tun, true);
+	json_key_str(&b, "virtual_ip", si->virtual_ip, true);
+	json_list(&b, "routes", si->routes, si->n_routes);
+	json_list(&b, "dns", si->dns, si->n_dns);
+	json_key_str(&b, "ike_spi", spi, true);
+	snprintf(hex, sizeof(hex), "%08x", si->child_spi_in);
+	json_key_str(&b, "child_spi_in", si->child_spi_in ? hex : "", true);
+	snprintf(hex, sizeof(hex), "%08x", si->child_spi_out);
+	json_key_str(&b, "child_spi_out", si->child_spi_out ? hex : "", true);
+	sb_printf(&b, ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"packets_in\":%" PRIu64
+		  ",\"packets_out\":%" PRIu64 ",\"drops\":%" PRIu64 ",\"rekeys\":%" PRIu64
+		  ",\"reconnects\":%" PRIu64 ",\"uptime\":%" PRIu64, si->st.bytes_in,
+		  si->st.bytes_out, si->st.packets_in, si->st.packets_out, si->st.drops,
+		  si->st.rekeys, si->st.reconnects, si->uptime_s);
+	json_key_str(&b, "last_error", si->last_error ? si->last_error : "", true);
+	sb_printf(&b, "}\n");
+	return sb_done(&b);
+}
