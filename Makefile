@@ -86,13 +86,20 @@ check: unit-check net-check
 asan:
 	$(MAKE) SAN=1 check
 
-# libFuzzer targets, always clang, always with ASan+UBSan.
-FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined \
-              -fno-sanitize-recover=all
-FUZZ_LIB_SRC = $(LIB_SRC)
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
+# libFuzzer targets, always clang, always with ASan+UBSan. The library is
+# compiled once with -fsanitize=fuzzer-no-link and shared by every target.
+FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=address,undefined \
+              -fno-sanitize-recover=all $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_OBJ = $(LIB_SRC:%.c=$(BUILD)/fuzzobj/%.o)
+$(BUILD)/fuzzobj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(LDLIBS_ALL)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+$(BUILD)/libfuzz.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libfuzz.a
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libfuzz.a $(LDLIBS_ALL)
 
 fuzz: $(FUZZERS)
 
@@ -124,4 +131,4 @@ bench: all
 clean:
 	rm -rf build build-san
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/fuzzobj -name '*.d' 2>/dev/null)
