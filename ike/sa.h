@@ -60,6 +60,7 @@ struct ike_sa_cfg {
 	struct ike_ts_sel remote_ts[IKE_MAX_TS];
 	bool want_vip;			/* CP request INTERNAL_IP4_ADDRESS */
 	bool want_dns;			/* CP request INTERNAL_IP4_DNS */
+	bool want_ip6;			/* also the IPv6 equivalents, and an IPv6 TSi */
 	bool mobike;			/* announce MOBIKE_SUPPORTED */
 	uint32_t dpd_ms;		/* 0 = no DPD of our own */
 	uint32_t ike_rekey_ms;		/* rekey the IKE SA this long after it was set up; 0 = never */
@@ -90,6 +91,11 @@ struct ike_child_info {
 	uint8_t vip4[4];
 	unsigned n_dns4;
 	uint8_t dns4[IKE_SA_MAX_DNS][4];
+	bool has_vip6;
+	uint8_t vip6[16];
+	uint8_t vip6_prefix;		/* RFC 7296 §3.15.1: INTERNAL_IP6_ADDRESS carries a prefix length */
+	unsigned n_dns6;
+	uint8_t dns6[IKE_SA_MAX_DNS][16];
 };
 
 struct ike_sa_ops {

@@ -21,14 +21,17 @@ static size_t id_body(const struct ike_id *id, uint8_t *out, size_t cap)
 	return 4u + id->len;
 }
 
-static int put_any_ts(struct ike_mw *b, uint8_t type)
+/* Any address (IPv4, and IPv6 when wanted): the gateway narrows it to the virtual IP. */
+static int put_any_ts(struct ike_mw *b, uint8_t type, bool ip6)
 {
-	struct ike_pl_ts ts = { .n = 1 };
+	struct ike_pl_ts ts = { .n = ip6 ? 2 : 1 };
 
 	ts.ts[0].type = TS_IPV4_ADDR_RANGE;
-	ts.ts[0].start_port = 0;
 	ts.ts[0].end_port = 65535;
 	memset(ts.ts[0].end, 0xff, 4);
+	ts.ts[1].type = TS_IPV6_ADDR_RANGE;
+	ts.ts[1].end_port = 65535;
+	memset(ts.ts[1].end, 0xff, 16);
 	return ike_put_ts(b, type, &ts);
 }
 
@@ -37,7 +40,7 @@ static int put_remote_ts(struct ike_sa *sa, struct ike_mw *b)
 	struct ike_pl_ts ts = { .n = sa->cfg.n_remote_ts };
 
 	if (ts.n == 0)
-		return put_any_ts(b, PL_TSr);
+		return put_any_ts(b, PL_TSr, sa->cfg.want_ip6);
 	memcpy(ts.ts, sa->cfg.remote_ts, ts.n * sizeof(ts.ts[0]));
 	return ike_put_ts(b, PL_TSr, &ts);
 }
@@ -50,6 +53,10 @@ static int put_cp_request(struct ike_sa *sa, struct ike_mw *b)
 		cp.attr[cp.n++] = (struct ike_cp_attr){ .type = INTERNAL_IP4_ADDRESS };
 	if (sa->cfg.want_dns)
 		cp.attr[cp.n++] = (struct ike_cp_attr){ .type = INTERNAL_IP4_DNS };
+	if (sa->cfg.want_vip && sa->cfg.want_ip6)
+		cp.attr[cp.n++] = (struct ike_cp_attr){ .type = INTERNAL_IP6_ADDRESS };
+	if (sa->cfg.want_dns && sa->cfg.want_ip6)
+		cp.attr[cp.n++] = (struct ike_cp_attr){ .type = INTERNAL_IP6_DNS };
 	return cp.n ? ike_put_cp(b, &cp) : 0;
 }
 
@@ -88,7 +95,7 @@ static int auth_payloads(struct ike_sa *sa, struct ike_mw *b)
 	    (sa->cfg.remote_id.type && ike_put_id(b, PL_IDr, &idr) < 0) ||
 	    ike_put_auth(b, &au) < 0 || put_cp_request(sa, b) < 0 ||
 	    sa_proposals_payload(&sa->cfg.esp_props, PROTO_ESP, spi, 4, &sap) < 0 ||
-	    ike_put_sa(b, &sap) < 0 || put_any_ts(b, PL_TSi) < 0 || put_remote_ts(sa, b) < 0 ||
+	    ike_put_sa(b, &sap) < 0 || put_any_ts(b, PL_TSi, sa->cfg.want_ip6) < 0 || put_remote_ts(sa, b) < 0 ||
 	    put_status(b, N_INITIAL_CONTACT) < 0 ||
 	    (sa->cfg.mobike && put_status(b, N_MOBIKE_SUPPORTED) < 0))
 		goto out;
@@ -179,6 +186,13 @@ static void cp_extract(const struct ike_pl_cp *cp, struct ike_child_info *ci)
 			ci->has_vip4 = true;
 		} else if (a->type == INTERNAL_IP4_DNS && a->len == 4 && ci->n_dns4 < IKE_SA_MAX_DNS) {
 			memcpy(ci->dns4[ci->n_dns4++], a->val, 4);
+		} else if (a->type == INTERNAL_IP6_ADDRESS && a->len == 17 && !ci->has_vip6 &&
+			   a->val[16] <= 128) {
+			memcpy(ci->vip6, a->val, 16);
+			ci->vip6_prefix = a->val[16];
+			ci->has_vip6 = true;
+		} else if (a->type == INTERNAL_IP6_DNS && a->len == 16 && ci->n_dns6 < IKE_SA_MAX_DNS) {
+			memcpy(ci->dns6[ci->n_dns6++], a->val, 16);
 		}
 	}
 }
