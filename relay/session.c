@@ -1,0 +1,441 @@
+/*
+ * Connections and sessions: the relay's data path.
+ *
+ *   conn     an accepted TCP/TLS stream: prefix, deframer, output queue
+ *   session  a UDP socket connected to the gateway, and the SPIs it carries;
+ *            outlives its conn by the idle time so a reconnect finds it
+ *
+ * Client -> gateway: each frame body is sent as one datagram. Gateway ->
+ * client: datagrams are framed into the conn's bounded queue (dropped when
+ * it is full: IKE and ESP recover from loss at their ends) and written out
+ * in bursts.
+ */
+#include "relay/relay.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "transport/udp.h"
+#include "util/log.h"
+
+#define RX_BURST	16	/* stream reads per event, then others' turn */
+#define UDP_BURST	4	/* recvmmsg calls per event */
+#define OUT_INIT	(16 * 1024)
+
+/* ---- conns ---------------------------------------------------------------- */
+
+void rl_conn_close(struct conn *c, const char *why)
+{
+	char sid[16] = "none";
+	bool cut;
+
+	if (c->dead)
+		return;
+	c->dead = true;
+	/* RFC 9329 §6 ≈ : "A peer MUST discard a partially received message
+	 * due to a broken connection." */
+	cut = tcpframe_rx_eof(c->rx);
+	if (c->sess)
+		snprintf(sid, sizeof(sid), "#%" PRIu32, c->sess->id);
+	R->nconns--;
+	log_info("relay: client %s closed: %s (session %s, frames in %" PRIu64 " out %" PRIu64
+		 ", dropped %" PRIu64 "%s; %u/%u clients)", c->peer, why, sid, c->frames_in,
+		 c->frames_out, c->dropped, cut ? ", partial input discarded" : "", R->nconns,
+		 R->cfg->max_clients);
+	rl_ep_del(c->st.fd);
+	relay_stream_close(&c->st);
+	if (c->sess) {
+		/* The session stays, UDP socket open, for a reconnect. */
+		c->sess->conn = NULL;
+		relay_map_detach(c->sess->m, R->now);
+		rl_due_at(R->now + rl_idle_ms());
+		c->sess = NULL;
+	}
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		R->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = NULL;
+	c->next = R->grave_conns;
+	R->grave_conns = c;
+}
+
+void rl_conn_free(struct conn *c)
+{
+	free(c->rx);
+	free(c->out);
+	free(c);
+}
+
+static void conn_update_events(struct conn *c)
+{
+	uint32_t want = EPOLLIN;
+	struct epoll_event e = { .data.ptr = &c->ev };
+
+	if (c->dead)
+		return;
+	if (c->out_off < c->out_len || c->st.want_write)
+		want |= EPOLLOUT;
+	if (want == c->events)
+		return;
+	e.events = want;
+	if (epoll_ctl(R->epfd, EPOLL_CTL_MOD, c->st.fd, &e) == 0)
+		c->events = want;
+}
+
+/* Write what the queue holds; -1 if that closed the conn. */
+static int conn_flush(struct conn *c)
+{
+	const char *why = "error";
+
+	while (!c->dead && c->out_off < c->out_len) {
+		ssize_t n = relay_stream_write(&c->st, c->out + c->out_off,
+					       c->out_len - c->out_off, &why);
+
+		if (n < 0) {
+			rl_conn_close(c, why);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		c->out_off += (size_t)n;
+	}
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	return 0;
+}
+
+/* Make room for need more bytes within max_queue: compact, then grow. */
+static int conn_room(struct conn *c, size_t need)
+{
+	size_t pending = c->out_len - c->out_off, cap;
+	uint8_t *p;
+
+	if (pending + need > R->cfg->max_queue)
+		return -1;
+	if (c->out_len + need <= c->out_cap)
+		return 0;
+	/* Only bytes not yet handed to the stream move; a TLS write waiting
+	 * for a retry may see its buffer move (ACCEPT_MOVING_WRITE_BUFFER),
+	 * never change. */
+	if (c->out_off) {
+		memmove(c->out, c->out + c->out_off, pending);
+		c->out_off = 0;
+		c->out_len = pending;
+	}
+	if (c->out_len + need <= c->out_cap)
+		return 0;
+	cap = c->out_cap ? c->out_cap : OUT_INIT;
+	while (cap < c->out_len + need)
+		cap *= 2;
+	if (cap > R->cfg->max_queue)
+		cap = R->cfg->max_queue;
+	p = realloc(c->out, cap);
+	if (!p)
+		return -1;
+	c->out = p;
+	c->out_cap = cap;
+	return 0;
+}
+
+/* Frame one datagram into the queue; -1 if it does not fit (dropped). */
+static int conn_queue(struct conn *c, const uint8_t *body, size_t len)
+{
+	struct wr w;
+
+	if (conn_room(c, TCPFRAME_HDR_LEN + len) < 0)
+		return -1;
+	wr_init(&w, c->out + c->out_len, c->out_cap - c->out_len);
+	if (tcpframe_put(&w, body, len, TCPFRAME_MAX_LEN) < 0)
+		return -1;
+	c->out_len += wr_len(&w);
+	c->frames_out++;
+	return 0;
+}
+
+/* ---- sessions ------------------------------------------------------------- */
+
+void rl_sess_free(struct session *s, const char *why)
+{
+	if (s->dead)
+		return;
+	if (s->conn)
+		rl_conn_close(s->conn, why);
+	s->dead = true;
+	log_info("relay: session #%" PRIu32 " freed: %s (udp %s, to gw %" PRIu64 ", from gw %"
+		 PRIu64 ", dropped %" PRIu64 ", gw keepalives %" PRIu64 ", udp errors %" PRIu64
+		 "; %zu sessions left)", s->id, why, s->udp_local, s->to_gw, s->from_gw,
+		 s->dropped, s->keepalives, s->udp_err, R->map.count - 1);
+	rl_ep_del(s->udp);
+	close(s->udp);
+	relay_map_free_sess(&R->map, s->m);
+	s->m = NULL;
+	s->next_dead = R->grave_sess;
+	R->grave_sess = s;
+}
+
+static int sess_udp_open(struct session *s)
+{
+	const struct relay_addr *gw = &R->cfg->gateway;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	/* A plain connected socket: datagrams from the gateway only. (No
+	 * IP_RECVERR: an undrained error queue would keep epoll busy.) */
+	s->udp = socket(gw->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->udp < 0)
+		return -1;
+	if (connect(s->udp, (const struct sockaddr *)&gw->ss, gw->len) < 0 ||
+	    getsockname(s->udp, (struct sockaddr *)&ss, &sl) < 0 ||
+	    rl_ep_add(s->udp, &s->ev, EPOLLIN) < 0) {
+		close(s->udp);
+		s->udp = -1;
+		return -1;
+	}
+	sockaddr_str((struct sockaddr *)&ss, s->udp_local, sizeof(s->udp_local));
+	return 0;
+}
+
+static void sess_attach(struct session *s, struct conn *c)
+{
+	s->conn = c;
+	c->sess = s;
+	relay_map_attach(s->m, R->now);
+}
+
+static int sess_new(struct conn *c, const struct relay_key *keys, size_t n)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	char k[RELAY_KEYSTRLEN];
+
+	if (s)
+		s->ev.kind = EV_UDP;
+	if (!s || sess_udp_open(s) < 0) {
+		log_warn("relay: client %s: udp socket to %s: %s", c->peer, R->gw, strerror(errno));
+		free(s);
+		rl_conn_close(c, "error (no udp socket)");
+		return -1;
+	}
+	s->m = relay_map_new_sess(&R->map, R->now);	/* a slot is free: place said */
+	if (!s->m) {
+		rl_ep_del(s->udp);
+		close(s->udp);
+		free(s);
+		rl_conn_close(c, "limit (session table full)");
+		return -1;
+	}
+	s->m->ctx = s;
+	s->id = s->m->id;
+	sess_attach(s, c);
+	rl_due_at(R->now + rl_idle_ms());
+	log_info("relay: client %s session #%" PRIu32 " new (udp %s -> %s, %s; %zu sessions)",
+		 c->peer, s->id, s->udp_local, R->gw,
+		 relay_key_str(n ? &keys[0] : &(struct relay_key){ 0 }, k, sizeof(k)),
+		 R->map.count);
+	return 0;
+}
+
+/*
+ * RFC 9329 §6 ≈ : SAs survive a broken connection and the responder
+ * accepts them on the new one. The gateway knows nothing of TCP: keep its
+ * view (same UDP source port) by going on with the session's socket.
+ */
+static void sess_reattach(struct session *s, struct conn *c, const struct relay_key *key)
+{
+	char k[RELAY_KEYSTRLEN], why[RELAY_ADDRSTRLEN + 32];
+
+	if (s->conn) {
+		/* A client has one connection: the new one wins. */
+		snprintf(why, sizeof(why), "replaced by %s", c->peer);
+		rl_conn_close(s->conn, why);
+	}
+	sess_attach(s, c);
+	R->reattached++;
+	log_info("relay: client %s reattached to session #%" PRIu32 " (%s)", c->peer, s->id,
+		 relay_key_str(key, k, sizeof(k)));
+}
+
+/* A new stream's first frame decides its session. -1: c was closed. */
+static int conn_place(struct conn *c, const struct relay_key *keys, size_t n)
+{
+	struct relay_place pl;
+
+	relay_map_place(&R->map, keys, n, &pl);
+	switch (pl.kind) {
+	case RELAY_PLACE_ATTACH:
+		sess_reattach(pl.sess->ctx, c, &pl.key);
+		return 0;
+	case RELAY_PLACE_EVICT:
+		rl_sess_free(pl.victim->ctx, "evicted (session table full)");
+		return sess_new(c, keys, n);
+	case RELAY_PLACE_NEW:
+		return sess_new(c, keys, n);
+	case RELAY_PLACE_FULL:
+		break;
+	}
+	rl_conn_close(c, "limit (session table full)");
+	return -1;
+}
+
+static void sess_send(struct session *s, const uint8_t *body, size_t len)
+{
+	static struct log_ratelimit lim;
+
+	/* A datagram the socket cannot take is lost like any UDP datagram;
+	 * IKE and ESP recover from loss at their ends. */
+	if (udp_send(s->udp, body, len) < 0) {
+		s->udp_err++;
+		if (log_ratelimit_ok(&lim, 10))
+			log_debug("relay: session #%" PRIu32 ": send to %s: %s", s->id, R->gw,
+				  strerror(errno));
+		return;
+	}
+	s->to_gw++;
+}
+
+static void sess_from_gw(struct session *s, const uint8_t *body, size_t len)
+{
+	struct relay_key keys[RELAY_BODY_KEYS];
+	size_t n;
+
+	/* RFC 9329 §6.6 ≈ : "IPsec ESP NAT keep-alives SHOULD NOT be sent
+	 * when using TCP encapsulation": the gateway's 1-byte keepalives
+	 * (and any datagram under TCPFRAME_MIN_BODY) stop here. */
+	if (len < TCPFRAME_MIN_BODY) {
+		if (len == 1 && body[0] == TCPFRAME_KEEPALIVE)
+			s->keepalives++;
+		else
+			s->dropped++;
+		return;
+	}
+	n = relay_body_keys(body, len, RELAY_FROM_GW, keys);
+	relay_map_learn(&R->map, s->m, keys, n);
+	if (!s->conn || conn_queue(s->conn, body, len) < 0) {
+		s->dropped++;
+		if (s->conn)
+			s->conn->dropped++;
+		return;
+	}
+	relay_map_touch(s->m, R->now);
+	s->from_gw++;
+}
+
+void rl_sess_udp_event(struct session *s)
+{
+	size_t lens[RELAY_UDP_BATCH];
+
+	for (int b = 0; b < UDP_BURST && !s->dead; b++) {
+		int n = udp_recv_batch(s->udp, R->ubufs, RELAY_UDP_BUF, lens, RELAY_UDP_BATCH);
+
+		if (n < 0) {
+			/* ECONNREFUSED and the like: reported once, cleared */
+			s->udp_err++;
+			continue;
+		}
+		for (int i = 0; i < n; i++)
+			sess_from_gw(s, R->ubufs[i], lens[i]);
+		if (n < RELAY_UDP_BATCH)
+			break;
+	}
+	if (s->conn && conn_flush(s->conn) == 0)
+		conn_update_events(s->conn);
+}
+
+/* ---- stream input ---------------------------------------------------------- */
+
+static void conn_prefix_check(struct conn *c)
+{
+	char info[96];
+
+	if (c->prefix_ok || c->rx->prefix_seen < TCPFRAME_PREFIX_LEN)
+		return;
+	c->prefix_ok = true;
+	c->deadline_ms = R->now + rl_idle_ms();
+	log_info("relay: client %s prefix ok%s", c->peer,
+		 relay_stream_info(&c->st, info, sizeof(info)));
+}
+
+/* One frame body from the client: -1 if c was closed. */
+static int conn_body(struct conn *c, const uint8_t *body, size_t len)
+{
+	struct relay_key keys[RELAY_BODY_KEYS];
+	size_t n = relay_body_keys(body, len, RELAY_TO_GW, keys);
+
+	conn_prefix_check(c);
+	if (!c->sess && conn_place(c, keys, n) < 0)
+		return -1;
+	relay_map_learn(&R->map, c->sess->m, keys, n);
+	relay_map_touch(c->sess->m, R->now);
+	c->frames_in++;
+	sess_send(c->sess, body, len);
+	return 0;
+}
+
+static void conn_proto_error(struct conn *c)
+{
+	enum tcpframe_err e = tcpframe_rx_error(c->rx);
+	char why[128];
+
+	/* RFC 9329 §6.1 ≈ : "If either initiator or responder receives a
+	 * stream that cannot be parsed correctly, it MUST close the TCP
+	 * connection." Only this client's stream: the others go on. */
+	if (e == TCPFRAME_EPREFIX)
+		snprintf(why, sizeof(why), "prefix bad (%s)", tcpframe_err_str(e));
+	else
+		snprintf(why, sizeof(why), "protocol error: %s", tcpframe_err_str(e));
+	rl_conn_close(c, why);
+}
+
+/* Deframe what one read returned; -1 if c was closed. */
+static int conn_input(struct conn *c, const uint8_t *data, size_t len)
+{
+	const uint8_t *body;
+	size_t blen;
+	int r;
+
+	if (tcpframe_rx_feed(c->rx, data, len) < 0) {
+		conn_proto_error(c);
+		return -1;
+	}
+	while ((r = tcpframe_rx_next(c->rx, &body, &blen)) > 0)
+		if (conn_body(c, body, blen) < 0)
+			return -1;
+	if (r < 0) {
+		conn_proto_error(c);
+		return -1;
+	}
+	conn_prefix_check(c);
+	return 0;
+}
+
+static void conn_read(struct conn *c)
+{
+	for (int i = 0; i < RX_BURST && !c->dead; i++) {
+		const char *why = "error";
+		ssize_t n = relay_stream_read(&c->st, R->rbuf, sizeof(R->rbuf), &why);
+
+		if (n == 0)
+			return;
+		if (n < 0) {
+			rl_conn_close(c, why);
+			return;
+		}
+		if (conn_input(c, R->rbuf, (size_t)n) < 0)
+			return;
+	}
+}
+
+void rl_conn_event(struct conn *c)
+{
+	/* Both directions on any event: TLS may wait on either for either. */
+	if (conn_flush(c) < 0)
+		return;
+	conn_read(c);
+	conn_update_events(c);
+}

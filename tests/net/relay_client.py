@@ -1,0 +1,333 @@
+#!/usr/bin/env python3
+"""Test client for ikerelay: RFC 9329 streams over TCP or TLS (stdlib only).
+
+Usage: relay_client.py [--tls] [--timeout S] [--spi HEX --spi-r HEX] HOST PORT COMMAND
+
+--spi/--spi-r: instead of a fresh initiator SPI, retransmit the IKE_SA_INIT
+of an earlier run (its SPIs as printed) and insist on the same response:
+strongSwan answers a retransmission from its cache, creating no new
+half-open IKE SA. (strongSwan 5.9 asks for COOKIEs from the third half-open
+SA of one peer IP, and every relay client shares the relay's IP.)
+
+Commands (each prints one line and exits 0 when the relay behaved, else
+prints why on stderr and exits 1):
+  sa-init [--reconnect]  prefix + a real IKE_SA_INIT request (fixture, fresh
+                         random initiator SPI) -> must get strongSwan's
+                         IKE_SA_INIT response. --reconnect: close, connect
+                         again from a new port (TLS: resuming the session),
+                         resend the same request (a retransmission) and get
+                         the response again with the same SPIs.
+  stall SECS             send "IKE" and nothing more: the relay must close
+                         the stream after about SECS (its --prefix-timeout),
+                         while meanwhile a second, good client gets its
+                         IKE_SA_INIT answered on another connection, and
+                         again after the stalled one was closed.
+  replace                two streams of one session: the second one's
+                         first frame takes the session over, the relay
+                         closes the first at once, the second is answered
+  idle SECS              prefix + one ESP-looking frame (the gateway drops
+                         it), then silence: closed after about SECS
+  garbage                "GET / HTTP/1.1": closed at once (first byte wrong)
+  wrong-prefix           "IKETCX": closed at once (last byte wrong)
+  bad-length             prefix + Length 2: closed (protocol error)
+  short-body             prefix + a frame with a 2-byte body: closed
+  keepalive              prefix + keepalive frame (00 03 ff), then an
+                         IKE_SA_INIT: answered, the stream stayed open
+  limit                  hold one stream open (prefix sent); a second one
+                         must be closed at once, the first stays (relay
+                         run with --max-clients 1)
+"""
+import argparse
+import os
+import socket
+import ssl
+import struct
+import sys
+import time
+
+PREFIX = b"IKETCP"
+MARKER = b"\0\0\0\0"
+IKE_SA_INIT = 34
+FLAG_RESPONSE = 0x20
+FLAG_INITIATOR = 0x08
+AT_ONCE = 1.0  # seconds: "closed at once"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIXTURE = os.path.join(ROOT, "tests/fixtures/psk_gcm_1_ike_sa_init_req.bin")
+
+
+class Fail(Exception):
+    pass
+
+
+def frame(body):
+    # RFC 9329 §3: the Length includes its own 2 bytes.
+    return struct.pack("!H", len(body) + 2) + body
+
+
+class Client:
+    """One stream to the relay, with a frame reader bounded by deadlines."""
+
+    tls_ctx = None
+    tls_session = None
+
+    def __init__(self, args, resume=False):
+        self.args = args
+        self.buf = b""
+        sock = socket.create_connection((args.host, args.port), timeout=args.timeout)
+        self.port = sock.getsockname()[1]
+        self.resumed = None
+        if args.tls:
+            if Client.tls_ctx is None:
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                ctx.check_hostname = False  # TLS is only for middleboxes
+                ctx.verify_mode = ssl.CERT_NONE
+                ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+                Client.tls_ctx = ctx
+            session = Client.tls_session if resume else None
+            sock = Client.tls_ctx.wrap_socket(sock, session=session)
+            self.resumed = sock.session_reused
+        self.s = sock
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def close(self):
+        if self.args.tls:
+            Client.tls_session = self.s.session
+        self.s.close()
+
+    def _recv(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        self.s.settimeout(left)
+        return self.s.recv(65536)
+
+    def read_frame(self, deadline):
+        while True:
+            if len(self.buf) >= 2:
+                (length,) = struct.unpack("!H", self.buf[:2])
+                if length < 3:
+                    raise Fail("relay sent a frame with Length %d" % length)
+                if len(self.buf) >= length:
+                    body, self.buf = self.buf[2:length], self.buf[length:]
+                    if body == b"\xff":
+                        raise Fail("relay sent a keepalive over TCP")
+                    return body
+            try:
+                data = self._recv(deadline)
+            except (TimeoutError, socket.timeout):
+                raise Fail("no frame from the relay within %.1fs" % self.args.timeout)
+            if not data:
+                raise Fail("relay closed the stream before the frame arrived")
+            self.buf += data
+
+    def wait_closed(self, within):
+        """Seconds until the relay closed the stream; Fail after within."""
+        t0 = time.monotonic()
+        deadline = t0 + within
+        while True:
+            try:
+                data = self._recv(deadline)
+            except (TimeoutError, socket.timeout):
+                raise Fail("stream still open after %.1fs" % within)
+            except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+                data = b""
+            if not data:
+                return time.monotonic() - t0
+            raise Fail("relay sent %d unexpected bytes" % len(data))
+
+
+def sa_init_request(spi_i):
+    with open(FIXTURE, "rb") as f:
+        msg = bytearray(f.read())
+    msg[0:8] = spi_i
+    return bytes(msg)
+
+
+def check_response(body, spi_i):
+    """strongSwan's IKE_SA_INIT response: return its responder SPI."""
+    if len(body) < 4 + 28:
+        raise Fail("frame of %d bytes is no IKE message" % len(body))
+    if body[:4] != MARKER:
+        raise Fail("no non-ESP marker: %s" % body[:4].hex())
+    ike = body[4:]
+    if ike[0:8] != spi_i:
+        raise Fail("initiator SPI %s, sent %s" % (ike[0:8].hex(), spi_i.hex()))
+    spi_r = ike[8:16]
+    if spi_r == b"\0" * 8:
+        raise Fail("responder SPI is zero (a COOKIE or error response?)")
+    if ike[18] != IKE_SA_INIT:
+        raise Fail("exchange type %d, not IKE_SA_INIT" % ike[18])
+    if not ike[19] & FLAG_RESPONSE or ike[19] & FLAG_INITIATOR:
+        raise Fail("flags 0x%02x: not a responder's response" % ike[19])
+    (length,) = struct.unpack("!I", ike[24:28])
+    if length != len(ike):
+        raise Fail("IKE length %d, frame carries %d" % (length, len(ike)))
+    return spi_r
+
+
+def exchange(c, spi_i, timeout):
+    c.send(frame(MARKER + sa_init_request(spi_i)))
+    return check_response(c.read_frame(time.monotonic() + timeout), spi_i)
+
+
+def open_with_prefix(args, resume=False):
+    c = Client(args, resume)
+    c.send(PREFIX)
+    return c
+
+
+def the_sa(args):
+    """(spi_i, expected spi_r or None): fresh, or --spi/--spi-r."""
+    if not args.spi:
+        return os.urandom(8), None
+    return bytes.fromhex(args.spi), bytes.fromhex(args.spi_r) if args.spi_r else None
+
+
+def exchange_same(c, spi_i, want_r, timeout):
+    spi_r = exchange(c, spi_i, timeout)
+    if want_r is not None and spi_r != want_r:
+        raise Fail("retransmission answered with responder SPI %s, expected %s"
+                   % (spi_r.hex(), want_r.hex()))
+    return spi_r
+
+
+def cmd_sa_init(args):
+    spi_i, want_r = the_sa(args)
+    c = open_with_prefix(args)
+    spi_r = exchange_same(c, spi_i, want_r, args.timeout)
+    port1, resumed1 = c.port, c.resumed
+    c.close()
+    line = "sa-init ok: spi_i=%s spi_r=%s port=%d" % (spi_i.hex(), spi_r.hex(), port1)
+    if args.reconnect:
+        c = open_with_prefix(args, resume=True)
+        if c.port == port1:
+            raise Fail("reconnected from the same port %d" % port1)
+        exchange_same(c, spi_i, spi_r, args.timeout)
+        line += " reconnect_port=%d" % c.port
+        if args.tls:
+            line += " resumed=%s" % ("yes" if c.resumed else "no")
+        c.close()
+    elif args.tls:
+        line += " resumed=%s" % ("yes" if resumed1 else "no")
+    print(line)
+
+
+def cmd_stall(args):
+    secs = float(args.arg)
+    bad = Client(args)
+    t0 = time.monotonic()
+    bad.send(b"IKE")
+    good = open_with_prefix(args)
+    spi_i, want_r = the_sa(args)
+    spi_r = exchange_same(good, spi_i, want_r, args.timeout)
+    bad.wait_closed(secs + 2.0)
+    elapsed = time.monotonic() - t0
+    if elapsed < secs - 0.5:
+        raise Fail("stalled stream closed after %.2fs, prefix timeout is %gs" % (elapsed, secs))
+    # The good stream is still usable after the bad one was closed.
+    exchange_same(good, spi_i, spi_r, args.timeout)
+    good.close()
+    print("stall ok: closed after %.2fs (prefix timeout %gs); good client spi_i=%s answered twice"
+          % (elapsed, secs, spi_i.hex()))
+
+
+def expect_close(args, data, what):
+    c = Client(args)
+    c.send(data)
+    t = c.wait_closed(AT_ONCE)
+    print("%s ok: closed after %.3fs" % (what, t))
+
+
+def cmd_keepalive(args):
+    c = open_with_prefix(args)
+    c.send(frame(b"\xff"))  # RFC 9329: the receiver MUST drop it silently
+    spi_i, want_r = the_sa(args)
+    spi_r = exchange_same(c, spi_i, want_r, args.timeout)
+    c.close()
+    print("keepalive ok: dropped, then spi_i=%s answered (spi_r=%s) port=%d"
+          % (spi_i.hex(), spi_r.hex(), c.port))
+
+
+def cmd_replace(args):
+    spi_i, want_r = the_sa(args)
+    old = open_with_prefix(args)
+    spi_r = exchange_same(old, spi_i, want_r, args.timeout)
+    new = open_with_prefix(args)
+    exchange_same(new, spi_i, spi_r, args.timeout)
+    t = old.wait_closed(AT_ONCE)
+    new.close()
+    print("replace ok: old_port=%d closed after %.3fs, new_port=%d answered"
+          % (old.port, t, new.port))
+
+
+def cmd_idle(args):
+    secs = float(args.arg)
+    c = open_with_prefix(args)
+    t0 = time.monotonic()
+    # ESP-looking: SPI, sequence number, some bytes. The gateway drops it.
+    c.send(frame(os.urandom(4).replace(b"\0", b"\1") + b"\0\0\0\1" + os.urandom(24)))
+    c.wait_closed(secs + 2.0)
+    elapsed = time.monotonic() - t0
+    if elapsed < secs - 0.5:
+        raise Fail("closed after %.2fs, idle timeout is %gs" % (elapsed, secs))
+    print("idle ok: closed after %.2fs (idle %gs) port=%d" % (elapsed, secs, c.port))
+
+
+def cmd_limit(args):
+    hold = open_with_prefix(args)
+    c = Client(args)
+    t = c.wait_closed(AT_ONCE)
+    # The held stream is untouched: a keepalive, then it is still open.
+    hold.send(frame(b"\xff"))
+    hold.s.settimeout(0.2)
+    try:
+        if hold.s.recv(1) == b"":
+            raise Fail("the held stream was closed too")
+    except (TimeoutError, socket.timeout):
+        pass
+    hold.close()
+    print("limit ok: second stream closed after %.3fs, first still open" % t)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--tls", action="store_true")
+    p.add_argument("--timeout", type=float, default=5.0)
+    p.add_argument("--reconnect", action="store_true")
+    p.add_argument("--spi", help="initiator SPI (hex) of an earlier sa-init")
+    p.add_argument("--spi-r", help="its responder SPI (hex)")
+    p.add_argument("host")
+    p.add_argument("port", type=int)
+    p.add_argument("command")
+    p.add_argument("arg", nargs="?")
+    args = p.parse_args()
+    cmds = {
+        "sa-init": cmd_sa_init,
+        "stall": cmd_stall,
+        "garbage": lambda a: expect_close(a, b"GET / HTTP/1.1\r\n\r\n", "garbage"),
+        "wrong-prefix": lambda a: expect_close(a, b"IKETCX", "wrong-prefix"),
+        "bad-length": lambda a: expect_close(a, PREFIX + b"\x00\x02", "bad-length"),
+        "short-body": lambda a: expect_close(a, PREFIX + frame(b"\0\0"), "short-body"),
+        "keepalive": cmd_keepalive,
+        "limit": cmd_limit,
+        "replace": cmd_replace,
+        "idle": cmd_idle,
+    }
+    if args.command not in cmds:
+        p.error("unknown command %s" % args.command)
+    try:
+        cmds[args.command](args)
+    except Fail as e:
+        print("relay_client: %s%s: FAIL: %s" % (args.command, " (tls)" if args.tls else "", e),
+              file=sys.stderr)
+        return 1
+    except OSError as e:
+        print("relay_client: %s: FAIL: %s" % (args.command, e), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
