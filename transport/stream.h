@@ -1,0 +1,159 @@
+/*
+ * Stream transport: RFC 9329 frames over TCP, over TLS, and either of them
+ * through an HTTP CONNECT proxy. One struct stream is one connection
+ * attempt; to reconnect, free it and make a new one (the TLS session for
+ * resumption survives in a struct stream_tls_cache).
+ *
+ *   direct:  TCP connect ─────────────────┐
+ *   proxy:   CONNECT via libcurl (multi) ─┴─> [TLS handshake] -> prefix -> frames
+ *
+ * Like the UDP transport it moves frame bodies as opaque bytes (an IKE
+ * message behind its 4-byte zero marker, or an ESP packet); it knows
+ * neither IKE nor ESP.
+ *
+ * Nothing blocks. The caller's epoll loop drives it, level-triggered:
+ *
+ *	s = stream_new(&cfg);  stream_connect(s);
+ *	loop:
+ *		watch stream_fd(s) for stream_events(s)
+ *		(both may change after ANY call on s: compare and epoll_ctl)
+ *		st = stream_handle(s, ready_events);
+ *		while ((r = stream_recv(s, &body, &len)) > 0)
+ *			deliver(body, len);
+ *		if (st == STREAM_CLOSED || r < 0)
+ *			log stream_error(s); stream_free(s); reconnect later
+ *
+ * The caller owns every deadline (connect, handshake, proxy, idle): on
+ * expiry it simply calls stream_free(). No timer is needed to drive the
+ * stream itself: libcurl's timers live on a timerfd behind stream_fd().
+ *
+ * Frames may be queued from stream_new() on; they wait behind the 6-byte
+ * prefix, which is queued first, and go out once the stream is up.
+ */
+#ifndef IKEAGENT_TRANSPORT_STREAM_H
+#define IKEAGENT_TRANSPORT_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "util/buf.h"
+
+/*
+ * Output buffer: bulk frames (ESP) may fill STREAM_BULK_MAX bytes of
+ * framed, unwritten data; beyond that stream_send(.., STREAM_BULK) fails
+ * with EAGAIN and the caller drops the packet, as a full UDP socket would.
+ * Control frames (IKE, which must not be dropped) may also use the
+ * STREAM_CTL_RESERVE bytes behind it: two maximum-size frames, so an IKE
+ * request and a response always fit however full the bulk part is.
+ */
+#define STREAM_BULK_MAX		(256 * 1024)
+#define STREAM_CTL_RESERVE	(2 * 65537)
+/* Socket reads stream_recv may do per stream_handle() call (64 KB each). */
+#define STREAM_RX_BUDGET	16
+
+enum stream_kind { STREAM_TCP, STREAM_TLS };
+
+enum stream_status {
+	STREAM_CONNECTING,	/* TCP connect, proxy CONNECT or TLS handshake */
+	STREAM_UP,		/* frames flow */
+	STREAM_CLOSED,		/* for good; stream_error() says why */
+};
+
+enum stream_prio {
+	STREAM_BULK,		/* ESP: refused (EAGAIN) when the bulk part is full */
+	STREAM_CTL,		/* IKE: may use the reserve */
+};
+
+struct stream_tls_cache;
+
+struct stream_cfg {
+	enum stream_kind kind;
+	/* The gateway (or relay). Direct: connected to. Proxy: only its port
+	 * is used (unless peer_port), and its address when peer_host is NULL. */
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+	uint16_t peer_port;		/* 0: the port in peer */
+	uint32_t mark;			/* SO_MARK on every socket; 0: none */
+	size_t max_frame;		/* largest framed message we send, <= 65535;
+					 * 0: 65535. Received frames may be 65535. */
+	/* TLS */
+	const char *sni;		/* NULL: peer_host; never sent for a literal */
+	bool verify;			/* check the server's certificate and name */
+	const char *ca_file;		/* NULL: the system store */
+	struct stream_tls_cache *tls_cache; /* NULL: no resumption; borrowed */
+	/* HTTP CONNECT proxy; proxy_host NULL: direct */
+	const char *proxy_host;
+	uint16_t proxy_port;
+	const char *proxy_user;		/* NULL: no credentials */
+	const char *proxy_pass;		/* never logged */
+	/* Name or literal in "CONNECT host:port" and the default SNI and
+	 * certificate name; NULL: peer's address. */
+	const char *peer_host;
+};
+
+struct stream;
+
+/* Copies what it needs from cfg (strings included); NULL on a bad cfg or
+ * no memory. Queues the prefix. */
+struct stream *stream_new(const struct stream_cfg *cfg);
+
+/* Start connecting. -1 if that failed at once (refused on loopback, no
+ * socket, bad proxy options): the stream is then CLOSED with its reason. */
+int stream_connect(struct stream *s) MUST_CHECK;
+
+/* The fd to watch now and for what (EPOLLIN/EPOLLOUT); -1 / 0 when closed.
+ * During the proxy phase this is an internal epoll fd (EPOLLIN). */
+int stream_fd(const struct stream *s);
+uint32_t stream_events(const struct stream *s);
+
+/* Call when stream_fd() is ready (events as epoll reported them; 0 is
+ * harmless). Advances the connection; when UP, also writes queued output
+ * and re-arms stream_recv's read budget. */
+enum stream_status stream_handle(struct stream *s, uint32_t events);
+enum stream_status stream_status(const struct stream *s);
+
+/*
+ * Queue one frame body (5..max_frame-2 bytes) and, when up, write what is
+ * queued. 0 queued; -1 with errno EMSGSIZE (bad length), EAGAIN (bulk part
+ * full: drop it), ENOBUFS (even the reserve is full), ENOTCONN (closed; the
+ * reason may be a write error, see stream_status()).
+ */
+int stream_send(struct stream *s, const uint8_t *body, size_t len,
+		enum stream_prio prio) MUST_CHECK;
+/*
+ * Queue bulk bodies back to back and write them with one write/SSL_write.
+ * Returns how many were queued, in order, stopping at the first that is
+ * refused (errno as stream_send; the caller drops the rest); -1 if closed.
+ */
+int stream_send_batch(struct stream *s, const struct iovec *bodies, unsigned n) MUST_CHECK;
+
+/*
+ * The next received frame body: 1 with *body and *len set (valid until the
+ * next call on s), 0 when none is complete (or the read budget is spent: the
+ * socket stays readable, so the loop comes back), -1 when the stream has
+ * closed (peer closed, read error, unparsable stream: stream_error()).
+ * Keepalives and 4-byte runts are dropped; a partial frame at close is
+ * discarded.
+ */
+int stream_recv(struct stream *s, const uint8_t **body, size_t *len) MUST_CHECK;
+
+/* Why the stream closed ("" while it has not). */
+const char *stream_error(const struct stream *s);
+/* Whether the TLS handshake resumed a cached session. */
+bool stream_tls_resumed(const struct stream *s);
+
+/* Close now: one non-blocking try to write what is queued, then TLS
+ * close_notify, then close(). The initiator closes after DELETE. */
+void stream_close(struct stream *s);
+void stream_free(struct stream *s);
+
+/* Holds one resumable TLS session across reconnects to the same gateway
+ * (same SNI/name); RFC 9329 Appendix A: reconnects should resume. */
+struct stream_tls_cache *stream_tls_cache_new(void);
+void stream_tls_cache_clear(struct stream_tls_cache *c);
+void stream_tls_cache_free(struct stream_tls_cache *c);
+
+#endif
