@@ -219,10 +219,6 @@ static int supported(const struct config *cfg, char *err, size_t errlen)
 	for (unsigned i = 0; i < cfg->transport.n_order; i++)
 		if (cfg->transport.order[i] == CONFIG_TRANSPORT_UDP)
 			udp = true;
-	if (cfg->auth.method != CONFIG_AUTH_PSK) {
-		snprintf(err, errlen, "[auth] method: only psk is supported by this build");
-		return -1;
-	}
 	if (!udp) {
 		snprintf(err, errlen, "[transport] order: udp is needed (tcp and tls are not "
 			 "supported by this build)");

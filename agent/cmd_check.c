@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ike/cert.h"
 #include "agent/cmd.h"
 #include "agent/config.h"
 #include "agent/session.h"
@@ -47,6 +48,27 @@ static int check_parse(int argc, char **argv, const char **file)
 	return 0;
 }
 
+/* The certificate files must load as run would load them. */
+static int check_credentials(const struct config *cfg, char *err, size_t errlen)
+{
+	char why[256];
+	struct ike_trust *t = NULL;
+	struct ike_cred *c = NULL;
+
+	if (cfg->auth.ca && !(t = ike_trust_load(cfg->auth.ca, why, sizeof(why)))) {
+		snprintf(err, errlen, "[auth] ca: %s", why);
+		return -1;
+	}
+	ike_trust_free(t);
+	if (cfg->auth.method == CONFIG_AUTH_PUBKEY &&
+	    !(c = ike_cred_load(cfg->auth.cert, cfg->auth.key, why, sizeof(why)))) {
+		snprintf(err, errlen, "[auth] cert/key: %s", why);
+		return -1;
+	}
+	ike_cred_free(c);
+	return 0;
+}
+
 int cmd_check(int argc, char **argv)
 {
 	const char *file = NULL;
@@ -62,6 +84,11 @@ int cmd_check(int argc, char **argv)
 		return CMD_EXIT_USAGE;
 	}
 	if (cfgmap_ike(&cfg, NULL, NULL, &ike, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s: %s\n", PROG_NAME, file, err);
+		config_free(&cfg);
+		return CMD_EXIT_USAGE;
+	}
+	if (check_credentials(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s: %s\n", PROG_NAME, file, err);
 		config_free(&cfg);
 		return CMD_EXIT_USAGE;

@@ -64,7 +64,7 @@ static const struct cfg_opt opts[] = {
 	  OPT_SECRET, "psk_file" },
 	{ { "auth", "psk_file", NULL, "file holding the pre-shared key, mode 0600", false },
 	  T_PSK_FILE, OFF(auth.psk_file), 0, 0, 0, "psk" },
-	OPT("auth", "ca", NULL, "CA of the gateway's certificate", T_PATH, auth.ca, 0, 0, 0),
+	OPT("auth", "ca", NULL, "CA of the gateway's certificate (set: gateway must use one)", T_PATH, auth.ca, 0, 0, 0),
 	OPT("auth", "cert", NULL, "our certificate", T_PATH, auth.cert, 0, 0, 0),
 	OPT("auth", "key", NULL, "our private key", T_PATH, auth.key, 0, 0, 0),
 
@@ -688,6 +688,11 @@ static int cfg_err(struct config *cfg, char *err, size_t errlen, const struct cf
 	return -1;
 }
 
+/*
+ * method says how WE authenticate (psk, or pubkey with cert + key); ca says
+ * how the GATEWAY must: set, with a certificate from that CA; unset, with
+ * the PSK. pubkey without ca would leave the gateway unauthenticated.
+ */
 static int check_auth(struct config *cfg, char *err, size_t errlen)
 {
 	static const char *const files[] = { "cert", "key", "ca" };
@@ -707,7 +712,7 @@ static int check_auth(struct config *cfg, char *err, size_t errlen)
 		if (pubkey && !set)
 			return cfg_err(cfg, err, errlen, find_opt("auth", "method"),
 				       "[auth] method = pubkey needs %s", files[i]);
-		if (!pubkey && set)
+		if (!pubkey && set && i < 2)
 			return cfg_err(cfg, err, errlen, o, "%s is set but [auth] method = psk",
 				       files[i]);
 	}

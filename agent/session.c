@@ -299,6 +299,8 @@ static int session_connect(struct session *s)
 		log_err("agent: %s", err);
 		return -1;
 	}
+	s->ike_cfg.trust = s->trust;
+	s->ike_cfg.cred = s->cred;
 	s->ike = ike_sa_new(&s->ike_cfg, &ike_ops, s);
 	if (!s->ike) {
 		log_err("ike: cannot create the IKE SA");
@@ -568,6 +570,23 @@ static void session_close(struct session *s)
 	dp_free(&s->dp);
 }
 
+/* Certificates are read once at start: a reconnect must not depend on files changing. */
+static int session_credentials(struct session *s)
+{
+	char err[256];
+
+	if (s->cfg->auth.ca && !(s->trust = ike_trust_load(s->cfg->auth.ca, err, sizeof(err)))) {
+		fprintf(stderr, "ikeagent: [auth] ca: %s\n", err);
+		return -1;
+	}
+	if (s->cfg->auth.method == CONFIG_AUTH_PUBKEY &&
+	    !(s->cred = ike_cred_load(s->cfg->auth.cert, s->cfg->auth.key, err, sizeof(err)))) {
+		fprintf(stderr, "ikeagent: [auth] cert/key: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 int session_run(const struct config *cfg, const char *ctl_path)
 {
 	struct session *s = calloc(1, sizeof(*s));
@@ -577,7 +596,13 @@ int session_run(const struct config *cfg, const char *ctl_path)
 		fprintf(stderr, "ikeagent: out of memory\n");
 		return rc;
 	}
-	if (session_open(s, cfg, ctl_path) < 0 || session_journal(s) < 0 || session_resolve(s) < 0)
+	if (session_open(s, cfg, ctl_path) < 0)
+		goto done;
+	if (session_credentials(s) < 0) {
+		rc = CMD_EXIT_USAGE;
+		goto done;
+	}
+	if (session_journal(s) < 0 || session_resolve(s) < 0)
 		goto done;
 	s->state = SESS_CONNECTING;
 	if (session_connect(s) < 0) {
@@ -598,6 +623,8 @@ int session_run(const struct config *cfg, const char *ctl_path)
 		 "network configuration restored");
 done:
 	session_close(s);
+	ike_trust_free(s->trust);
+	ike_cred_free(s->cred);
 	free(s);
 	return rc;
 }

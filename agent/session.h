@@ -114,6 +114,8 @@ struct session {
 
 	struct ike_sa *ike;
 	struct ike_sa_cfg ike_cfg;
+	struct ike_trust *trust;	/* [auth] ca: loaded once, kept across reconnects */
+	struct ike_cred *cred;		/* [auth] cert + key with method = pubkey */
 	struct sockaddr_storage gw;	/* the gateway, resolved once at start */
 	socklen_t gw_len;
 	struct session_sock sock_ike;	/* to gateway port 500 */

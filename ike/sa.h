@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ike/cert.h"
 #include "ike/id.h"
 #include "ike/keys.h"
 #include "ike/msg.h"
@@ -54,6 +55,10 @@ struct ike_sa_cfg {
 	struct ike_id remote_id;	/* type 0: not checked, not sent */
 	const uint8_t *psk;		/* borrowed; PSK authentication */
 	size_t psk_len;
+	/* borrowed (ike/cert.h); trust set: the gateway must authenticate with a
+	 * certificate from it, else with the PSK; cred set: we sign, else PSK */
+	const struct ike_trust *trust;
+	const struct ike_cred *cred;
 	struct proposal_list ike_props;
 	struct proposal_list esp_props;
 	unsigned n_remote_ts;

@@ -67,41 +67,96 @@ static int put_status(struct ike_mw *b, uint16_t type)
 	return ike_put_notify(b, &n);
 }
 
-static int auth_payloads(struct ike_sa *sa, struct ike_mw *b)
+/* Our AUTH value (§2.15): the PSK's MAC, or a signature over InitiatorSignedOctets. */
+static int auth_value(struct ike_sa *sa, const uint8_t *idb, size_t idlen, uint8_t *out,
+		      size_t cap, size_t *len, uint8_t *method)
 {
-	uint8_t idb[4 + IKE_ID_MAX], mac[PRF_MAX_LEN], spi[4];
+	static uint8_t so[SA_MSG_MAX + IKE_NONCE_MAX + PRF_MAX_LEN];
 	const uint8_t *skp;
-	size_t idlen, skplen, maclen;
-	struct ike_pl_sa sap;
+	size_t skplen, solen;
+	char err[160];
 	int rc = -1;
 
-	idlen = id_body(&sa->cfg.local_id, idb, sizeof(idb));
 	auth_sk_p(&sa->keys, true, &skp, &skplen);
 	struct auth_octets o = { .msg = sa->init_req, .msg_len = sa->init_req_len,
 				 .nonce = sa->nr, .nonce_len = sa->nr_len,
 				 .id = idb, .id_len = idlen };
-	if (!idlen || !sa->cfg.psk ||
-	    auth_psk_compute(sa->algs.prf, sa->cfg.psk, sa->cfg.psk_len, skp, skplen, &o, mac,
-			     sizeof(mac), &maclen) < 0)
+	if (!sa->cfg.cred) {
+		*method = AUTH_SHARED_KEY_MIC;
+		return sa->cfg.psk ? auth_psk_compute(sa->algs.prf, sa->cfg.psk, sa->cfg.psk_len, skp,
+						      skplen, &o, out, cap, len) : -1;
+	}
+	if (auth_signed_octets(sa->algs.prf, skp, skplen, &o, so, sizeof(so), &solen) == 0 &&
+	    ike_sig_sign(sa->cfg.cred, ike_sig_pick_hash(sa->cfg.cred, sa->peer_hashes,
+							 sa->n_peer_hashes),
+			 so, solen, out, cap, len, method, err, sizeof(err)) == 0)
+		rc = 0;
+	else
+		log_warn("ike: cannot sign our AUTH payload");
+	OPENSSL_cleanse(so, sizeof(so));
+	return rc;
+}
+
+/* CERT payloads with our certificate and its intermediates (§3.6). */
+static int put_certs(struct ike_sa *sa, struct ike_mw *b)
+{
+	const uint8_t *der;
+	size_t len;
+
+	for (unsigned i = 0; sa->cfg.cred && ike_cred_cert_der(sa->cfg.cred, i, &der, &len) == 0; i++) {
+		struct ike_pl_cert c = { .encoding = CERT_X509_SIGNATURE, .data = der,
+					 .len = (uint16_t)len };
+
+		if (len > IKE_PL_BODY_MAX - 1 || ike_put_cert(b, &c) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* CERTREQ naming the CAs we trust (§3.7), so the gateway sends its certificate. */
+static int put_certreq(struct ike_sa *sa, struct ike_mw *b)
+{
+	uint8_t h[IKE_CERTREQ_HASH_LEN * 16];
+	size_t len;
+
+	if (!sa->cfg.trust)
+		return 0;
+	if (ike_trust_certreq(sa->cfg.trust, h, sizeof(h), &len) < 0)
+		return -1;
+	struct ike_pl_cert c = { .encoding = CERT_X509_SIGNATURE, .data = h, .len = (uint16_t)len };
+
+	return ike_put_certreq(b, &c);
+}
+
+static int auth_payloads(struct ike_sa *sa, struct ike_mw *b)
+{
+	uint8_t idb[4 + IKE_ID_MAX], authv[1024], spi[4], method;
+	size_t idlen, alen;
+	struct ike_pl_sa sap;
+	int rc = -1;
+
+	idlen = id_body(&sa->cfg.local_id, idb, sizeof(idb));
+	if (!idlen || auth_value(sa, idb, idlen, authv, sizeof(authv), &alen, &method) < 0)
 		goto out;
 	put_be32(spi, sa->auth_spi_in);
 	struct ike_pl_id idi = { .type = sa->cfg.local_id.type, .data = sa->cfg.local_id.data,
 				 .len = sa->cfg.local_id.len };
 	struct ike_pl_id idr = { .type = sa->cfg.remote_id.type, .data = sa->cfg.remote_id.data,
 				 .len = sa->cfg.remote_id.len };
-	struct ike_pl_auth au = { .method = AUTH_SHARED_KEY_MIC, .data = mac, .len = (uint16_t)maclen };
+	struct ike_pl_auth au = { .method = method, .data = authv, .len = (uint16_t)alen };
 
-	if (ike_put_id(b, PL_IDi, &idi) < 0 ||
+	/* §1.2: IDi, [CERT,] [CERTREQ,] [IDr,] AUTH, SA, TSi, TSr */
+	if (ike_put_id(b, PL_IDi, &idi) < 0 || put_certs(sa, b) < 0 || put_certreq(sa, b) < 0 ||
 	    (sa->cfg.remote_id.type && ike_put_id(b, PL_IDr, &idr) < 0) ||
 	    ike_put_auth(b, &au) < 0 || put_cp_request(sa, b) < 0 ||
 	    sa_proposals_payload(&sa->cfg.esp_props, PROTO_ESP, spi, 4, &sap) < 0 ||
-	    ike_put_sa(b, &sap) < 0 || put_any_ts(b, PL_TSi, sa->cfg.want_ip6) < 0 || put_remote_ts(sa, b) < 0 ||
-	    put_status(b, N_INITIAL_CONTACT) < 0 ||
+	    ike_put_sa(b, &sap) < 0 || put_any_ts(b, PL_TSi, sa->cfg.want_ip6) < 0 ||
+	    put_remote_ts(sa, b) < 0 || put_status(b, N_INITIAL_CONTACT) < 0 ||
 	    (sa->cfg.mobike && put_status(b, N_MOBIKE_SUPPORTED) < 0))
 		goto out;
 	rc = 0;
 out:
-	OPENSSL_cleanse(mac, sizeof(mac));
+	OPENSSL_cleanse(authv, sizeof(authv));
 	return rc;
 }
 
@@ -121,8 +176,98 @@ int sa_auth_send(struct ike_sa *sa, uint64_t now)
 		return -1;
 	OPENSSL_cleanse(plain, sizeof(plain));
 	sa_set_state(sa, IKE_SA_AUTH_SENT);
-	log_info("ike: IKE_AUTH sent (psk)");
+	log_info("ike: IKE_AUTH sent (%s)", sa->cfg.cred ? "certificate" : "psk");
 	return sa_send_request(sa, REQ_AUTH, IKE_AUTH, out, len, now);
+}
+
+static bool is_signature(uint8_t method)
+{
+	return method == AUTH_RSA_SIG || method == AUTH_ECDSA_256 || method == AUTH_ECDSA_384 ||
+	       method == AUTH_ECDSA_521 || method == AUTH_DIGITAL_SIGNATURE;
+}
+
+/* The gateway's certificate chain from its CERT payloads: the first is its own. */
+static int peer_cert(struct ike_sa *sa, const struct ike_msg *m, const struct ike_pl_id *id,
+		     struct ike_peer_cert **pc)
+{
+	const uint8_t *chain[4];
+	size_t chain_len[4];
+	struct ike_pl_cert ee = { 0 }, c;
+	unsigned it = 0, n = 0;
+	const struct ike_pl *p;
+	char err[200];
+
+	while ((p = ike_msg_find(m, PL_CERT, &it))) {
+		if (ike_pl_cert_decode(p, &c) < 0 || c.encoding != CERT_X509_SIGNATURE)
+			continue;	/* Hash and URL and others: not supported */
+		if (!ee.data)
+			ee = c;
+		else if (n < 4) {
+			chain[n] = c.data;
+			chain_len[n++] = c.len;
+		}
+	}
+	if (!ee.data) {
+		sa_fail(sa, IKE_FAIL_AUTH, "gateway sent no X.509 certificate");
+		return -1;
+	}
+	if (ike_peer_cert_verify(sa->cfg.trust, ee.data, ee.len, chain, chain_len, n, id->type,
+				 id->data, id->len, pc, err, sizeof(err)) < 0) {
+		sa_fail(sa, IKE_FAIL_AUTH, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The gateway's AUTH as a signature over ResponderSignedOctets (§2.15, RFC 7427). */
+static int verify_signature(struct ike_sa *sa, const struct ike_msg *m, const struct ike_pl *idp,
+			    const struct ike_pl_id *id, const struct ike_pl_auth *au)
+{
+	static uint8_t so[SA_MSG_MAX + IKE_NONCE_MAX + PRF_MAX_LEN];
+	struct ike_peer_cert *pc = NULL;
+	const uint8_t *skp;
+	size_t skplen, solen;
+	char err[200], subj[160], alg[64];
+	int rc = -1;
+
+	if (peer_cert(sa, m, id, &pc) < 0)
+		return -1;
+	auth_sk_p(&sa->keys, false, &skp, &skplen);
+	struct auth_octets o = { .msg = sa->init_resp, .msg_len = sa->init_resp_len,
+				 .nonce = sa->ni, .nonce_len = SA_NONCE_LEN,
+				 .id = idp->body, .id_len = idp->len };
+	if (auth_signed_octets(sa->algs.prf, skp, skplen, &o, so, sizeof(so), &solen) < 0) {
+		sa_fail(sa, IKE_FAIL_LOCAL, "cannot build the gateway's signed octets");
+	} else if (ike_sig_verify(pc, au->method, au->data, au->len, so, solen, err,
+				  sizeof(err)) < 0) {
+		sa_fail(sa, IKE_FAIL_AUTH, "gateway's AUTH signature did not verify: %s", err);
+	} else {
+		log_info("ike: gateway authenticated with certificate %s (%s)",
+			 ike_peer_cert_subject(pc, subj, sizeof(subj)),
+			 ike_sig_alg_str(au->method, au->data, au->len, alg, sizeof(alg)));
+		rc = 0;
+	}
+	ike_peer_cert_free(pc);
+	return rc;
+}
+
+static int verify_psk(struct ike_sa *sa, const struct ike_pl *idp, const struct ike_pl_auth *au)
+{
+	const uint8_t *skp;
+	size_t skplen;
+
+	auth_sk_p(&sa->keys, false, &skp, &skplen);
+	/* ResponderSignedOctets = RealMessage2 | NonceIData | MACedIDForR (§2.15) */
+	struct auth_octets o = { .msg = sa->init_resp, .msg_len = sa->init_resp_len,
+				 .nonce = sa->ni, .nonce_len = SA_NONCE_LEN,
+				 .id = idp->body, .id_len = idp->len };
+	if (!sa->cfg.psk ||
+	    auth_psk_verify(sa->algs.prf, sa->cfg.psk, sa->cfg.psk_len, skp, skplen, &o, au->data,
+			    au->len) < 0) {
+		sa_fail(sa, IKE_FAIL_AUTH, "gateway's AUTH did not verify (is the PSK the same on both sides?)");
+		return -1;
+	}
+	return 0;
 }
 
 static int auth_verify_peer(struct ike_sa *sa, const struct ike_msg *m)
@@ -131,8 +276,6 @@ static int auth_verify_peer(struct ike_sa *sa, const struct ike_msg *m)
 	const struct ike_pl *idp = ike_msg_find(m, PL_IDr, &i1), *ap = ike_msg_find(m, PL_AUTH, &i2);
 	struct ike_pl_id id;
 	struct ike_pl_auth au;
-	const uint8_t *skp;
-	size_t skplen;
 
 	if (!idp || !ap || ike_pl_id_decode(idp, &id) < 0 || ike_pl_auth_decode(ap, &au) < 0) {
 		sa_fail(sa, IKE_FAIL_PROTOCOL, "IKE_AUTH response lacks IDr or AUTH");
@@ -144,22 +287,21 @@ static int auth_verify_peer(struct ike_sa *sa, const struct ike_msg *m)
 		sa_fail(sa, IKE_FAIL_AUTH, "gateway identity is not the configured gateway id");
 		return -1;
 	}
+	/* The method is the policy's, not the gateway's choice: no downgrade to a PSK. */
+	if (sa->cfg.trust) {
+		if (!is_signature(au.method)) {
+			sa_fail(sa, IKE_FAIL_AUTH, "gateway authenticated with %s, but [auth] ca requires a certificate",
+				ike_auth_method_name(au.method));
+			return -1;
+		}
+		return verify_signature(sa, m, idp, &id, &au);
+	}
 	if (au.method != AUTH_SHARED_KEY_MIC) {
-		sa_fail(sa, IKE_FAIL_AUTH, "gateway authenticated with %s, expected a pre-shared key",
+		sa_fail(sa, IKE_FAIL_AUTH, "gateway authenticated with %s; set [auth] ca to accept certificates",
 			ike_auth_method_name(au.method));
 		return -1;
 	}
-	auth_sk_p(&sa->keys, false, &skp, &skplen);
-	/* ResponderSignedOctets = RealMessage2 | NonceIData | MACedIDForR (§2.15) */
-	struct auth_octets o = { .msg = sa->init_resp, .msg_len = sa->init_resp_len,
-				 .nonce = sa->ni, .nonce_len = SA_NONCE_LEN,
-				 .id = idp->body, .id_len = idp->len };
-	if (auth_psk_verify(sa->algs.prf, sa->cfg.psk, sa->cfg.psk_len, skp, skplen, &o, au.data,
-			    au.len) < 0) {
-		sa_fail(sa, IKE_FAIL_AUTH, "gateway's AUTH did not verify (is the PSK the same on both sides?)");
-		return -1;
-	}
-	return 0;
+	return verify_psk(sa, idp, &au);
 }
 
 static bool has_notify(const struct ike_msg *m, uint16_t type)

@@ -135,6 +135,18 @@ static int init_build(struct ike_sa *sa, uint8_t *buf, size_t cap, size_t *len)
 	    put_natd(&b, N_NAT_DETECTION_SOURCE_IP, src) < 0 ||
 	    put_natd(&b, N_NAT_DETECTION_DESTINATION_IP, dst) < 0)
 		return -1;
+	/* RFC 7427 §4: announce the hashes we accept, so the gateway signs with one of them. */
+	if (sa->cfg.trust || sa->cfg.cred) {
+		uint8_t hashes[sizeof(ike_sig_hashes)];
+		unsigned n = sizeof(ike_sig_hashes) / sizeof(ike_sig_hashes[0]);
+
+		for (unsigned i = 0; i < n; i++)
+			put_be16(hashes + 2 * i, ike_sig_hashes[i]);
+		struct ike_pl_notify sh = { .type = N_SIGNATURE_HASH_ALGORITHMS, .data = hashes,
+					    .len = (uint16_t)(2 * n) };
+		if (ike_put_notify(&b, &sh) < 0)
+			return -1;
+	}
 	return ike_mw_finish(&b, len);
 }
 
@@ -377,6 +389,13 @@ void sa_init_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 	log_info("ike: IKE_SA_INIT done: %s-%s-%s", ike_transform_name(TRANS_ENCR, sa->algs.encr),
 		 ike_transform_name(TRANS_PRF, sa->algs.prf), ike_transform_name(TRANS_DH, sa->dh_group));
 	init_log_nat(sa, m);
+	{
+		struct ike_pl_notify sh;
+
+		if (find_notify(m, N_SIGNATURE_HASH_ALGORITHMS, &sh))
+			for (unsigned i = 0; i + 1 < sh.len && sa->n_peer_hashes < 8; i += 2)
+				sa->peer_hashes[sa->n_peer_hashes++] = get_be16(sh.data + i);
+	}
 	/* §2.23: after NAT detection, both sides move to port 4500. */
 	if (sa->ops.float_port)
 		sa->ops.float_port(sa->ctx);

@@ -59,6 +59,8 @@ struct ike_sa {
 	bool have_keys;
 	struct sk_dir sk_out, sk_in;
 	bool peer_mobike;
+	uint16_t peer_hashes[8];	/* the gateway's SIGNATURE_HASH_ALGORITHMS (RFC 7427 §4) */
+	unsigned n_peer_hashes;
 	bool on_nat_port;
 
 	/* the Child SA we are negotiating in IKE_AUTH */
