@@ -5,6 +5,7 @@
 #include "ike/sa_int.h"
 
 #include <stdarg.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,7 +158,8 @@ int sa_send_request(struct ike_sa *sa, int kind, uint8_t exchange, const uint8_t
 	r->msg_id = sa->next_msg_id;
 	r->tries = 1;
 	r->timeout_ms = sa->cfg.retransmit_ms;
-	r->next_ms = now + r->timeout_ms;
+	/* RFC 9329 §6.2 ≈: initiators SHOULD NOT retransmit requests over TCP. */
+	r->next_ms = now + (sa->reliable ? sa_request_budget_ms(sa) : r->timeout_ms);
 	log_debug("ike: %s request #%u sent (%zu bytes)", ike_exchange_name(exchange), r->msg_id, len);
 	if (sa->ops.send(sa->ctx, r->buf, r->len) < 0)
 		log_debug("ike: send failed; the retransmission will try again");
@@ -332,10 +334,28 @@ void ike_sa_input(struct ike_sa *sa, const uint8_t *msg, size_t len, uint64_t no
 	OPENSSL_cleanse(plain, len < sizeof(plain) ? len : sizeof(plain));
 }
 
+uint32_t sa_request_budget_ms(const struct ike_sa *sa)
+{
+	uint64_t t = 0, step = sa->cfg.retransmit_ms;
+
+	for (unsigned i = 0; i < sa->cfg.retransmit_tries && t < 600000; i++, step *= 2)
+		t += step;
+	return (uint32_t)(t < 600000 ? t : 600000);
+}
+
 static void sa_retransmit(struct ike_sa *sa, uint64_t now)
 {
 	struct sa_request *r = &sa->req;
 
+	if (sa->reliable) {
+		if (r->kind == REQ_DELETE) {
+			sa_fail(sa, IKE_FAIL_LOCAL, "IKE SA deleted (gateway did not confirm)");
+			return;
+		}
+		sa_fail(sa, IKE_FAIL_TIMEOUT, "no answer to %s from the gateway in %u s over TCP",
+			ike_exchange_name(r->exchange), sa_request_budget_ms(sa) / 1000);
+		return;
+	}
 	if (r->tries >= sa->cfg.retransmit_tries) {
 		if (r->kind == REQ_DELETE) {
 			sa_fail(sa, IKE_FAIL_LOCAL, "IKE SA deleted (gateway did not confirm)");
@@ -448,6 +468,92 @@ int ike_sa_delete(struct ike_sa *sa, uint64_t now_ms)
 	log_info("ike: sent DELETE for the IKE SA");
 	sa_set_state(sa, IKE_SA_DELETING);
 	return 0;
+}
+
+void ike_sa_set_reliable(struct ike_sa *sa, bool reliable)
+{
+	sa->reliable = reliable;
+	if (sa->req.active)
+		sa->req.next_ms = sa->now_ms + (reliable ? sa_request_budget_ms(sa) : sa->req.timeout_ms);
+}
+
+void ike_sa_set_addrs(struct ike_sa *sa, int family, const uint8_t *local_ip, uint16_t local_port,
+		      const uint8_t *remote_ip, uint16_t remote_port)
+{
+	size_t n = family == AF_INET6 ? 16 : 4;
+
+	sa->cfg.family = family;
+	memset(sa->cfg.local_ip, 0, sizeof(sa->cfg.local_ip));
+	memset(sa->cfg.remote_ip, 0, sizeof(sa->cfg.remote_ip));
+	memcpy(sa->cfg.local_ip, local_ip, n);
+	memcpy(sa->cfg.remote_ip, remote_ip, n);
+	sa->cfg.local_port = local_port;
+	sa->cfg.remote_port = remote_port;
+}
+
+bool ike_sa_init_done(const struct ike_sa *sa)
+{
+	return sa->have_keys;
+}
+
+/*
+ * RFC 4555 §3.5: INFORMATIONAL with UPDATE_SA_ADDRESSES and NAT detection
+ * for the new path; without MOBIKE an empty INFORMATIONAL, which is enough
+ * for the gateway to learn the new connection (RFC 9329 §6 ≈).
+ */
+static int sa_send_update(struct ike_sa *sa, uint64_t now)
+{
+	uint8_t plain[256], out[512], src[IKE_NAT_DETECTION_LEN], dst[IKE_NAT_DETECTION_LEN];
+	struct ike_mw b;
+	struct wr w;
+	size_t plen, len;
+	bool mobike = sa->cfg.mobike && sa->peer_mobike;
+
+	wr_init(&w, plain, sizeof(plain));
+	if (ike_mw_begin_inner(&b, &w) < 0)
+		return -1;
+	if (mobike) {
+		struct ike_pl_notify u = { .type = N_UPDATE_SA_ADDRESSES };
+		struct ike_pl_notify s1 = { .type = N_NAT_DETECTION_SOURCE_IP, .data = src,
+					    .len = sizeof(src) };
+		struct ike_pl_notify d1 = { .type = N_NAT_DETECTION_DESTINATION_IP, .data = dst,
+					    .len = sizeof(dst) };
+
+		/* Keep UDP encapsulation forced, as in IKE_SA_INIT (RFC 7296 §2.23). */
+		if ((sa->cfg.force_encap ? RAND_bytes(src, sizeof(src)) != 1 :
+		     sa_natd_hash(sa, sa->cfg.local_ip, sa->cfg.local_port, src) < 0) ||
+		    sa_natd_hash(sa, sa->cfg.remote_ip, sa->cfg.remote_port, dst) < 0 ||
+		    ike_put_notify(&b, &u) < 0 || ike_put_notify(&b, &s1) < 0 ||
+		    ike_put_notify(&b, &d1) < 0)
+			return -1;
+	}
+	if (ike_mw_finish(&b, &plen) < 0 ||
+	    sa_protect(sa, INFORMATIONAL, false, sa->next_msg_id, ike_mw_first(&b), plain, plen, out,
+		       sizeof(out), &len) < 0)
+		return -1;
+	log_info("ike: telling the gateway about the new connection (%s)",
+		 mobike ? "UPDATE_SA_ADDRESSES" : "empty INFORMATIONAL");
+	return sa_send_request(sa, REQ_UPDATE, INFORMATIONAL, out, len, now);
+}
+
+void ike_sa_reconnected(struct ike_sa *sa, uint64_t now_ms)
+{
+	struct sa_request *r = &sa->req;
+
+	if (sa->state == IKE_SA_DEAD || sa->state == IKE_SA_IDLE)
+		return;
+	sa->now_ms = now_ms;
+	/* RFC 9329 §6.2 ≈: after a reconnect, outstanding requests must be sent again. */
+	if (r->active) {
+		log_info("ike: resending %s #%u on the new connection", ike_exchange_name(r->exchange),
+			 r->msg_id);
+		r->next_ms = now_ms + (sa->reliable ? sa_request_budget_ms(sa) : r->timeout_ms);
+		if (sa->ops.send(sa->ctx, r->buf, r->len) < 0)
+			log_debug("ike: resend failed");
+		return;
+	}
+	if (sa->state == IKE_SA_ESTABLISHED && sa_send_update(sa, now_ms) < 0)
+		log_warn("ike: cannot build the address update");
 }
 
 enum ike_sa_state ike_sa_state(const struct ike_sa *sa) { return sa->state; }

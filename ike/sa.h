@@ -126,6 +126,27 @@ void ike_sa_input(struct ike_sa *sa, const uint8_t *msg, size_t len, uint64_t no
 void ike_sa_tick(struct ike_sa *sa, uint64_t now_ms);
 /* Absolute time of the next ike_sa_tick() needed; 0 = none. */
 uint64_t ike_sa_next_deadline(const struct ike_sa *sa);
+/*
+ * The transport under the IKE SA. Reliable (TCP or TLS, RFC 9329): no
+ * retransmission timers; a request fails after the time UDP would have
+ * spent on all its tries.
+ */
+void ike_sa_set_reliable(struct ike_sa *sa, bool reliable);
+/*
+ * Addresses and ports of the transport actually used, for NAT_DETECTION
+ * (RFC 9329 §6.5 ≈: computed with the TCP addresses and ports over TCP).
+ */
+void ike_sa_set_addrs(struct ike_sa *sa, int family, const uint8_t *local_ip, uint16_t local_port,
+		      const uint8_t *remote_ip, uint16_t remote_port);
+/*
+ * The TCP connection broke and a new one is up (RFC 9329 §6 ≈): send the
+ * outstanding request again; once established, tell the gateway about the
+ * new connection with UPDATE_SA_ADDRESSES (MOBIKE) or an empty INFORMATIONAL.
+ */
+void ike_sa_reconnected(struct ike_sa *sa, uint64_t now_ms);
+/* True once IKE_SA_INIT has been answered (the fallback race uses it). */
+bool ike_sa_init_done(const struct ike_sa *sa);
+
 /* Rekey the Child SA as soon as possible (e.g. its ESP counters near their end). */
 void ike_sa_rekey_child(struct ike_sa *sa, uint64_t now_ms);
 /* Send DELETE for the IKE SA (graceful shutdown); DEAD once answered or timed out. */

@@ -15,7 +15,7 @@
 #define SA_MAX_INIT_RETRIES 4
 
 /* §2.23: SHA-1(SPIi | SPIr | IP | Port) */
-static int natd_hash(const struct ike_sa *sa, const uint8_t *ip, uint16_t port,
+int sa_natd_hash(const struct ike_sa *sa, const uint8_t *ip, uint16_t port,
 		     uint8_t out[IKE_NAT_DETECTION_LEN])
 {
 	uint8_t buf[8 + 8 + 16 + 2];
@@ -111,10 +111,10 @@ static int init_build(struct ike_sa *sa, uint8_t *buf, size_t cap, size_t *len)
 	if (sa->cfg.force_encap) {
 		if (RAND_bytes(src, sizeof(src)) != 1)
 			return -1;
-	} else if (natd_hash(sa, sa->cfg.local_ip, sa->cfg.local_port, src) < 0) {
+	} else if (sa_natd_hash(sa, sa->cfg.local_ip, sa->cfg.local_port, src) < 0) {
 		return -1;
 	}
-	if (natd_hash(sa, sa->cfg.remote_ip, sa->cfg.remote_port, dst) < 0)
+	if (sa_natd_hash(sa, sa->cfg.remote_ip, sa->cfg.remote_port, dst) < 0)
 		return -1;
 	sa_hdr(sa, &h, IKE_SA_INIT, false, 0);
 	wr_init(&w, buf, cap);
@@ -340,7 +340,7 @@ static void init_log_nat(struct ike_sa *sa, const struct ike_msg *m)
 		log_info("ike: gateway sent no NAT detection; using port 4500 anyway");
 		return;
 	}
-	if (natd_hash(sa, sa->cfg.local_ip, sa->cfg.local_port, h) == 0 && n.len == sizeof(h) &&
+	if (sa_natd_hash(sa, sa->cfg.local_ip, sa->cfg.local_port, h) == 0 && n.len == sizeof(h) &&
 	    CRYPTO_memcmp(h, n.data, sizeof(h)) == 0)
 		log_info("ike: no NAT between us and the gateway; forcing UDP encapsulation");
 	else

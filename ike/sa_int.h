@@ -27,7 +27,7 @@ struct sa_request {
 	uint32_t timeout_ms;	/* current back-off */
 	/* what the request was for, so its response can be matched */
 	enum { REQ_NONE, REQ_INIT, REQ_AUTH, REQ_DPD, REQ_DELETE, REQ_DELETE_CHILD,
-	       REQ_REKEY_CHILD, REQ_REKEY_IKE } kind;
+	       REQ_REKEY_CHILD, REQ_REKEY_IKE, REQ_UPDATE } kind;
 };
 
 struct ike_sa {
@@ -59,6 +59,7 @@ struct ike_sa {
 	bool have_keys;
 	struct sk_dir sk_out, sk_in;
 	bool peer_mobike;
+	bool reliable;			/* over TCP/TLS: no retransmission timers */
 	uint16_t peer_hashes[8];	/* the gateway's SIGNATURE_HASH_ALGORITHMS (RFC 7427 §4) */
 	unsigned n_peer_hashes;
 	bool on_nat_port;
@@ -121,7 +122,12 @@ struct sa_child *sa_child_add(struct ike_sa *sa, uint32_t spi_in, uint32_t spi_o
 uint32_t sa_random_spi(void);
 int sa_first_error_notify(const struct ike_msg *m, uint16_t *type) MUST_CHECK;
 
+/* Total time a request may wait over a reliable transport: what UDP's tries add up to. */
+uint32_t sa_request_budget_ms(const struct ike_sa *sa);
+
 /* sa_init.c: IKE_SA_INIT */
+int sa_natd_hash(const struct ike_sa *sa, const uint8_t *ip, uint16_t port,
+		 uint8_t out[IKE_NAT_DETECTION_LEN]) MUST_CHECK;
 int sa_init_send(struct ike_sa *sa, uint64_t now) MUST_CHECK;
 int sa_proposals_payload(const struct proposal_list *l, uint8_t proto, const uint8_t *spi,
 			 uint8_t spi_size, struct ike_pl_sa *out) MUST_CHECK;
