@@ -6,6 +6,7 @@
  * (a unit test keeps the two in step).
  */
 #include "agent/config.h"
+#include "util/err.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -168,19 +169,6 @@ static bool owns_string(const struct cfg_opt *o)
 	}
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- setting one option ---- */
 
@@ -189,7 +177,7 @@ static int set_str(char **dst, const char *val, char *msg, size_t msglen)
 	char *s = strdup(val);
 
 	if (!s) {
-		seterr(msg, msglen, "out of memory");
+		(void)err_set(msg, msglen, "out of memory");
 		return -1;
 	}
 	free(*dst);
@@ -209,12 +197,12 @@ static int set_psk(struct config *cfg, const void *key, size_t len, char *msg, s
 	uint8_t *p;
 
 	if (len == 0 || len > CONFIG_PSK_MAX) {
-		seterr(msg, msglen, "the key must be 1..%d bytes", CONFIG_PSK_MAX);
+		(void)err_set(msg, msglen, "the key must be 1..%d bytes", CONFIG_PSK_MAX);
 		return -1;
 	}
 	p = malloc(len);
 	if (!p) {
-		seterr(msg, msglen, "out of memory");
+		(void)err_set(msg, msglen, "out of memory");
 		return -1;
 	}
 	memcpy(p, key, len);
@@ -236,11 +224,11 @@ static int set_psk_file(struct config *cfg, const char *path, char *msg, size_t 
 	if (cfgv_path(path, msg, msglen) < 0)
 		return -1;
 	if (cfgv_read_file(path, cap, &buf, &n, &mode, why, sizeof(why)) < 0) {
-		seterr(msg, msglen, "%s: %s", path, why);
+		(void)err_set(msg, msglen, "%s: %s", path, why);
 		return -1;
 	}
 	if (mode & (S_IRGRP | S_IROTH)) {
-		seterr(msg, msglen, "%s is readable by group/others (chmod 600)", path);
+		(void)err_set(msg, msglen, "%s is readable by group/others (chmod 600)", path);
 		goto done;
 	}
 	if (n && buf[n - 1] == '\n')
@@ -248,7 +236,7 @@ static int set_psk_file(struct config *cfg, const char *path, char *msg, size_t 
 	if (n && buf[n - 1] == '\r')
 		n--;
 	if (n == 0)
-		seterr(msg, msglen, "%s is empty", path);
+		(void)err_set(msg, msglen, "%s is empty", path);
 	else if (set_psk(cfg, buf, n, msg, msglen) == 0)
 		rc = set_str(&cfg->auth.psk_file, path, msg, msglen);
 done:
@@ -292,9 +280,9 @@ static int set_method(enum config_auth_method *m, const char *val, char *msg, si
 	else if (strcmp(val, "pubkey") == 0)
 		*m = CONFIG_AUTH_PUBKEY;
 	else if (strcmp(val, "eap") == 0)
-		seterr(msg, msglen, "'eap' is not supported yet");
+		(void)err_set(msg, msglen, "'eap' is not supported yet");
 	else
-		seterr(msg, msglen, "'%s' is not psk or pubkey", val);
+		(void)err_set(msg, msglen, "'%s' is not psk or pubkey", val);
 	return strcmp(val, "psk") == 0 || strcmp(val, "pubkey") == 0 ? 0 : -1;
 }
 
@@ -309,7 +297,7 @@ static int set_duration(const struct cfg_opt *o, const char *val, uint32_t *out,
 	if ((ms < o->min && !(ms == 0 && (o->flags & OPT_ZERO_OK))) || ms > o->max) {
 		cfgv_format_duration(o->min, lo, sizeof(lo));
 		cfgv_format_duration(o->max, hi, sizeof(hi));
-		seterr(msg, msglen, "'%s' is out of range (%s..%s%s)", val, lo, hi,
+		(void)err_set(msg, msglen, "'%s' is out of range (%s..%s%s)", val, lo, hi,
 		       o->flags & OPT_ZERO_OK ? ", or 0 for off" : "");
 		return -1;
 	}
@@ -328,18 +316,18 @@ static int set_number(const struct cfg_opt *o, const char *val, uint32_t *out,
 		return 0;
 	}
 	if (o->type == T_MTU && cfgv_uint(val, 0, UINT32_MAX, &v, NULL, 0) < 0) {
-		seterr(msg, msglen, "'%s' is not auto or a number", val);
+		(void)err_set(msg, msglen, "'%s' is not auto or a number", val);
 		return -1;
 	}
 	if (o->type == T_SIZE ? cfgv_size(val, &v, msg, msglen) < 0 :
 	    cfgv_uint(val, 0, UINT32_MAX, &v, msg, msglen) < 0)
 		return -1;
 	if (v < o->min || v > o->max) {
-		seterr(msg, msglen, "'%s' is out of range (%u..%u)", val, o->min, o->max);
+		(void)err_set(msg, msglen, "'%s' is out of range (%u..%u)", val, o->min, o->max);
 		return -1;
 	}
 	if (o->type == T_TABLE && v >= 253 && v <= 255) {
-		seterr(msg, msglen, "'%s' is a reserved routing table (253..255)", val);
+		(void)err_set(msg, msglen, "'%s' is a reserved routing table (253..255)", val);
 		return -1;
 	}
 	*out = v;
@@ -355,7 +343,7 @@ static int set_checked_str(const struct cfg_opt *o, const char *val, char **out,
 	case T_IDENT:
 		if (strlen(val) <= 255)
 			break;
-		seterr(msg, msglen, "'%.32s...' is too long (max 255 bytes)", val);
+		(void)err_set(msg, msglen, "'%.32s...' is too long (max 255 bytes)", val);
 		return -1;
 	case T_PATH:
 		if (cfgv_path(val, msg, msglen) < 0)
@@ -367,7 +355,7 @@ static int set_checked_str(const struct cfg_opt *o, const char *val, char **out,
 		break;
 	default:	/* T_HOST, T_SNI */
 		if (o->type == T_SNI && cfgv_is_ip_literal(val)) {
-			seterr(msg, msglen, "'%s' is an IP address; SNI takes a DNS name", val);
+			(void)err_set(msg, msglen, "'%s' is an IP address; SNI takes a DNS name", val);
 			return -1;
 		}
 		if (cfgv_host(val, host, sizeof(host), msg, msglen) < 0)
@@ -418,7 +406,7 @@ static int set_value(struct config *cfg, const struct cfg_opt *o, const char *va
 	case T_LOG_LEVEL:
 		if (log_level_parse(val, f) == 0)
 			return 0;
-		seterr(msg, msglen, "'%s' is not error, warn, info or debug", val);
+		(void)err_set(msg, msglen, "'%s' is not error, warn, info or debug", val);
 		return -1;
 	case T_ORDER:
 		return cfgv_transport_order(val, cfg->transport.order, &cfg->transport.n_order,
@@ -430,7 +418,7 @@ static int set_value(struct config *cfg, const struct cfg_opt *o, const char *va
 	case T_PROXY:
 		return set_proxy(cfg, val, msg, msglen);
 	}
-	seterr(msg, msglen, "internal error: no parser");
+	(void)err_set(msg, msglen, "internal error: no parser");
 	return -1;
 }
 
@@ -454,7 +442,7 @@ static int line_err(struct scan *sc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	seterr(sc->err, sc->errlen, "%s:%u: %s", sc->cfg->source, sc->line, msg);
+	(void)err_set(sc->err, sc->errlen, "%s:%u: %s", sc->cfg->source, sc->line, msg);
 	OPENSSL_cleanse(msg, sizeof(msg));
 	return -1;
 }
@@ -609,13 +597,13 @@ static int config_init(struct config *cfg, const char *name, char *err, size_t e
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->source = strdup(name ? name : "config");
 	if (!cfg->source) {
-		seterr(err, errlen, "%s: out of memory", name ? name : "config");
+		(void)err_set(err, errlen, "%s: out of memory", name ? name : "config");
 		return -1;
 	}
 	for (size_t i = 0; i < NOPTS; i++) {
 		if (opts[i].info.def && set_value(cfg, &opts[i], opts[i].info.def,
 						  msg, sizeof(msg)) < 0) {
-			seterr(err, errlen, "%s: default of %s: %s", cfg->source,
+			(void)err_set(err, errlen, "%s: default of %s: %s", cfg->source,
 			       opts[i].info.key, msg);
 			config_free(cfg);
 			return -1;
@@ -681,9 +669,9 @@ static int cfg_err(struct config *cfg, char *err, size_t errlen, const struct cf
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (line)
-		seterr(err, errlen, "%s:%u: %s", cfg->source, line, msg);
+		(void)err_set(err, errlen, "%s:%u: %s", cfg->source, line, msg);
 	else
-		seterr(err, errlen, "%s: %s", cfg->source ? cfg->source : "config", msg);
+		(void)err_set(err, errlen, "%s: %s", cfg->source ? cfg->source : "config", msg);
 	config_free(cfg);
 	return -1;
 }
@@ -818,7 +806,7 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (cfgv_read_file(path, CONFIG_FILE_MAX, &buf, &len, &mode, msg, sizeof(msg)) < 0) {
-		seterr(err, errlen, "%s: %s", path, msg);
+		(void)err_set(err, errlen, "%s: %s", path, msg);
 		return -1;
 	}
 	rc = config_parse_buf(path, buf, len, cfg, err, errlen);

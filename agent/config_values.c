@@ -4,6 +4,7 @@
  * the value it was given; config.c adds "FILE:LINE: key: " in front.
  */
 #include "agent/config.h"
+#include "util/err.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -25,19 +26,6 @@
 #define MS_PER_H	(60u * MS_PER_M)
 #define MS_PER_D	(24u * MS_PER_H)
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static bool is_digit(char c)
 {
@@ -73,7 +61,7 @@ int cfgv_bool(const char *s, bool *out, char *err, size_t errlen)
 			return 0;
 		}
 	}
-	seterr(err, errlen, "'%s' is not yes or no", s);
+	(void)err_set(err, errlen, "'%s' is not yes or no", s);
 	return -1;
 }
 
@@ -92,14 +80,14 @@ int cfgv_duration(const char *s, uint32_t *ms, char *err, size_t errlen)
 		if (strcmp(s + n, units[i].unit) != 0)
 			continue;
 		if (v > UINT32_MAX || v * units[i].ms > UINT32_MAX) {
-			seterr(err, errlen, "'%s' is too long (max 49d)", s);
+			(void)err_set(err, errlen, "'%s' is too long (max 49d)", s);
 			return -1;
 		}
 		*ms = (uint32_t)(v * units[i].ms);
 		return 0;
 	}
 bad:
-	seterr(err, errlen, "'%s' is not a duration (e.g. 30s, 5m)", s);
+	(void)err_set(err, errlen, "'%s' is not a duration (e.g. 30s, 5m)", s);
 	return -1;
 }
 
@@ -139,11 +127,11 @@ int cfgv_uint(const char *s, uint32_t min, uint32_t max, uint32_t *out,
 	uint64_t v;
 
 	if (read_uint(s, &v) < 0) {
-		seterr(err, errlen, "'%s' is not a number", s);
+		(void)err_set(err, errlen, "'%s' is not a number", s);
 		return -1;
 	}
 	if (v < min || v > max) {
-		seterr(err, errlen, "'%s' is out of range (%u..%u)", s, min, max);
+		(void)err_set(err, errlen, "'%s' is out of range (%u..%u)", s, min, max);
 		return -1;
 	}
 	*out = (uint32_t)v;
@@ -163,7 +151,7 @@ int cfgv_size(const char *s, uint32_t *out, char *err, size_t errlen)
 		*out = (uint32_t)(v * 1024);
 		return 0;
 	}
-	seterr(err, errlen, "'%s' is not a size (e.g. 1400, 64k)", s);
+	(void)err_set(err, errlen, "'%s' is not a size (e.g. 1400, 64k)", s);
 	return -1;
 }
 
@@ -172,7 +160,7 @@ int cfgv_port(const char *s, uint16_t *out, char *err, size_t errlen)
 	uint64_t v;
 
 	if (read_decimal(s, &v) != strlen(s) || !s[0] || v < 1 || v > 65535) {
-		seterr(err, errlen, "'%s' is not a port (1..65535)", s);
+		(void)err_set(err, errlen, "'%s' is not a port (1..65535)", s);
 		return -1;
 	}
 	*out = (uint16_t)v;
@@ -238,13 +226,13 @@ int cfgv_cidr(const char *s, struct cidr *out, char *err, size_t errlen)
 		char fixed[64];
 
 		cfgv_format_cidr(&c, fixed, sizeof(fixed));
-		seterr(err, errlen, "'%s' has host bits set (did you mean %s?)", s, fixed);
+		(void)err_set(err, errlen, "'%s' has host bits set (did you mean %s?)", s, fixed);
 		return -1;
 	}
 	*out = c;
 	return 0;
 bad:
-	seterr(err, errlen, "'%s' is not an address or CIDR (e.g. 10.0.0.0/8)", s);
+	(void)err_set(err, errlen, "'%s' is not an address or CIDR (e.g. 10.0.0.0/8)", s);
 	return -1;
 }
 
@@ -270,15 +258,15 @@ int cfgv_cidr_list(const char *s, struct cidr_list *out, char *err, size_t errle
 		for (b = end; b > a && is_space(s[b - 1]); b--)
 			;
 		if (a == b) {
-			seterr(err, errlen, "empty entry in list '%s'", s);
+			(void)err_set(err, errlen, "empty entry in list '%s'", s);
 			return -1;
 		}
 		if (l.n >= CONFIG_MAX_TS) {
-			seterr(err, errlen, "too many entries (max %d)", CONFIG_MAX_TS);
+			(void)err_set(err, errlen, "too many entries (max %d)", CONFIG_MAX_TS);
 			return -1;
 		}
 		if (b - a >= sizeof(item)) {
-			seterr(err, errlen, "'%.*s...' is not an address or CIDR", 40, s + a);
+			(void)err_set(err, errlen, "'%.*s...' is not an address or CIDR", 40, s + a);
 			return -1;
 		}
 		memcpy(item, s + a, b - a);
@@ -344,7 +332,7 @@ int cfgv_host(const char *s, char *out, size_t outlen, char *err, size_t errlen)
 		memcpy(out, s, len + 1);
 		return 0;
 	}
-	seterr(err, errlen, "'%s' is not a host name or IP address", s);
+	(void)err_set(err, errlen, "'%s' is not a host name or IP address", s);
 	return -1;
 }
 
@@ -361,7 +349,7 @@ int cfgv_host_port(const char *s, char *host, size_t hostlen, uint16_t *port,
 	if (hl >= sizeof(h))
 		goto bad;
 	if (s[0] != '[' && memchr(s, ':', hl)) {
-		seterr(err, errlen, "'%s': write an IPv6 address as [ADDR]:PORT", s);
+		(void)err_set(err, errlen, "'%s': write an IPv6 address as [ADDR]:PORT", s);
 		return -1;
 	}
 	memcpy(h, s, hl);
@@ -370,7 +358,7 @@ int cfgv_host_port(const char *s, char *host, size_t hostlen, uint16_t *port,
 		return -1;
 	return cfgv_port(colon + 1, port, err, errlen);
 bad:
-	seterr(err, errlen, "'%s' is not HOST:PORT", s);
+	(void)err_set(err, errlen, "'%s' is not HOST:PORT", s);
 	return -1;
 }
 
@@ -429,14 +417,14 @@ static int proxy_userinfo(const char *s, size_t n, struct cfgv_proxy *p, char *e
 	size_t ul = colon ? (size_t)(colon - s) : n;
 
 	if (ul == 0) {
-		seterr(err, errlen, "proxy URL has an empty user name");
+		(void)err_set(err, errlen, "proxy URL has an empty user name");
 		return -1;
 	}
 	p->user = pct_decode(s, ul);
 	if (colon)
 		p->pass = pct_decode(colon + 1, n - ul - 1);
 	if (!p->user || (colon && !p->pass)) {
-		seterr(err, errlen, "proxy URL: bad %%-escape or control character in user or password");
+		(void)err_set(err, errlen, "proxy URL: bad %%-escape or control character in user or password");
 		return -1;
 	}
 	return 0;
@@ -453,12 +441,12 @@ int cfgv_proxy_url(const char *s, struct cfgv_proxy *out, char *err, size_t errl
 	if (strncasecmp(s, "http://", 7) == 0) {
 		auth = s + 7;
 	} else if (strstr(s, "://")) {
-		seterr(err, errlen, "only http:// proxy URLs are supported");
+		(void)err_set(err, errlen, "only http:// proxy URLs are supported");
 		return -1;
 	}
 	slash = strchr(auth, '/');
 	if (slash && slash[1]) {
-		seterr(err, errlen, "proxy URL must not have a path (http://[user:pass@]host:port)");
+		(void)err_set(err, errlen, "proxy URL must not have a path (http://[user:pass@]host:port)");
 		return -1;
 	}
 	hl = slash ? (size_t)(slash - auth) : strlen(auth);
@@ -470,20 +458,20 @@ int cfgv_proxy_url(const char *s, struct cfgv_proxy *out, char *err, size_t errl
 		auth = at + 1;
 	}
 	if (hl == 0 || hl >= sizeof(hostport)) {
-		seterr(err, errlen, "proxy URL has no usable host (http://[user:pass@]host:port)");
+		(void)err_set(err, errlen, "proxy URL has no usable host (http://[user:pass@]host:port)");
 		goto fail;
 	}
 	memcpy(hostport, auth, hl);
 	hostport[hl] = '\0';
 	if (!strchr(hostport, ':') || hostport[hl - 1] == ']') {
-		seterr(err, errlen, "proxy '%s' has no port (e.g. http://proxy:3128)", hostport);
+		(void)err_set(err, errlen, "proxy '%s' has no port (e.g. http://proxy:3128)", hostport);
 		goto fail;
 	}
 	if (cfgv_host_port(hostport, host, sizeof(host), &p.port, err, errlen) < 0)
 		goto fail;
 	p.host = strdup(host);
 	if (!p.host) {
-		seterr(err, errlen, "out of memory");
+		(void)err_set(err, errlen, "out of memory");
 		goto fail;
 	}
 	*out = p;
@@ -504,7 +492,7 @@ int cfgv_path(const char *s, char *err, size_t errlen)
 			goto bad;
 	return 0;
 bad:
-	seterr(err, errlen, "'%s' is not an absolute path", s);
+	(void)err_set(err, errlen, "'%s' is not an absolute path", s);
 	return -1;
 }
 
@@ -519,7 +507,7 @@ int cfgv_ifname(const char *s, char *err, size_t errlen)
 			goto bad;
 	return 0;
 bad:
-	seterr(err, errlen, "'%s' is not an interface name (1..15 bytes, no '/', ':', '%%' or spaces)",
+	(void)err_set(err, errlen, "'%s' is not an interface name (1..15 bytes, no '/', ':', '%%' or spaces)",
 	       s);
 	return -1;
 }
@@ -540,11 +528,11 @@ int cfgv_transport_order(const char *s, enum config_transport *order, unsigned *
 			if (len == strlen(names[t]) && strncmp(s, names[t], len) == 0)
 				break;
 		if (t == CONFIG_MAX_TRANSPORTS) {
-			seterr(err, errlen, "'%.*s' is not udp, tcp or tls", (int)len, s);
+			(void)err_set(err, errlen, "'%.*s' is not udp, tcp or tls", (int)len, s);
 			return -1;
 		}
 		if (seen & (1u << t)) {
-			seterr(err, errlen, "'%s' is listed twice", names[t]);
+			(void)err_set(err, errlen, "'%s' is listed twice", names[t]);
 			return -1;
 		}
 		seen |= 1u << t;
@@ -553,7 +541,7 @@ int cfgv_transport_order(const char *s, enum config_transport *order, unsigned *
 		s += strspn(s, " \t");
 	}
 	if (!count) {
-		seterr(err, errlen, "no transport given (udp, tcp, tls)");
+		(void)err_set(err, errlen, "no transport given (udp, tcp, tls)");
 		return -1;
 	}
 	memcpy(order, tmp, count * sizeof(tmp[0]));
@@ -581,20 +569,20 @@ static int open_regular(const char *path, struct stat *st, char *err, size_t err
 	if (stat(path, st) < 0)
 		goto fail;
 	if (!S_ISREG(st->st_mode)) {
-		seterr(err, errlen, "not a regular file");
+		(void)err_set(err, errlen, "not a regular file");
 		return -1;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		goto fail;
 	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
-		seterr(err, errlen, "not a regular file");
+		(void)err_set(err, errlen, "not a regular file");
 		close(fd);
 		return -1;
 	}
 	return fd;
 fail:
-	seterr(err, errlen, "cannot read: %s", strerror(errno));
+	(void)err_set(err, errlen, "cannot read: %s", strerror(errno));
 	return -1;
 }
 
@@ -609,12 +597,12 @@ int cfgv_read_file(const char *path, size_t max, char **out, size_t *outlen, mod
 	if (fd < 0)
 		return -1;
 	if ((uint64_t)st.st_size > max) {
-		seterr(err, errlen, "too large (max %zu bytes)", max);
+		(void)err_set(err, errlen, "too large (max %zu bytes)", max);
 		goto fail;
 	}
 	buf = malloc(max + 1);
 	if (!buf) {
-		seterr(err, errlen, "out of memory");
+		(void)err_set(err, errlen, "out of memory");
 		goto fail;
 	}
 	for (;;) {
@@ -623,14 +611,14 @@ int cfgv_read_file(const char *path, size_t max, char **out, size_t *outlen, mod
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			seterr(err, errlen, "cannot read: %s", strerror(errno));
+			(void)err_set(err, errlen, "cannot read: %s", strerror(errno));
 			goto fail;
 		}
 		if (r == 0)
 			break;
 		n += (size_t)r;
 		if (n > max) {
-			seterr(err, errlen, "too large (max %zu bytes)", max);
+			(void)err_set(err, errlen, "too large (max %zu bytes)", max);
 			goto fail;
 		}
 	}
@@ -671,11 +659,11 @@ int cfgv_raw_value(char *v, char **out, char *err, size_t errlen)
 	}
 	for (r = v + 1, w = v; *r != '"'; *w++ = *r++) {
 		if (!*r) {
-			seterr(err, errlen, "unterminated quoted value");
+			(void)err_set(err, errlen, "unterminated quoted value");
 			return -1;
 		}
 		if (*r == '\\' && r[1] != '"' && r[1] != '\\') {
-			seterr(err, errlen, "bad escape in quoted value (only \\\" and \\\\)");
+			(void)err_set(err, errlen, "bad escape in quoted value (only \\\" and \\\\)");
 			return -1;
 		}
 		if (*r == '\\')
@@ -685,7 +673,7 @@ int cfgv_raw_value(char *v, char **out, char *err, size_t errlen)
 	for (r++; is_space(*r); r++)
 		;
 	if (*r && !is_comment(*r)) {
-		seterr(err, errlen, "unexpected text after the closing quote");
+		(void)err_set(err, errlen, "unexpected text after the closing quote");
 		return -1;
 	}
 	*out = v;

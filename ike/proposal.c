@@ -1,4 +1,5 @@
 #include "ike/proposal.h"
+#include "util/err.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,19 +62,6 @@ static const char *const unsupported[] = {
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static const struct alg *alg_lookup(const char *name)
 {
@@ -171,24 +159,24 @@ static int take_token(struct proposal *p, const char *name, char *err, size_t er
 
 	if (!a) {
 		if (is_unsupported(name))
-			seterr(err, errlen, "'%s' is not supported by ikeagent", name);
+			(void)err_set(err, errlen, "'%s' is not supported by ikeagent", name);
 		else
-			seterr(err, errlen, "unknown algorithm '%s'", name);
+			(void)err_set(err, errlen, "unknown algorithm '%s'", name);
 		return -1;
 	}
 	if (a->type == TRANS_PRF && p->proto == PROTO_ESP) {
-		seterr(err, errlen, "'%s': esp proposals have no prf", name);
+		(void)err_set(err, errlen, "'%s': esp proposals have no prf", name);
 		return -1;
 	}
 	if (a->type == TRANS_ESN && p->proto == PROTO_IKE) {
-		seterr(err, errlen, "'%s' is only valid in esp proposals", name);
+		(void)err_set(err, errlen, "'%s' is only valid in esp proposals", name);
 		return -1;
 	}
 	if (add_alg(p, a, &dup) < 0) {
 		if (dup)
-			seterr(err, errlen, "'%s' appears twice in one %s proposal", name, pname);
+			(void)err_set(err, errlen, "'%s' appears twice in one %s proposal", name, pname);
 		else
-			seterr(err, errlen, "too many algorithms like '%s' in one proposal (max %d)",
+			(void)err_set(err, errlen, "too many algorithms like '%s' in one proposal (max %d)",
 			       name, a->type == TRANS_ESN ? PROP_MAX_ESN : PROP_MAX_ALGS);
 		return -1;
 	}
@@ -221,25 +209,25 @@ static int check_proposal(struct proposal *p, const char *text, int len,
 	bool dup;
 
 	if (p->n_encr == 0) {
-		seterr(err, errlen, "proposal '%.*s' has no encryption algorithm", len, text);
+		(void)err_set(err, errlen, "proposal '%.*s' has no encryption algorithm", len, text);
 		return -1;
 	}
 	aead = encr_is_aead(p->encr[0].id);
 	for (unsigned i = 1; i < p->n_encr; i++) {
 		if (encr_is_aead(p->encr[i].id) != aead) {
-			seterr(err, errlen, "'%s' and '%s' cannot share a proposal (AEAD and "
+			(void)err_set(err, errlen, "'%s' and '%s' cannot share a proposal (AEAD and "
 			       "non-AEAD); use two proposals", encr_name(&p->encr[0]),
 			       encr_name(&p->encr[i]));
 			return -1;
 		}
 	}
 	if (aead && p->n_integ) {
-		seterr(err, errlen, "'%s' cannot be combined with AEAD '%s'",
+		(void)err_set(err, errlen, "'%s' cannot be combined with AEAD '%s'",
 		       proposal_alg_name(TRANS_INTEG, p->integ[0], 0), encr_name(&p->encr[0]));
 		return -1;
 	}
 	if (!aead && !p->n_integ) {
-		seterr(err, errlen, "proposal '%.*s' has no integrity algorithm (e.g. sha256)",
+		(void)err_set(err, errlen, "proposal '%.*s' has no integrity algorithm (e.g. sha256)",
 		       len, text);
 		return -1;
 	}
@@ -249,7 +237,7 @@ static int check_proposal(struct proposal *p, const char *text, int len,
 		return 0;
 	}
 	if (!p->n_prf && aead) {
-		seterr(err, errlen, "proposal '%.*s' has no prf (e.g. prfsha256)", len, text);
+		(void)err_set(err, errlen, "proposal '%.*s' has no prf (e.g. prfsha256)", len, text);
 		return -1;
 	}
 	/* strongSwan: without a prf, each integrity algorithm brings its own */
@@ -258,7 +246,7 @@ static int check_proposal(struct proposal *p, const char *text, int len,
 			(void)add_id(p->prf, &p->n_prf, PROP_MAX_ALGS,
 				     prf_for_integ(p->integ[i]), &dup);
 	if (!p->n_dh) {
-		seterr(err, errlen, "proposal '%.*s' has no DH group (e.g. x25519)", len, text);
+		(void)err_set(err, errlen, "proposal '%.*s' has no DH group (e.g. x25519)", len, text);
 		return -1;
 	}
 	return 0;
@@ -279,7 +267,7 @@ int proposal_parse(enum ike_proto proto, const char *text, size_t len,
 	memset(&p, 0, sizeof(p));
 	p.proto = (uint8_t)proto;
 	if (proto != PROTO_IKE && proto != PROTO_ESP) {
-		seterr(err, errlen, "proposals are for ike or esp only");
+		(void)err_set(err, errlen, "proposals are for ike or esp only");
 		return -1;
 	}
 	while (pos <= len) {
@@ -293,11 +281,11 @@ int proposal_parse(enum ike_proto proto, const char *text, size_t len,
 		for (b = end; b > a && is_space(text[b - 1]); b--)
 			;
 		if (a == b) {
-			seterr(err, errlen, "empty algorithm name in '%.*s'", show, text);
+			(void)err_set(err, errlen, "empty algorithm name in '%.*s'", show, text);
 			return -1;
 		}
 		if (b - a >= PROP_NAME_MAX) {
-			seterr(err, errlen, "unknown algorithm '%.*s...'", PROP_NAME_MAX, text + a);
+			(void)err_set(err, errlen, "unknown algorithm '%.*s...'", PROP_NAME_MAX, text + a);
 			return -1;
 		}
 		memcpy(name, text + a, b - a);
@@ -329,11 +317,11 @@ int proposal_list_parse(enum ike_proto proto, const char *text,
 		for (b = end; b > a && is_space(text[b - 1]); b--)
 			;
 		if (a == b) {
-			seterr(err, errlen, "empty proposal in list");
+			(void)err_set(err, errlen, "empty proposal in list");
 			return -1;
 		}
 		if (l.n >= PROP_LIST_MAX) {
-			seterr(err, errlen, "too many proposals (max %d)", PROP_LIST_MAX);
+			(void)err_set(err, errlen, "too many proposals (max %d)", PROP_LIST_MAX);
 			return -1;
 		}
 		if (proposal_parse(proto, text + a, b - a, &l.p[l.n], err, errlen) < 0)
