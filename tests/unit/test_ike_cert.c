@@ -33,73 +33,11 @@
 #include "ike/msg.h"
 #include "ike/sk.h"
 #include "tests/unit/check_main.h"
+#include "tests/unit/testutil.h"
 
-#define FIX "tests/fixtures/"
 #define DAY (24 * 3600L)
 
 /* ---- strongSwan fixture (loading as in test_ike_fixtures.c) ---- */
-
-struct kv {
-	char name[32];
-	uint8_t val[600];
-	size_t len;
-};
-
-static struct kv keys[64];
-static unsigned n_keys;
-
-static void load_keys(const char *c)
-{
-	char path[256], line[2048];
-	FILE *f;
-
-	snprintf(path, sizeof(path), FIX "%s_keys.txt", c);
-	f = fopen(path, "r");
-	ck_assert_msg(f != NULL, "missing %s", path);
-	n_keys = 0;
-	while (fgets(line, sizeof(line), f) && n_keys < 64) {
-		char *eq = strstr(line, " = ");
-		struct kv *k = &keys[n_keys];
-
-		if (line[0] == '#' || !eq)
-			continue;
-		*eq = '\0';
-		snprintf(k->name, sizeof(k->name), "%.31s", line);
-		k->len = 0;
-		for (char *p = eq + 3; isxdigit((unsigned char)p[0]) && isxdigit((unsigned char)p[1]) &&
-		     k->len < sizeof(k->val); p += 2) {
-			unsigned v;
-
-			ck_assert(sscanf(p, "%2x", &v) == 1);
-			k->val[k->len++] = (uint8_t)v;
-		}
-		n_keys++;
-	}
-	fclose(f);
-}
-
-static const struct kv *key(const char *name)
-{
-	for (unsigned i = 0; i < n_keys; i++)
-		if (strcmp(keys[i].name, name) == 0)
-			return &keys[i];
-	ck_abort_msg("key %s not in fixture", name);
-	return NULL;
-}
-
-static size_t load_bin(const char *what, uint8_t *buf, size_t cap)
-{
-	char path[256];
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), FIX "rsa_cert_%s.bin", what);
-	f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "missing %s", path);
-	n = fread(buf, 1, cap, f);
-	fclose(f);
-	return n;
-}
 
 static const struct ike_pl *first_pl(const struct ike_msg *m, uint8_t type)
 {
@@ -165,16 +103,16 @@ static void fx_load(void)
 	unsigned it = 0;
 
 	load_keys("rsa_cert");
-	ck_assert_int_eq(ike_msg_decode(&mi, fx.init_req, load_bin("1_ike_sa_init_req", fx.init_req,
+	ck_assert_int_eq(ike_msg_decode(&mi, fx.init_req, load_fixture("rsa_cert", "1_ike_sa_init_req", fx.init_req,
 								    sizeof(fx.init_req))), 0);
 	ck_assert_int_eq(ike_pl_nonce_decode(first_pl(&mi, PL_NONCE), &ni), 0);
-	fx.init_resp_len = load_bin("1_ike_sa_init_resp", fx.init_resp, sizeof(fx.init_resp));
+	fx.init_resp_len = load_fixture("rsa_cert", "1_ike_sa_init_resp", fx.init_resp, sizeof(fx.init_resp));
 	ck_assert_int_eq(ike_keys_derive(&k, &a, key("g_ir")->val, key("g_ir")->len, ni.data, ni.len,
 					 key("nr")->val, key("nr")->len, key("spi_i")->val,
 					 key("spi_r")->val), 0);
 	ck_assert_mem_eq(k.sk_pr, key("sk_pr")->val, k.p_len);
-	qlen = load_bin("2_ike_auth_req", fx.req, sizeof(fx.req));
-	rlen = load_bin("2_ike_auth_resp", fx.resp, sizeof(fx.resp));
+	qlen = load_fixture("rsa_cert", "2_ike_auth_req", fx.req, sizeof(fx.req));
+	rlen = load_fixture("rsa_cert", "2_ike_auth_resp", fx.resp, sizeof(fx.resp));
 	fx_decrypt(&k, true, fx.req, qlen, &fx.mq, fx.qplain);
 	fx_decrypt(&k, false, fx.resp, rlen, &fx.mr, fx.rplain);
 

@@ -14,33 +14,7 @@
 #include "ike/keys.h"
 #include "ike/prf.h"
 #include "tests/unit/check_main.h"
-
-static size_t unhex(const char *s, uint8_t *out, size_t cap)
-{
-	size_t n = 0;
-	int hi = -1;
-
-	for (; *s; s++) {
-		int v;
-
-		if (*s == ' ')
-			continue;
-		if (*s >= '0' && *s <= '9')
-			v = *s - '0';
-		else if (*s >= 'a' && *s <= 'f')
-			v = *s - 'a' + 10;
-		else
-			ck_abort_msg("bad hex digit");
-		if (hi < 0) {
-			hi = v;
-			continue;
-		}
-		ck_assert_uint_lt(n, cap);
-		out[n++] = (uint8_t)(hi << 4 | v);
-		hi = -1;
-	}
-	return n;
-}
+#include "tests/unit/testutil.h"
 
 static const EVP_MD *md_for(uint16_t prf_id)
 {

@@ -12,35 +12,7 @@
 #include "ike/dh.h"
 #include "ike/ikev2.h"
 #include "tests/unit/check_main.h"
-
-static size_t unhex(const char *s, uint8_t *out, size_t cap)
-{
-	size_t n = 0;
-	int hi = -1;
-
-	for (; *s; s++) {
-		int v;
-
-		if (*s == ' ')
-			continue;
-		if (*s >= '0' && *s <= '9')
-			v = *s - '0';
-		else if (*s >= 'a' && *s <= 'f')
-			v = *s - 'a' + 10;
-		else if (*s >= 'A' && *s <= 'F')
-			v = *s - 'A' + 10;
-		else
-			ck_abort_msg("bad hex digit");
-		if (hi < 0) {
-			hi = v;
-			continue;
-		}
-		ck_assert_uint_lt(n, cap);
-		out[n++] = (uint8_t)(hi << 4 | v);
-		hi = -1;
-	}
-	return n;
-}
+#include "tests/unit/testutil.h"
 
 /* One X25519(k, u) through the dh API. */
 static void x25519(const uint8_t k[32], const uint8_t u[32], uint8_t out[32])

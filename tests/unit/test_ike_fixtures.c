@@ -20,70 +20,8 @@
 #include "ike/msg.h"
 #include "ike/sk.h"
 #include "tests/unit/check_main.h"
+#include "tests/unit/testutil.h"
 
-#define FIX "tests/fixtures/"
-
-struct kv {
-	char name[32];
-	uint8_t val[600];
-	size_t len;
-};
-
-static struct kv keys[64];
-static unsigned n_keys;
-
-static void load_keys(const char *c)
-{
-	char path[256], line[2048];
-	FILE *f;
-
-	snprintf(path, sizeof(path), FIX "%s_keys.txt", c);
-	f = fopen(path, "r");
-	ck_assert_msg(f != NULL, "missing %s", path);
-	n_keys = 0;
-	while (fgets(line, sizeof(line), f) && n_keys < 64) {
-		char *eq = strstr(line, " = ");
-		struct kv *k = &keys[n_keys];
-
-		if (line[0] == '#' || !eq)
-			continue;
-		*eq = '\0';
-		snprintf(k->name, sizeof(k->name), "%.31s", line);
-		k->len = 0;
-		for (char *p = eq + 3; isxdigit((unsigned char)p[0]) && isxdigit((unsigned char)p[1]) &&
-		     k->len < sizeof(k->val); p += 2) {
-			unsigned v;
-
-			ck_assert(sscanf(p, "%2x", &v) == 1);
-			k->val[k->len++] = (uint8_t)v;
-		}
-		n_keys++;
-	}
-	fclose(f);
-}
-
-static const struct kv *key(const char *name)
-{
-	for (unsigned i = 0; i < n_keys; i++)
-		if (strcmp(keys[i].name, name) == 0)
-			return &keys[i];
-	ck_abort_msg("key %s not in fixture", name);
-	return NULL;
-}
-
-static size_t load_bin(const char *c, const char *what, uint8_t *buf, size_t cap)
-{
-	char path[256];
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), FIX "%s_%s.bin", c, what);
-	f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "missing %s", path);
-	n = fread(buf, 1, cap, f);
-	fclose(f);
-	return n;
-}
 
 static const struct ike_pl *first_pl(const struct ike_msg *m, uint8_t type)
 {
@@ -142,7 +80,7 @@ static void check_auth(const char *c, const char *file, struct ike_keys *k, bool
 	struct ike_pl_auth au;
 	const struct kv *psk = key("psk");
 
-	len = load_bin(c, file, msg, sizeof(msg));
+	len = load_fixture(c, file, msg, sizeof(msg));
 	ck_assert_int_eq(ike_msg_decode(&m, msg, len), 0);
 	ck_assert(m.has_sk);
 	/* We receive the initiator's messages as responder would: SK_ei; the responder's with SK_er. */
@@ -172,7 +110,7 @@ static void check_esp(const char *c, uint16_t encr)
 	struct esp_sa sa;
 	size_t len, inner;
 
-	len = load_bin(c, "esp_r2i", pkt, sizeof(pkt));
+	len = load_fixture(c, "esp_r2i", pkt, sizeof(pkt));
 	ck_assert_int_eq(esp_sa_init(&sa, ESP_IN, encr == ENCR_CHACHA20_POLY1305 ?
 				     AEAD_CHACHA20_POLY1305 : AEAD_AES_GCM_16, km->val, km->len,
 				     get_be32(spi->val)), 0);
@@ -180,7 +118,7 @@ static void check_esp(const char *c, uint16_t encr)
 	ck_assert_uint_eq(pkt[ESP_HEADROOM] >> 4, 4);		/* IPv4 */
 	ck_assert_uint_eq(pkt[ESP_HEADROOM + 9], 1);		/* ICMP: the testbed's ping reply */
 	/* the same packet again is a replay */
-	len = load_bin(c, "esp_r2i", pkt, sizeof(pkt));
+	len = load_fixture(c, "esp_r2i", pkt, sizeof(pkt));
 	ck_assert_int_eq(esp_decap(&sa, pkt, len, &inner), ESP_DROP_REPLAY);
 	esp_sa_free(&sa);
 }
@@ -195,8 +133,8 @@ static void run_case(const char *c)
 	size_t qlen, rlen;
 
 	load_keys(c);
-	qlen = load_bin(c, "1_ike_sa_init_req", req, sizeof(req));
-	rlen = load_bin(c, "1_ike_sa_init_resp", resp, sizeof(resp));
+	qlen = load_fixture(c, "1_ike_sa_init_req", req, sizeof(req));
+	rlen = load_fixture(c, "1_ike_sa_init_resp", resp, sizeof(resp));
 	ck_assert_int_eq(ike_msg_decode(&mq, req, qlen), 0);
 	ck_assert_int_eq(ike_msg_decode(&mr, resp, rlen), 0);
 	ck_assert_uint_eq(mq.hdr.exchange, IKE_SA_INIT);
