@@ -126,7 +126,7 @@ demo:
 	sh scripts/demo.sh
 
 bench: all
-	sh scripts/bench
+	BENCH_AGENT=$(BUILD)/ikeagent sh scripts/bench
 
 clean:
 	rm -rf build build-san
