@@ -102,7 +102,7 @@ static const struct cfg_opt opts[] = {
 	    0, 0, 0),
 	OPT("transport", "tls_port", "443", "RFC 9329 TLS port", T_PORT, transport.tls_port,
 	    0, 0, 0),
-	OPT("transport", "udp_timeout", "1s", "give up on UDP after", T_DURATION,
+	OPT("transport", "udp_timeout", "1s", "start the next transport after", T_DURATION,
 	    transport.udp_timeout_ms, 100, 10 * MS_S, 0),
 	{ { "transport", "proxy", NULL, "HTTP CONNECT proxy URL", false }, T_PROXY,
 	  OFF(transport.proxy_host), 0, 0, OPT_SECRET, NULL },

@@ -48,6 +48,11 @@ static void rearm_ike(struct session *s)
 	loop_timer_arm(s->loop, &s->t_ike, dl > now ? dl - now : 0);
 }
 
+void session_rearm_ike(struct session *s)
+{
+	rearm_ike(s);
+}
+
 static void on_ike_timer(void *ctx)
 {
 	struct session *s = ctx;
@@ -213,32 +218,13 @@ static void announce(struct session *s)
 		 (unsigned long long)(now - s->attempt_ms));
 }
 
-static int op_send(void *ctx, const uint8_t *msg, size_t len)
+/* The IKE SA's callbacks arrive through the session's link (agent/link.c). */
+void session_child_up(struct session *s, const struct ike_child_info *ci)
 {
-	return dp_send_ike(ctx, msg, len);
-}
-
-static void op_float(void *ctx)
-{
-	struct session *s = ctx;
-
-	if (s->sock_nat.fd >= 0)
-		return;
-	log_info("udp: moving to NAT-T port %u", s->cfg->gateway.nat_port);
-	if (dp_sock_open(s, &s->sock_nat, s->cfg->gateway.nat_port, true) < 0)
-		return;
-	s->last_tx_ms = loop_now_ms();
-	loop_timer_arm(s->loop, &s->t_keepalive, SESSION_KEEPALIVE_MS);
-}
-
-static void op_child_up(void *ctx, const struct ike_child_info *ci)
-{
-	struct session *s = ctx;
-
 	if (s->state == SESS_CLOSING)
 		return;
-	if (s->sock_nat.fd < 0)
-		op_float(s);	/* ESP is always UDP-encapsulated, on the NAT-T port */
+	/* ESP is always encapsulated: UDP on the NAT-T port, or the link's stream. */
+	link_float(s->link);
 	if ((!ci->rekey || !s->net.up) && net_ensure(s, ci) < 0) {
 		snprintf(s->last_error, sizeof(s->last_error), "network setup failed: %s",
 			 strerror(errno));
@@ -252,15 +238,8 @@ static void op_child_up(void *ctx, const struct ike_child_info *ci)
 	announce(s);
 }
 
-static void op_child_down(void *ctx, uint32_t spi_in)
+void session_ike_state(struct session *s, enum ike_sa_state old, enum ike_sa_state now)
 {
-	dp_child_remove(ctx, spi_in);
-}
-
-static void op_state(void *ctx, enum ike_sa_state old, enum ike_sa_state now)
-{
-	struct session *s = ctx;
-
 	if (now == IKE_SA_ESTABLISHED) {
 		if (s->state != SESS_CLOSING)
 			s->state = SESS_ESTABLISHED;
@@ -276,42 +255,23 @@ static void op_state(void *ctx, enum ike_sa_state old, enum ike_sa_state now)
 	}
 }
 
-static const struct ike_sa_ops ike_ops = {
-	.send = op_send,
-	.float_port = op_float,
-	.child_up = op_child_up,
-	.child_down = op_child_down,
-	.state_changed = op_state,
-};
-
 /* ---- connect, disconnect, reconnect ------------------------------------------ */
 
+/* The transport race (agent/race.c) makes the IKE SA; the winner becomes s->link, s->ike. */
 static int session_connect(struct session *s)
 {
 	char err[256];
 
 	s->attempt_ms = loop_now_ms();
 	s->announced = false;
-	if (dp_sock_open(s, &s->sock_ike, s->cfg->gateway.port, false) < 0)
-		return -1;
-	if (cfgmap_ike(s->cfg, &s->sock_ike.local, &s->sock_ike.peer, &s->ike_cfg, err,
-		       sizeof(err)) < 0) {
+	/* The template of every attempt's IKE SA; link.c adds the addresses. */
+	if (cfgmap_ike(s->cfg, NULL, NULL, &s->ike_cfg, err, sizeof(err)) < 0) {
 		log_err("agent: %s", err);
 		return -1;
 	}
 	s->ike_cfg.trust = s->trust;
 	s->ike_cfg.cred = s->cred;
-	s->ike = ike_sa_new(&s->ike_cfg, &ike_ops, s);
-	if (!s->ike) {
-		log_err("ike: cannot create the IKE SA");
-		return -1;
-	}
-	if (ike_sa_start(s->ike, loop_now_ms()) < 0) {
-		log_err("ike: cannot start the IKE SA");
-		return -1;
-	}
-	rearm_ike(s);
-	return 0;
+	return race_start(s);
 }
 
 /* IKE SA, ESP SAs and sockets go; the tun and its setup stay. */
@@ -319,10 +279,10 @@ static void session_disconnect(struct session *s)
 {
 	loop_timer_disarm(s->loop, &s->t_ike);
 	loop_timer_disarm(s->loop, &s->t_keepalive);
-	if (s->ike) {
-		ike_sa_free(s->ike);
-		s->ike = NULL;
-	}
+	race_stop(s);
+	link_free(s->link);	/* its IKE SA (s->ike), socket or stream */
+	s->link = NULL;
+	s->ike = NULL;
 	dp_children_free(s);
 	dp_sock_close(s, &s->sock_nat);
 	dp_sock_close(s, &s->sock_ike);
@@ -364,6 +324,20 @@ static void finish(struct session *s)
 	loop_stop(s->loop);
 }
 
+/* Not refused: try again later (the race starts over from the first transport). */
+static void connection_lost(struct session *s)
+{
+	log_warn("agent: connection lost: %s", s->last_error);
+	session_disconnect(s);
+	if (!s->cfg->tunnel.reconnect) {
+		fprintf(stderr, "ikeagent: %s (reconnect = no)\n", s->last_error);
+		s->exit_code = CMD_EXIT_RUNTIME;
+		finish(s);
+		return;
+	}
+	schedule_reconnect(s);
+}
+
 static bool fail_is_fatal(enum ike_sa_fail f)
 {
 	return f == IKE_FAIL_AUTH || f == IKE_FAIL_PEER_ERROR || f == IKE_FAIL_PROTOCOL;
@@ -385,15 +359,7 @@ static void handle_dead(struct session *s)
 		finish(s);
 		return;
 	}
-	log_warn("agent: connection lost: %s", s->last_error);
-	session_disconnect(s);
-	if (!s->cfg->tunnel.reconnect) {
-		fprintf(stderr, "ikeagent: %s (reconnect = no)\n", s->last_error);
-		s->exit_code = CMD_EXIT_RUNTIME;
-		finish(s);
-		return;
-	}
-	schedule_reconnect(s);
+	connection_lost(s);
 }
 
 static void shutdown_start(struct session *s)
@@ -438,10 +404,24 @@ static void on_event(void *ctx)
 		if (s->ike)
 			handle_dead(s);
 	}
+	if (s->transport_failed) {
+		s->transport_failed = false;
+		if (s->state == SESS_CLOSING)
+			finish(s);
+		else
+			connection_lost(s);
+	}
 	if (s->down_pending) {
 		s->down_pending = false;
 		shutdown_start(s);
 	}
+}
+
+void session_transport_failed(struct session *s, const char *why)
+{
+	snprintf(s->last_error, sizeof(s->last_error), "%s", why);
+	s->transport_failed = true;
+	defer(s);
 }
 
 void session_tun_failed(struct session *s, int err)
@@ -502,7 +482,9 @@ static int session_open(struct session *s, const struct config *cfg, const char 
 	s->tun.fd = s->sock_ike.fd = s->sock_nat.fd = -1;
 	s->start_ms = loop_now_ms();
 	s->loop = loop_new();
-	if (!s->loop || dp_init(&s->dp) < 0) {
+	s->race = race_new(s);
+	s->tls_cache = stream_tls_cache_new();
+	if (!s->loop || !s->race || !s->tls_cache || dp_init(&s->dp) < 0) {
 		fprintf(stderr, "ikeagent: out of memory\n");
 		return -1;
 	}
@@ -568,6 +550,8 @@ static void session_close(struct session *s)
 	ctl_server_close(s->ctl);
 	loop_free(s->loop);
 	dp_free(&s->dp);
+	race_free(s->race);
+	stream_tls_cache_free(s->tls_cache);
 }
 
 /* Certificates are read once at start: a reconnect must not depend on files changing. */

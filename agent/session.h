@@ -6,6 +6,8 @@
  *
  *   session.c   lifecycle: connect, reconnect with back-off, shutdown,
  *               the IKE SA's callbacks, signals, control requests
+ *   link*.c,    the transports (UDP, RFC 9329 TCP/TLS, through a proxy)
+ *   race.c      and the fallback race between them: see agent/link.h
  *   datapath.c  the sockets; tun -> ESP -> UDP and UDP -> IKE or ESP -> tun,
  *               batched; Child SA install/remove; NAT-T keepalives
  *   cfgmap.c    struct config -> struct ike_sa_cfg; traffic selectors
@@ -17,6 +19,9 @@
  * its address, routes and DNS stay: traffic for the tunnel is dropped (not
  * leaked) until the next Child SA is up. If the gateway then hands out a
  * different address or traffic selectors, the network setup is rebuilt.
+ * A broken TCP/TLS connection is not such a failure: the link reconnects
+ * under the same IKE SA (agent/link_stream.c). `reconnects` counts both
+ * kinds, `transport_reconnects` only the latter.
  */
 #ifndef IKEAGENT_AGENT_SESSION_H
 #define IKEAGENT_AGENT_SESSION_H
@@ -29,6 +34,7 @@
 
 #include "agent/config.h"
 #include "agent/ctl.h"
+#include "agent/link.h"
 #include "agent/loop.h"
 #include "esp/esp.h"
 #include "ike/sa.h"
@@ -63,6 +69,7 @@ struct session_sock {
 	struct session *s;
 	int fd;			/* -1: closed */
 	bool nat_t;		/* NAT-T port: non-ESP marker, ESP, keepalives */
+	struct link *link;	/* the UDP link whose IKE SA gets what arrives */
 	struct sockaddr_storage local, peer;
 };
 
@@ -89,7 +96,9 @@ struct session_net {
 
 struct session_stats {
 	uint64_t bytes_in, bytes_out, packets_in, packets_out, drops;
-	uint64_t rekeys, reconnects;
+	uint64_t rekeys;
+	uint64_t reconnects;		/* IKE SA set up again + transport reconnects */
+	uint64_t transport_reconnects;	/* TCP/TLS connection re-made, IKE SA kept */
 };
 
 /* Preallocated once: no allocation in the data path. */
@@ -120,6 +129,9 @@ struct session {
 	socklen_t gw_len;
 	struct session_sock sock_ike;	/* to gateway port 500 */
 	struct session_sock sock_nat;	/* to the NAT-T port */
+	struct link *link;		/* the transport in use (s->ike is its IKE SA) */
+	struct race *race;		/* the attempts while no transport has won */
+	struct stream_tls_cache *tls_cache;	/* TLS resumption, for the session's life */
 
 	struct session_child child[SESSION_CHILDREN];
 	uint64_t child_serial;
@@ -143,6 +155,7 @@ struct session {
 	uint32_t backoff_ms;
 	bool ever_up, announced;
 	bool dead_pending, down_pending, close_ike_sock, undo_failed;
+	bool transport_failed;		/* see session_transport_failed() */
 };
 
 /* session.c: run the agent until it is told to stop; returns the exit code. */
@@ -153,6 +166,14 @@ void session_ike_input(struct session *s, const uint8_t *msg, size_t len);
 void session_rekey_child(struct session *s);
 /* The tun device failed (deleted under us): stop reading it, disconnect, exit 1. */
 void session_tun_failed(struct session *s, int err);
+/* The IKE SA's callbacks, for the session's link (link.c forwards them). */
+void session_child_up(struct session *s, const struct ike_child_info *ci);
+void session_ike_state(struct session *s, enum ike_sa_state old, enum ike_sa_state now);
+/* s->ike's deadline changed. */
+void session_rearm_ike(struct session *s);
+/* No transport reached the gateway, or the link in use stays down: why in
+ * one line; the session reconnects from scratch (deferred). */
+void session_transport_failed(struct session *s, const char *why);
 
 /* datapath.c */
 int dp_init(struct datapath *dp) MUST_CHECK;
@@ -162,8 +183,11 @@ void dp_sock_close(struct session *s, struct session_sock *sk);
 void dp_free(struct datapath *dp);
 void dp_tun_event(void *ctx, uint32_t events);
 void dp_sock_event(void *ctx, uint32_t events);
-/* One IKE message to the gateway, with the non-ESP marker on the NAT-T port. */
-int dp_send_ike(struct session *s, const uint8_t *msg, size_t len) MUST_CHECK;
+/* One IKE message on sk, with the non-ESP marker on the NAT-T port. */
+int dp_send_ike(struct session *s, struct session_sock *sk, const uint8_t *msg,
+		size_t len) MUST_CHECK;
+/* One UDP-4500 payload (a NAT-T datagram or an RFC 9329 frame body) from l. */
+void dp_natt_input(struct session *s, struct link *l, uint8_t *p, size_t len);
 void dp_keepalive(void *ctx);
 int dp_child_install(struct session *s, const struct ike_child_info *ci) MUST_CHECK;
 void dp_child_remove(struct session *s, uint32_t spi_in);
@@ -196,6 +220,8 @@ struct status_info {
 	const char *ike_state;
 	const char *transport;
 	char local[64], remote[64];
+	bool proxy;			/* tcp/tls through an HTTP CONNECT proxy */
+	char proxy_addr[300];		/* "host:port", never the credentials */
 	char virtual_ip[TUN_CIDR_STRLEN];	/* "" if none */
 	char routes[SESSION_MAX_ROUTES][TUN_CIDR_STRLEN];
 	size_t n_routes;

@@ -57,6 +57,7 @@ void status_collect(const struct session *s, struct status_info *si)
 	} else {
 		sockaddr_str((const struct sockaddr *)&s->gw, si->remote, sizeof(si->remote));
 	}
+	link_status(s, si);	/* tcp/tls: the stream's addresses and the proxy */
 	collect_net(s, si);
 	if (s->ike)
 		ike_sa_spis(s->ike, &si->spi_i, &si->spi_r);
@@ -145,8 +146,8 @@ int status_text(const struct status_info *si, char *out, size_t cap)
 	out[0] = '\0';
 	spi_text(si, spi, sizeof(spi));
 	sb_printf(&b, "state:       %s (IKE SA %s)\n", si->state, si->ike_state);
-	sb_printf(&b, "transport:   %s %s -> %s\n", si->transport, si->local[0] ? si->local : "-",
-		  si->remote);
+	sb_printf(&b, "transport:   %s %s -> %s%s%s\n", si->transport, si->local[0] ? si->local : "-",
+		  si->remote, si->proxy ? " through proxy " : "", si->proxy ? si->proxy_addr : "");
 	sb_printf(&b, "tun:         %s\n", si->tun[0] ? si->tun : "none");
 	sb_printf(&b, "virtual ip:  %s\n", si->virtual_ip[0] ? si->virtual_ip : "none");
 	sb_printf(&b, "routes:      %s\n",
@@ -161,8 +162,10 @@ int status_text(const struct status_info *si, char *out, size_t cap)
 	sb_printf(&b, "traffic:     in %" PRIu64 " bytes (%" PRIu64 " packets), out %" PRIu64
 		  " bytes (%" PRIu64 " packets), %" PRIu64 " dropped\n", si->st.bytes_in,
 		  si->st.packets_in, si->st.bytes_out, si->st.packets_out, si->st.drops);
-	sb_printf(&b, "rekeys:      %" PRIu64 ", reconnects: %" PRIu64 "\n", si->st.rekeys,
-		  si->st.reconnects);
+	/* reconnects counts both: the IKE SA set up again, and a TCP/TLS
+	 * connection re-made under the same IKE SA (transport reconnects). */
+	sb_printf(&b, "rekeys:      %" PRIu64 ", reconnects: %" PRIu64 " (transport: %" PRIu64 ")\n",
+		  si->st.rekeys, si->st.reconnects, si->st.transport_reconnects);
 	sb_printf(&b, "uptime:      %" PRIu64 "s\n", si->uptime_s);
 	if (si->last_error && si->last_error[0])
 		sb_printf(&b, "last error:  %s\n", si->last_error);
@@ -220,6 +223,8 @@ int status_json(const struct status_info *si, char *out, size_t cap)
 	json_str(&b, si->state);
 	json_key_str(&b, "ike_state", si->ike_state, false);
 	json_key_str(&b, "transport", si->transport, false);
+	sb_printf(&b, ",\"proxy\":%s", si->proxy ? "true" : "false");
+	json_key_str(&b, "proxy_address", si->proxy_addr, true);
 	json_key_str(&b, "local", si->local, true);
 	json_key_str(&b, "remote", si->remote, true);
 	json_key_str(&b, "tun", si->tun, true);
@@ -233,9 +238,10 @@ int status_json(const struct status_info *si, char *out, size_t cap)
 	json_key_str(&b, "child_spi_out", si->child_spi_out ? hex : "", true);
 	sb_printf(&b, ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"packets_in\":%" PRIu64
 		  ",\"packets_out\":%" PRIu64 ",\"drops\":%" PRIu64 ",\"rekeys\":%" PRIu64
-		  ",\"reconnects\":%" PRIu64 ",\"uptime\":%" PRIu64, si->st.bytes_in,
+		  ",\"reconnects\":%" PRIu64 ",\"transport_reconnects\":%" PRIu64
+		  ",\"uptime\":%" PRIu64, si->st.bytes_in,
 		  si->st.bytes_out, si->st.packets_in, si->st.packets_out, si->st.drops,
-		  si->st.rekeys, si->st.reconnects, si->uptime_s);
+		  si->st.rekeys, si->st.reconnects, si->st.transport_reconnects, si->uptime_s);
 	json_key_str(&b, "last_error", si->last_error ? si->last_error : "", true);
 	sb_printf(&b, "}\n");
 	return sb_done(&b);

@@ -303,6 +303,23 @@ uint32_t stream_events(const struct stream *s)
 	}
 }
 
+int stream_addrs(const struct stream *s, struct sockaddr_storage *local,
+		 struct sockaddr_storage *peer)
+{
+	socklen_t ll = sizeof(*local), pl = sizeof(*peer);
+
+	if (s->fd < 0 || s->st == ST_PROXY || s->st == ST_CLOSED) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	memset(local, 0, sizeof(*local));
+	memset(peer, 0, sizeof(*peer));
+	if (getsockname(s->fd, (struct sockaddr *)local, &ll) < 0 ||
+	    getpeername(s->fd, (struct sockaddr *)peer, &pl) < 0)
+		return -1;
+	return 0;
+}
+
 const char *stream_error(const struct stream *s) { return s->err; }
 bool stream_tls_resumed(const struct stream *s) { return s->resumed; }
 

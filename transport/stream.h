@@ -140,6 +140,14 @@ int stream_send_batch(struct stream *s, const struct iovec *bodies, unsigned n) 
  */
 int stream_recv(struct stream *s, const uint8_t **body, size_t *len) MUST_CHECK;
 
+/*
+ * The connected socket's own and peer addresses (through a proxy the peer
+ * is the proxy), e.g. for NAT_DETECTION over TCP (RFC 9329 §6.5 ≈). -1
+ * with ENOTCONN while there is no such socket (proxy phase, closed).
+ */
+int stream_addrs(const struct stream *s, struct sockaddr_storage *local,
+		 struct sockaddr_storage *peer) MUST_CHECK;
+
 /* Why the stream closed ("" while it has not). */
 const char *stream_error(const struct stream *s);
 /* Whether the TLS handshake resumed a cached session. */

@@ -70,18 +70,29 @@ void stream_tls_cache_free(struct stream_tls_cache *c)
 	free(c);
 }
 
-/* TLS 1.3 tickets arrive after the handshake, so sessions are taken when
- * OpenSSL announces them rather than read once after SSL_connect. */
+/*
+ * TLS 1.3 tickets arrive after the handshake, so sessions are taken when
+ * OpenSSL announces them rather than read once after SSL_connect.
+ *
+ * The cache keeps its own copy: SSL_free() of a connection that ended
+ * without close_notify (a reset: exactly when we reconnect) marks that
+ * connection's session not resumable (ssl_clear_bad_session), which
+ * would otherwise be the cached object itself.
+ */
 static int tlsc_new_session(SSL *ssl, SSL_SESSION *sess)
 {
 	struct tlsc *t = SSL_get_app_data(ssl);
+	SSL_SESSION *copy;
 
 	if (!t || !t->cache || !SSL_SESSION_is_resumable(sess))
 		return 0;
+	copy = SSL_SESSION_dup(sess);
+	if (!copy)
+		return 0;
 	SSL_SESSION_free(t->cache->sess);
-	t->cache->sess = sess;
+	t->cache->sess = copy;
 	memcpy(t->cache->key, t->key, sizeof(t->key));
-	return 1;	/* we keep the reference */
+	return 0;	/* OpenSSL keeps its reference to sess */
 }
 
 /* ---- socket BIO --------------------------------------------------------- */
@@ -283,10 +294,16 @@ static int tlsc_ssl_setup(struct tlsc *t, const struct tlsc_params *p)
 	SSL_set_app_data(t->ssl, t);
 	if (tlsc_name_setup(t, p) < 0)
 		return -1;
-	/* RFC 9329 Appendix A: reconnects should resume the TLS session. */
-	if (t->cache && t->cache->sess && strcmp(t->cache->key, t->key) == 0 &&
-	    !SSL_set_session(t->ssl, t->cache->sess))
-		return -1;
+	/* RFC 9329 Appendix A: reconnects should resume the TLS session. A
+	 * copy again, so an abort of this connection leaves the cache usable. */
+	if (t->cache && t->cache->sess && strcmp(t->cache->key, t->key) == 0) {
+		SSL_SESSION *copy = SSL_SESSION_dup(t->cache->sess);
+		int ok = copy && SSL_set_session(t->ssl, copy);
+
+		SSL_SESSION_free(copy);
+		if (!ok)
+			return -1;
+	}
 	SSL_set_connect_state(t->ssl);
 	return 0;
 }
