@@ -32,7 +32,7 @@
 
 /* Limits of the fixed-size decoded structures; more is an error, never an overflow. */
 #define IKE_MAX_PAYLOADS	64	/* per message, outer + inner, skipped unknown ones included */
-#define IKE_MAX_PROPOSALS	8	/* per SA payload */
+#define IKE_MAX_PROPOSALS	32	/* per SA payload: gateways offer long lists (strongSwan testbed: 9) */
 #define IKE_MAX_TRANSFORMS	16	/* per proposal */
 #define IKE_MAX_TS		16	/* per TSi/TSr payload */
 #define IKE_MAX_CP_ATTRS	32	/* per CP payload (split-tunnel subnets add up) */

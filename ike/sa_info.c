@@ -304,7 +304,16 @@ static void ike_rekey_request(struct ike_sa *sa, const struct ike_msg *m)
 static void create_child_request(struct ike_sa *sa, const struct ike_msg *m)
 {
 	struct ike_pl_any sap;
+	unsigned it = 0;
+	struct sa_reply r;
 
+	/* §2.21.2 / §3.10.1: an SA payload we cannot parse is INVALID_SYNTAX, not a refusal. */
+	if (ike_msg_find(m, PL_SA, &it) && sa_decode_first(m, PL_SA, &sap) < 0) {
+		log_warn("ike: gateway's CREATE_CHILD_SA has a malformed SA payload, answering INVALID_SYNTAX");
+		if (reply_begin(&r) == 0 && reply_notify(&r, N_INVALID_SYNTAX) == 0)
+			reply_send(sa, m, &r);
+		return;
+	}
 	if (sa_decode_first(m, PL_SA, &sap) == 0 && sap.u.sa.n_prop > 0 &&
 	    sap.u.sa.prop[0].proto == PROTO_IKE) {
 		ike_rekey_request(sa, m);

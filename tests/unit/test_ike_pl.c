@@ -277,7 +277,7 @@ static size_t sa_many(uint8_t *b, size_t cap, unsigned n, unsigned first)
 
 START_TEST(sa_proposal_count_and_numbers)
 {
-	uint8_t b[512];
+	uint8_t b[(IKE_MAX_PROPOSALS + 1) * 16];
 	size_t n;
 
 	n = sa_many(b, sizeof(b), IKE_MAX_PROPOSALS, 1);
