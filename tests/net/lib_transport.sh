@@ -1,0 +1,217 @@
+# shellcheck shell=bash disable=SC2034 # the LT_*/TB_* variables are for the tests
+# Helpers of the transport tests (RFC 9329 TCP/TLS, HTTP CONNECT proxy):
+# the testbed with ikerelay and optionally tinyproxy in the gateway
+# namespace, and nftables filters in the client namespace. bash; sourced
+# after lib_agent.sh and la_init, never run.
+#
+#   lt_up               testbed, gateway (cookie/block thresholds raised:
+#                       every relayed client has the relay's address),
+#                       $WORK, ikerelay on TCP 4500 and TLS 443
+#   lt_block WHAT...    ika-cli may not send: udp (500, 4500), tcp4500,
+#                       tls443, or all-but-proxy; lt_unblock
+#   lt_proxy_start PORTS  tinyproxy on 10.99.0.1:$LT_PROXY_PORT with
+#                       BasicAuth, CONNECT allowed to PORTS only; lt_proxy_stop
+#   lt_conf FILE [K=V...]  la_conf for the race (order udp tcp tls,
+#                       udp_timeout 1s, the relay's certificate as tls_ca)
+#   lt_start_timed CONF WHAT SECONDS  la_start CONF, a ping answered
+#                       through the tunnel; LT_TTT_MS since la_start
+# Every wait has a deadline (la_dl stretches it for sanitizer builds).
+
+LT_PROXY_PORT=8888
+LT_PROXY_USER=ikatest
+LT_PROXY_PASS="pw-$$-$(date +%s)-secret"
+LT_RELAY_PID=""
+LT_PROXY_PID=""
+
+lt_skip_missing() {
+	local t
+	for t in nft ss openssl; do
+		command -v "$t" >/dev/null 2>&1 || la_skip "no $t"
+	done
+	[ -x "$LA_ROOT/$LA_BUILD/ikerelay" ] || la_skip "no $LA_BUILD/ikerelay (make $LA_BUILD/ikerelay)"
+}
+
+# The gateway's strongswan.conf template with the thresholds raised:
+# strongSwan 5.9 asks for COOKIEs from the 3rd half-open IKE SA of one
+# address and blocks at 5, and all relayed clients come from the relay.
+lt__templates() {
+	local d=$WORK/ss-templates
+	mkdir -p "$d"
+	cp "$LA_ROOT"/scripts/strongswan/*.in "$d/" || la_fail "cannot copy the strongSwan templates"
+	sed -i 's/^\(    port_nat_t = 4500\)$/\1\n    cookie_threshold_ip = 1000\n    block_threshold = 1000/' \
+		"$d/strongswan.conf.in"
+	grep -q cookie_threshold_ip "$d/strongswan.conf.in" || la_fail "could not raise cookie_threshold_ip"
+	TB_TEMPLATES=$d
+}
+
+lt__relay_start() {
+	local log=$WORK/relay.log
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj /CN=ikerelay-test -addext "subjectAltName=IP:$TB_GW_ADDR" \
+		-keyout "$WORK/relay-key.pem" -out "$WORK/relay-cert.pem" >"$WORK/openssl.log" 2>&1 ||
+		la_fail "openssl could not make the relay's certificate"
+	ip netns exec "$TB_NS_GW" "$LA_ROOT/$LA_BUILD/ikerelay" --listen "$TB_GW_ADDR:4500" \
+		--listen-tls "$TB_GW_ADDR:443" --cert "$WORK/relay-cert.pem" --key "$WORK/relay-key.pem" \
+		--gateway "$TB_GW_ADDR:4500" >"$log" 2>&1 </dev/null {TB_LOCK_FD}>&- &
+	LT_RELAY_PID=$!
+	tb_wait_for "grep -q 'relay: forwarding to udp' '$log'" 5 || la_fail "ikerelay did not start"
+}
+
+lt_relay_stop() {
+	[ -n "$LT_RELAY_PID" ] || return 0
+	kill -TERM "$LT_RELAY_PID" 2>/dev/null
+	tb_wait_for "! kill -0 $LT_RELAY_PID 2>/dev/null" 5 || kill -KILL "$LT_RELAY_PID" 2>/dev/null
+	wait "$LT_RELAY_PID" 2>/dev/null
+	LT_RELAY_PID=""
+}
+
+# lt_up: as la_up, with the raised thresholds and the relay.
+lt_up() {
+	tb_up || la_fail "testbed did not come up"
+	rm -rf /tmp/ikeagent-net-"$LA_NAME".*
+	WORK=$(mktemp -d /tmp/ikeagent-net-"$LA_NAME".XXXXXX) || la_fail "mktemp"
+	chmod 755 "$WORK"	# tinyproxy runs as nobody and writes its log here
+	la_snapshot >"$WORK/net.before"
+	lt__templates
+	la_gw_restart psk
+	lt__relay_start
+}
+
+# ---- filters in ika-cli -------------------------------------------------------
+
+# lt_block WHAT...: udp | tcp4500 | tls443 | all-but-proxy
+lt_block() {
+	local rules="" w
+	for w in "$@"; do
+		case $w in
+		udp) rules="$rules ip daddr $TB_GW_ADDR udp dport { 500, 4500 } drop;" ;;
+		tcp4500) rules="$rules ip daddr $TB_GW_ADDR tcp dport 4500 drop;" ;;
+		tls443) rules="$rules ip daddr $TB_GW_ADDR tcp dport 443 drop;" ;;
+		all-but-proxy)
+			rules="$rules ip daddr $TB_GW_ADDR tcp dport $LT_PROXY_PORT accept;"
+			rules="$rules oifname \"$TB_IF_CLI\" drop;" ;;
+		*) la_fail "lt_block: unknown '$w'" ;;
+		esac
+	done
+	lt_unblock
+	tb_ns_exec cli nft -f - <<-EOF || la_fail "nft: cannot install the filter ($*)"
+		table inet lttest {
+			chain output {
+				type filter hook output priority 0; policy accept;
+				$rules
+			}
+		}
+	EOF
+}
+lt_unblock() { tb_ns_exec cli nft delete table inet lttest 2>/dev/null; return 0; }
+
+# ---- tinyproxy ------------------------------------------------------------------
+
+# lt_proxy_start PORT...: CONNECT allowed to these ports only.
+lt_proxy_start() {
+	local conf=$WORK/tinyproxy.conf p
+	lt_proxy_stop
+	{
+		echo "User nobody"
+		echo "Group nogroup"
+		echo "Port $LT_PROXY_PORT"
+		echo "Listen $TB_GW_ADDR"
+		echo "Timeout 60"
+		echo "LogFile \"$WORK/tinyproxy.log\""
+		echo "LogLevel Info"
+		echo "MaxClients 20"
+		echo "Allow $TB_CLI_ADDR"
+		echo "DisableViaHeader Yes"
+		echo "BasicAuth $LT_PROXY_USER $LT_PROXY_PASS"
+		for p in "$@"; do echo "ConnectPort $p"; done
+	} >"$conf"
+	: >"$WORK/tinyproxy.log"
+	chmod 666 "$WORK/tinyproxy.log"
+	ip netns exec "$TB_NS_GW" tinyproxy -d -c "$conf" >"$WORK/tinyproxy.out" 2>&1 </dev/null \
+		{TB_LOCK_FD}>&- &
+	LT_PROXY_PID=$!
+	tb_wait_for "tb__listening $TB_NS_GW $LT_PROXY_PORT" 5 ||
+		la_fail "tinyproxy did not listen on $TB_GW_ADDR:$LT_PROXY_PORT: $(tail -n 3 "$WORK/tinyproxy.out")"
+}
+
+lt_proxy_stop() {
+	[ -n "$LT_PROXY_PID" ] || return 0
+	kill -TERM "$LT_PROXY_PID" 2>/dev/null
+	tb_wait_for "! kill -0 $LT_PROXY_PID 2>/dev/null" 5 || kill -KILL "$LT_PROXY_PID" 2>/dev/null
+	wait "$LT_PROXY_PID" 2>/dev/null
+	LT_PROXY_PID=""
+}
+
+# ---- the agent ----------------------------------------------------------------------
+
+# lt_conf FILE [SECTION.KEY=VALUE...]: the race over udp tcp tls.
+lt_conf() {
+	local file=$1
+	shift
+	la_conf "$file" transport.order="udp tcp tls" transport.udp_timeout=1s \
+		transport.tls_verify=yes transport.tls_ca="$WORK/relay-cert.pem" "$@"
+}
+
+# lt_ping SECONDS: from ika-cli, an ICMP echo to the inside host every 50 ms
+# until one is answered (0; prints the wall clock of the answer in ms) or
+# the deadline passes (1). tb_ping waits 1 s per request, too coarse to
+# measure a time-to-tunnel.
+lt_ping() {
+	ip netns exec "$TB_NS_CLI" "$(tb__python)" - "$TB_IN_ADDR" "$1" <<-'EOF'
+		import os, select, socket, struct, sys, time
+		addr, end = sys.argv[1], time.monotonic() + float(sys.argv[2])
+		s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+		ident, seq = os.getpid() & 0xffff, 0
+		print("ready", flush=True)
+		def csum(b):
+		    t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+		    t = (t >> 16) + (t & 0xffff); t += t >> 16
+		    return ~t & 0xffff
+		while time.monotonic() < end:
+		    seq += 1
+		    body = struct.pack("!HH", ident, seq) + b"ikeagent-transport"
+		    try:  # before the tunnel: no route, or a filter says EPERM
+		        s.sendto(struct.pack("!BBH", 8, 0, csum(b"\x08\x00\x00\x00" + body)) + body, (addr, 0))
+		    except OSError:
+		        pass
+		    step = time.monotonic() + 0.05
+		    while (left := min(step, end) - time.monotonic()) > 0:
+		        if not select.select([s], [], [], left)[0]: break
+		        pkt, src = s.recvfrom(2048)
+		        pkt = pkt[(pkt[0] & 15) * 4:]
+		        if src[0] == addr and len(pkt) >= 8 and pkt[0] == 0 and struct.unpack("!H", pkt[4:6])[0] == ident:
+		            print(int(time.time() * 1000))
+		            sys.exit(0)
+		sys.exit(1)
+	EOF
+}
+
+# lt_start_timed CONF WHAT SECONDS: a pinger (lt_ping) runs from before
+# la_start CONF (cleartext pings die at the gateway's filter); one ping is
+# answered through the tunnel within the deadline, and the agent says
+# established. LT_TTT_MS: from la_start to that answer.
+lt_start_timed() {
+	local out=$WORK/ping.out pid t
+	: >"$out"
+	lt_ping "$(la_dl "$3")" >"$out" &
+	pid=$!
+	tb_wait_for "grep -q ready '$out'" 10 || la_fail "$2: the pinger did not start"
+	la_start "$1"
+	wait "$pid" || la_fail "$2: no ping through the tunnel within $(la_dl "$3") s (state $(la_state))"
+	t=$(tail -n 1 "$out")
+	LT_TTT_MS=$(( t - LA_START_MS ))
+	la_wait_up "$2" 2
+}
+
+# lt_no_secret WHAT: the proxy password is in no log of ours.
+lt_no_secret() {
+	if grep -F -q -- "$LT_PROXY_PASS" "$WORK"/agent-*.log 2>/dev/null; then
+		la_fail "$1: the proxy password appeared in the ikeagent log"
+	fi
+}
+
+# lt_cleanup: for the EXIT trap, before la__cleanup.
+lt_cleanup() {
+	lt_proxy_stop
+	lt_relay_stop
+}
