@@ -1,0 +1,476 @@
+# shellcheck shell=bash disable=SC2154,SC2034 # variables of scripts/bench (AGENT_PID: its cleanup)
+# BENCH_MODE=transports of scripts/bench: ikeagent over UDP, TCP and TLS
+# (RFC 9329, through ikerelay in the gateway namespace), sourced by
+# scripts/bench after the testbed library; never run on its own.
+#
+#   1. iperf3 TCP (upload; -R too with BENCH_REVERSE=1) and ping RTT
+#      (BENCH_PINGS at 0.1 s) through the tunnel with order = udp / tcp / tls,
+#      at BENCH_LOSS random loss (nftables numgen on the client's veth, both
+#      directions, only while measuring: the tunnel is set up without loss);
+#      the transports alternate (ABC, CBA, ...) inside every run and loss level
+#   2. TCP/UDP and TLS/UDP ratios per loss level against the targets
+#      TCP >= BENCH_TCP_T0 x UDP at 0 % and >= BENCH_TCP_T3 x UDP at 3 %
+#   3. time to tunnel (ikeagent run -> first ping answered, 50 ms polling),
+#      order = udp tcp tls, udp_timeout 1s: UDP open; UDP blocked (-> tcp);
+#      only TCP 443 open (-> tls); only an HTTP proxy reachable (tinyproxy,
+#      -> tls through it; skipped without tinyproxy); BENCH_TTT_RUNS each
+#
+# Knobs: BENCH_LOSS ["0 1 3"]  BENCH_PINGS [20]  BENCH_TTT_RUNS [3]
+#        BENCH_TCP_T0 [0.9]  BENCH_TCP_T3 [0.5]  BENCH_RELAY [build/ikerelay]
+#        BENCH_TTT [1] (0: skip part 3)
+
+BENCH_LOSS=${BENCH_LOSS:-"0 1 3"}
+BENCH_PINGS=${BENCH_PINGS:-20}
+BENCH_TTT_RUNS=${BENCH_TTT_RUNS:-3}
+BENCH_TTT=${BENCH_TTT:-1}
+BENCH_TCP_T0=${BENCH_TCP_T0:-0.9}
+BENCH_TCP_T3=${BENCH_TCP_T3:-0.5}
+BENCH_RELAY=${BENCH_RELAY:-build/ikerelay}
+case $BENCH_RELAY in /*) RELAY=$BENCH_RELAY ;; *) RELAY=$ROOT/$BENCH_RELAY ;; esac
+TR_PROXY_PORT=8888
+TR_PROXY_USER=ikbench
+TR_PROXY_PASS="pw-$$-$(date +%s)"
+RELAY_PID=""
+PROXY_PID=""
+PINGER_PID=""
+
+tr_check() {
+	[ -x "$RELAY" ] || die "no $RELAY: make build/ikerelay, or set BENCH_RELAY"
+	command -v nft >/dev/null 2>&1 || die "no nft (loss and blocking)"
+	command -v openssl >/dev/null 2>&1 || die "no openssl (the relay's certificate)"
+}
+
+# The gateway's templates: all relayed clients come from the relay's
+# address, so strongSwan's per-address cookie/block thresholds are raised.
+tr_templates() {
+	if [ "$TB_TEMPLATES" != "$WORK/templates" ]; then
+		mkdir -p "$WORK/templates"
+		cp "$TB_TEMPLATES"/*.in "$WORK/templates/"
+		TB_TEMPLATES=$WORK/templates
+	fi
+	sed -i 's/^\(    port_nat_t = 4500\)$/\1\n    cookie_threshold_ip = 1000\n    block_threshold = 1000/' \
+		"$TB_TEMPLATES/strongswan.conf.in"
+	grep -q cookie_threshold_ip "$TB_TEMPLATES/strongswan.conf.in" || die "could not raise cookie_threshold_ip"
+}
+
+tr_relay_start() {
+	local log=$WORK/relay.log
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj /CN=ikerelay-bench -addext "subjectAltName=IP:$TB_GW_ADDR" \
+		-keyout "$WORK/relay-key.pem" -out "$WORK/relay-cert.pem" >"$WORK/openssl.log" 2>&1 ||
+		die "openssl could not make the relay's certificate"
+	ip netns exec "$TB_NS_GW" "$RELAY" --listen "$TB_GW_ADDR:4500" \
+		--listen-tls "$TB_GW_ADDR:443" --cert "$WORK/relay-cert.pem" --key "$WORK/relay-key.pem" \
+		--gateway "$TB_GW_ADDR:4500" >"$log" 2>&1 </dev/null {TB_LOCK_FD}>&- &
+	RELAY_PID=$!
+	tb_wait_for "grep -q 'relay: forwarding to udp' '$log'" 5 || die "ikerelay did not start"
+}
+
+tr_proxy_start() {
+	local conf=$WORK/tinyproxy.conf
+	chmod 755 "$WORK"
+	{
+		echo "User nobody"; echo "Group nogroup"
+		echo "Port $TR_PROXY_PORT"; echo "Listen $TB_GW_ADDR"; echo "Timeout 60"
+		echo "LogFile \"$WORK/tinyproxy.log\""; echo "LogLevel Info"; echo "MaxClients 20"
+		echo "Allow $TB_CLI_ADDR"; echo "DisableViaHeader Yes"
+		echo "BasicAuth $TR_PROXY_USER $TR_PROXY_PASS"; echo "ConnectPort 443"
+	} >"$conf"
+	: >"$WORK/tinyproxy.log"
+	chmod 666 "$WORK/tinyproxy.log"
+	ip netns exec "$TB_NS_GW" tinyproxy -d -c "$conf" >"$WORK/tinyproxy.out" 2>&1 </dev/null \
+		{TB_LOCK_FD}>&- &
+	PROXY_PID=$!
+	tb_wait_for "tb__listening $TB_NS_GW $TR_PROXY_PORT" 5 || { note "tinyproxy did not listen"; return 1; }
+}
+
+tr_stop_pid() {
+	[ -n "$1" ] || return 0
+	kill -TERM "$1" 2>/dev/null
+	tb_wait_for "! kill -0 $1 2>/dev/null" 5 || kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
+# For cleanup() of scripts/bench.
+tr_cleanup() {
+	[ -n "$PINGER_PID" ] && kill "$PINGER_PID" 2>/dev/null
+	tr_stop_pid "$PROXY_PID"; PROXY_PID=""
+	tr_stop_pid "$RELAY_PID"; RELAY_PID=""
+}
+
+# ---- nftables in the client namespace --------------------------------------------
+
+# tr_loss PERCENT: drop PERCENT % of the packets to and from the gateway
+# (0: no table).
+tr_loss() {
+	tb_ns_exec cli nft delete table inet ikbloss 2>/dev/null
+	[ "$1" = 0 ] && return 0
+	tb_ns_exec cli nft -f - <<-EOF || die "nft: cannot install the loss filter"
+		table inet ikbloss {
+			chain output {
+				type filter hook output priority -10; policy accept;
+				ip daddr $TB_GW_ADDR numgen random mod 100 < $1 drop
+			}
+			chain input {
+				type filter hook input priority -10; policy accept;
+				ip saddr $TB_GW_ADDR numgen random mod 100 < $1 drop
+			}
+		}
+	EOF
+}
+
+# tr_block WHAT...: udp | tcp4500 | all-but-proxy; none: no table.
+tr_block() {
+	local rules="" w
+	tb_ns_exec cli nft delete table inet ikbblock 2>/dev/null
+	for w in "$@"; do
+		case $w in
+		none) return 0 ;;
+		udp) rules="$rules ip daddr $TB_GW_ADDR udp dport { 500, 4500 } drop;" ;;
+		tcp4500) rules="$rules ip daddr $TB_GW_ADDR tcp dport 4500 drop;" ;;
+		all-but-proxy)
+			rules="$rules ip daddr $TB_GW_ADDR tcp dport $TR_PROXY_PORT accept;"
+			rules="$rules oifname \"$TB_IF_CLI\" drop;" ;;
+		esac
+	done
+	tb_ns_exec cli nft -f - <<-EOF || die "nft: cannot install the filter ($*)"
+		table inet ikbblock {
+			chain output {
+				type filter hook output priority 0; policy accept;
+				$rules
+			}
+		}
+	EOF
+}
+
+# ---- the configurations ---------------------------------------------------------------
+
+cfg_ika_tcp_label() { echo "ikeagent"; }
+cfg_ika_tcp_transport() { echo tcp; }
+cfg_ika_tcp_up() { ika_up tcp; }
+cfg_ika_tcp_down() { ika_down; }
+cfg_ika_tls_label() { echo "ikeagent"; }
+cfg_ika_tls_transport() { echo tls; }
+cfg_ika_tls_up() { IKA_TRANSPORT_EXTRA="tls_verify = no" ika_up tls; }
+cfg_ika_tls_down() { ika_down; }
+
+# ---- measuring -----------------------------------------------------------------------
+
+# tr_iperf RUN CFG LOSS DIR: one raw line; a failed iperf3 is recorded as 0.
+tr_iperf() {
+	local run=$1 cfg=$2 loss=$3 dir=$4 rflag="" js=$WORK/iperf.json c0 c1 g0 g1 r0 r1 res gw
+	[ "$dir" = rev ] && rflag=-R
+	gw=$(gw_pid)
+	c0=$(cpu_ticks "$CFG_PID") g0=$(cpu_ticks "$gw") r0=$(cpu_ticks "$RELAY_PID")
+	# shellcheck disable=SC2086 # rflag: empty or one word
+	timeout $((BENCH_SECONDS + 30)) ip netns exec "$TB_NS_CLI" iperf3 -c "$TB_IN_ADDR" \
+		-t "$BENCH_SECONDS" -J $rflag >"$js" 2>"$WORK/iperf.err"
+	c1=$(cpu_ticks "$CFG_PID") g1=$(cpu_ticks "$gw") r1=$(cpu_ticks "$RELAY_PID")
+	[ -n "$c1" ] || die "$cfg: ikeagent $CFG_PID died during iperf3"
+	res=$("$PY" - "$js" <<-'EOF'
+		import json, sys
+		try:
+		    j = json.load(open(sys.argv[1]))
+		    r, s = j["end"]["sum_received"], j["end"]["sum_sent"]
+		    print(int(r["bytes"]), "%.1f" % (r["bits_per_second"] / 1e6), int(s.get("retransmits", 0)))
+		except Exception as e:
+		    print("error", str(j.get("error", e)).replace(" ", "_") if "j" in dir() else "no_json")
+	EOF
+	)
+	case $res in
+	error*) note "$cfg loss $loss% $dir run $run: iperf3 failed: ${res#error }"
+		res="0 0 0 err=${res#error }" ;;
+	esac
+	# shellcheck disable=SC2086
+	set -- $res
+	echo "kind=tput run=$run cfg=$cfg transport=$("cfg_${cfg}_transport") loss=$loss dir=$dir" \
+		"bytes=$1 mbps=$2 retrans=$3 ${4:-}" \
+		"cpu_cli_s=$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')" \
+		"cpu_gw_s=$(awk -v a="$g0" -v b="$g1" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')" \
+		"cpu_relay_s=$(awk -v a="${r0:-0}" -v b="${r1:-0}" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')" \
+		"load=$(cut -d' ' -f1 /proc/loadavg)" >>"$BENCH_RAW"
+	note "run $run $cfg loss $loss% $dir: $2 Mbit/s"
+}
+
+# rtt_pings N: N ICMP echos to the inside host at 0.1 s intervals (no ping
+# binary needed), waiting 2 s after the last; one RTT in ms per answer.
+rtt_pings() {
+	ip netns exec "$TB_NS_CLI" "$PY" - "$TB_IN_ADDR" "$1" <<-'EOF'
+		import os, select, socket, struct, sys, time
+		addr, n = sys.argv[1], int(sys.argv[2])
+		s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+		ident, sent, got = os.getpid() & 0xffff, {}, {}
+		def csum(b):
+		    t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+		    t = (t >> 16) + (t & 0xffff); t += t >> 16
+		    return ~t & 0xffff
+		nxt, seq = time.monotonic(), 0
+		end = nxt + 0.1 * n + 2
+		while time.monotonic() < end and len(got) < n:
+		    now = time.monotonic()
+		    if seq < n and now >= nxt:
+		        seq += 1
+		        body = struct.pack("!HH", ident, seq) + b"ikeagent-bench-rtt" + b"\0" * 38
+		        sent[seq] = time.monotonic()
+		        try: s.sendto(struct.pack("!BBH", 8, 0, csum(b"\x08\x00\x00\x00" + body)) + body, (addr, 0))
+		        except OSError: pass
+		        nxt += 0.1
+		    wait = (nxt if seq < n else end) - time.monotonic()
+		    if wait > 0 and select.select([s], [], [], wait)[0]:
+		        t = time.monotonic()
+		        pkt, src = s.recvfrom(2048)
+		        pkt = pkt[(pkt[0] & 15) * 4:]
+		        if src[0] == addr and len(pkt) >= 8 and pkt[0] == 0:
+		            i, q = struct.unpack("!HH", pkt[4:8])
+		            if i == ident and q in sent and q not in got:
+		                got[q] = (t - sent[q]) * 1000
+		for v in got.values(): print("%.3f" % v)
+	EOF
+}
+
+# tr_ping RUN CFG LOSS: BENCH_PINGS pings at 0.1 s; median and mean RTT.
+tr_ping() {
+	echo "kind=ping run=$1 cfg=$2 transport=$("cfg_${2}_transport") loss=$3 $(
+		rtt_pings "$BENCH_PINGS" | sort -g | awk -v n="$BENCH_PINGS" '
+			{ a[NR] = $1; s += $1 }
+			END {
+				if (NR == 0) { print "rtt_med=nan rtt_avg=nan ping_lost=" n; exit }
+				m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+				printf "rtt_med=%.3f rtt_avg=%.3f ping_lost=%d\n", m, s / NR, n - NR }')" >>"$BENCH_RAW"
+}
+
+# As in the report part of scripts/bench (defined there only after the run).
+fmt() { awk -v x="$1" -v f="$2" 'BEGIN { if (x == "nan" || x == "") print "–"; else printf f, x }'; }
+dirname_of() { if [ "$1" = fwd ]; then echo "upload (cli→in)"; else echo "download (-R)"; fi; }
+
+# tr_cycle RUN CFG LOSS: up (no loss), loss on, iperf3, ping, loss off, down.
+tr_cycle() {
+	local dir
+	"cfg_${2}_up"
+	tb_gw_swanctl --list-sas 2>/dev/null | grep -q "AES_GCM_16-256" ||
+		note "$2: the gateway's Child SA is not AES_GCM_16-256?"
+	[ "$(status_json | sed -n 's/.*"transport":"\([a-z]*\)".*/\1/p')" = "$("cfg_${2}_transport")" ] ||
+		note "$2: status does not say transport $("cfg_${2}_transport"): $(status_json)"
+	tr_loss "$3"
+	for dir in $DIRS; do
+		tr_iperf "$1" "$2" "$3" "$dir"
+	done
+	tr_ping "$1" "$2" "$3"
+	tr_loss 0
+	"cfg_${2}_down"
+}
+
+# ---- time to tunnel ---------------------------------------------------------------------
+
+# A pinger in the client namespace: an ICMP echo to the inside host every
+# 50 ms until one is answered; prints "ready", then the wall clock (ms) of
+# the answer (as lt_ping of tests/net/lib_transport.sh).
+tr_pinger() {
+	ip netns exec "$TB_NS_CLI" "$PY" - "$TB_IN_ADDR" "$1" <<-'EOF'
+		import os, select, socket, struct, sys, time
+		addr, end = sys.argv[1], time.monotonic() + float(sys.argv[2])
+		s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+		ident, seq = os.getpid() & 0xffff, 0
+		print("ready", flush=True)
+		def csum(b):
+		    t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+		    t = (t >> 16) + (t & 0xffff); t += t >> 16
+		    return ~t & 0xffff
+		while time.monotonic() < end:
+		    seq += 1
+		    body = struct.pack("!HH", ident, seq) + b"ikeagent-bench"
+		    try:
+		        s.sendto(struct.pack("!BBH", 8, 0, csum(b"\x08\x00\x00\x00" + body)) + body, (addr, 0))
+		    except OSError:
+		        pass
+		    step = time.monotonic() + 0.05
+		    while (left := min(step, end) - time.monotonic()) > 0:
+		        if not select.select([s], [], [], left)[0]: break
+		        pkt, src = s.recvfrom(2048)
+		        pkt = pkt[(pkt[0] & 15) * 4:]
+		        if src[0] == addr and len(pkt) >= 8 and pkt[0] == 0 and struct.unpack("!H", pkt[4:6])[0] == ident:
+		            print(int(time.time() * 1000), flush=True)
+		            sys.exit(0)
+		sys.exit(1)
+	EOF
+}
+
+# tr_ttt RUN SCENARIO EXPECTED BLOCK [EXTRA_TRANSPORT_LINES]
+tr_ttt() {
+	local run=$1 sc=$2 want=$3 block=$4 conf=$WORK/ttt.conf out=$WORK/pinger.out t0 t1 ms got own
+	# shellcheck disable=SC2086 # block: words
+	tr_block $block
+	{
+		printf '[gateway]\naddress = %s\nid = %s\n' "$TB_GW_ADDR" "$TB_GW_ID"
+		printf '[auth]\nid = %s\npsk = "%s"\n' "$TB_CLI_ID" "$TB_PSK"
+		printf '[tunnel]\nremote_ts = %s\ndns = no\nreconnect = no\n' "$TB_INSIDE_NET"
+		printf 'ike = %s\nesp = %s\n' "$BENCH_IKE" "$BENCH_ESP"
+		printf '[transport]\norder = udp tcp tls\nudp_timeout = 1s\ntls_verify = no\n'
+		[ -n "${5:-}" ] && printf '%s\n' "$5"
+		printf '[agent]\nsocket = %s\nstate_dir = %s\ntun_name = ika0\nlog_level = info\n' \
+			"$WORK/agent.sock" "$WORK/state"
+	} >"$conf"
+	chmod 600 "$conf"
+	: >"$out"
+	tr_pinger 15 >"$out" &
+	PINGER_PID=$!
+	tb_wait_for "grep -q ready '$out'" 10 || die "$sc: the pinger did not start"
+	t0=$(date +%s%3N)
+	ip netns exec "$TB_NS_CLI" "$IKA" run -c "$conf" >"$WORK/agent.log" 2>&1 </dev/null \
+		{TB_LOCK_FD}>&- &
+	AGENT_PID=$!
+	if wait "$PINGER_PID"; then
+		t1=$(tail -n 1 "$out")
+		ms=$((t1 - t0))
+	else
+		ms=nan
+		cp "$WORK/agent.log" "/tmp/ikeagent-bench-ttt-$sc-$run.log"
+		note "$sc run $run: no ping through the tunnel within 15 s (log: /tmp/ikeagent-bench-ttt-$sc-$run.log)"
+	fi
+	PINGER_PID=""
+	got=$(status_json | sed -n 's/.*"transport":"\([a-z]*\)".*/\1/p')
+	own=$(sed -n 's/.*tunnel up: .*(\([0-9]*\) ms)$/\1/p' "$WORK/agent.log" | tail -n 1)
+	echo "kind=ttt run=$run scenario=$sc want=$want got=${got:-none} ms=$ms own_ms=${own:-nan}" >>"$BENCH_RAW"
+	note "time to tunnel $sc run $run: $ms ms over ${got:-?} (agent's own ${own:-?} ms)"
+	ika_down
+	tr_block none
+}
+
+# ---- run and report ----------------------------------------------------------------------
+
+# tval KIND CFG LOSS DIR KEY: median over the raw lines.
+tval() {
+	awk -v kind="$1" -v c="$2" -v l="$3" -v d="$4" -v k="$5" '
+		$0 !~ /^#/ {
+			delete f
+			for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+			if (f["kind"] == kind && f["cfg"] == c && f["loss"] == l && (d == "" || f["dir"] == d) && (k in f) && f[k] != "nan") print f[k]
+		}' "$BENCH_RAW" | median
+}
+tsum() {
+	awk -v kind="$1" -v c="$2" -v l="$3" -v k="$4" '
+		$0 !~ /^#/ {
+			delete f
+			for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+			if (f["kind"] == kind && f["cfg"] == c && f["loss"] == l) s += f[k]
+		} END { print s + 0 }' "$BENCH_RAW"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "nan") printf "%.2f", a / b; else print "nan" }'; }
+
+tr_main() {
+	local run loss cfg cfgs i=0 dir sc
+	local TR_CONFIGS="ika_udp ika_tcp ika_tls" TR_REV="ika_tls ika_tcp ika_udp"
+	echo "# mode=transports loss=\"$BENCH_LOSS\" pings=$BENCH_PINGS dirs=\"$DIRS\" relay=$RELAY" >>"$BENCH_RAW"
+	tr_relay_start
+	for run in $(seq 1 "$BENCH_RUNS"); do
+		for loss in $BENCH_LOSS; do
+			if [ $((i % 2)) = 0 ]; then cfgs=$TR_CONFIGS; else cfgs=$TR_REV; fi
+			i=$((i + 1))
+			for cfg in $cfgs; do
+				tr_cycle "$run" "$cfg" "$loss"
+			done
+		done
+	done
+	if [ "$BENCH_TTT" = 1 ]; then
+		local have_proxy=0
+		if command -v tinyproxy >/dev/null 2>&1 && tr_proxy_start; then have_proxy=1
+		else note "no tinyproxy: the proxy scenario is skipped"; fi
+		for run in $(seq 1 "$BENCH_TTT_RUNS"); do
+			tr_ttt "$run" udp_open udp none
+			tr_ttt "$run" udp_blocked tcp udp
+			tr_ttt "$run" only_443 tls "udp tcp4500"
+			[ "$have_proxy" = 1 ] && tr_ttt "$run" proxy_only tls all-but-proxy \
+				"proxy = http://$TR_PROXY_USER:$TR_PROXY_PASS@$TB_GW_ADDR:$TR_PROXY_PORT"
+		done
+		tr_stop_pid "$PROXY_PID"; PROXY_PID=""
+	fi
+	tr_stop_pid "$RELAY_PID"; RELAY_PID=""
+	tr_report
+}
+
+tr_report() {
+	local loss cfg dir u t r s0="" line=""
+	echo
+	echo "### ikeagent transports: iperf3 TCP ${BENCH_SECONDS} s to $TB_IN_ADDR, median of $BENCH_RUNS, $BENCH_IKE / $BENCH_ESP, strongSwan crypto: $BENCH_SS_CRYPTO; random loss both ways on the client's veth"
+	echo
+	echo "| loss | transport | direction | Mbit/s | ratio vs UDP | retransmits | ping RTT median ms | RTT avg ms | pings lost | ikeagent CPU s | relay CPU s | gateway charon CPU s |"
+	echo "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	for loss in $BENCH_LOSS; do
+		for dir in $DIRS; do
+			u=$(tval tput ika_udp "$loss" "$dir" mbps)
+			for cfg in ika_udp ika_tcp ika_tls; do
+				t=$(tval tput "$cfg" "$loss" "$dir" mbps)
+				printf '| %s %% | %s | %s | %s | %s | %s | %s | %s | %s/%s | %s | %s | %s |\n' "$loss" \
+					"$("cfg_${cfg}_transport")" "$(dirname_of "$dir")" "$(fmt "$t" %.0f)" \
+					"$(fmt "$(ratio "$t" "$u")" %.2f)" "$(fmt "$(tval tput "$cfg" "$loss" "$dir" retrans)" %.0f)" \
+					"$(fmt "$(tval ping "$cfg" "$loss" "" rtt_med)" %.2f)" \
+					"$(fmt "$(tval ping "$cfg" "$loss" "" rtt_avg)" %.2f)" \
+					"$(tsum ping "$cfg" "$loss" ping_lost)" "$((BENCH_PINGS * BENCH_RUNS))" \
+					"$(fmt "$(tval tput "$cfg" "$loss" "$dir" cpu_cli_s)" %.2f)" \
+					"$(fmt "$(tval tput "$cfg" "$loss" "$dir" cpu_relay_s)" %.2f)" \
+					"$(fmt "$(tval tput "$cfg" "$loss" "$dir" cpu_gw_s)" %.2f)"
+			done
+		done
+	done
+
+	echo
+	echo "| loss | direction | UDP Mbit/s | TCP Mbit/s | TCP/UDP | TLS Mbit/s | TLS/UDP | target | verdict |"
+	echo "|---:|---|---:|---:|---:|---:|---:|---|---|"
+	for loss in $BENCH_LOSS; do
+		for dir in $DIRS; do
+			u=$(tval tput ika_udp "$loss" "$dir" mbps)
+			t=$(tval tput ika_tcp "$loss" "$dir" mbps)
+			r=$(tval tput ika_tls "$loss" "$dir" mbps)
+			local tgt="" verdict="–" rt
+			rt=$(ratio "$t" "$u")
+			case $loss in 0) tgt=$BENCH_TCP_T0 ;; 3) tgt=$BENCH_TCP_T3 ;; esac
+			if [ -n "$tgt" ]; then
+				verdict=$(awk -v r="$rt" -v g="$tgt" -v u="$u" 'BEGIN {
+					if (r == "nan") print "no data"
+					else if (r >= g) printf "met (+%.2f)", r - g
+					else printf "MISSED by %.2f (%.0f Mbit/s short)", g - r, (g - r) * u }')
+				line="$line${line:+; }TCP/UDP at $loss % $dir: $rt (target ≥ $tgt: $verdict)"
+			fi
+			printf '| %s %% | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$loss" "$(dirname_of "$dir")" \
+				"$(fmt "$u" %.0f)" "$(fmt "$t" %.0f)" "$(fmt "$rt" %.2f)" "$(fmt "$r" %.0f)" \
+				"$(fmt "$(ratio "$r" "$u")" %.2f)" "${tgt:+TCP ≥ $tgt× UDP}" "$verdict"
+			s0="$s0${s0:+, }$loss %: TCP $(fmt "$rt" %.2f) TLS $(fmt "$(ratio "$r" "$u")" %.2f)"
+		done
+	done
+
+	if grep -q '^kind=ttt' "$BENCH_RAW"; then
+		echo
+		echo "| scenario (order = udp tcp tls, udp_timeout 1 s) | expected | got | time to tunnel ms (median) | min | max | agent's own ms (median) | runs |"
+		echo "|---|---|---|---:|---:|---:|---:|---:|"
+		for sc in udp_open udp_blocked only_443 proxy_only; do
+			grep -q "^kind=ttt .*scenario=$sc " "$BENCH_RAW" || continue
+			awk -v sc="$sc" '
+				/^kind=ttt/ {
+					delete f
+					for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+					if (f["scenario"] != sc) next
+					want = f["want"]; n++; got[f["got"]]++
+					if (f["ms"] != "nan") ms[++m] = f["ms"]
+					if (f["own_ms"] != "nan") own[++o] = f["own_ms"]
+				}
+				function med(a, k,   i, j, t) {
+					if (k == 0) return "–"
+					for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+					return (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+				}
+				END {
+					g = ""; for (k in got) g = g (g ? ", " : "") k (got[k] < n ? " ×" got[k] : "")
+					mm = med(ms, m); lo = (m ? ms[1] : "–"); hi = (m ? ms[m] : "–")
+					printf "| %s | %s | %s | %s | %s | %s | %s | %d |\n", sc, want, g, mm, lo, hi, med(own, o), n
+				}' "$BENCH_RAW"
+		done
+		line2=$(awk '/^kind=ttt/ { delete f; for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+			v[f["scenario"]] = v[f["scenario"]] (v[f["scenario"]] ? "/" : "") f["ms"] }
+			END { for (s in v) o = o (o ? ", " : "") s " " v[s] " ms"; print o }' "$BENCH_RAW")
+	fi
+	echo
+	echo "throughput vs UDP: $s0"
+	echo "targets: $line"
+	[ -n "${line2:-}" ] && echo "time to tunnel (per run): $line2"
+	echo "raw numbers: $BENCH_RAW"
+}
