@@ -15,6 +15,7 @@
 
 struct loop_fd {
 	int fd;
+	uint32_t gen;	/* bumped on every add and delete: stale events are dropped */
 	loop_fd_cb cb;
 	void *ctx;
 };
@@ -72,16 +73,32 @@ static struct loop_fd *loop_slot(struct loop *l, int fd)
 	return NULL;
 }
 
+/* epoll's data: the slot index and its generation, never a bare pointer. */
+static uint64_t slot_key(const struct loop *l, const struct loop_fd *s)
+{
+	return (uint64_t)s->gen << 32 | (uint64_t)(s - l->fds);
+}
+
 int loop_add_fd(struct loop *l, int fd, uint32_t events, loop_fd_cb cb, void *ctx)
 {
-	struct loop_fd *s = loop_slot(l, -1);
+	/*
+	 * A slot still holding this fd number belongs to a descriptor that was
+	 * closed without loop_del_fd (closing removed it from epoll): take it over
+	 * rather than leave it to shadow the new one.
+	 */
+	struct loop_fd *s = fd >= 0 ? loop_slot(l, fd) : NULL;
 	struct epoll_event ev = { .events = events };
 
+	if (!s)
+		s = loop_slot(l, -1);
 	if (!s || fd < 0)
 		return -1;
-	ev.data.ptr = s;
-	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+	s->gen++;
+	ev.data.u64 = slot_key(l, s);
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		s->fd = -1;
 		return -1;
+	}
 	s->fd = fd;
 	s->cb = cb;
 	s->ctx = ctx;
@@ -95,7 +112,7 @@ int loop_mod_fd(struct loop *l, int fd, uint32_t events)
 
 	if (!s || fd < 0)
 		return -1;
-	ev.data.ptr = s;
+	ev.data.u64 = slot_key(l, s);
 	return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
 }
 
@@ -107,6 +124,7 @@ void loop_del_fd(struct loop *l, int fd)
 		return;
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
 	s->fd = -1;
+	s->gen++;
 	s->cb = NULL;
 }
 
@@ -223,9 +241,11 @@ int loop_run(struct loop *l)
 			return -1;
 		}
 		for (int i = 0; i < n && !l->stop; i++) {
-			struct loop_fd *s = evs[i].data.ptr;
+			uint64_t key = evs[i].data.u64;
+			struct loop_fd *s = &l->fds[(uint32_t)key % LOOP_MAX_FDS];
 
-			if (s->fd >= 0 && s->cb)
+			/* An event for a slot deleted or reused earlier in this batch is stale. */
+			if (s->fd >= 0 && s->cb && s->gen == (uint32_t)(key >> 32))
 				s->cb(s->ctx, evs[i].events);
 		}
 	}

@@ -59,7 +59,11 @@ void sa_fail(struct ike_sa *sa, enum ike_sa_fail why, const char *fmt, ...)
 	va_end(ap);
 	sa->fail = why;
 	sa->req.active = false;
-	log_warn("ike: %s", sa->fail_text);
+	/* Our own DELETE being answered is the normal end, not a warning. */
+	if (why == IKE_FAIL_LOCAL && sa->state == IKE_SA_DELETING)
+		log_info("ike: %s", sa->fail_text);
+	else
+		log_warn("ike: %s", sa->fail_text);
 	sa_set_state(sa, IKE_SA_DEAD);
 }
 
