@@ -131,9 +131,12 @@ int cfgmap_ts_to_cidrs(const struct ike_ts_sel *ts, struct tun_cidr *out, size_t
 /* ---- the network a Child SA asks for --------------------------------------- */
 
 /*
- * The tun setup for a new Child SA: its virtual IP as a /32, a route for
- * each narrowed remote selector (a /0 means the full-tunnel scheme), and
- * the gateway's DNS servers when the config takes them.
+ * The tun setup for a new Child SA: its virtual IPs as a /32 and a /128, a
+ * route for each narrowed remote selector (a /0 means the full-tunnel
+ * scheme), and the gateway's DNS servers (IPv4 first) when the config takes
+ * them. INTERNAL_IP6_ADDRESS's prefix length describes the internal network
+ * (RFC 7296 §3.15.1); the address itself is ours alone, and what is reached
+ * through the tunnel is what the selectors route.
  */
 void cfgmap_net(const struct config *cfg, const struct ike_child_info *ci, struct session_net *n)
 {
@@ -143,6 +146,12 @@ void cfgmap_net(const struct config *cfg, const struct ike_child_info *ci, struc
 		n->vip.family = AF_INET;
 		memcpy(n->vip.addr, ci->vip4, 4);
 		n->vip.prefix = 32;
+	}
+	if (ci->has_vip6) {
+		n->has_vip6 = true;
+		n->vip6.family = AF_INET6;
+		memcpy(n->vip6.addr, ci->vip6, 16);
+		n->vip6.prefix = 128;
 	}
 	for (unsigned i = 0; i < ci->ts_remote.n; i++) {
 		size_t k = 0;
@@ -161,11 +170,16 @@ void cfgmap_net(const struct config *cfg, const struct ike_child_info *ci, struc
 		n->dns[n->n_dns].family = AF_INET;
 		memcpy(n->dns[n->n_dns++].addr, ci->dns4[i], 4);
 	}
+	for (unsigned i = 0; i < ci->n_dns6 && i < IKE_SA_MAX_DNS; i++) {
+		n->dns[n->n_dns].family = AF_INET6;
+		memcpy(n->dns[n->n_dns++].addr, ci->dns6[i], 16);
+	}
 }
 
 bool cfgmap_net_same(const struct session_net *a, const struct session_net *b)
 {
 	return a->has_vip == b->has_vip && !memcmp(&a->vip, &b->vip, sizeof(a->vip)) &&
+	       a->has_vip6 == b->has_vip6 && !memcmp(&a->vip6, &b->vip6, sizeof(a->vip6)) &&
 	       a->n_routes == b->n_routes &&
 	       !memcmp(a->routes, b->routes, a->n_routes * sizeof(a->routes[0])) &&
 	       a->n_dns == b->n_dns && !memcmp(a->dns, b->dns, a->n_dns * sizeof(a->dns[0]));
@@ -235,8 +249,12 @@ static int map_ts(const struct config *cfg, struct ike_sa_cfg *out, char *err, s
 		return -1;
 	}
 	out->n_remote_ts = ts->n;
-	for (unsigned i = 0; i < ts->n; i++)
+	for (unsigned i = 0; i < ts->n; i++) {
 		cfgmap_cidr_to_ts(&ts->v[i], &out->remote_ts[i]);
+		/* an IPv6 network to reach: an IPv6 TSi, address and DNS too */
+		if (ts->v[i].family == AF_INET6)
+			out->want_ip6 = true;
+	}
 	return 0;
 }
 

@@ -118,30 +118,41 @@ static int net_dns(struct session *s)
 	return tun_j_dns_up(&s->journal, &dc, &req, &s->net.dns_method);
 }
 
+/* IPv6 in the tunnel: an IPv6 virtual address or IPv6 selectors. */
+static bool net_has_ipv6(const struct session_net *n)
+{
+	if (n->has_vip6)
+		return true;
+	for (size_t i = 0; i < n->n_routes; i++)
+		if (n->routes[i].family == AF_INET6)
+			return true;
+	return false;
+}
+
 /*
- * An IPv4-only tunnel: no IPv6 on the tun we created, so the kernel's
- * link-local chatter (router solicitations, MLD) never reaches it. Best
- * effort; the setting goes with the device.
+ * IPv6 on the tun we created, per the tunnel: off for an IPv4-only one, so
+ * the kernel's link-local chatter (router solicitations, MLD) never reaches
+ * it; on when IPv6 travels through it (the host default may be off). Best
+ * effort, except that the IPv6 address then fails to be added; the setting
+ * goes with the device. An existing persistent tun is left as it is.
  */
-static void net_no_ipv6(const struct session *s)
+static void net_set_ipv6(const struct session *s, bool on)
 {
 	char path[96];
 	bool ok = false;
 	FILE *f;
 
-	for (size_t i = 0; i < s->net.n_routes; i++)
-		if (s->net.routes[i].family == AF_INET6)
-			return;
 	if (!s->tun.created)
 		return;
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", s->tun.name);
 	f = fopen(path, "w");
 	if (f) {
-		ok = fputs("1", f) >= 0;
+		ok = fputs(on ? "0" : "1", f) >= 0;
 		ok = fclose(f) == 0 && ok;
 	}
 	if (!ok)
-		log_debug("tun: cannot disable IPv6 on %s: %s", s->tun.name, strerror(errno));
+		log_debug("tun: cannot %s IPv6 on %s: %s", on ? "enable" : "disable", s->tun.name,
+			  strerror(errno));
 }
 
 static int net_up(struct session *s, const struct session_net *want)
@@ -157,11 +168,13 @@ static int net_up(struct session *s, const struct session_net *want)
 	s->net.up = false;
 	if (tun_j_dev_open(j, &s->tun, mtu, TUN_DEFAULT_TXQLEN) < 0)
 		goto fail;
-	net_no_ipv6(s);
+	net_set_ipv6(s, net_has_ipv6(&s->net));
 	if (loop_add_fd(s->loop, s->tun.fd, EPOLLIN, dp_tun_event, s) < 0)
 		goto fail;
 	s->tun_in_loop = true;
 	if (s->net.has_vip && tun_j_addr_add(j, &s->tun, &s->net.vip) < 0)
+		goto fail;
+	if (s->net.has_vip6 && tun_j_addr_add(j, &s->tun, &s->net.vip6) < 0)
 		goto fail;
 	if (tun_routes_install(j, &s->tun, s->net.routes, s->net.n_routes, s->cfg->agent.fwmark,
 			       s->cfg->agent.table) < 0)
@@ -201,7 +214,7 @@ static int net_ensure(struct session *s, const struct ike_child_info *ci)
 static void announce(struct session *s)
 {
 	struct status_info si;
-	char routes[512], dns[256];
+	char routes[512], dns[512];
 	uint64_t now = loop_now_ms();
 
 	if (s->announced || !s->ike || ike_sa_state(s->ike) != IKE_SA_ESTABLISHED || !s->net.up ||
@@ -210,8 +223,9 @@ static void announce(struct session *s)
 	s->announced = true;
 	s->up_since_ms = now;
 	status_collect(s, &si);
-	log_info("tunnel up: virtual IP %s, routes %s, dns %s%s%s (%llu ms)",
-		 si.virtual_ip[0] ? si.virtual_ip : "none",
+	log_info("tunnel up: virtual IP %s%s%s, routes %s, dns %s%s%s (%llu ms)",
+		 si.virtual_ip[0] ? si.virtual_ip : "none", si.virtual_ip6[0] ? " and " : "",
+		 si.virtual_ip6,
 		 status_join(si.routes, si.n_routes, routes, sizeof(routes)),
 		 status_join(si.dns, si.n_dns, dns, sizeof(dns)), si.n_dns ? " via " : "",
 		 si.n_dns ? tun_dns_method_name(s->net.dns_method) : "",

@@ -44,6 +44,8 @@
 
 #define SESSION_CHILDREN	2	/* the current Child SA and the one it replaces */
 #define SESSION_MAX_ROUTES	32	/* CIDRs routed into the tun */
+#define SESSION_MAX_DNS		(2 * IKE_SA_MAX_DNS)	/* IPv4 and IPv6 servers */
+_Static_assert(SESSION_MAX_DNS <= TUN_DNS_MAX, "SESSION_MAX_DNS");
 #define SESSION_MTU_UDP		1400	/* mtu = auto on UDP */
 #define SESSION_KEEPALIVE_MS	20000	/* RFC 3948 keepalive when idle */
 #define SESSION_CLOSE_WAIT_MS	2000	/* for the answer to our DELETE */
@@ -85,11 +87,13 @@ struct session_child {
 struct session_net {
 	bool up;
 	bool has_vip;
-	struct tun_cidr vip;
+	struct tun_cidr vip;		/* a /32 */
+	bool has_vip6;
+	struct tun_cidr vip6;		/* a /128 */
 	size_t n_routes;
 	struct tun_cidr routes[SESSION_MAX_ROUTES];
 	size_t n_dns;
-	struct tun_ip dns[IKE_SA_MAX_DNS];
+	struct tun_ip dns[SESSION_MAX_DNS];	/* IPv4 first, then IPv6 */
 	enum tun_dns_method dns_method;
 	bool full;		/* a route is a /0: the fwmark scheme is in place */
 };
@@ -223,9 +227,10 @@ struct status_info {
 	bool proxy;			/* tcp/tls through an HTTP CONNECT proxy */
 	char proxy_addr[300];		/* "host:port", never the credentials */
 	char virtual_ip[TUN_CIDR_STRLEN];	/* "" if none */
+	char virtual_ip6[TUN_CIDR_STRLEN];	/* "" if none */
 	char routes[SESSION_MAX_ROUTES][TUN_CIDR_STRLEN];
 	size_t n_routes;
-	char dns[IKE_SA_MAX_DNS][TUN_CIDR_STRLEN];
+	char dns[SESSION_MAX_DNS][TUN_CIDR_STRLEN];
 	size_t n_dns;
 	char tun[IFNAMSIZ];		/* "" if none */
 	uint64_t spi_i, spi_r;

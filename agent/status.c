@@ -32,6 +32,12 @@ static void collect_net(const struct session *s, struct status_info *si)
 		memcpy(ip.addr, n->vip.addr, sizeof(ip.addr));
 		tun_ip_fmt(&ip, si->virtual_ip, sizeof(si->virtual_ip));
 	}
+	if (n->has_vip6) {
+		struct tun_ip ip = { .family = n->vip6.family };
+
+		memcpy(ip.addr, n->vip6.addr, sizeof(ip.addr));
+		tun_ip_fmt(&ip, si->virtual_ip6, sizeof(si->virtual_ip6));
+	}
 	si->n_routes = n->n_routes;
 	for (size_t i = 0; i < n->n_routes; i++)
 		tun_cidr_fmt(&n->routes[i], si->routes[i], sizeof(si->routes[i]));
@@ -150,6 +156,8 @@ int status_text(const struct status_info *si, char *out, size_t cap)
 		  si->remote, si->proxy ? " through proxy " : "", si->proxy ? si->proxy_addr : "");
 	sb_printf(&b, "tun:         %s\n", si->tun[0] ? si->tun : "none");
 	sb_printf(&b, "virtual ip:  %s\n", si->virtual_ip[0] ? si->virtual_ip : "none");
+	if (si->virtual_ip6[0])
+		sb_printf(&b, "virtual ip6: %s\n", si->virtual_ip6);
 	sb_printf(&b, "routes:      %s\n",
 		  status_join((char (*)[TUN_CIDR_STRLEN])si->routes, si->n_routes, list, sizeof(list)));
 	sb_printf(&b, "dns:         %s\n",
@@ -229,6 +237,7 @@ int status_json(const struct status_info *si, char *out, size_t cap)
 	json_key_str(&b, "remote", si->remote, true);
 	json_key_str(&b, "tun", si->tun, true);
 	json_key_str(&b, "virtual_ip", si->virtual_ip, true);
+	json_key_str(&b, "virtual_ip6", si->virtual_ip6, true);
 	json_list(&b, "routes", si->routes, si->n_routes);
 	json_list(&b, "dns", si->dns, si->n_dns);
 	json_key_str(&b, "ike_spi", spi, true);

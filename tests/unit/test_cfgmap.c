@@ -112,6 +112,30 @@ START_TEST(ipv6_ts)
 	memset(end, 0xff, 16);
 	ck_assert_mem_eq(ike.remote_ts[1].start, start, 16);
 	ck_assert_mem_eq(ike.remote_ts[1].end, end, 16);
+	ck_assert(ike.want_ip6 && ike.want_vip && ike.want_dns);
+	config_free(&cfg);
+}
+END_TEST
+
+/* An IPv6 selector among IPv4 ones asks for the IPv6 address and DNS too. */
+START_TEST(want_ip6_mixed)
+{
+	struct config cfg;
+	struct ike_sa_cfg ike;
+
+	ck_assert_msg(map_text(BASE "[tunnel]\nremote_ts = 10.99.1.0/24\n", &cfg, &ike) == 0,
+		      "%s", err);
+	ck_assert(!ike.want_ip6);
+	config_free(&cfg);
+	ck_assert_msg(map_text(BASE "[tunnel]\nremote_ts = 10.99.1.0/24, fd99:1::/64\n", &cfg,
+			       &ike) == 0, "%s", err);
+	ck_assert_uint_eq(ike.n_remote_ts, 2);
+	ck_assert_uint_eq(ike.remote_ts[1].type, TS_IPV6_ADDR_RANGE);
+	ck_assert(ike.want_ip6 && ike.want_vip && ike.want_dns);
+	config_free(&cfg);
+	ck_assert_msg(map_text(BASE "[tunnel]\nremote_ts = 10.99.1.0/24, fd99:1::/64\n"
+			       "virtual_ip = no\ndns = no\n", &cfg, &ike) == 0, "%s", err);
+	ck_assert(ike.want_ip6 && !ike.want_vip && !ike.want_dns);
 	config_free(&cfg);
 }
 END_TEST
@@ -281,6 +305,67 @@ START_TEST(child_net_plan)
 }
 END_TEST
 
+START_TEST(child_net_plan_ipv6)
+{
+	struct config cfg;
+	struct ike_sa_cfg ike;
+	struct ike_child_info ci;
+	struct session_net a, b;
+	char buf[TUN_CIDR_STRLEN];
+	struct status_info si;
+	char out[CTL_REPLY_MAX];
+
+	ck_assert_msg(map_text(BASE "[tunnel]\nremote_ts = 10.99.1.0/24, fd99:1::/64\n", &cfg,
+			       &ike) == 0, "%s", err);
+	memset(&ci, 0, sizeof(ci));
+	ci.has_vip4 = true;
+	ip4(ci.vip4, "10.99.100.1");
+	ci.has_vip6 = true;
+	ck_assert_int_eq(inet_pton(AF_INET6, "fd99:100::1", ci.vip6), 1);
+	ci.vip6_prefix = 120;
+	ci.n_dns4 = 1;
+	ip4(ci.dns4[0], "10.99.1.53");
+	ci.n_dns6 = 2;
+	ck_assert_int_eq(inet_pton(AF_INET6, "fd99:1::53", ci.dns6[0]), 1);
+	ck_assert_int_eq(inet_pton(AF_INET6, "fd99:1::54", ci.dns6[1]), 1);
+	ci.ts_remote.n = 2;
+	ci.ts_remote.ts[0].type = TS_IPV4_ADDR_RANGE;
+	ip4(ci.ts_remote.ts[0].start, "10.99.1.0");
+	ip4(ci.ts_remote.ts[0].end, "10.99.1.255");
+	ci.ts_remote.ts[1].type = TS_IPV6_ADDR_RANGE;
+	ck_assert_int_eq(inet_pton(AF_INET6, "fd99:1::", ci.ts_remote.ts[1].start), 1);
+	ck_assert_int_eq(inet_pton(AF_INET6, "fd99:1::ffff:ffff:ffff:ffff", ci.ts_remote.ts[1].end), 1);
+	cfgmap_net(&cfg, &ci, &a);
+	ck_assert(a.has_vip && a.has_vip6 && !a.full);
+	ck_assert_str_eq(tun_cidr_fmt(&a.vip, buf, sizeof(buf)), "10.99.100.1/32");
+	/* the host's own address, not the pool's prefix length */
+	ck_assert_str_eq(tun_cidr_fmt(&a.vip6, buf, sizeof(buf)), "fd99:100::1/128");
+	ck_assert_uint_eq(a.n_routes, 2);
+	ck_assert_str_eq(tun_cidr_fmt(&a.routes[1], buf, sizeof(buf)), "fd99:1::/64");
+	ck_assert_uint_eq(a.n_dns, 3);
+	ck_assert_int_eq(a.dns[0].family, AF_INET);
+	ck_assert_int_eq(a.dns[1].family, AF_INET6);
+	ck_assert_str_eq(tun_ip_fmt(&a.dns[2], buf, sizeof(buf)), "fd99:1::54");
+	cfgmap_net(&cfg, &ci, &b);
+	ck_assert(cfgmap_net_same(&a, &b));
+	/* another IPv6 address: a different network */
+	ci.vip6[15] = 2;
+	cfgmap_net(&cfg, &ci, &b);
+	ck_assert(!cfgmap_net_same(&a, &b));
+	/* status: both addresses */
+	memset(&si, 0, sizeof(si));
+	si.state = si.ike_state = si.transport = "x";
+	si.last_error = "";
+	snprintf(si.virtual_ip, sizeof(si.virtual_ip), "10.99.100.1");
+	snprintf(si.virtual_ip6, sizeof(si.virtual_ip6), "fd99:100::1");
+	ck_assert_int_eq(status_json(&si, out, sizeof(out)), 0);
+	ck_assert_ptr_nonnull(strstr(out, "\"virtual_ip\":\"10.99.100.1\",\"virtual_ip6\":\"fd99:100::1\","));
+	ck_assert_int_eq(status_text(&si, out, sizeof(out)), 0);
+	ck_assert_ptr_nonnull(strstr(out, "virtual ip6: fd99:100::1\n"));
+	config_free(&cfg);
+}
+END_TEST
+
 START_TEST(aead_ids)
 {
 	enum aead_alg a;
@@ -331,11 +416,13 @@ static Suite *cfgmap_suite(void)
 	tcase_add_test(tc, defaults_full_tunnel);
 	tcase_add_test(tc, split_ts_and_ids);
 	tcase_add_test(tc, ipv6_ts);
+	tcase_add_test(tc, want_ip6_mixed);
 	tcase_add_test(tc, proposals_copied);
 	tcase_add_test(tc, nat_detection_addresses);
 	tcase_add_test(tc, refused);
 	tcase_add_test(tc, ts_to_cidrs);
 	tcase_add_test(tc, child_net_plan);
+	tcase_add_test(tc, child_net_plan_ipv6);
 	tcase_add_test(tc, aead_ids);
 	tcase_add_test(tc, status_json_escapes);
 	suite_add_tcase(s, tc);
