@@ -152,6 +152,9 @@ tb__lock() {
 	exec {TB_LOCK_FD}>"/tmp/ikeagent-testbed-$TB_PREFIX.lock"
 	if ! flock -w 120 "$TB_LOCK_FD"; then
 		tb_log "another testbed ($TB_PREFIX) is still running after 120 s"
+		# Not ours: forget the fd, or a later tb_down would think it holds the lock.
+		exec {TB_LOCK_FD}>&-
+		unset TB_LOCK_FD
 		return 1
 	fi
 }
@@ -191,7 +194,12 @@ tb__ns_kill_all() {
 }
 
 # tb_down: remove everything an earlier (possibly failed) run left behind.
+# Only with the lock held: never tear down a testbed another run is using.
 tb_down() {
+	if [ -z "${TB_LOCK_FD:-}" ] && ! tb__lock; then
+		tb_log "not cleaning up: another testbed ($TB_PREFIX) holds the lock"
+		return 0
+	fi
 	tb__cleanup
 	tb__unlock
 	return 0
