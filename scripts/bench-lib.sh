@@ -40,62 +40,27 @@ tr_check() {
 	command -v openssl >/dev/null 2>&1 || die "no openssl (the relay's certificate)"
 }
 
-# The gateway's templates: all relayed clients come from the relay's
-# address, so strongSwan's per-address cookie/block thresholds are raised.
+# The gateway's templates with the per-address thresholds raised (testbed.sh).
 tr_templates() {
-	if [ "$TB_TEMPLATES" != "$WORK/templates" ]; then
-		mkdir -p "$WORK/templates"
-		cp "$TB_TEMPLATES"/*.in "$WORK/templates/"
-		TB_TEMPLATES=$WORK/templates
-	fi
-	sed -i 's/^\(    port_nat_t = 4500\)$/\1\n    cookie_threshold_ip = 1000\n    block_threshold = 1000/' \
-		"$TB_TEMPLATES/strongswan.conf.in"
-	grep -q cookie_threshold_ip "$TB_TEMPLATES/strongswan.conf.in" || die "could not raise cookie_threshold_ip"
+	tb_templates_relayed "$WORK/templates" || die "could not raise cookie_threshold_ip"
 }
 
 tr_relay_start() {
-	local log=$WORK/relay.log
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-		-subj /CN=ikerelay-bench -addext "subjectAltName=IP:$TB_GW_ADDR" \
-		-keyout "$WORK/relay-key.pem" -out "$WORK/relay-cert.pem" >"$WORK/openssl.log" 2>&1 ||
-		die "openssl could not make the relay's certificate"
-	ip netns exec "$TB_NS_GW" "$RELAY" --listen "$TB_GW_ADDR:4500" \
-		--listen-tls "$TB_GW_ADDR:443" --cert "$WORK/relay-cert.pem" --key "$WORK/relay-key.pem" \
-		--gateway "$TB_GW_ADDR:4500" >"$log" 2>&1 </dev/null {TB_LOCK_FD}>&- &
-	RELAY_PID=$!
-	tb_wait_for "grep -q 'relay: forwarding to udp' '$log'" 5 || die "ikerelay did not start"
+	tb_relay_start "$RELAY" "$WORK" || die "ikerelay did not start"
+	RELAY_PID=$TB_RELAY_PID
 }
 
 tr_proxy_start() {
-	local conf=$WORK/tinyproxy.conf
-	chmod 755 "$WORK"
-	{
-		echo "User nobody"; echo "Group nogroup"
-		echo "Port $TR_PROXY_PORT"; echo "Listen $TB_GW_ADDR"; echo "Timeout 60"
-		echo "LogFile \"$WORK/tinyproxy.log\""; echo "LogLevel Info"; echo "MaxClients 20"
-		echo "Allow $TB_CLI_ADDR"; echo "DisableViaHeader Yes"
-		echo "BasicAuth $TR_PROXY_USER $TR_PROXY_PASS"; echo "ConnectPort 443"
-	} >"$conf"
-	: >"$WORK/tinyproxy.log"
-	chmod 666 "$WORK/tinyproxy.log"
-	ip netns exec "$TB_NS_GW" tinyproxy -d -c "$conf" >"$WORK/tinyproxy.out" 2>&1 </dev/null \
-		{TB_LOCK_FD}>&- &
-	PROXY_PID=$!
-	tb_wait_for "tb__listening $TB_NS_GW $TR_PROXY_PORT" 5 || { note "tinyproxy did not listen"; return 1; }
-}
-
-tr_stop_pid() {
-	[ -n "$1" ] || return 0
-	kill -TERM "$1" 2>/dev/null
-	tb_wait_for "! kill -0 $1 2>/dev/null" 5 || kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
+	tb_proxy_start "$WORK" "$TR_PROXY_PORT" "$TR_PROXY_USER" "$TR_PROXY_PASS" 443 ||
+		{ note "tinyproxy did not listen"; return 1; }
+	PROXY_PID=$TB_PROXY_PID
 }
 
 # For cleanup() of scripts/bench.
 tr_cleanup() {
 	[ -n "$PINGER_PID" ] && kill "$PINGER_PID" 2>/dev/null
-	tr_stop_pid "$PROXY_PID"; PROXY_PID=""
-	tr_stop_pid "$RELAY_PID"; RELAY_PID=""
+	tb_stop_pid "$PROXY_PID"; PROXY_PID=""
+	tb_stop_pid "$RELAY_PID"; RELAY_PID=""
 }
 
 # ---- nftables in the client namespace --------------------------------------------
@@ -121,26 +86,15 @@ tr_loss() {
 
 # tr_block WHAT...: udp | tcp4500 | all-but-proxy; none: no table.
 tr_block() {
-	local rules="" w
-	tb_ns_exec cli nft delete table inet ikbblock 2>/dev/null
+	local w args=()
 	for w in "$@"; do
 		case $w in
-		none) return 0 ;;
-		udp) rules="$rules ip daddr $TB_GW_ADDR udp dport { 500, 4500 } drop;" ;;
-		tcp4500) rules="$rules ip daddr $TB_GW_ADDR tcp dport 4500 drop;" ;;
-		all-but-proxy)
-			rules="$rules ip daddr $TB_GW_ADDR tcp dport $TR_PROXY_PORT accept;"
-			rules="$rules oifname \"$TB_IF_CLI\" drop;" ;;
+		none) ;;
+		all-but-proxy) args+=("only-port=$TR_PROXY_PORT") ;;
+		*) args+=("$w") ;;
 		esac
 	done
-	tb_ns_exec cli nft -f - <<-EOF || die "nft: cannot install the filter ($*)"
-		table inet ikbblock {
-			chain output {
-				type filter hook output priority 0; policy accept;
-				$rules
-			}
-		}
-	EOF
+	tb_block ikbblock "${args[@]}" || die "nft: cannot install the filter ($*)"
 }
 
 # ---- the configurations ---------------------------------------------------------------
@@ -382,9 +336,9 @@ tr_main() {
 			[ "$have_proxy" = 1 ] && tr_ttt "$run" proxy_only tls all-but-proxy \
 				"proxy = http://$TR_PROXY_USER:$TR_PROXY_PASS@$TB_GW_ADDR:$TR_PROXY_PORT"
 		done
-		tr_stop_pid "$PROXY_PID"; PROXY_PID=""
+		tb_stop_pid "$PROXY_PID"; PROXY_PID=""
 	fi
-	tr_stop_pid "$RELAY_PID"; RELAY_PID=""
+	tb_stop_pid "$RELAY_PID"; RELAY_PID=""
 	tr_report
 }
 

@@ -601,6 +601,108 @@ tb_ping() {
 # tb_ping_inside [COUNT]: ping the inside host 10.99.1.2 from the client.
 tb_ping_inside() { tb_ping cli "$TB_IN_ADDR" "${1:-1}"; }
 
+# ---- in front of the gateway: ikerelay, tinyproxy, filters in the client -----
+
+# tb_templates_relayed DIR: use a copy of the templates in DIR whose gateway
+# raises strongSwan's per-address cookie/block thresholds: 5.9 asks for
+# COOKIEs from the 3rd half-open IKE SA of one address and blocks at 5, and
+# every client behind ikerelay comes from the relay's address. Idempotent.
+tb_templates_relayed() {
+	local d=$1 conf=$1/strongswan.conf.in
+	if [ "$TB_TEMPLATES" != "$d" ]; then
+		mkdir -p "$d" && cp "$TB_TEMPLATES"/*.in "$d/" || return 1
+		TB_TEMPLATES=$d
+	fi
+	grep -q cookie_threshold_ip "$conf" && return 0
+	sed -i 's/^\(    port_nat_t = 4500\)$/\1\n    cookie_threshold_ip = 1000\n    block_threshold = 1000/' "$conf"
+	grep -q cookie_threshold_ip "$conf"
+}
+
+# tb_relay_start RELAY DIR: ikerelay in the gateway namespace on TCP 4500 and
+# TLS 443 (a fresh self-signed certificate in DIR), forwarding to the
+# gateway's UDP 4500; log DIR/relay.log, pid TB_RELAY_PID. 1 if not started.
+tb_relay_start() {
+	local relay=$1 dir=$2
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj /CN=ikerelay-testbed -addext "subjectAltName=IP:$TB_GW_ADDR" \
+		-keyout "$dir/relay-key.pem" -out "$dir/relay-cert.pem" >"$dir/openssl.log" 2>&1 || {
+		tb_log "openssl could not make the relay's certificate"
+		return 1
+	}
+	tb__bg "$dir/relay.log" ip netns exec "$TB_NS_GW" "$relay" --listen "$TB_GW_ADDR:4500" \
+		--listen-tls "$TB_GW_ADDR:443" --cert "$dir/relay-cert.pem" \
+		--key "$dir/relay-key.pem" --gateway "$TB_GW_ADDR:4500"
+	TB_RELAY_PID=$TB_BG_PID
+	tb_wait_for "grep -q 'relay: forwarding to udp' '$dir/relay.log'" 5
+}
+
+# tb_proxy_start DIR PORT USER PASS CONNECTPORT...: tinyproxy in the gateway
+# namespace on TB_GW_ADDR:PORT for the client only, Basic auth, CONNECT to
+# the given ports; log DIR/tinyproxy.log, pid TB_PROXY_PID. 1 if not listening.
+tb_proxy_start() {
+	local dir=$1 port=$2 user=$3 pass=$4 p
+	shift 4
+	chmod 755 "$dir"	# tinyproxy runs as nobody and writes its log here
+	{
+		echo "User nobody"
+		echo "Group nogroup"
+		echo "Port $port"
+		echo "Listen $TB_GW_ADDR"
+		echo "Timeout 60"
+		echo "LogFile \"$dir/tinyproxy.log\""
+		echo "LogLevel Info"
+		echo "MaxClients 20"
+		echo "Allow $TB_CLI_ADDR"
+		echo "DisableViaHeader Yes"
+		echo "BasicAuth $user $pass"
+		for p in "$@"; do echo "ConnectPort $p"; done
+	} >"$dir/tinyproxy.conf"
+	: >"$dir/tinyproxy.log"
+	chmod 666 "$dir/tinyproxy.log"
+	tb__bg "$dir/tinyproxy.out" ip netns exec "$TB_NS_GW" tinyproxy -d -c "$dir/tinyproxy.conf"
+	TB_PROXY_PID=$TB_BG_PID
+	tb_wait_for "tb__listening $TB_NS_GW $port" 5
+}
+
+# tb_stop_pid PID: TERM, up to 5 s, then KILL; reaps it.
+tb_stop_pid() {
+	[ -n "$1" ] || return 0
+	kill -TERM "$1" 2>/dev/null
+	tb_wait_for "! kill -0 $1 2>/dev/null" 5 || kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+# tb_block TABLE WHAT...: drop the client's traffic to the gateway in an
+# nftables TABLE of the client namespace (replacing it). WHAT: udp (500 and
+# 4500) | tcp4500 | tls443 | only-port=N (everything but TCP to port N).
+# No WHAT: remove the table. 2 for an unknown WHAT.
+tb_block() {
+	local table=$1 rules="" w
+	shift
+	tb_ns_exec cli nft delete table inet "$table" 2>/dev/null
+	[ $# -gt 0 ] || return 0
+	for w in "$@"; do
+		case $w in
+		udp) rules="$rules ip daddr $TB_GW_ADDR udp dport { 500, 4500 } drop;" ;;
+		tcp4500) rules="$rules ip daddr $TB_GW_ADDR tcp dport 4500 drop;" ;;
+		tls443) rules="$rules ip daddr $TB_GW_ADDR tcp dport 443 drop;" ;;
+		only-port=*)
+			rules="$rules ip daddr $TB_GW_ADDR tcp dport ${w#only-port=} accept;"
+			rules="$rules oifname \"$TB_IF_CLI\" drop;" ;;
+		*) tb_log "tb_block: unknown '$w'"; return 2 ;;
+		esac
+	done
+	tb_ns_exec cli nft -f - <<-EOF
+		table inet $table {
+			chain output {
+				type filter hook output priority 0; policy accept;
+				$rules
+			}
+		}
+	EOF
+}
+
 tb_status() {
 	local ns role
 	for ns in "$TB_NS_CLI" "$TB_NS_GW" "$TB_NS_IN"; do

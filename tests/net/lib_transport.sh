@@ -31,37 +31,19 @@ lt_skip_missing() {
 	[ -x "$LA_ROOT/$LA_BUILD/ikerelay" ] || la_skip "no $LA_BUILD/ikerelay (make $LA_BUILD/ikerelay)"
 }
 
-# The gateway's strongswan.conf template with the thresholds raised:
-# strongSwan 5.9 asks for COOKIEs from the 3rd half-open IKE SA of one
-# address and blocks at 5, and all relayed clients come from the relay.
+# The gateway's templates with the per-address thresholds raised (testbed.sh).
 lt__templates() {
-	local d=$WORK/ss-templates
-	mkdir -p "$d"
-	cp "$LA_ROOT"/scripts/strongswan/*.in "$d/" || la_fail "cannot copy the strongSwan templates"
-	sed -i 's/^\(    port_nat_t = 4500\)$/\1\n    cookie_threshold_ip = 1000\n    block_threshold = 1000/' \
-		"$d/strongswan.conf.in"
-	grep -q cookie_threshold_ip "$d/strongswan.conf.in" || la_fail "could not raise cookie_threshold_ip"
-	TB_TEMPLATES=$d
+	TB_TEMPLATES=$TB_LIB_DIR/strongswan	# a fresh copy each time: old work dirs are gone
+	tb_templates_relayed "$WORK/ss-templates" || la_fail "could not raise cookie_threshold_ip"
 }
 
 lt__relay_start() {
-	local log=$WORK/relay.log
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-		-subj /CN=ikerelay-test -addext "subjectAltName=IP:$TB_GW_ADDR" \
-		-keyout "$WORK/relay-key.pem" -out "$WORK/relay-cert.pem" >"$WORK/openssl.log" 2>&1 ||
-		la_fail "openssl could not make the relay's certificate"
-	ip netns exec "$TB_NS_GW" "$LA_ROOT/$LA_BUILD/ikerelay" --listen "$TB_GW_ADDR:4500" \
-		--listen-tls "$TB_GW_ADDR:443" --cert "$WORK/relay-cert.pem" --key "$WORK/relay-key.pem" \
-		--gateway "$TB_GW_ADDR:4500" >"$log" 2>&1 </dev/null {TB_LOCK_FD}>&- &
-	LT_RELAY_PID=$!
-	tb_wait_for "grep -q 'relay: forwarding to udp' '$log'" 5 || la_fail "ikerelay did not start"
+	tb_relay_start "$LA_ROOT/$LA_BUILD/ikerelay" "$WORK" || la_fail "ikerelay did not start"
+	LT_RELAY_PID=$TB_RELAY_PID
 }
 
 lt_relay_stop() {
-	[ -n "$LT_RELAY_PID" ] || return 0
-	kill -TERM "$LT_RELAY_PID" 2>/dev/null
-	tb_wait_for "! kill -0 $LT_RELAY_PID 2>/dev/null" 5 || kill -KILL "$LT_RELAY_PID" 2>/dev/null
-	wait "$LT_RELAY_PID" 2>/dev/null
+	tb_stop_pid "$LT_RELAY_PID"
 	LT_RELAY_PID=""
 }
 
@@ -81,64 +63,30 @@ lt_up() {
 
 # lt_block WHAT...: udp | tcp4500 | tls443 | all-but-proxy
 lt_block() {
-	local rules="" w
+	local w args=()
 	for w in "$@"; do
 		case $w in
-		udp) rules="$rules ip daddr $TB_GW_ADDR udp dport { 500, 4500 } drop;" ;;
-		tcp4500) rules="$rules ip daddr $TB_GW_ADDR tcp dport 4500 drop;" ;;
-		tls443) rules="$rules ip daddr $TB_GW_ADDR tcp dport 443 drop;" ;;
-		all-but-proxy)
-			rules="$rules ip daddr $TB_GW_ADDR tcp dport $LT_PROXY_PORT accept;"
-			rules="$rules oifname \"$TB_IF_CLI\" drop;" ;;
+		all-but-proxy) args+=("only-port=$LT_PROXY_PORT") ;;
+		udp | tcp4500 | tls443) args+=("$w") ;;
 		*) la_fail "lt_block: unknown '$w'" ;;
 		esac
 	done
-	lt_unblock
-	tb_ns_exec cli nft -f - <<-EOF || la_fail "nft: cannot install the filter ($*)"
-		table inet lttest {
-			chain output {
-				type filter hook output priority 0; policy accept;
-				$rules
-			}
-		}
-	EOF
+	tb_block lttest "${args[@]}" || la_fail "nft: cannot install the filter ($*)"
 }
-lt_unblock() { tb_ns_exec cli nft delete table inet lttest 2>/dev/null; return 0; }
+lt_unblock() { tb_block lttest; return 0; }
 
 # ---- tinyproxy ------------------------------------------------------------------
 
 # lt_proxy_start PORT...: CONNECT allowed to these ports only.
 lt_proxy_start() {
-	local conf=$WORK/tinyproxy.conf p
 	lt_proxy_stop
-	{
-		echo "User nobody"
-		echo "Group nogroup"
-		echo "Port $LT_PROXY_PORT"
-		echo "Listen $TB_GW_ADDR"
-		echo "Timeout 60"
-		echo "LogFile \"$WORK/tinyproxy.log\""
-		echo "LogLevel Info"
-		echo "MaxClients 20"
-		echo "Allow $TB_CLI_ADDR"
-		echo "DisableViaHeader Yes"
-		echo "BasicAuth $LT_PROXY_USER $LT_PROXY_PASS"
-		for p in "$@"; do echo "ConnectPort $p"; done
-	} >"$conf"
-	: >"$WORK/tinyproxy.log"
-	chmod 666 "$WORK/tinyproxy.log"
-	ip netns exec "$TB_NS_GW" tinyproxy -d -c "$conf" >"$WORK/tinyproxy.out" 2>&1 </dev/null \
-		{TB_LOCK_FD}>&- &
-	LT_PROXY_PID=$!
-	tb_wait_for "tb__listening $TB_NS_GW $LT_PROXY_PORT" 5 ||
+	tb_proxy_start "$WORK" "$LT_PROXY_PORT" "$LT_PROXY_USER" "$LT_PROXY_PASS" "$@" ||
 		la_fail "tinyproxy did not listen on $TB_GW_ADDR:$LT_PROXY_PORT: $(tail -n 3 "$WORK/tinyproxy.out")"
+	LT_PROXY_PID=$TB_PROXY_PID
 }
 
 lt_proxy_stop() {
-	[ -n "$LT_PROXY_PID" ] || return 0
-	kill -TERM "$LT_PROXY_PID" 2>/dev/null
-	tb_wait_for "! kill -0 $LT_PROXY_PID 2>/dev/null" 5 || kill -KILL "$LT_PROXY_PID" 2>/dev/null
-	wait "$LT_PROXY_PID" 2>/dev/null
+	tb_stop_pid "$LT_PROXY_PID"
 	LT_PROXY_PID=""
 }
 
