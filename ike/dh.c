@@ -177,27 +177,34 @@ static int modp_value_ok(const EVP_PKEY *own, const BIGNUM *y)
 	return ok;
 }
 
-static EVP_PKEY *peer_modp2048(const EVP_PKEY *own, const uint8_t *peer)
+/* A MODP-2048 key from its public value y, and its private exponent x if given. */
+static EVP_PKEY *modp2048_key(const BIGNUM *x, const BIGNUM *y)
 {
-	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
 	OSSL_PARAM *params = NULL;
 	EVP_PKEY *pkey = NULL;
-	BIGNUM *y;
 
-	y = BN_bin2bn(peer, MODP2048_LEN, NULL);
-	if (!y || !modp_value_ok(own, y))
-		goto cleanup;
-	bld = OSSL_PARAM_BLD_new();
 	if (!bld ||
 	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, modp2048_name, 0) != 1 ||
+	    (x && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, x) != 1) ||
 	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PUB_KEY, y) != 1)
 		goto cleanup;
 	params = OSSL_PARAM_BLD_to_param(bld);
 	if (params)
-		pkey = pkey_fromdata("DH", EVP_PKEY_PUBLIC_KEY, params);
+		pkey = pkey_fromdata("DH", x ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params);
 cleanup:
 	OSSL_PARAM_free(params);
 	OSSL_PARAM_BLD_free(bld);
+	return pkey;
+}
+
+static EVP_PKEY *peer_modp2048(const EVP_PKEY *own, const uint8_t *peer)
+{
+	EVP_PKEY *pkey = NULL;
+	BIGNUM *y = BN_bin2bn(peer, MODP2048_LEN, NULL);
+
+	if (y && modp_value_ok(own, y))
+		pkey = modp2048_key(NULL, y);
 	BN_free(y);
 	return pkey;
 }
@@ -310,8 +317,7 @@ cleanup:
 static EVP_PKEY *modp2048_from_private(const uint8_t *priv, size_t len)
 {
 	BIGNUM *p = NULL, *g = NULL, *x = NULL, *y = NULL;
-	OSSL_PARAM_BLD *bld = NULL;
-	OSSL_PARAM *params = NULL, gp[2];
+	OSSL_PARAM gp[2];
 	EVP_PKEY *dom = NULL, *pkey = NULL;
 	BN_CTX *bnc = NULL;
 
@@ -329,18 +335,8 @@ static EVP_PKEY *modp2048_from_private(const uint8_t *priv, size_t len)
 	    EVP_PKEY_get_bn_param(dom, OSSL_PKEY_PARAM_FFC_G, &g) != 1 ||
 	    BN_mod_exp(y, g, x, p, bnc) != 1)
 		goto cleanup;
-	bld = OSSL_PARAM_BLD_new();
-	if (!bld ||
-	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, modp2048_name, 0) != 1 ||
-	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, x) != 1 ||
-	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PUB_KEY, y) != 1)
-		goto cleanup;
-	params = OSSL_PARAM_BLD_to_param(bld);
-	if (params)
-		pkey = pkey_fromdata("DH", EVP_PKEY_KEYPAIR, params);
+	pkey = modp2048_key(x, y);
 cleanup:
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
 	BN_CTX_free(bnc);
 	BN_clear_free(x);
 	BN_free(y);
