@@ -30,7 +30,7 @@ const char *ike_sa_state_name(enum ike_sa_state s)
 	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
 }
 
-static uint64_t spi_u64(const uint8_t s[8])
+uint64_t sa_spi_u64(const uint8_t s[8])
 {
 	return (uint64_t)get_be32(s) << 32 | get_be32(s + 4);
 }
@@ -98,7 +98,7 @@ struct ike_sa *ike_sa_new(const struct ike_sa_cfg *cfg, const struct ike_sa_ops 
 			free(sa);
 			return NULL;
 		}
-	} while (spi_u64(sa->spi_i) == 0);
+	} while (sa_spi_u64(sa->spi_i) == 0);
 	return sa;
 }
 
@@ -122,8 +122,8 @@ void sa_hdr(const struct ike_sa *sa, struct ike_hdr *h, uint8_t exchange, bool r
 	    uint32_t msg_id)
 {
 	memset(h, 0, sizeof(*h));
-	h->spi_i = spi_u64(sa->spi_i);
-	h->spi_r = spi_u64(sa->spi_r);
+	h->spi_i = sa_spi_u64(sa->spi_i);
+	h->spi_r = sa_spi_u64(sa->spi_r);
 	h->version = IKE_VERSION;
 	h->exchange = exchange;
 	/* §3.1: the original initiator sets the Initiator flag in all its messages. */
@@ -212,6 +212,62 @@ int sa_first_error_notify(const struct ike_msg *m, uint16_t *type)
 	return -1;
 }
 
+const struct ike_pl_notify *sa_find_notify(const struct ike_msg *m, uint16_t type,
+					   struct ike_pl_notify *n)
+{
+	unsigned it = 0;
+	const struct ike_pl *p;
+
+	while ((p = ike_msg_find(m, PL_NOTIFY, &it)))
+		if (ike_pl_notify_decode(p, n) == 0 && n->type == type)
+			return n;
+	return NULL;
+}
+
+int sa_decode_first(const struct ike_msg *m, uint8_t type, struct ike_pl_any *out)
+{
+	unsigned it = 0;
+	const struct ike_pl *p = ike_msg_find(m, type, &it);
+
+	return p ? ike_pl_any_decode(p, out) : -1;
+}
+
+int sa_seal_request(struct ike_sa *sa, uint8_t exchange, sa_fill_fn fill, uint8_t *out,
+		    size_t cap, size_t *len)
+{
+	uint8_t plain[SA_MSG_MAX];
+	struct ike_mw b;
+	struct wr w;
+	size_t plen;
+	int rc = -1;
+
+	wr_init(&w, plain, sizeof(plain));
+	if (ike_mw_begin_inner(&b, &w) == 0 && (!fill || fill(sa, &b) == 0) &&
+	    ike_mw_finish(&b, &plen) == 0 &&
+	    sa_protect(sa, exchange, false, sa->next_msg_id, ike_mw_first(&b), plain, plen, out,
+		       cap, len) == 0)
+		rc = 0;
+	OPENSSL_cleanse(plain, sizeof(plain));
+	return rc;
+}
+
+int sa_request(struct ike_sa *sa, int kind, uint8_t exchange, sa_fill_fn fill, uint64_t now)
+{
+	uint8_t out[SA_MSG_MAX];
+	size_t len;
+
+	if (sa_seal_request(sa, exchange, fill, out, sizeof(out), &len) < 0)
+		return -1;
+	return sa_send_request(sa, kind, exchange, out, len, now);
+}
+
+int sa_fill_delete_ike(struct ike_sa *sa, struct ike_mw *b)
+{
+	struct ike_pl_delete d = { .proto = PROTO_IKE };
+
+	return ike_put_delete(b, &d);
+}
+
 int ike_sa_start(struct ike_sa *sa, uint64_t now_ms)
 {
 	if (sa->state != IKE_SA_IDLE)
@@ -256,7 +312,7 @@ static void sa_response(struct ike_sa *sa, struct ike_msg *m, uint64_t now)
 }
 
 /* A request from the gateway: strict message-ID handling (RFC 7296 §2.3). */
-static void sa_request(struct ike_sa *sa, struct ike_msg *m, uint64_t now)
+static void sa_input_request(struct ike_sa *sa, struct ike_msg *m, uint64_t now)
 {
 	uint32_t id = m->hdr.msg_id;
 
@@ -312,7 +368,7 @@ void ike_sa_input(struct ike_sa *sa, const uint8_t *msg, size_t len, uint64_t no
 		log_debug("ike: dropped malformed message (%s)", ike_notify_name(m.err));
 		return;
 	}
-	if (m.hdr.spi_i != spi_u64(sa->spi_i)) {
+	if (m.hdr.spi_i != sa_spi_u64(sa->spi_i)) {
 		if (!sa_old_input(sa, &m, msg, len))
 			log_debug("ike: dropped message for another IKE SA");
 		return;
@@ -323,7 +379,7 @@ void ike_sa_input(struct ike_sa *sa, const uint8_t *msg, size_t len, uint64_t no
 			sa_init_response(sa, &m, now_ms);
 		return;
 	}
-	if (m.hdr.spi_r != spi_u64(sa->spi_r)) {
+	if (m.hdr.spi_r != sa_spi_u64(sa->spi_r)) {
 		if (!sa_old_input(sa, &m, msg, len))
 			log_debug("ike: dropped message for another IKE SA");
 		return;
@@ -334,7 +390,7 @@ void ike_sa_input(struct ike_sa *sa, const uint8_t *msg, size_t len, uint64_t no
 	if (response)
 		sa_response(sa, &m, now_ms);
 	else
-		sa_request(sa, &m, now_ms);
+		sa_input_request(sa, &m, now_ms);
 	OPENSSL_cleanse(plain, len < sizeof(plain) ? len : sizeof(plain));
 }
 
@@ -380,13 +436,8 @@ static void sa_retransmit(struct ike_sa *sa, uint64_t now)
 
 static void sa_dpd(struct ike_sa *sa, uint64_t now)
 {
-	uint8_t out[256];
-	size_t len;
-
 	/* §3.11 (DPD): an empty INFORMATIONAL request; any valid response proves liveness. */
-	if (sa_protect(sa, INFORMATIONAL, false, sa->next_msg_id, PL_NONE, NULL, 0, out, sizeof(out),
-		       &len) < 0 ||
-	    sa_send_request(sa, REQ_DPD, INFORMATIONAL, out, len, now) < 0) {
+	if (sa_request(sa, REQ_DPD, INFORMATIONAL, NULL, now) < 0) {
 		sa_fail(sa, IKE_FAIL_LOCAL, "cannot build a liveness check");
 		return;
 	}
@@ -441,12 +492,6 @@ void ike_sa_rekey_child(struct ike_sa *sa, uint64_t now_ms)
 
 int ike_sa_delete(struct ike_sa *sa, uint64_t now_ms)
 {
-	uint8_t plain[64], out[256];
-	struct ike_pl_delete d = { .proto = PROTO_IKE };
-	struct ike_mw b;
-	struct wr w;
-	size_t plen, len;
-
 	if (sa->state != IKE_SA_ESTABLISHED) {
 		sa_fail(sa, IKE_FAIL_LOCAL, "IKE SA closed before it was established");
 		return 0;
@@ -456,12 +501,7 @@ int ike_sa_delete(struct ike_sa *sa, uint64_t now_ms)
 		sa->req.active = false;
 		sa->next_msg_id++;
 	}
-	wr_init(&w, plain, sizeof(plain));
-	if (ike_mw_begin_inner(&b, &w) < 0 || ike_put_delete(&b, &d) < 0 ||
-	    ike_mw_finish(&b, &plen) < 0 ||
-	    sa_protect(sa, INFORMATIONAL, false, sa->next_msg_id, ike_mw_first(&b), plain, plen, out,
-		       sizeof(out), &len) < 0 ||
-	    sa_send_request(sa, REQ_DELETE, INFORMATIONAL, out, len, now_ms) < 0) {
+	if (sa_request(sa, REQ_DELETE, INFORMATIONAL, sa_fill_delete_ike, now_ms) < 0) {
 		sa_fail(sa, IKE_FAIL_LOCAL, "cannot build DELETE");
 		return -1;
 	}
@@ -505,39 +545,30 @@ bool ike_sa_init_done(const struct ike_sa *sa)
  * for the new path; without MOBIKE an empty INFORMATIONAL, which is enough
  * for the gateway to learn the new connection (RFC 9329 §6 ≈).
  */
+static int fill_update(struct ike_sa *sa, struct ike_mw *b)
+{
+	uint8_t src[IKE_NAT_DETECTION_LEN], dst[IKE_NAT_DETECTION_LEN];
+	struct ike_pl_notify u = { .type = N_UPDATE_SA_ADDRESSES };
+	struct ike_pl_notify s1 = { .type = N_NAT_DETECTION_SOURCE_IP, .data = src, .len = sizeof(src) };
+	struct ike_pl_notify d1 = { .type = N_NAT_DETECTION_DESTINATION_IP, .data = dst,
+				    .len = sizeof(dst) };
+
+	/* Keep UDP encapsulation forced, as in IKE_SA_INIT (RFC 7296 §2.23). */
+	if ((sa->cfg.force_encap ? RAND_bytes(src, sizeof(src)) != 1 :
+	     sa_natd_hash(sa, sa->cfg.local_ip, sa->cfg.local_port, src) < 0) ||
+	    sa_natd_hash(sa, sa->cfg.remote_ip, sa->cfg.remote_port, dst) < 0 ||
+	    ike_put_notify(b, &u) < 0 || ike_put_notify(b, &s1) < 0 || ike_put_notify(b, &d1) < 0)
+		return -1;
+	return 0;
+}
+
 static int sa_send_update(struct ike_sa *sa, uint64_t now)
 {
-	uint8_t plain[256], out[512], src[IKE_NAT_DETECTION_LEN], dst[IKE_NAT_DETECTION_LEN];
-	struct ike_mw b;
-	struct wr w;
-	size_t plen, len;
 	bool mobike = sa->cfg.mobike && sa->peer_mobike;
 
-	wr_init(&w, plain, sizeof(plain));
-	if (ike_mw_begin_inner(&b, &w) < 0)
-		return -1;
-	if (mobike) {
-		struct ike_pl_notify u = { .type = N_UPDATE_SA_ADDRESSES };
-		struct ike_pl_notify s1 = { .type = N_NAT_DETECTION_SOURCE_IP, .data = src,
-					    .len = sizeof(src) };
-		struct ike_pl_notify d1 = { .type = N_NAT_DETECTION_DESTINATION_IP, .data = dst,
-					    .len = sizeof(dst) };
-
-		/* Keep UDP encapsulation forced, as in IKE_SA_INIT (RFC 7296 §2.23). */
-		if ((sa->cfg.force_encap ? RAND_bytes(src, sizeof(src)) != 1 :
-		     sa_natd_hash(sa, sa->cfg.local_ip, sa->cfg.local_port, src) < 0) ||
-		    sa_natd_hash(sa, sa->cfg.remote_ip, sa->cfg.remote_port, dst) < 0 ||
-		    ike_put_notify(&b, &u) < 0 || ike_put_notify(&b, &s1) < 0 ||
-		    ike_put_notify(&b, &d1) < 0)
-			return -1;
-	}
-	if (ike_mw_finish(&b, &plen) < 0 ||
-	    sa_protect(sa, INFORMATIONAL, false, sa->next_msg_id, ike_mw_first(&b), plain, plen, out,
-		       sizeof(out), &len) < 0)
-		return -1;
 	log_info("ike: telling the gateway about the new connection (%s)",
 		 mobike ? "UPDATE_SA_ADDRESSES" : "empty INFORMATIONAL");
-	return sa_send_request(sa, REQ_UPDATE, INFORMATIONAL, out, len, now);
+	return sa_request(sa, REQ_UPDATE, INFORMATIONAL, mobike ? fill_update : NULL, now);
 }
 
 void ike_sa_reconnected(struct ike_sa *sa, uint64_t now_ms)
@@ -567,6 +598,6 @@ unsigned ike_sa_rekeys(const struct ike_sa *sa) { return sa->rekeys; }
 
 void ike_sa_spis(const struct ike_sa *sa, uint64_t *spi_i, uint64_t *spi_r)
 {
-	*spi_i = spi_u64(sa->spi_i);
-	*spi_r = spi_u64(sa->spi_r);
+	*spi_i = sa_spi_u64(sa->spi_i);
+	*spi_r = sa_spi_u64(sa->spi_r);
 }

@@ -304,20 +304,6 @@ static int auth_verify_peer(struct ike_sa *sa, const struct ike_msg *m)
 	return verify_psk(sa, idp, &au);
 }
 
-static bool has_notify(const struct ike_msg *m, uint16_t type)
-{
-	unsigned it = 0;
-	const struct ike_pl *p;
-
-	while ((p = ike_msg_find(m, PL_NOTIFY, &it))) {
-		struct ike_pl_notify n;
-
-		if (ike_pl_notify_decode(p, &n) == 0 && n.type == type)
-			return true;
-	}
-	return false;
-}
-
 static void cp_extract(const struct ike_pl_cp *cp, struct ike_child_info *ci)
 {
 	for (unsigned i = 0; cp && i < cp->n; i++) {
@@ -377,14 +363,6 @@ void sa_child_install(struct ike_sa *sa, const struct ike_algs *algs, uint32_t s
 	child_keys_clear(&ck);
 }
 
-static int decode_first(const struct ike_msg *m, uint8_t type, struct ike_pl_any *out)
-{
-	unsigned it = 0;
-	const struct ike_pl *p = ike_msg_find(m, type, &it);
-
-	return p ? ike_pl_any_decode(p, out) : -1;
-}
-
 void sa_auth_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 {
 	struct ike_pl_any sap, tsi, tsr, cp;
@@ -399,19 +377,23 @@ void sa_auth_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 	}
 	if (auth_verify_peer(sa, m) < 0)
 		return;
-	sa->peer_mobike = has_notify(m, N_MOBIKE_SUPPORTED);
-	if (decode_first(m, PL_SA, &sap) < 0 || sap.u.sa.n_prop != 1 ||
+	{
+		struct ike_pl_notify n;
+
+		sa->peer_mobike = sa_find_notify(m, N_MOBIKE_SUPPORTED, &n) != NULL;
+	}
+	if (sa_decode_first(m, PL_SA, &sap) < 0 || sap.u.sa.n_prop != 1 ||
 	    sap.u.sa.prop[0].proto != PROTO_ESP || sap.u.sa.prop[0].spi_size != 4 ||
 	    sa_check_choice(&sa->cfg.esp_props, &sap.u.sa.prop[0], &algs, &dh) < 0 ||
 	    ike_algs_check(&algs, true) < 0 || !ike_encr_is_aead(algs.encr)) {
 		sa_fail(sa, IKE_FAIL_PROTOCOL, "gateway chose an ESP proposal we did not offer");
 		return;
 	}
-	if (decode_first(m, PL_TSi, &tsi) < 0 || decode_first(m, PL_TSr, &tsr) < 0) {
+	if (sa_decode_first(m, PL_TSi, &tsi) < 0 || sa_decode_first(m, PL_TSr, &tsr) < 0) {
 		sa_fail(sa, IKE_FAIL_PROTOCOL, "IKE_AUTH response lacks traffic selectors");
 		return;
 	}
-	have_cp = decode_first(m, PL_CP, &cp) == 0 && cp.u.cp.cfg_type == CFG_REPLY;
+	have_cp = sa_decode_first(m, PL_CP, &cp) == 0 && cp.u.cp.cfg_type == CFG_REPLY;
 	if (sa->cfg.want_vip && !have_cp) {
 		sa_fail(sa, IKE_FAIL_PEER_ERROR, "gateway assigned no virtual IP");
 		return;

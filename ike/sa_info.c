@@ -179,25 +179,6 @@ int sa_choose(const struct proposal_list *ours, const struct ike_pl_sa *offer, u
 	return -1;
 }
 
-int sa_decode_first(const struct ike_msg *m, uint8_t type, struct ike_pl_any *out)
-{
-	unsigned it = 0;
-	const struct ike_pl *p = ike_msg_find(m, type, &it);
-
-	return p ? ike_pl_any_decode(p, out) : -1;
-}
-
-static const struct ike_pl_notify *find_rekey(const struct ike_msg *m, struct ike_pl_notify *n)
-{
-	unsigned it = 0;
-	const struct ike_pl *p;
-
-	while ((p = ike_msg_find(m, PL_NOTIFY, &it)))
-		if (ike_pl_notify_decode(p, n) == 0 && n->type == N_REKEY_SA)
-			return n;
-	return NULL;
-}
-
 /* PFS (§1.3.1): our KE for the gateway's, and the shared secret. */
 static int child_pfs(uint16_t group, const struct ike_msg *m, uint8_t *pub, size_t *publen,
 		     uint8_t *gir, size_t *girlen)
@@ -230,10 +211,10 @@ static void child_rekey_request(struct ike_sa *sa, const struct ike_msg *m)
 
 	if (reply_begin(&r) < 0)
 		return;
-	if (!find_rekey(m, &rn) || rn.proto != PROTO_ESP || rn.spi_size != 4 ||
+	if (!sa_find_notify(m, N_REKEY_SA, &rn) || rn.proto != PROTO_ESP || rn.spi_size != 4 ||
 	    (!sa_child_by_spi(sa, get_be32(rn.spi), true) && !sa_child_by_spi(sa, get_be32(rn.spi), false))) {
 		/* Only rekeys: ikeagent runs one Child SA (§1.3: NO_ADDITIONAL_SAS). */
-		if (reply_notify(&r, find_rekey(m, &rn) ? N_CHILD_SA_NOT_FOUND : N_NO_ADDITIONAL_SAS) == 0)
+		if (reply_notify(&r, sa_find_notify(m, N_REKEY_SA, &rn) ? N_CHILD_SA_NOT_FOUND : N_NO_ADDITIONAL_SAS) == 0)
 			reply_send(sa, m, &r);
 		return;
 	}

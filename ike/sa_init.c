@@ -176,30 +176,18 @@ int sa_init_send(struct ike_sa *sa, uint64_t now)
 	return sa_send_request(sa, REQ_INIT, IKE_SA_INIT, buf, len, now);
 }
 
-static const struct ike_pl_notify *find_notify(const struct ike_msg *m, uint16_t type,
-					       struct ike_pl_notify *n)
-{
-	unsigned it = 0;
-	const struct ike_pl *p;
-
-	while ((p = ike_msg_find(m, PL_NOTIFY, &it)))
-		if (ike_pl_notify_decode(p, n) == 0 && n->type == type)
-			return n;
-	return NULL;
-}
-
 /* COOKIE (§2.6) and INVALID_KE_PAYLOAD (§1.2): retry IKE_SA_INIT. 1 = retried. */
 static int init_retry(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 {
 	struct ike_pl_notify n;
 
-	if (find_notify(m, N_COOKIE, &n)) {
+	if (sa_find_notify(m, N_COOKIE, &n)) {
 		if (n.len < 1 || n.len > IKE_COOKIE_MAX)
 			return -1;
 		memcpy(sa->cookie, n.data, n.len);
 		sa->cookie_len = n.len;
 		log_info("ike: gateway asked for a COOKIE, retrying IKE_SA_INIT");
-	} else if (find_notify(m, N_INVALID_KE_PAYLOAD, &n)) {
+	} else if (sa_find_notify(m, N_INVALID_KE_PAYLOAD, &n)) {
 		uint16_t g;
 
 		if (n.len != 2)
@@ -336,7 +324,7 @@ static void init_log_nat(struct ike_sa *sa, const struct ike_msg *m)
 	struct ike_pl_notify n;
 	uint8_t h[IKE_NAT_DETECTION_LEN];
 
-	if (!find_notify(m, N_NAT_DETECTION_DESTINATION_IP, &n)) {
+	if (!sa_find_notify(m, N_NAT_DETECTION_DESTINATION_IP, &n)) {
 		log_info("ike: gateway sent no NAT detection; using port 4500 anyway");
 		return;
 	}
@@ -392,7 +380,7 @@ void sa_init_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 	{
 		struct ike_pl_notify sh;
 
-		if (find_notify(m, N_SIGNATURE_HASH_ALGORITHMS, &sh))
+		if (sa_find_notify(m, N_SIGNATURE_HASH_ALGORITHMS, &sh))
 			for (unsigned i = 0; i + 1 < sh.len && sa->n_peer_hashes < 8; i += 2)
 				sa->peer_hashes[sa->n_peer_hashes++] = get_be16(sh.data + i);
 	}

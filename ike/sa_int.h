@@ -106,6 +106,7 @@ struct ike_sa {
 };
 
 /* sa.c */
+uint64_t sa_spi_u64(const uint8_t s[8]);
 void sa_set_state(struct ike_sa *sa, enum ike_sa_state s);
 void sa_fail(struct ike_sa *sa, enum ike_sa_fail why, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -121,6 +122,21 @@ struct sa_child *sa_child_by_spi(struct ike_sa *sa, uint32_t spi, bool inbound);
 struct sa_child *sa_child_add(struct ike_sa *sa, uint32_t spi_in, uint32_t spi_out);
 uint32_t sa_random_spi(void);
 int sa_first_error_notify(const struct ike_msg *m, uint16_t *type) MUST_CHECK;
+/* The first notify of type in m (decoded into *n), or NULL. */
+const struct ike_pl_notify *sa_find_notify(const struct ike_msg *m, uint16_t type,
+					   struct ike_pl_notify *n);
+/* The first payload of type in m, decoded. */
+int sa_decode_first(const struct ike_msg *m, uint8_t type, struct ike_pl_any *out) MUST_CHECK;
+/* Fills the inner payload chain of a request we build. */
+typedef int (*sa_fill_fn)(struct ike_sa *sa, struct ike_mw *b);
+/* Our next request: inner chain from fill (NULL: empty), protected with the next message ID. */
+int sa_seal_request(struct ike_sa *sa, uint8_t exchange, sa_fill_fn fill, uint8_t *out,
+		    size_t cap, size_t *len) MUST_CHECK;
+/* ... and sent as our one outstanding request. */
+int sa_request(struct ike_sa *sa, int kind, uint8_t exchange, sa_fill_fn fill,
+	       uint64_t now) MUST_CHECK;
+/* Fill: a Delete payload for the IKE SA. */
+int sa_fill_delete_ike(struct ike_sa *sa, struct ike_mw *b) MUST_CHECK;
 
 /* Total time a request may wait over a reliable transport: what UDP's tries add up to. */
 uint32_t sa_request_budget_ms(const struct ike_sa *sa);
@@ -161,7 +177,6 @@ bool sa_old_input(struct ike_sa *sa, const struct ike_msg *m, const uint8_t *msg
 void sa_old_drop(struct ike_sa *sa);
 int sa_choose(const struct proposal_list *ours, const struct ike_pl_sa *offer, uint8_t proto,
 	      struct ike_proposal *out, struct ike_algs *algs, uint16_t *dh) MUST_CHECK;
-int sa_decode_first(const struct ike_msg *m, uint8_t type, struct ike_pl_any *out) MUST_CHECK;
 
 /* sa_info.c: requests from the gateway */
 void sa_peer_request(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);

@@ -44,25 +44,6 @@ static int put_notify_spi(struct ike_mw *b, uint16_t type, uint8_t proto, uint32
 	return ike_put_notify(b, &n);
 }
 
-/* Build the inner chain with fill(), protect it, send it as our request. */
-static int send_request(struct ike_sa *sa, int kind, uint8_t exchange,
-			int (*fill)(struct ike_sa *, struct ike_mw *), uint64_t now)
-{
-	uint8_t plain[SA_MSG_MAX], out[SA_MSG_MAX];
-	struct ike_mw b;
-	struct wr w;
-	size_t plen, len;
-	int rc = -1;
-
-	wr_init(&w, plain, sizeof(plain));
-	if (ike_mw_begin_inner(&b, &w) == 0 && fill(sa, &b) == 0 && ike_mw_finish(&b, &plen) == 0 &&
-	    sa_protect(sa, exchange, false, sa->next_msg_id, ike_mw_first(&b), plain, plen, out,
-		       sizeof(out), &len) == 0)
-		rc = sa_send_request(sa, kind, exchange, out, len, now);
-	OPENSSL_cleanse(plain, sizeof(plain));
-	return rc;
-}
-
 static int fill_delete_child(struct ike_sa *sa, struct ike_mw *b)
 {
 	struct ike_pl_delete d = { .proto = PROTO_ESP, .spi_size = 4, .n_spi = 1 };
@@ -128,20 +109,20 @@ static int fill_rekey_ike(struct ike_sa *sa, struct ike_mw *b)
 bool sa_rekey_tick(struct ike_sa *sa, uint64_t now)
 {
 	if (sa->delete_child_spi) {
-		if (send_request(sa, REQ_DELETE_CHILD, INFORMATIONAL, fill_delete_child, now) == 0)
+		if (sa_request(sa, REQ_DELETE_CHILD, INFORMATIONAL, fill_delete_child, now) == 0)
 			return true;
 		sa->delete_child_spi = 0;
 	}
 	if (sa->ike_rekey_at && now >= sa->ike_rekey_at) {
 		sa->ike_rekey_at = now + REKEY_RETRY_MS;
 		log_info("ike: rekeying the IKE SA");
-		if (send_request(sa, REQ_REKEY_IKE, CREATE_CHILD_SA, fill_rekey_ike, now) == 0)
+		if (sa_request(sa, REQ_REKEY_IKE, CREATE_CHILD_SA, fill_rekey_ike, now) == 0)
 			return true;
 	}
 	if (sa->child_rekey_at && now >= sa->child_rekey_at && sa->child_spi_in) {
 		sa->child_rekey_at = now + REKEY_RETRY_MS;
 		log_info("ike: rekeying Child SA %08x", sa->child_spi_in);
-		if (send_request(sa, REQ_REKEY_CHILD, CREATE_CHILD_SA, fill_rekey_child, now) == 0)
+		if (sa_request(sa, REQ_REKEY_CHILD, CREATE_CHILD_SA, fill_rekey_child, now) == 0)
 			return true;
 	}
 	return false;
@@ -251,25 +232,17 @@ static int ike_switch(struct ike_sa *sa, const struct ike_keys *nk, const uint8_
 	sa->rekeys++;
 	sa_rekey_schedule(sa, true, false);
 	log_info("ike: IKE SA rekeyed, now %016llx_i %016llx_r",
-		 (unsigned long long)((uint64_t)get_be32(spi_i) << 32 | get_be32(spi_i + 4)),
-		 (unsigned long long)((uint64_t)get_be32(spi_r) << 32 | get_be32(spi_r + 4)));
+		 (unsigned long long)sa_spi_u64(spi_i), (unsigned long long)sa_spi_u64(spi_r));
 	return 0;
 }
 
 /* Send DELETE for the IKE SA we are leaving, once, with its own keys; no answer awaited. */
 static void delete_old_ike(struct ike_sa *sa, uint64_t now)
 {
-	uint8_t plain[64], out[256];
-	struct ike_pl_delete d = { .proto = PROTO_IKE };
-	struct ike_mw b;
-	struct wr w;
-	size_t plen, len;
+	uint8_t out[256];
+	size_t len;
 
-	wr_init(&w, plain, sizeof(plain));
-	if (ike_mw_begin_inner(&b, &w) < 0 || ike_put_delete(&b, &d) < 0 ||
-	    ike_mw_finish(&b, &plen) < 0 ||
-	    sa_protect(sa, INFORMATIONAL, false, sa->next_msg_id, ike_mw_first(&b), plain, plen, out,
-		       sizeof(out), &len) < 0 ||
+	if (sa_seal_request(sa, INFORMATIONAL, sa_fill_delete_ike, out, sizeof(out), &len) < 0 ||
 	    sa->ops.send(sa->ctx, out, len) < 0)
 		log_debug("ike: DELETE for the replaced IKE SA not sent");
 }
@@ -372,8 +345,7 @@ bool sa_old_input(struct ike_sa *sa, const struct ike_msg *cm, const uint8_t *ms
 	bool deleted = false;
 
 	if (!sa->old.active || !m.has_sk || m.sk_type != PL_SK || len > sizeof(plain) ||
-	    m.hdr.spi_i != ((uint64_t)get_be32(sa->old.spi_i) << 32 | get_be32(sa->old.spi_i + 4)) ||
-	    m.hdr.spi_r != ((uint64_t)get_be32(sa->old.spi_r) << 32 | get_be32(sa->old.spi_r + 4)))
+	    m.hdr.spi_i != sa_spi_u64(sa->old.spi_i) || m.hdr.spi_r != sa_spi_u64(sa->old.spi_r))
 		return false;
 	if (sk_decrypt(&sa->old.sk_in, msg, len, m.sk_off, plain, sizeof(plain), &plen, &first) < 0 ||
 	    ike_msg_decode_inner(&m, first, plain, plen) < 0)
