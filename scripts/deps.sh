@@ -1,12 +1,25 @@
 #!/bin/sh
-# Installs every Debian package ikeagent needs to build, test, run the demo
-# and the benchmark. Needs root; runs apt-get update itself.
+# Installs every Debian 12 package ikeagent needs to build, test, run the
+# demo and the benchmark. Needs root; runs apt-get update itself. Nothing
+# may be missing here: `.ci/run` runs the tests on a fresh Debian root
+# (scripts/fresh-root), where only what this script installs exists.
 set -eu
-PKGS="build-essential clang pkg-config libssl-dev libcurl4-openssl-dev libmnl-dev
-check libsodium-dev
-iproute2 iputils-ping nftables iptables iperf3 tinyproxy tshark xxd openssl procps
+
+# Building ikeagent and ikerelay.
+BUILD="build-essential pkg-config libssl-dev libcurl4-openssl-dev libmnl-dev libcap-ng-dev"
+# Unit tests (Check), cross-checks (libsodium), fuzz targets (clang with its
+# libFuzzer runtime, only a Recommends of clang), man page lint, unit files.
+TEST="check libsodium-dev clang libclang-rt-14-dev mandoc systemd"
+# The testbed, network tests, demo and bench: namespaces, a hostile network,
+# a real strongSwan gateway (libstrongswan-standard-plugins has its openssl
+# plugin: AES-GCM; libcharon-extauth-plugins its eap-mschapv2), a real
+# CONNECT proxy, traffic and captures. python3 runs the tests' small helpers.
+NET="iproute2 iputils-ping nftables iptables iperf3 tinyproxy tshark curl python3 xxd openssl
+procps util-linux
 strongswan-charon strongswan-swanctl strongswan-pki libcharon-extra-plugins
-libstrongswan-extra-plugins"
+libcharon-extauth-plugins libstrongswan-extra-plugins libstrongswan-standard-plugins"
+
+PKGS="$BUILD $TEST $NET"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -24,8 +37,9 @@ export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture; answer no without a prompt.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -qq
+# shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing
 # Debian starts strongSwan's system charon on install; the tests run their own.
-if command -v systemctl >/dev/null 2>&1; then
+if [ -d /run/systemd/system ]; then
 	systemctl disable --now strongswan-starter strongswan 2>/dev/null || true
 fi

@@ -428,6 +428,39 @@ tb__charon_start() {
 		tail -n 20 "$d/charon.out" >&2
 		return 1
 	fi
+	tb__plugins_check "$role"
+}
+
+# The Debian 12 package that ships strongSwan plugin $1 (libstrongswan has the rest).
+tb__plugin_package() {
+	case $1 in
+	gcm | openssl) echo libstrongswan-standard-plugins ;;
+	chapoly | curve25519 | cmac) echo libstrongswan-extra-plugins ;;
+	eap-identity | kernel-libipsec) echo libcharon-extra-plugins ;;
+	eap-mschapv2) echo libcharon-extauth-plugins ;;
+	socket-default) echo strongswan-libcharon ;;
+	vici) echo strongswan-swanctl ;;
+	*) echo libstrongswan ;;
+	esac
+}
+
+# tb__plugins_check ROLE: every plugin the rendered strongswan.conf loads
+# must be loaded (charon skips a missing one with a log line only, and then
+# fails much later, e.g. "key derivation failed" without the openssl plugin).
+tb__plugins_check() {
+	local role=$1 want have p
+	want=$(sed -n 's/^[[:space:]]*load[[:space:]]*=[[:space:]]*\([a-z].*\)$/\1/p' \
+		"$TB_DIR/$role/strongswan.conf" | head -n 1)
+	have=" $(tb__swanctl "$role" --stats 2>/dev/null | sed -n 's/^loaded plugins: //p') "
+	for p in $want; do
+		case $have in
+		*" $p "*) ;;
+		*)
+			tb_log "strongSwan plugin '$p' did not load: install the Debian package $(tb__plugin_package "$p") (scripts/deps.sh)"
+			return 1
+			;;
+		esac
+	done
 }
 
 tb__charon_running() {
