@@ -14,13 +14,13 @@ BUILD   := build-san
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
 
-PKGS     = openssl libcurl libmnl
+PKGS     = openssl libcurl libmnl libcap-ng
 WARN     = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -I. $(WARN) $(CFLAGS) $(SANFLAGS) \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS_ALL = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lcurl -lmnl)
+LDLIBS_ALL = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lcurl -lmnl -lcap-ng)
 TEST_LIBS  = $(shell pkg-config --libs check libsodium 2>/dev/null || echo -lcheck -lsodium) -lm
 
 # MODULES lets one module be built and tested alone: make MODULES="util esp" ...

@@ -2,12 +2,16 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 static enum log_level cur_level = LOG_LVL_INFO;
 static bool to_syslog;
+static int to_journal = -1;	/* -1: not looked at yet */
 
 void log_set_level(enum log_level lvl) { cur_level = lvl; }
 enum log_level log_get_level(void) { return cur_level; }
@@ -17,6 +21,20 @@ void log_use_syslog(bool on)
 	if (on && !to_syslog)
 		openlog("ikeagent", LOG_PID, LOG_DAEMON);
 	to_syslog = on;
+}
+
+/* systemd sets JOURNAL_STREAM=DEV:INODE of the stream it connected to stderr. */
+bool log_detect_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int n = 0;
+
+	to_journal = js && sscanf(js, "%llu:%llu%n", &dev, &ino, &n) == 2 && js[n] == '\0' &&
+		     fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+		     (unsigned long long)st.st_ino == ino;
+	return to_journal;
 }
 
 int log_level_parse(const char *s, enum log_level *out)
@@ -46,6 +64,12 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	va_end(ap);
 	if (to_syslog) {
 		syslog(prio[lvl], "%s", line);
+		return;
+	}
+	if (to_journal < 0)
+		log_detect_journal();
+	if (to_journal) {
+		fprintf(stderr, "<%d>%s\n", prio[lvl], line);
 		return;
 	}
 	struct timespec ts;
