@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tun/priv_int.h"
 #include "util/log.h"
 
 #define TUN_MTU_MIN	68
@@ -82,7 +83,11 @@ static int attach(struct tun_dev *t, const char *name)
 	struct ifreq ifr;
 
 	t->created = if_nametoindex(name) == 0;
-	t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	/* No longer root: the device node may be root-only (see priv.c). */
+	if (tun_priv_active())
+		t->fd = tun_priv_open_tun();
+	else
+		t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (t->fd < 0)
 		return -1;
 	ifr_init(&ifr, name);

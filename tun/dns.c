@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tun/priv_int.h"
 #include "util/log.h"
 
 #define DNS_TIMEOUT_MS	10000
@@ -117,26 +118,57 @@ static bool find_prog(const char *name, char *out, size_t cap)
 	return false;
 }
 
-void tun_dns_pick(const struct tun_dns_cfg *cfg, struct tun_dns_act *act)
+enum tun_dns_method tun_dns_pick(const struct tun_dns_cfg *cfg)
 {
 	bool resolved = cfg->resolved_probe && *cfg->resolved_probe &&
 			access(cfg->resolved_probe, F_OK) == 0;
+	char prog[TUN_PATH_MAX];
+
+	if (find_prog(cfg->resolvconf, prog, sizeof(prog)))
+		return TUN_DNS_RESOLVCONF;
+	if (resolved && find_prog(cfg->resolvectl, prog, sizeof(prog)))
+		return TUN_DNS_RESOLVECTL;
+	if (find_prog(cfg->hook, prog, sizeof(prog)))
+		return TUN_DNS_HOOK;
+	if (cfg->rewrite_resolv_conf && cfg->resolv_conf && path_ok(cfg->resolv_conf) &&
+	    cfg->backup_dir && path_ok(cfg->backup_dir))
+		return TUN_DNS_FILE;
+	return TUN_DNS_NONE;
+}
+
+int tun_dns_act_for(const struct tun_dns_cfg *cfg, enum tun_dns_method m, const char *ifname,
+		    struct tun_dns_act *act)
+{
+	bool ok = false;
 
 	memset(act, 0, sizeof(*act));
+	act->method = m;
 	act->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : DNS_TIMEOUT_MS;
-	if (find_prog(cfg->resolvconf, act->prog, sizeof(act->prog)))
-		act->method = TUN_DNS_RESOLVCONF;
-	else if (resolved && find_prog(cfg->resolvectl, act->prog, sizeof(act->prog)))
-		act->method = TUN_DNS_RESOLVECTL;
-	else if (find_prog(cfg->hook, act->prog, sizeof(act->prog)))
-		act->method = TUN_DNS_HOOK;
-	else if (cfg->rewrite_resolv_conf && cfg->resolv_conf && path_ok(cfg->resolv_conf)) {
-		act->method = TUN_DNS_FILE;
-		snprintf(act->prog, sizeof(act->prog), "%s", cfg->resolv_conf);
-	} else {
-		act->prog[0] = '\0';
-		act->method = TUN_DNS_NONE;
+	switch (m) {
+	case TUN_DNS_NONE:
+		return 0;
+	case TUN_DNS_RESOLVCONF:
+		ok = find_prog(cfg->resolvconf, act->prog, sizeof(act->prog));
+		break;
+	case TUN_DNS_RESOLVECTL:
+		ok = find_prog(cfg->resolvectl, act->prog, sizeof(act->prog));
+		break;
+	case TUN_DNS_HOOK:
+		ok = find_prog(cfg->hook, act->prog, sizeof(act->prog));
+		break;
+	case TUN_DNS_FILE:
+		ok = cfg->rewrite_resolv_conf && cfg->resolv_conf && path_ok(cfg->resolv_conf) &&
+		     cfg->backup_dir && path_ok(cfg->backup_dir) && tun_ifname_check(ifname) == 0 &&
+		     (size_t)snprintf(act->backup, sizeof(act->backup), "%s/%s.resolv.conf",
+				      cfg->backup_dir, ifname) < sizeof(act->backup);
+		if (ok)
+			snprintf(act->prog, sizeof(act->prog), "%s", cfg->resolv_conf);
+		break;
 	}
+	if (ok)
+		return 0;
+	errno = EOPNOTSUPP;
+	return -1;
 }
 
 /* ---- running a program ------------------------------------------------ */
@@ -190,16 +222,46 @@ static void feed(int fd, const char *input)
 	close(fd);
 }
 
+/*
+ * The program starts with every signal unblocked and at its default
+ * disposition, whatever ours are (blocked for signalfd, ignored in the
+ * privileged helper).
+ */
+static int spawn_attr(posix_spawnattr_t *sa)
+{
+	sigset_t none, all;
+	int err = posix_spawnattr_init(sa);
+
+	if (err)
+		return err;
+	sigemptyset(&none);
+	sigfillset(&all);
+	err = posix_spawnattr_setsigmask(sa, &none);
+	if (!err)
+		err = posix_spawnattr_setsigdefault(sa, &all);
+	if (!err)
+		err = posix_spawnattr_setflags(sa, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	if (err)
+		posix_spawnattr_destroy(sa);
+	return err;
+}
+
 static int run(const struct tun_dns_act *act, char *const argv[], char *const envp[],
 	       const char *input)
 {
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t sa;
 	int sv[2], err;
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
 	err = posix_spawn_file_actions_init(&fa);
+	if (!err) {
+		err = spawn_attr(&sa);
+		if (err)
+			posix_spawn_file_actions_destroy(&fa);
+	}
 	if (err) {
 		close(sv[0]);
 		close(sv[1]);
@@ -210,8 +272,9 @@ static int run(const struct tun_dns_act *act, char *const argv[], char *const en
 	if (!err)	/* nothing may reach our stdout */
 		err = posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
 	if (!err)
-		err = posix_spawn(&pid, act->prog, &fa, NULL, argv, envp);
+		err = posix_spawn(&pid, act->prog, &fa, &sa, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&sa);
 	close(sv[1]);
 	if (err) {
 		close(sv[0]);
@@ -376,7 +439,10 @@ static int write_atomic(const char *path, const char *data, size_t len)
 	int fd, err;
 
 	snprintf(tmp, sizeof(tmp), "%s.ikeagent-tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	/* A fresh file, never one (or a link) someone left under that name. */
+	if (unlink(tmp) < 0 && errno != ENOENT)
+		return -1;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return -1;
 	while (len) {
@@ -473,6 +539,8 @@ int tun_dns_set(const struct tun_dns_act *act, const struct tun_dns_req *req)
 
 int tun_dns_unset(const struct tun_dns_act *act, const struct tun_dns_req *req)
 {
+	if (tun_dns_req_check(req) < 0)
+		return -1;
 	switch (act->method) {
 	case TUN_DNS_RESOLVCONF: return resolvconf_run(act, req, false);
 	case TUN_DNS_RESOLVECTL: return resolvectl_revert(act, req);
@@ -482,4 +550,34 @@ int tun_dns_unset(const struct tun_dns_act *act, const struct tun_dns_req *req)
 	}
 	errno = EINVAL;
 	return -1;
+}
+
+/* ---- as the journal makes changes: here, or in the privileged helper ------ */
+
+enum tun_dns_method tun_dns_choose(const struct tun_dns_cfg *cfg)
+{
+	enum tun_dns_method m = TUN_DNS_NONE;
+
+	if (tun_priv_active())
+		return tun_priv_dns(TUN_PRIV_DNS_CHOOSE, TUN_DNS_NONE, NULL, &m) < 0 ? TUN_DNS_NONE : m;
+	return cfg ? tun_dns_pick(cfg) : TUN_DNS_NONE;
+}
+
+int tun_dns_apply(const struct tun_dns_cfg *cfg, enum tun_dns_method m,
+		  const struct tun_dns_req *req, bool up)
+{
+	struct tun_dns_act act;
+
+	if (tun_priv_active())
+		return tun_priv_dns(up ? TUN_PRIV_DNS_SET : TUN_PRIV_DNS_UNSET, m, req, NULL);
+	if (!cfg) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	if (tun_dns_act_for(cfg, m, req->ifname, &act) < 0) {
+		log_warn("dns: %s is not available in this configuration, %s not %s",
+			 tun_dns_method_name(m), req->ifname, up ? "configured" : "undone");
+		return -1;
+	}
+	return up ? tun_dns_set(&act, req) : tun_dns_unset(&act, req);
 }

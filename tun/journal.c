@@ -239,7 +239,7 @@ static int j_commit(struct tun_journal *j, const struct tun_jent *e, int ret)
 
 /* ---- undo ------------------------------------------------------------- */
 
-static int undo_one(const struct tun_jent *e)
+static int undo_one(const struct tun_journal *j, const struct tun_jent *e)
 {
 	struct tun_route_spec r;
 	int idx = 0;
@@ -267,7 +267,7 @@ static int undo_one(const struct tun_jent *e)
 	case J_RULE:
 		return tun_nl_rule_del(&e->rule);
 	case J_DNS:
-		return tun_dns_unset(&e->dns, &e->req);
+		return tun_dns_apply(j->dns, e->dns, &e->req, false);
 	}
 	errno = EINVAL;
 	return -1;
@@ -277,10 +277,10 @@ static int undo_one(const struct tun_jent *e)
  * Undo entry e and log it: info for recovery (pid of the dead run given),
  * debug for an ordinary teardown. 0 also when it was already gone.
  */
-static int undo_log(const struct tun_jent *e, long dead_pid)
+static int undo_log(const struct tun_journal *j, const struct tun_jent *e, long dead_pid)
 {
 	char what[JLINE_MAX];
-	int ret = undo_one(e), err = errno;
+	int ret = undo_one(j, e), err = errno;
 
 	if (jent_fmt(e, what, sizeof(what)) < 0)
 		snprintf(what, sizeof(what), "entry %u", e->seq);
@@ -300,7 +300,7 @@ static int undo_log(const struct tun_jent *e, long dead_pid)
 /* Undo live entry i and forget it; it stays if the undo failed. */
 static int undo_at(struct tun_journal *j, size_t i)
 {
-	if (undo_log(&j->ents[i], -1) < 0)
+	if (undo_log(j, &j->ents[i], -1) < 0)
 		return -1;
 	j_end(j, j->ents[i].seq);
 	j_remove(j, i);
@@ -375,7 +375,7 @@ static void recover(struct tun_journal *j, size_t size)
 		log_info("tun: %s: %zu change(s) left by an earlier run (pid %ld), undoing", j->path,
 			 j->n, pid);
 	while (j->n) {
-		if (undo_log(&j->ents[j->n - 1], pid) < 0)
+		if (undo_log(j, &j->ents[j->n - 1], pid) < 0)
 			left++;
 		j->n--;
 	}
@@ -396,7 +396,8 @@ static int start_fresh(struct tun_journal *j)
 
 /* ---- public: lifecycle ------------------------------------------------ */
 
-int tun_journal_open(struct tun_journal *j, const char *dir, const char *name)
+int tun_journal_open(struct tun_journal *j, const char *dir, const char *name,
+		     const struct tun_dns_cfg *dns)
 {
 	struct stat st;
 	int err;
@@ -404,6 +405,7 @@ int tun_journal_open(struct tun_journal *j, const char *dir, const char *name)
 	memset(j, 0, sizeof(*j));
 	j->fd = -1;
 	j->next_seq = 1;
+	j->dns = dns;
 	if (tun_ifname_check(name) < 0)
 		return -1;
 	dir = dir ? dir : TUN_DEFAULT_STATE_DIR;
@@ -432,19 +434,47 @@ int tun_journal_open(struct tun_journal *j, const char *dir, const char *name)
 	return 0;
 }
 
-int tun_journal_close(struct tun_journal *j)
+/* Undo every live entry, newest first; how many could not be undone. */
+static size_t undo_all(struct tun_journal *j)
 {
 	size_t failed = 0;
 
-	if (j->fd < 0)
-		return 0;
 	for (size_t i = j->n; i-- > 0;)
 		if (undo_at(j, i) < 0)
 			failed++;
 	if (failed)
 		log_warn("tun: %zu change(s) could not be undone; %s keeps them for the next start",
 			 failed, j->path);
-	else if (unlink(j->path) < 0)
+	return failed;
+}
+
+int tun_journal_reset(struct tun_journal *j)
+{
+	if (j->fd < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	if (undo_all(j)) {
+		errno = EIO;
+		return -1;
+	}
+	j->next_seq = 1;
+	return start_fresh(j);
+}
+
+int tun_journal_close(struct tun_journal *j)
+{
+	size_t failed;
+
+	if (j->fd < 0)
+		return 0;
+	failed = undo_all(j);
+	/*
+	 * Once no longer root, the state directory is not ours to change: an
+	 * empty journal says "nothing to undo" as well as a missing one.
+	 */
+	if (!failed && unlink(j->path) < 0 &&
+	    (!(errno == EACCES || errno == EPERM) || ftruncate(j->fd, 0) < 0))
 		log_warn("tun: cannot remove %s: %s", j->path, strerror(errno));
 	close(j->fd);
 	j->fd = -1;
@@ -458,11 +488,11 @@ int tun_journal_close(struct tun_journal *j)
 	return 0;
 }
 
-int tun_journal_recover(const char *dir, const char *name)
+int tun_journal_recover(const char *dir, const char *name, const struct tun_dns_cfg *dns)
 {
 	struct tun_journal j;
 
-	if (tun_journal_open(&j, dir, name) < 0)
+	if (tun_journal_open(&j, dir, name, dns) < 0)
 		return -1;
 	return tun_journal_close(&j);
 }
@@ -612,8 +642,7 @@ int tun_j_dns_down(struct tun_journal *j)
 	return undo_at(j, i);
 }
 
-int tun_j_dns_up(struct tun_journal *j, const struct tun_dns_cfg *cfg, const struct tun_dns_req *req,
-		 enum tun_dns_method *used)
+int tun_j_dns_up(struct tun_journal *j, const struct tun_dns_req *req, enum tun_dns_method *used)
 {
 	struct tun_jent e = { .kind = J_DNS, .req = *req };
 	int ret;
@@ -622,32 +651,26 @@ int tun_j_dns_up(struct tun_journal *j, const struct tun_dns_cfg *cfg, const str
 		*used = TUN_DNS_NONE;
 	if (tun_dns_req_check(req) < 0 || tun_j_dns_down(j) < 0)
 		return -1;
-	tun_dns_pick(cfg, &e.dns);
-	if (e.dns.method == TUN_DNS_NONE) {
+	e.dns = tun_dns_choose(j->dns);
+	if (e.dns == TUN_DNS_NONE) {
 		log_warn("dns: no resolvconf, resolvectl (with systemd-resolved) or hook: "
 			 "%zu DNS server(s) for %s not configured", req->n_servers, req->ifname);
 		return 0;
 	}
-	if (e.dns.method == TUN_DNS_FILE &&
-	    (size_t)snprintf(e.dns.backup, sizeof(e.dns.backup), "%s/%s.resolv.conf", j->dir,
-			     req->ifname) >= sizeof(e.dns.backup)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
 	if (j_begin(j, &e) < 0)
 		return -1;
-	ret = tun_dns_set(&e.dns, req);
+	ret = tun_dns_apply(j->dns, e.dns, req, true);
 	if (ret < 0) {
 		int err = errno;
 
-		if (tun_dns_unset(&e.dns, req) < 0)	/* whatever half got done */
+		if (tun_dns_apply(j->dns, e.dns, req, false) < 0)	/* whatever half got done */
 			log_debug("dns: undoing the partial setup failed too");
 		errno = err;
 	} else {
 		log_info("dns: %zu server(s) for %s handed to %s", req->n_servers, req->ifname,
-			 tun_dns_method_name(e.dns.method));
+			 tun_dns_method_name(e.dns));
 		if (used)
-			*used = e.dns.method;
+			*used = e.dns;
 	}
 	return j_commit(j, &e, ret);
 }

@@ -5,7 +5,11 @@
  *   addr 10.0.0.2/32 dev ikt0
  *   route 0.0.0.0/0 dev ikt0 via - table 4500 metric 0
  *   rule inet table 4500 prio 0 fwmark 0x4500 not 1 suppress -1
- *   dns resolvconf dev ikt0 prog /sbin/resolvconf backup - full 1 domain - timeout 10000 ns 10.0.0.53
+ *   dns resolvconf dev ikt0 full 1 domain - ns 10.0.0.53
+ * A DNS line names no program or file: whoever undoes it takes them from
+ * its own configuration (a line written by an unprivileged process must
+ * not choose what root runs). Older lines with prog/backup/timeout parse;
+ * those keys are ignored.
  */
 #include "tun/journal_int.h"
 
@@ -29,10 +33,8 @@ static int fmt_dns(const struct tun_jent *e, char *buf, size_t cap)
 	size_t off;
 	int n;
 
-	n = snprintf(buf, cap, "dns %s dev %s prog %s backup %s full %d domain %s timeout %u",
-		     tun_dns_method_name(e->dns.method), r->ifname, e->dns.prog,
-		     e->dns.backup[0] ? e->dns.backup : "-", r->full_tunnel,
-		     r->domain[0] ? r->domain : "-", e->dns.timeout_ms);
+	n = snprintf(buf, cap, "dns %s dev %s full %d domain %s", tun_dns_method_name(e->dns),
+		     r->ifname, r->full_tunnel, r->domain[0] ? r->domain : "-");
 	for (size_t i = 0; i < r->n_servers && n >= 0 && (size_t)n < cap; i++) {
 		char a[TUN_CIDR_STRLEN];
 
@@ -201,20 +203,13 @@ static int parse_method(const char *s, enum tun_dns_method *m)
 static int parse_dns(const struct toks *tk, struct tun_jent *e)
 {
 	struct tun_dns_req *r = &e->req;
-	uint32_t timeout;
 	int full;
 
-	if (parse_method(tk->t[1], &e->dns.method) < 0 || get_ifname(tk, r->ifname) < 0 ||
-	    get_str(tk, "prog", e->dns.prog, sizeof(e->dns.prog), false) < 0 ||
-	    get_str(tk, "backup", e->dns.backup, sizeof(e->dns.backup), true) < 0 ||
+	if (parse_method(tk->t[1], &e->dns) < 0 || get_ifname(tk, r->ifname) < 0 ||
 	    get_int(tk, "full", 0, 1, &full) < 0 ||
-	    get_str(tk, "domain", r->domain, sizeof(r->domain), true) < 0 ||
-	    get_u32(tk, "timeout", &timeout) < 0)
-		return -1;
-	if (e->dns.prog[0] != '/' || (e->dns.method == TUN_DNS_FILE && e->dns.backup[0] != '/'))
+	    get_str(tk, "domain", r->domain, sizeof(r->domain), true) < 0)
 		return -1;
 	r->full_tunnel = full;
-	e->dns.timeout_ms = timeout;
 	for (int i = 2; i + 1 < tk->n; i += 2) {
 		if (strcmp(tk->t[i], "ns") != 0)
 			continue;

@@ -20,7 +20,7 @@ struct tun_jent {
 	struct tun_cidr cidr;		/* ADDR */
 	struct tun_route_spec route;	/* ROUTE: dst masked, table set, oif unused */
 	struct tun_rule_spec rule;	/* RULE */
-	struct tun_dns_act dns;		/* DNS */
+	enum tun_dns_method dns;	/* DNS: programs and paths come from the config */
 	struct tun_dns_req req;		/* DNS */
 	struct tun_dev *dev;		/* DEV made by this process, else NULL */
 };

@@ -161,6 +161,8 @@ enum tun_dns_method {
 /*
  * Where to look. tun_dns_cfg_default() fills the system paths; a zeroed or
  * NULL/"" field disables that method, so tests name every path they use.
+ * Every program and file a DNS change touches comes from here, never from
+ * a journal file or a request (see tun_dns_apply).
  */
 struct tun_dns_cfg {
 	const char *resolvconf;		/* program */
@@ -169,6 +171,7 @@ struct tun_dns_cfg {
 	const char *hook;		/* script, tried after the two above */
 	const char *resolv_conf;	/* file rewritten by TUN_DNS_FILE */
 	bool rewrite_resolv_conf;	/* last resort: TUN_DNS_FILE */
+	const char *backup_dir;		/* TUN_DNS_FILE keeps <dir>/<ifname>.resolv.conf */
 	unsigned timeout_ms;		/* per program run; 0 = 10 s */
 };
 
@@ -180,7 +183,7 @@ struct tun_dns_req {
 	bool full_tunnel;		/* resolvectl: route every name here (~.) */
 };
 
-/* A method chosen, with everything needed to undo it later. */
+/* A method made concrete from a tun_dns_cfg: the program or file to use. */
 struct tun_dns_act {
 	enum tun_dns_method method;
 	char prog[TUN_PATH_MAX];	/* program/hook; resolv.conf for FILE */
@@ -192,11 +195,44 @@ void tun_dns_cfg_default(struct tun_dns_cfg *cfg);
 /* EINVAL: bad interface name, no/too many servers, a domain with odd bytes. */
 int tun_dns_req_check(const struct tun_dns_req *req) MUST_CHECK;
 /* resolvconf, else resolvectl (if resolved runs), else hook, else file/none. */
-void tun_dns_pick(const struct tun_dns_cfg *cfg, struct tun_dns_act *act);
+enum tun_dns_method tun_dns_pick(const struct tun_dns_cfg *cfg);
+/* Method m as cfg provides it for interface ifname; EOPNOTSUPP if it does not. */
+int tun_dns_act_for(const struct tun_dns_cfg *cfg, enum tun_dns_method m, const char *ifname,
+		    struct tun_dns_act *act) MUST_CHECK;
 /* EIO: the program failed; ETIMEDOUT: it was killed after timeout_ms. */
 int tun_dns_set(const struct tun_dns_act *act, const struct tun_dns_req *req) MUST_CHECK;
 int tun_dns_unset(const struct tun_dns_act *act, const struct tun_dns_req *req) MUST_CHECK;
 const char *tun_dns_method_name(enum tun_dns_method m);
+
+/*
+ * DNS changes as the journal makes them: pick a method, then set (up) or
+ * undo method m for req, everything else taken from cfg. Once
+ * tun_priv_start() ran they are made by the privileged helper with its own
+ * copy of the configuration (cfg is then not used): only m and req cross.
+ */
+enum tun_dns_method tun_dns_choose(const struct tun_dns_cfg *cfg);
+int tun_dns_apply(const struct tun_dns_cfg *cfg, enum tun_dns_method m,
+		  const struct tun_dns_req *req, bool up) MUST_CHECK;
+
+/* ---- the privileged helper (priv.c) ------------------------------------ */
+
+/*
+ * For a process that gives up root but keeps CAP_NET_ADMIN: fork a helper
+ * that stays root for the two things such a process still cannot do, open
+ * /dev/net/tun (often mode 0600) and run the DNS programs (they write
+ * root-owned files). From then on tun_dev_open(), tun_dns_choose() and
+ * tun_dns_apply() here go through it. dns is used by the helper for every
+ * DNS change (the fork keeps its copy; NULL: no DNS). Call once, before
+ * dropping privileges. The helper ignores SIGINT/SIGTERM (DNS is undone
+ * through it while shutting down) and exits when this process closes its
+ * end or dies.
+ */
+int tun_priv_start(const struct tun_dns_cfg *dns) MUST_CHECK;
+/* Close the channel and wait for the helper to exit. */
+void tun_priv_stop(void);
+bool tun_priv_active(void);
+/* The helper's pid, 0 if none. */
+pid_t tun_priv_pid(void);
 
 /* ---- undo journal (journal.c) ------------------------------------------ */
 
@@ -208,6 +244,7 @@ struct tun_journal {
 	char path[TUN_PATH_MAX];	/* <dir>/<name>.state */
 	char name[IFNAMSIZ];
 	unsigned next_seq;
+	const struct tun_dns_cfg *dns;	/* how DNS entries are undone; NULL: none */
 	struct tun_jent *ents;		/* live entries, oldest first */
 	size_t n, cap;
 };
@@ -215,13 +252,25 @@ struct tun_journal {
 /*
  * Open <dir>/<name>.state (dir NULL = /run/ikeagent, created 0700). If an
  * earlier run left one behind, undo what it lists first, one log line per
- * item. EBUSY: another live process holds it.
+ * item. DNS entries are undone with dns (kept, may be NULL: then they
+ * cannot be). EBUSY: another live process holds it.
  */
-int tun_journal_open(struct tun_journal *j, const char *dir, const char *name) MUST_CHECK;
-/* Undo everything in reverse order, remove the file. -1 if an undo failed. */
+int tun_journal_open(struct tun_journal *j, const char *dir, const char *name,
+		     const struct tun_dns_cfg *dns) MUST_CHECK;
+/*
+ * Undo everything in reverse order and start the file afresh, keeping it
+ * open and locked (a process without the right to create it again can go
+ * on). -1 if an undo failed (the change stays listed).
+ */
+int tun_journal_reset(struct tun_journal *j) MUST_CHECK;
+/*
+ * Undo everything in reverse order, remove the file (or, where we may no
+ * longer remove it, leave it empty). -1 if an undo failed.
+ */
 int tun_journal_close(struct tun_journal *j);
 /* Recovery alone (e.g. `ikeagent --cleanup`): same as open + close. */
-int tun_journal_recover(const char *dir, const char *name) MUST_CHECK;
+int tun_journal_recover(const char *dir, const char *name,
+			const struct tun_dns_cfg *dns) MUST_CHECK;
 
 /*
  * Journaled changes: the record is fsync'd before the change is made and
@@ -234,8 +283,8 @@ int tun_j_route_add(struct tun_journal *j, const struct tun_route_spec *r) MUST_
 int tun_j_route_del(struct tun_journal *j, const struct tun_route_spec *r) MUST_CHECK;
 int tun_j_rule_add(struct tun_journal *j, const struct tun_rule_spec *r) MUST_CHECK;
 int tun_j_rule_del(struct tun_journal *j, const struct tun_rule_spec *r) MUST_CHECK;
-/* Picks a method; TUN_DNS_NONE is logged and returns 0. *used may be NULL. */
-int tun_j_dns_up(struct tun_journal *j, const struct tun_dns_cfg *cfg, const struct tun_dns_req *req,
+/* Picks a method (with the journal's dns); TUN_DNS_NONE is logged and returns 0. *used may be NULL. */
+int tun_j_dns_up(struct tun_journal *j, const struct tun_dns_req *req,
 		 enum tun_dns_method *used) MUST_CHECK;
 int tun_j_dns_down(struct tun_journal *j) MUST_CHECK;
 

@@ -32,7 +32,7 @@ static void fx_init(struct fx *f)
 	f->req.n_servers = 2;
 	snprintf(f->req.domain, sizeof(f->req.domain), "corp.example");
 	f->req.full_tunnel = true;
-	ck_assert_int_eq(tun_journal_open(&f->j, f->dir, "ikt0"), 0);
+	ck_assert_int_eq(tun_journal_open(&f->j, f->dir, "ikt0", &f->cfg), 0);
 }
 
 static void fx_flag(const struct fx *f, const char *name, bool on)
@@ -76,7 +76,7 @@ START_TEST(resolvconf_preferred)
 	f.cfg.resolved_probe = f.probe;
 	f.cfg.hook = f.hook;
 	fx_flag(&f, "io.systemd.Resolve", true);
-	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.cfg, &f.req, &used), 0);
+	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.req, &used), 0);
 	ck_assert_int_eq(used, TUN_DNS_RESOLVCONF);
 	fx_log(&f, text, sizeof(text));
 	ck_assert_str_eq(text, "resolvconf -a ikt0.ikeagent\n");
@@ -99,14 +99,14 @@ START_TEST(resolvectl_when_resolved_runs)
 	f.cfg.resolvectl = f.resolvectl;
 	f.cfg.resolved_probe = f.probe;
 	fx_flag(&f, "io.systemd.Resolve", true);
-	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.cfg, &f.req, &used), 0);
+	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.req, &used), 0);
 	ck_assert_int_eq(used, TUN_DNS_RESOLVECTL);
 	fx_log(&f, text, sizeof(text));
 	ck_assert_str_eq(text, "resolvectl dns ikt0 10.0.0.53 fd00::53\n"
 			       "resolvectl domain ikt0 ~. corp.example\n");
 	/* A second up replaces the first: revert, then set again (split now). */
 	f.req.full_tunnel = false;
-	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.cfg, &f.req, &used), 0);
+	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.req, &used), 0);
 	ck_assert_int_eq(tun_j_dns_down(&f.j), 0);
 	ck_assert_int_eq(tun_j_dns_down(&f.j), 0);	/* nothing left: fine */
 	fx_log(&f, text, sizeof(text));
@@ -132,7 +132,7 @@ START_TEST(hook_when_resolved_absent)
 	f.cfg.resolvectl = f.resolvectl;
 	f.cfg.resolved_probe = f.probe;	/* does not exist: resolved not running */
 	f.cfg.hook = f.hook;
-	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.cfg, &f.req, &used), 0);
+	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.req, &used), 0);
 	ck_assert_int_eq(used, TUN_DNS_HOOK);
 	tt_read_in(f.dir, "env", text, sizeof(text));
 	ck_assert_str_eq(text, "IKEAGENT_DNS=10.0.0.53 fd00::53\nIKEAGENT_DOMAIN=corp.example\n"
@@ -152,7 +152,7 @@ START_TEST(nothing_found_is_logged_only)
 
 	fx_init(&f);
 	f.cfg.resolvconf = "/nonexistent/resolvconf";
-	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.cfg, &f.req, &used), 0);
+	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.req, &used), 0);
 	ck_assert_int_eq(used, TUN_DNS_NONE);
 	ck_assert_uint_eq(f.j.n, 0);
 	ck_assert_int_eq(tun_journal_close(&f.j), 0);
@@ -173,7 +173,8 @@ START_TEST(resolv_conf_rewritten_and_restored)
 	tt_write(f.resolv, orig, 0644);
 	f.cfg.resolv_conf = f.resolv;
 	f.cfg.rewrite_resolv_conf = true;
-	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.cfg, &f.req, &used), 0);
+	f.cfg.backup_dir = f.dir;
+	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.req, &used), 0);
 	ck_assert_int_eq(used, TUN_DNS_FILE);
 	tt_read(f.resolv, text, sizeof(text));
 	ck_assert_ptr_nonnull(strstr(text, "\nnameserver 10.0.0.53\nnameserver fd00::53\nsearch corp.example\n"));
@@ -197,7 +198,7 @@ START_TEST(failure_not_recorded)
 	fx_init(&f);
 	f.cfg.resolvconf = f.resolvconf;
 	fx_flag(&f, "fail--a", true);
-	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.cfg, &f.req, NULL), -1);
+	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.req, NULL), -1);
 	ck_assert_int_eq(errno, EIO);
 	ck_assert_uint_eq(f.j.n, 0);
 	ck_assert_int_eq(tun_journal_close(&f.j), 0);
@@ -219,7 +220,7 @@ START_TEST(slow_program_killed)
 	f.cfg.timeout_ms = 200;
 	fx_flag(&f, "sleep", true);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.cfg, &f.req, NULL), -1);
+	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.req, NULL), -1);
 	ck_assert_int_eq(errno, ETIMEDOUT);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
@@ -238,23 +239,23 @@ START_TEST(bad_request_refused)
 	fx_init(&f);
 	f.cfg.resolvconf = f.resolvconf;
 	snprintf(f.req.domain, sizeof(f.req.domain), "evil.example\nnameserver 6.6.6.6");
-	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.cfg, &f.req, NULL), -1);
+	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.req, NULL), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	snprintf(f.req.domain, sizeof(f.req.domain), "a b");
-	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.cfg, &f.req, NULL), -1);
+	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.req, NULL), -1);
 	f.req.domain[0] = '\0';
 	f.req.n_servers = 0;
-	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.cfg, &f.req, NULL), -1);
+	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.req, NULL), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	f.req.n_servers = TUN_DNS_MAX + 1;
-	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.cfg, &f.req, NULL), -1);
+	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.req, NULL), -1);
 	f.req.n_servers = 1;
 	f.req.servers[0].family = 0;
-	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.cfg, &f.req, NULL), -1);
+	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.req, NULL), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	f.req.servers[0] = tt_ip("10.0.0.53");
 	snprintf(f.req.ifname, sizeof(f.req.ifname), "a/b");
-	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.cfg, &f.req, NULL), -1);
+	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.req, NULL), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	fx_log(&f, text, sizeof(text));
 	ck_assert_str_eq(text, "");	/* nothing was run */
@@ -277,8 +278,8 @@ START_TEST(dns_recovered_after_crash)
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		if (tun_journal_open(&f.j, f.dir, "ikt0") < 0 ||
-		    tun_j_dns_up(&f.j, &f.cfg, &f.req, NULL) < 0)
+		if (tun_journal_open(&f.j, f.dir, "ikt0", &f.cfg) < 0 ||
+		    tun_j_dns_up(&f.j, &f.req, NULL) < 0)
 			_exit(1);
 		_exit(0);
 	}
@@ -286,7 +287,7 @@ START_TEST(dns_recovered_after_crash)
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	fx_log(&f, text, sizeof(text));
 	ck_assert_str_eq(text, "resolvconf -a ikt0.ikeagent\n");
-	ck_assert_int_eq(tun_journal_recover(f.dir, "ikt0"), 0);
+	ck_assert_int_eq(tun_journal_recover(f.dir, "ikt0", &f.cfg), 0);
 	fx_log(&f, text, sizeof(text));
 	ck_assert_str_eq(text, "resolvconf -a ikt0.ikeagent\nresolvconf -d ikt0.ikeagent\n");
 	tt_rmrf(f.dir);
@@ -301,17 +302,79 @@ START_TEST(failed_undo_kept_for_next_start)
 
 	fx_init(&f);
 	f.cfg.hook = f.hook;
-	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.cfg, &f.req, NULL), 0);
+	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.req, NULL), 0);
 	fx_flag(&f, "fail-down", true);
 	ck_assert_int_eq(tun_journal_close(&f.j), -1);
 	snprintf(path, sizeof(path), "%s/ikt0.state", f.dir);
 	tt_read(path, text, sizeof(text));
-	ck_assert_ptr_nonnull(strstr(text, " dns hook dev ikt0 prog "));
+	ck_assert_ptr_nonnull(strstr(text, " dns hook dev ikt0 full 1 "));
 	fx_flag(&f, "fail-down", false);
-	ck_assert_int_eq(tun_journal_recover(f.dir, "ikt0"), 0);
+	ck_assert_int_eq(tun_journal_recover(f.dir, "ikt0", &f.cfg), 0);
 	fx_log(&f, text, sizeof(text));
 	ck_assert_str_eq(text, "hook up ikt0 10.0.0.53 fd00::53\nhook down ikt0 10.0.0.53 fd00::53\n"
 			       "hook down ikt0 10.0.0.53 fd00::53\n");
+	ck_assert(!tt_exists(path));
+	tt_rmrf(f.dir);
+}
+END_TEST
+
+/*
+ * A journal line names no program: whoever undoes it uses its own
+ * configuration. A file written by an unprivileged (maybe compromised)
+ * agent can therefore not make root run something else.
+ */
+START_TEST(journal_line_cannot_choose_program)
+{
+	static const char state_fmt[] =
+		"# ikeagent undo journal v1 pid 999999\n"
+		"+1 dns hook dev ikt0 prog %s backup - full 1 domain - timeout 10000 ns 10.0.0.53\n";
+	char evil[128], path[128], state[512], text[1024];
+	struct fx f;
+
+	fx_init(&f);
+	ck_assert_int_eq(tun_journal_close(&f.j), 0);
+	tt_script(f.dir, "evil", evil, sizeof(evil));
+	snprintf(path, sizeof(path), "%s/ikt0.state", f.dir);
+	snprintf(state, sizeof(state), state_fmt, evil);
+	/* No hook configured: nothing runs (recovery logs what it left in place). */
+	tt_write(path, state, 0600);
+	ck_assert_int_eq(tun_journal_recover(f.dir, "ikt0", &f.cfg), 0);
+	fx_log(&f, text, sizeof(text));
+	ck_assert_str_eq(text, "");
+	/* The configured hook undoes it; the program the line named never runs. */
+	tt_write(path, state, 0600);
+	f.cfg.hook = f.hook;
+	ck_assert_int_eq(tun_journal_recover(f.dir, "ikt0", &f.cfg), 0);
+	fx_log(&f, text, sizeof(text));
+	ck_assert_str_eq(text, "hook down ikt0 10.0.0.53\n");
+	ck_assert(!tt_exists(path));
+	tt_rmrf(f.dir);
+}
+END_TEST
+
+/* Reset undoes everything but keeps the same file, open and locked. */
+START_TEST(journal_reset_keeps_file)
+{
+	struct stat before, after;
+	char path[128], text[1024];
+	struct fx f;
+
+	fx_init(&f);
+	f.cfg.hook = f.hook;
+	snprintf(path, sizeof(path), "%s/ikt0.state", f.dir);
+	ck_assert_int_eq(stat(path, &before), 0);
+	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.req, NULL), 0);
+	ck_assert_int_eq(tun_journal_reset(&f.j), 0);
+	ck_assert_uint_eq(f.j.n, 0);
+	ck_assert_int_eq(stat(path, &after), 0);
+	ck_assert_uint_eq(before.st_ino, after.st_ino);
+	tt_read(path, text, sizeof(text));
+	ck_assert_ptr_null(strstr(text, "+"));
+	ck_assert_int_eq(tun_j_dns_up(&f.j, &f.req, NULL), 0);
+	ck_assert_int_eq(tun_journal_close(&f.j), 0);
+	fx_log(&f, text, sizeof(text));
+	ck_assert_str_eq(text, "hook up ikt0 10.0.0.53 fd00::53\nhook down ikt0 10.0.0.53 fd00::53\n"
+			       "hook up ikt0 10.0.0.53 fd00::53\nhook down ikt0 10.0.0.53 fd00::53\n");
 	ck_assert(!tt_exists(path));
 	tt_rmrf(f.dir);
 }
@@ -334,6 +397,8 @@ static Suite *tun_dns_suite(void)
 	tcase_add_test(tc, bad_request_refused);
 	tcase_add_test(tc, dns_recovered_after_crash);
 	tcase_add_test(tc, failed_undo_kept_for_next_start);
+	tcase_add_test(tc, journal_line_cannot_choose_program);
+	tcase_add_test(tc, journal_reset_keeps_file);
 	suite_add_tcase(s, tc);
 	return s;
 }

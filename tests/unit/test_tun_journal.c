@@ -70,7 +70,7 @@ START_TEST(full_tunnel_installed_and_removed)
 	NEED_NETNS();
 	tt_tmpdir(dir, sizeof(dir));
 	uplink(&up);
-	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0"), 0);
+	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), 0);
 	ck_assert_int_eq(tun_j_dev_open(&j, &dev, 1400, 0), 0);
 	tunnel_addrs(&j, &dev);
 	ck_assert_int_eq(tun_routes_install(&j, &dev, c, 3, MARK, TABLE), 0);
@@ -127,7 +127,7 @@ START_TEST(full_tunnel_input_checked)
 
 	NEED_NETNS();
 	tt_tmpdir(dir, sizeof(dir));
-	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0"), 0);
+	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), 0);
 	ck_assert_int_eq(tun_j_dev_open(&j, &dev, 1400, 0), 0);
 	ck_assert_int_eq(tun_route_full(&j, &dev, AF_INET, 0, TABLE), -1);	/* no mark */
 	ck_assert_int_eq(errno, EINVAL);
@@ -160,7 +160,7 @@ START_TEST(close_undoes_everything)
 	uplink(&up);
 	rules4 = rule_count(AF_INET);
 	rules6 = rule_count(AF_INET6);
-	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0"), 0);
+	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), 0);
 	ck_assert_int_eq(tun_j_dev_open(&j, &dev, 1400, 0), 0);
 	tunnel_addrs(&j, &dev);
 	ck_assert_int_eq(tun_routes_install(&j, &dev, c, 4, MARK, TABLE), 0);
@@ -198,7 +198,7 @@ START_TEST(split_routes_and_teardown)
 
 	NEED_NETNS();
 	tt_tmpdir(dir, sizeof(dir));
-	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0"), 0);
+	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), 0);
 	ck_assert_int_eq(tun_j_dev_open(&j, &dev, 1400, 0), 0);
 	tunnel_addrs(&j, &dev);
 	ck_assert_int_eq(tun_route_split(&j, &dev, c, 3, 0), 0);	/* duplicate skipped */
@@ -230,7 +230,7 @@ START_TEST(failed_change_not_kept)
 
 	NEED_NETNS();
 	tt_tmpdir(dir, sizeof(dir));
-	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0"), 0);
+	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), 0);
 	ck_assert_int_eq(tun_j_dev_open(&j, &dev, 1400, 0), 0);
 	r.oif = dev.ifindex;
 	n = j.n;
@@ -265,16 +265,16 @@ START_TEST(busy_journal_refused)
 
 	tt_tmpdir(dir, sizeof(dir));
 	snprintf(sub, sizeof(sub), "%s/a/b", dir);	/* created on demand */
-	ck_assert_int_eq(tun_journal_open(&j1, sub, "ikt0"), 0);
-	ck_assert_int_eq(tun_journal_open(&j2, sub, "ikt0"), -1);
+	ck_assert_int_eq(tun_journal_open(&j1, sub, "ikt0", NULL), 0);
+	ck_assert_int_eq(tun_journal_open(&j2, sub, "ikt0", NULL), -1);
 	ck_assert_int_eq(errno, EBUSY);
-	ck_assert_int_eq(tun_journal_open(&j2, sub, "bad/name"), -1);
+	ck_assert_int_eq(tun_journal_open(&j2, sub, "bad/name", NULL), -1);
 	ck_assert_int_eq(errno, EINVAL);
-	ck_assert_int_eq(tun_journal_open(&j2, "relative", "ikt0"), -1);
+	ck_assert_int_eq(tun_journal_open(&j2, "relative", "ikt0", NULL), -1);
 	ck_assert_int_eq(tun_journal_close(&j1), 0);
-	ck_assert_int_eq(tun_journal_open(&j2, sub, "ikt0"), 0);
+	ck_assert_int_eq(tun_journal_open(&j2, sub, "ikt0", NULL), 0);
 	ck_assert_int_eq(tun_journal_close(&j2), 0);
-	ck_assert_int_eq(tun_journal_recover(sub, "ikt0"), 0);	/* nothing left: no-op */
+	ck_assert_int_eq(tun_journal_recover(sub, "ikt0", NULL), 0);	/* nothing left: no-op */
 	tt_rmrf(dir);
 }
 END_TEST
@@ -298,7 +298,7 @@ static void crash_child(const char *dir, const char *hook, enum crash_mode mode)
 	struct tun_dev dev;
 
 	req.servers[0] = tt_ip("10.0.0.53");
-	if (tun_journal_open(&j, dir, "ikt0") < 0 || tun_j_dev_open(&j, &dev, 1400, 0) < 0)
+	if (tun_journal_open(&j, dir, "ikt0", &cfg) < 0 || tun_j_dev_open(&j, &dev, 1400, 0) < 0)
 		_exit(10);
 	if (mode == CRASH_PERSIST && ioctl(dev.fd, TUNSETPERSIST, 1) < 0)
 		_exit(11);
@@ -308,7 +308,7 @@ static void crash_child(const char *dir, const char *hook, enum crash_mode mode)
 	if (tun_routes_install(&j, &dev, c, 3, MARK, TABLE) < 0 ||
 	    tun_route_split(&j, &dev, &c[1], 1, 0) < 0)
 		_exit(13);
-	if (tun_j_dns_up(&j, &cfg, &req, NULL) < 0)
+	if (tun_j_dns_up(&j, &req, NULL) < 0)
 		_exit(14);
 	_exit(0);
 }
@@ -342,6 +342,7 @@ static void crash_and_recover(enum crash_mode mode)
 	struct tun_route_info ri;
 	struct tun_journal j;
 	char dir[64], hook[128], path[128], text[4096];
+	struct tun_dns_cfg cfg = { .hook = hook };	/* the next start's own configuration */
 	int status, idx;
 	pid_t pid;
 
@@ -375,7 +376,7 @@ static void crash_and_recover(enum crash_mode mode)
 	}
 
 	/* The next start. */
-	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0"), 0);
+	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", &cfg), 0);
 	ck_assert_uint_eq(tt_rules(AF_INET, TABLE, MARK, true, -1), 0);
 	ck_assert_uint_eq(tt_rules(AF_INET, RT_TABLE_MAIN, 0, false, 0), 0);
 	tt_read_in(dir, "log", text, sizeof(text));
@@ -447,7 +448,7 @@ START_TEST(recovery_reads_damaged_file)
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(tun_nl_rule_add(&r[i]), 0);
 	tt_write(path, state, 0600);
-	ck_assert_int_eq(tun_journal_recover(dir, "ikt0"), 0);
+	ck_assert_int_eq(tun_journal_recover(dir, "ikt0", NULL), 0);
 	ck_assert_uint_eq(tt_rules(AF_INET, 4600, 0x4600, true, -1), 0);	/* undone */
 	ck_assert_uint_eq(tt_rules(AF_INET, 4700, 0x4700, true, -1), 1);	/* was cancelled */
 	ck_assert_uint_eq(tt_rules(AF_INET, 4800, 0x4800, true, -1), 1);	/* torn: never made */
@@ -456,7 +457,7 @@ START_TEST(recovery_reads_damaged_file)
 	/* A file others may write is not trusted (it names programs to run). */
 	tt_write(path, state, 0600);
 	ck_assert_int_eq(chmod(path, 0666), 0);
-	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0"), -1);
+	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), -1);
 	ck_assert_int_eq(errno, EPERM);
 	ck_assert_uint_eq(tt_rules(AF_INET, 4700, 0x4700, true, -1), 1);
 	tt_rmrf(dir);
@@ -477,7 +478,7 @@ START_TEST(host_route_pinned)
 	NEED_NETNS();
 	tt_tmpdir(dir, sizeof(dir));
 	uplink(&up);
-	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0"), 0);
+	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), 0);
 	ck_assert_int_eq(tun_j_dev_open(&j, &dev, 1400, 0), 0);
 	ck_assert_int_eq(tun_route_pin_host(&j, &dev, &peer, &pinned), 0);
 	ck_assert_int_eq(pinned.oif, up.ifindex);
