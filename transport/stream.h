@@ -161,6 +161,16 @@ void stream_free(struct stream *s);
 /* Holds one resumable TLS session across reconnects to the same gateway
  * (same SNI/name); RFC 9329 Appendix A: reconnects should resume. */
 struct stream_tls_cache *stream_tls_cache_new(void);
+/*
+ * Read the CA certificates now (ca_file, or the system store) into a
+ * context that every later connection with the same verify and ca_file
+ * uses: a process that gives up root after its start could not read a
+ * root-only ca_file any more. 0, or -1 with err ("tls: cannot load CA
+ * certificates from FILE").
+ */
+int stream_tls_cache_prepare(struct stream_tls_cache *c, bool verify, const char *ca_file,
+			     char *err, size_t errlen) MUST_CHECK;
+/* Forget the session (the prepared context stays). */
 void stream_tls_cache_clear(struct stream_tls_cache *c);
 void stream_tls_cache_free(struct stream_tls_cache *c);
 

@@ -34,6 +34,8 @@
 struct stream_tls_cache {
 	SSL_SESSION *sess;
 	char key[TLS_KEY_LEN];		/* which server and policy it is for */
+	SSL_CTX *ctx;			/* made by stream_tls_cache_prepare, or NULL */
+	char ctx_key[TLS_KEY_LEN];	/* its verify and CA file */
 };
 
 struct tlsc {
@@ -67,6 +69,8 @@ void stream_tls_cache_clear(struct stream_tls_cache *c)
 void stream_tls_cache_free(struct stream_tls_cache *c)
 {
 	stream_tls_cache_clear(c);
+	if (c)
+		SSL_CTX_free(c->ctx);
 	free(c);
 }
 
@@ -237,31 +241,66 @@ static bool is_ip_literal(const char *s)
 	return inet_pton(AF_INET, s, &a) == 1 || inet_pton(AF_INET6, s, &a) == 1;
 }
 
-static int tlsc_ctx_setup(struct tlsc *t, const struct tlsc_params *p, char *err, size_t errlen)
+static void ctx_key(bool verify, const char *ca_file, char *out, size_t cap)
+{
+	snprintf(out, cap, "%d|%s", verify, ca_file ? ca_file : "");
+}
+
+/* A client context; with verify, the CA certificates are read now. */
+static SSL_CTX *ctx_new(bool verify, const char *ca_file, char *err, size_t errlen)
 {
 	const long mode = SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
-	t->ctx = SSL_CTX_new(TLS_client_method());
-	if (!t->ctx || !SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION)) {
+	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION)) {
 		snprintf(err, errlen, "tls: cannot create a context");
-		return -1;
+		SSL_CTX_free(ctx);
+		return NULL;
 	}
-	SSL_CTX_set_mode(t->ctx, mode);
-	SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_CLIENT |
-				       SSL_SESS_CACHE_NO_INTERNAL_STORE);
-	SSL_CTX_sess_set_new_cb(t->ctx, tlsc_new_session);
-	if (!p->verify) {
-		SSL_CTX_set_verify(t->ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_mode(ctx, mode);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, tlsc_new_session);
+	if (!verify) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+		return ctx;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (ca_file ? !SSL_CTX_load_verify_locations(ctx, ca_file, NULL)
+		    : !SSL_CTX_set_default_verify_paths(ctx)) {
+		snprintf(err, errlen, "tls: cannot load CA certificates from %s",
+			 ca_file ? ca_file : "the system store");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+int stream_tls_cache_prepare(struct stream_tls_cache *c, bool verify, const char *ca_file,
+			     char *err, size_t errlen)
+{
+	SSL_CTX *ctx = ctx_new(verify, ca_file, err, errlen);
+
+	if (!ctx)
+		return -1;
+	SSL_CTX_free(c->ctx);
+	c->ctx = ctx;
+	ctx_key(verify, ca_file, c->ctx_key, sizeof(c->ctx_key));
+	return 0;
+}
+
+/* The prepared context when it fits, else a new one. */
+static int tlsc_ctx_setup(struct tlsc *t, const struct tlsc_params *p, char *err, size_t errlen)
+{
+	char key[TLS_KEY_LEN];
+
+	ctx_key(p->verify, p->ca_file, key, sizeof(key));
+	if (p->cache && p->cache->ctx && !strcmp(key, p->cache->ctx_key) &&
+	    SSL_CTX_up_ref(p->cache->ctx)) {
+		t->ctx = p->cache->ctx;
 		return 0;
 	}
-	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
-	if (p->ca_file ? !SSL_CTX_load_verify_locations(t->ctx, p->ca_file, NULL)
-		       : !SSL_CTX_set_default_verify_paths(t->ctx)) {
-		snprintf(err, errlen, "tls: cannot load CA certificates from %s",
-			 p->ca_file ? p->ca_file : "the system store");
-		return -1;
-	}
-	return 0;
+	t->ctx = ctx_new(p->verify, p->ca_file, err, errlen);
+	return t->ctx ? 0 : -1;
 }
 
 /* SNI for a name only (RFC 6066: never a literal); the certificate must
