@@ -52,6 +52,12 @@ static inline int cmd_usage_error(const char *cmd, const char *fmt, ...)
 }
 
 /*
+ * The control socket could not be reached (ctl_request said -1): one line
+ * on stderr naming why; returns 1.
+ */
+int cmd_ctl_unreachable(const char *path);
+
+/*
  * getopt_long() said '?': the unknown option as the user wrote it (a short
  * one inside a cluster such as -vx is named alone).
  */

@@ -10,6 +10,8 @@
 #include "agent/cmd.h"
 #include "agent/config.h"
 #include "agent/session.h"
+#include "transport/stream.h"
+#include "util/err.h"
 
 static const char *const method_names[] = { "psk", "pubkey", "eap" };
 
@@ -48,7 +50,7 @@ static int check_parse(int argc, char **argv, const char **file)
 	return 0;
 }
 
-/* The certificate files must load as run would load them. */
+/* The certificate files (IKE and TLS) must load as run would load them. */
 static int check_credentials(const struct config *cfg, char *err, size_t errlen)
 {
 	char why[256];
@@ -66,6 +68,18 @@ static int check_credentials(const struct config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	ike_cred_free(c);
+	if (config_uses_transport(cfg, CONFIG_TRANSPORT_TLS)) {
+		struct stream_tls_cache *tc = stream_tls_cache_new();
+		int ret;
+
+		if (!tc)
+			return err_set(err, errlen, "out of memory");
+		ret = stream_tls_cache_prepare(tc, cfg->transport.tls_verify, cfg->transport.tls_ca,
+					       why, sizeof(why));
+		stream_tls_cache_free(tc);
+		if (ret < 0)
+			return err_set(err, errlen, "[transport] %s", why);
+	}
 	return 0;
 }
 
@@ -88,7 +102,7 @@ int cmd_check(int argc, char **argv)
 		config_free(&cfg);
 		return CMD_EXIT_USAGE;
 	}
-	if (check_credentials(&cfg, err, sizeof(err)) < 0) {
+	if (check_credentials(&cfg, err, sizeof(err)) < 0 || drop_check(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s: %s\n", PROG_NAME, file, err);
 		config_free(&cfg);
 		return CMD_EXIT_USAGE;

@@ -59,9 +59,10 @@ int cmd_down(int argc, char **argv)
 	};
 	const struct timespec tick = { .tv_nsec = DOWN_POLL_MS * 1000000L };
 	const char *path = CTL_DEFAULT_PATH;
+	char reply[CTL_REPLY_MAX + 1];
 	uint64_t deadline;
 	char ob[8];
-	int c;
+	int c, code;
 
 	opterr = 0;
 	optind = 1;
@@ -76,9 +77,12 @@ int cmd_down(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cmd_usage_error("down", "unexpected argument '%s'", argv[optind]);
-	if (ctl_request(path, "down", NULL, 0) < 0) {
-		fprintf(stderr, "%s: no agent at %s (is it running?)\n", PROG_NAME, path);
-		return CMD_EXIT_RUNTIME;
+	code = ctl_request(path, "down", reply, sizeof(reply));
+	if (code < 0)
+		return cmd_ctl_unreachable(path);
+	if (code) {	/* refused: the agent's one line */
+		fprintf(stderr, "%s: %s", PROG_NAME, reply);
+		return code;
 	}
 	deadline = loop_now_ms() + DOWN_DEADLINE_MS;
 	while (agent_listening(path)) {

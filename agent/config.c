@@ -18,7 +18,7 @@
 
 enum opt_type {
 	T_IDENT,	/* free text up to 255 bytes (an IKE identity) */
-	T_HOST, T_SNI, T_PATH, T_IFNAME,	/* strings, checked */
+	T_HOST, T_SNI, T_PATH, T_IFNAME, T_ACCOUNT,	/* strings, checked */
 	T_BOOL, T_DURATION, T_UINT, T_TABLE, T_SIZE, T_PORT, T_MTU,
 	T_CIDRS, T_LOCAL_TS, T_IKE, T_ESP,
 	T_METHOD, T_LOG_LEVEL, T_ORDER,
@@ -127,6 +127,10 @@ static const struct cfg_opt opts[] = {
 	OPT("agent", "dns_hook", NULL, "DNS script", T_PATH, agent.dns_hook, 0, 0, 0),
 	OPT("agent", "state_dir", "/run/ikeagent", "runtime state", T_PATH, agent.state_dir,
 	    0, 0, 0),
+	OPT("agent", "user", CONFIG_DEFAULT_USER, "run as this user after setup; root: stay root",
+	    T_ACCOUNT, agent.user, 0, 0, 0),
+	OPT("agent", "socket_group", CONFIG_DEFAULT_USER, "group that may use the control socket",
+	    T_ACCOUNT, agent.socket_group, 0, 0, 0),
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -158,11 +162,27 @@ static size_t opt_index(const struct cfg_opt *o)
 	return (size_t)(o - opts);
 }
 
+bool config_uses_transport(const struct config *cfg, enum config_transport t)
+{
+	for (unsigned i = 0; i < cfg->transport.n_order; i++)
+		if (cfg->transport.order[i] == t)
+			return true;
+	return false;
+}
+
+bool config_is_set(const struct config *cfg, const char *section, const char *key)
+{
+	const struct cfg_opt *o = find_opt(section, key);
+
+	return o && cfg->set_line[opt_index(o)] != 0;
+}
+
 /* The field is a malloc'd char * that config_free frees. */
 static bool owns_string(const struct cfg_opt *o)
 {
 	switch (o->type) {
-	case T_IDENT: case T_HOST: case T_SNI: case T_PATH: case T_IFNAME: case T_PSK_FILE:
+	case T_IDENT: case T_HOST: case T_SNI: case T_PATH: case T_IFNAME: case T_ACCOUNT:
+	case T_PSK_FILE:
 		return true;
 	default:
 		return false;
@@ -353,6 +373,10 @@ static int set_checked_str(const struct cfg_opt *o, const char *val, char **out,
 		if (cfgv_ifname(val, msg, msglen) < 0)
 			return -1;
 		break;
+	case T_ACCOUNT:
+		if (cfgv_account(val, msg, msglen) < 0)
+			return -1;
+		break;
 	default:	/* T_HOST, T_SNI */
 		if (o->type == T_SNI && cfgv_is_ip_literal(val)) {
 			(void)err_set(msg, msglen, "'%s' is an IP address; SNI takes a DNS name", val);
@@ -373,7 +397,7 @@ static int set_value(struct config *cfg, const struct cfg_opt *o, const char *va
 	uint32_t v;
 
 	switch (o->type) {
-	case T_IDENT: case T_HOST: case T_SNI: case T_PATH: case T_IFNAME:
+	case T_IDENT: case T_HOST: case T_SNI: case T_PATH: case T_IFNAME: case T_ACCOUNT:
 		return set_checked_str(o, val, f, msg, msglen);
 	case T_BOOL:
 		return cfgv_bool(val, f, msg, msglen);

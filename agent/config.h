@@ -37,6 +37,7 @@
 #define CONFIG_PSK_MAX		1024		/* bytes, from psk or psk_file */
 #define CONFIG_MAX_TS		16		/* CIDRs in one traffic selector list */
 #define CONFIG_MAX_OPTS		64		/* capacity of the option table */
+#define CONFIG_DEFAULT_USER	"ikeagent"	/* [agent] user and socket_group */
 
 struct cidr {
 	uint8_t family;		/* AF_INET or AF_INET6 */
@@ -114,6 +115,8 @@ struct config {
 		uint32_t table;
 		char *dns_hook;		/* NULL: none */
 		char *state_dir;
+		char *user;		/* after setup; "root": stay root */
+		char *socket_group;	/* may use the control socket */
 	} agent;
 	/* private: line each option was set on (0 = default), by table index */
 	uint32_t set_line[CONFIG_MAX_OPTS];
@@ -150,6 +153,11 @@ int config_proxy_from_env(struct config *cfg, const char *value, char *err,
 
 /* Wipe secrets, free everything, zero cfg. Safe on a zeroed or freed cfg. */
 void config_free(struct config *cfg);
+
+/* Is transport t in [transport] order? */
+bool config_uses_transport(const struct config *cfg, enum config_transport t);
+/* Was section.key written in the file (not left at its default)? */
+bool config_is_set(const struct config *cfg, const char *section, const char *key);
 
 /* The option table, for documentation and tests. */
 struct config_option_info {
@@ -217,6 +225,8 @@ void cfgv_proxy_clear(struct cfgv_proxy *p);
 int cfgv_path(const char *s, char *err, size_t errlen) MUST_CHECK;
 /* network interface name: 1..15 bytes, no '/', ':' or whitespace */
 int cfgv_ifname(const char *s, char *err, size_t errlen) MUST_CHECK;
+/* user or group: a name of 1..32 [A-Za-z0-9_.-] not starting with '-', or a number */
+int cfgv_account(const char *s, char *err, size_t errlen) MUST_CHECK;
 
 /* space-separated udp, tcp, tls, each at most once */
 int cfgv_transport_order(const char *s, enum config_transport *order, unsigned *n,

@@ -512,6 +512,23 @@ bad:
 	return -1;
 }
 
+int cfgv_account(const char *s, char *err, size_t errlen)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > 32 || s[0] == '-')
+		goto bad;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || strchr("_.-", s[i])))
+			goto bad;
+	return 0;
+bad:
+	(void)err_set(err, errlen, "'%.40s' is not a user or group name (1..32 of a-z A-Z 0-9 _ . -)",
+		      s);
+	return -1;
+}
+
 int cfgv_transport_order(const char *s, enum config_transport *order, unsigned *n,
 			 char *err, size_t errlen)
 {

@@ -1,6 +1,8 @@
 #include "agent/ctl.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@ struct ctl_server {
 	struct loop *loop;
 	int fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	gid_t group;		/* CTL_NO_GROUP: root and our own uid only */
 	ctl_handler handler;
 	void *ctx;
 };
@@ -39,6 +42,47 @@ static int ctl_addr(const char *path, struct sockaddr_un *sun)
 	return 0;
 }
 
+/* Is gid among the peer's groups (primary, then supplementary)? */
+static bool peer_in_group(int c, const struct ucred *uc, gid_t gid)
+{
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+
+	if (uc->gid == gid)
+		return true;
+	if (getsockopt(c, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false;	/* ERANGE: more than 256 groups; not worth a retry */
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* Root, our own uid, or a member of the socket's group; else why not, in reply. */
+static bool peer_allowed(const struct ctl_server *s, int c, char *reply, size_t cap)
+{
+	static struct log_ratelimit rl;
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0) {
+		snprintf(reply, cap, "permission denied: cannot identify the caller\n");
+		return false;
+	}
+	if (uc.uid == 0 || uc.uid == geteuid() ||
+	    (s->group != CTL_NO_GROUP && peer_in_group(c, &uc, s->group)))
+		return true;
+	if (s->group != CTL_NO_GROUP)
+		snprintf(reply, cap, "permission denied: uid %u is not root and not in group %u\n",
+			 (unsigned)uc.uid, (unsigned)s->group);
+	else
+		snprintf(reply, cap, "permission denied: only root may use this agent\n");
+	if (log_ratelimit_ok(&rl, 10))
+		log_warn("ctl: request from uid %u (pid %ld) refused: not root and not in the "
+			 "socket's group", (unsigned)uc.uid, (long)uc.pid);
+	return false;
+}
+
 /* Serve one client: its request is tiny, so wait briefly for it, then answer. */
 static void ctl_serve(struct ctl_server *s, int c)
 {
@@ -47,6 +91,8 @@ static void ctl_serve(struct ctl_server *s, int c)
 	struct pollfd pfd = { .fd = c, .events = POLLIN };
 	int code;
 
+	/* Read the request even when refusing: a reply to an unread request
+	 * would reset the connection before the client sees the reason. */
 	while (got < CTL_REQ_MAX && poll(&pfd, 1, 200) == 1) {
 		ssize_t n = read(c, req + got, CTL_REQ_MAX - got);
 
@@ -59,7 +105,10 @@ static void ctl_serve(struct ctl_server *s, int c)
 	req[got] = '\0';
 	req[strcspn(req, "\n")] = '\0';
 	reply[0] = 0;
-	code = s->handler(s->ctx, req, reply + 1, sizeof(reply) - 1);
+	if (peer_allowed(s, c, reply + 1, sizeof(reply) - 1))
+		code = s->handler(s->ctx, req, reply + 1, sizeof(reply) - 1);
+	else
+		code = 1;
 	reply[0] = (char)(code < 0 ? 1 : code > 125 ? 125 : code);
 	if (write(c, reply, 1 + strlen(reply + 1)) < 0)
 		log_debug("ctl: reply not delivered: %s", strerror(errno));
@@ -76,7 +125,8 @@ static void ctl_accept(void *ctx, uint32_t events)
 	}
 }
 
-struct ctl_server *ctl_server_open(struct loop *l, const char *path, ctl_handler h, void *ctx)
+struct ctl_server *ctl_server_open(struct loop *l, const char *path, gid_t group, ctl_handler h,
+				   void *ctx)
 {
 	struct ctl_server *s = calloc(1, sizeof(*s));
 	struct sockaddr_un sun;
@@ -94,12 +144,22 @@ struct ctl_server *ctl_server_open(struct loop *l, const char *path, ctl_handler
 		goto fail_fd;
 	}
 	unlink(path);
-	old = umask(0077);	/* root only: the socket can take the tunnel down */
+	old = umask(0077);	/* nobody else until the group is set: it can take the tunnel down */
 	if (bind(s->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		umask(old);
 		goto fail_fd;
 	}
 	umask(old);
+	/*
+	 * The group may connect (fchmod on a socket fd would not change the
+	 * file). Only its owner can replace the socket file in a root-owned
+	 * or sticky directory, so the path is still the one we bound.
+	 */
+	if (group != CTL_NO_GROUP &&
+	    (fchownat(AT_FDCWD, path, (uid_t)-1, group, AT_SYMLINK_NOFOLLOW) < 0 ||
+	     fchmodat(AT_FDCWD, path, 0660, 0) < 0))
+		goto fail_unlink;
+	s->group = group;
 	if (listen(s->fd, 8) < 0 || loop_add_fd(l, s->fd, EPOLLIN, ctl_accept, s) < 0)
 		goto fail_unlink;
 	s->loop = l;
@@ -122,7 +182,9 @@ void ctl_server_close(struct ctl_server *s)
 		return;
 	loop_del_fd(s->loop, s->fd);
 	close(s->fd);
-	unlink(s->path);
+	/* No longer root, the directory may not be ours: the next start removes it. */
+	if (unlink(s->path) < 0 && errno != ENOENT)
+		log_debug("ctl: %s stays behind: %s", s->path, strerror(errno));
 	free(s);
 }
 
@@ -140,8 +202,15 @@ int ctl_request(const char *path, const char *request, char *out, size_t cap)
 		return -1;
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
 		goto out;
-	if (dprintf(fd, "%s\n", request) < 0)
-		goto out;
+	{
+		char line[CTL_REQ_MAX + 2];
+		int n = snprintf(line, sizeof(line), "%s\n", request);
+
+		/* The agent may have closed already: an error, not SIGPIPE. */
+		if (n < 0 || (size_t)n >= sizeof(line) ||
+		    send(fd, line, (size_t)n, MSG_NOSIGNAL) != (ssize_t)n)
+			goto out;
+	}
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		ssize_t n;

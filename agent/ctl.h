@@ -2,11 +2,17 @@
  * Control socket: a unix stream socket (default /run/ikeagent.sock). A
  * client sends one line ("status", "status json", "down") and reads the
  * reply until the agent closes the connection.
+ *
+ * Who may use it: root, the agent's own user, and members of the socket's
+ * group ([agent] socket_group). The file is mode 0660 root:group (0600
+ * without a group), and each peer is checked again with SO_PEERCRED and
+ * SO_PEERGROUPS: anyone else gets "permission denied: ..." and code 1.
  */
 #ifndef IKEAGENT_AGENT_CTL_H
 #define IKEAGENT_AGENT_CTL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "agent/loop.h"
 #include "util/buf.h"
@@ -19,7 +25,11 @@ typedef int (*ctl_handler)(void *ctx, const char *request, char *reply, size_t c
 
 struct ctl_server;
 
-struct ctl_server *ctl_server_open(struct loop *l, const char *path, ctl_handler h, void *ctx);
+#define CTL_NO_GROUP ((gid_t)-1)
+
+/* group: CTL_NO_GROUP for a root-only socket. NULL with errno on failure. */
+struct ctl_server *ctl_server_open(struct loop *l, const char *path, gid_t group, ctl_handler h,
+				   void *ctx);
 void ctl_server_close(struct ctl_server *s);
 
 /*

@@ -184,8 +184,11 @@ static void broken(struct link *l, const char *why)
 	if (l->backoff_i + 1 < N_BACKOFF)
 		l->backoff_i++;
 	l->state = LINK_WAITING;
-	if (winner(l))
+	if (winner(l)) {
 		snprintf(s->last_error, sizeof(s->last_error), "%s: %.150s", kname(l), msg);
+		session_note(s, "%s connection to %s %s (%s), reconnecting in %.1f s, IKE SA kept",
+			     kname(l), l->where, was_up ? "lost" : "failed", msg, delay / 1000.0);
+	}
 	log_warn("%s: connection to %s %s (%s), reconnecting in %.1f s", kname(l), l->where,
 		 was_up ? "lost" : "failed", msg, delay / 1000.0);
 	loop_timer_arm(s->loop, &l->t_retry, delay);
@@ -221,6 +224,9 @@ static void up(struct link *l)
 	if (winner(l)) {
 		s->st.transport_reconnects++;
 		s->st.reconnects++;
+		session_note(s, "up over %s %s%s again, IKE SA kept (reconnect %llu)", kname(l),
+			     l->where, l->proxy ? " via proxy" : "",
+			     (unsigned long long)s->st.transport_reconnects);
 	}
 	log_info("%s: reconnected to %s%s%s; IKE SA kept, resending what is outstanding",
 		 kname(l), l->where, l->proxy ? " through the proxy" : "",

@@ -150,6 +150,7 @@ static bool start_next(struct race *r, const char *why)
 		r->att[r->n++] = l;
 		via(l, px, sizeof(px));
 		log_info("%s, trying %s %s%s", line, kname(l), l->where, px);
+		session_note(r->s, "trying %s %s%s (%s)", kname(l), l->where, px, line);
 		if (link_open(l) == 0) {
 			if (r->next < cfg->transport.n_order)
 				loop_timer_arm(r->s->loop, &r->t_step, cfg->transport.udp_timeout_ms);

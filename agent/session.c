@@ -19,6 +19,7 @@
 #include "agent/cmd.h"
 #include "agent/session.h"
 #include "util/log.h"
+#include "util/sdnotify.h"
 
 /* ---- deferred work and the IKE timer -------------------------------------- */
 
@@ -27,10 +28,39 @@ static void defer(struct session *s)
 	loop_timer_arm(s->loop, &s->t_event, 0);
 }
 
+/* ---- the session's state: one setter, and what systemd is told ------------ */
+
+void session_note(struct session *s, const char *fmt, ...)
+{
+	char text[SESSION_NOTE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	sdnotify_status("%s: %s", session_state_name(s->state), text);
+}
+
+void session_set_state(struct session *s, enum session_state st, const char *why)
+{
+	if (st == s->state && s->state_set)
+		return;
+	if (s->state_set)
+		log_info("agent: %s -> %s (%s)", session_state_name(s->state),
+			 session_state_name(st), why);
+	s->state = st;
+	s->state_set = true;
+	if (st == SESS_CLOSING)
+		sdnotify_send("STOPPING=1");
+	session_note(s, "%s", why);
+}
+
 static void request_down(struct session *s, const char *why, int code)
 {
-	if (!s->down_pending && s->state != SESS_CLOSING)
+	if (!s->down_pending && s->state != SESS_CLOSING) {
 		log_info("agent: %s, disconnecting", why);
+		snprintf(s->down_why, sizeof(s->down_why), "%s", why);
+	}
 	if (code && !s->exit_code)
 		s->exit_code = code;
 	s->down_pending = true;
@@ -81,41 +111,40 @@ void session_rekey_child(struct session *s)
 
 /* ---- the network: tun, address, routes, DNS --------------------------------- */
 
-/* Undo every journaled change (tun included); reopen the journal for the next setup. */
-static void net_down(struct session *s, bool reopen)
+/*
+ * Undo every journaled change (tun included). keep_journal: the file stays
+ * open for the next setup (we may no longer be allowed to create it).
+ */
+static void net_down(struct session *s, bool keep_journal)
 {
 	if (s->tun_in_loop) {
 		loop_del_fd(s->loop, s->tun.fd);
 		s->tun_in_loop = false;
 	}
 	if (s->journal_open) {
-		if (tun_journal_close(&s->journal) < 0)
-			s->undo_failed = true;	/* journal.c logged what stays */
-		s->journal_open = false;
+		if (keep_journal) {
+			if (tun_journal_reset(&s->journal) < 0)
+				s->undo_failed = true;	/* journal.c logged what stays */
+		} else {
+			if (tun_journal_close(&s->journal) < 0)
+				s->undo_failed = true;
+			s->journal_open = false;
+		}
 	}
 	tun_dev_close(&s->tun);	/* no-op if the journal closed it */
 	memset(&s->net, 0, sizeof(s->net));
-	if (!reopen)
-		return;
-	if (tun_journal_open(&s->journal, s->cfg->agent.state_dir, s->cfg->agent.tun_name) < 0)
-		log_err("tun: cannot reopen the journal: %s", strerror(errno));
-	else
-		s->journal_open = true;
 }
 
 static int net_dns(struct session *s)
 {
-	struct tun_dns_cfg dc;
 	struct tun_dns_req req;
 
 	memset(&req, 0, sizeof(req));
-	tun_dns_cfg_default(&dc);
-	dc.hook = s->cfg->agent.dns_hook;
 	snprintf(req.ifname, sizeof(req.ifname), "%s", s->tun.name);
 	memcpy(req.servers, s->net.dns, s->net.n_dns * sizeof(req.servers[0]));
 	req.n_servers = s->net.n_dns;
 	req.full_tunnel = s->net.full;
-	return tun_j_dns_up(&s->journal, &dc, &req, &s->net.dns_method);
+	return tun_j_dns_up(&s->journal, &req, &s->net.dns_method);
 }
 
 /* IPv6 in the tunnel: an IPv6 virtual address or IPv6 selectors. */
@@ -230,6 +259,13 @@ static void announce(struct session *s)
 		 status_join(si.dns, si.n_dns, dns, sizeof(dns)), si.n_dns ? " via " : "",
 		 si.n_dns ? tun_dns_method_name(s->net.dns_method) : "",
 		 (unsigned long long)(now - s->attempt_ms));
+	/* The tunnel carries traffic from here on: what Type=notify waits for. */
+	if (!s->ready_sent) {
+		s->ready_sent = true;
+		sdnotify_send("READY=1");
+	}
+	session_note(s, "up over %s%s %s, virtual IP %s", si.transport, si.proxy ? " via proxy" : "",
+		     si.remote, si.virtual_ip[0] ? si.virtual_ip : "none");
 }
 
 /* The IKE SA's callbacks arrive through the session's link (agent/link.c). */
@@ -256,7 +292,7 @@ void session_ike_state(struct session *s, enum ike_sa_state old, enum ike_sa_sta
 {
 	if (now == IKE_SA_ESTABLISHED) {
 		if (s->state != SESS_CLOSING)
-			s->state = SESS_ESTABLISHED;
+			session_set_state(s, SESS_ESTABLISHED, "IKE SA established");
 		s->ever_up = true;
 		s->backoff_ms = 0;
 		s->last_error[0] = '\0';
@@ -308,13 +344,15 @@ static void session_disconnect(struct session *s)
 static void schedule_reconnect(struct session *s)
 {
 	uint32_t max = s->cfg->tunnel.reconnect_max_delay_ms;
+	char why[SESSION_NOTE_MAX];
 
-	s->state = SESS_RECONNECTING;
 	if (!s->backoff_ms)
 		s->backoff_ms = SESSION_BACKOFF_MIN_MS;
 	else
 		s->backoff_ms = s->backoff_ms > max / 2 ? max : s->backoff_ms * 2;
-	log_info("agent: reconnecting in %.1fs", s->backoff_ms / 1000.0);
+	snprintf(why, sizeof(why), "%s; next attempt in %.1fs",
+		 s->last_error[0] ? s->last_error : "not connected", s->backoff_ms / 1000.0);
+	session_set_state(s, SESS_RECONNECTING, why);
 	loop_timer_arm(s->loop, &s->t_reconnect, s->backoff_ms);
 }
 
@@ -383,7 +421,7 @@ static void shutdown_start(struct session *s)
 		finish(s);	/* asked twice: do not wait for the gateway */
 		return;
 	}
-	s->state = SESS_CLOSING;
+	session_set_state(s, SESS_CLOSING, s->down_why);
 	if (s->ike && ike_sa_state(s->ike) == IKE_SA_ESTABLISHED &&
 	    ike_sa_delete(s->ike, loop_now_ms()) == 0) {
 		rearm_ike(s);
@@ -489,8 +527,22 @@ static int on_ctl(void *ctx, const char *req, char *reply, size_t cap)
 
 /* ---- run ------------------------------------------------------------------- */
 
-static int session_open(struct session *s, const struct config *cfg, const char *ctl_path)
+static void on_watchdog(void *ctx)
 {
+	struct session *s = ctx;
+
+	sdnotify_send("WATCHDOG=1");
+	loop_timer_arm(s->loop, &s->t_watchdog, sdnotify_watchdog_ms() / 2);
+}
+
+/* -1 with rc set: a configuration error (2) or a failure to start (1). */
+static int session_open(struct session *s, const struct config *cfg, const char *ctl_path,
+			int *rc)
+{
+	char err[256];
+	gid_t group;
+
+	*rc = CMD_EXIT_RUNTIME;
 	s->cfg = cfg;
 	s->ctl_path = ctl_path;
 	s->tun.fd = s->sock_ike.fd = s->sock_nat.fd = -1;
@@ -507,11 +559,26 @@ static int session_open(struct session *s, const struct config *cfg, const char 
 	loop_timer_init(&s->t_event, "event", on_event, s);
 	loop_timer_init(&s->t_reconnect, "reconnect", on_reconnect, s);
 	loop_timer_init(&s->t_close, "close", on_close_timeout, s);
+	loop_timer_init(&s->t_watchdog, "watchdog", on_watchdog, s);
+	tun_dns_cfg_default(&s->dns);
+	s->dns.hook = cfg->agent.dns_hook;
+	s->dns.backup_dir = cfg->agent.state_dir;
+	/* Connected now, while the socket is surely within reach. */
+	if (sdnotify_init() < 0)
+		log_warn("agent: NOTIFY_SOCKET is set but unusable (%s): systemd will not hear "
+			 "from us", strerror(errno));
+	if (sdnotify_watchdog_ms())
+		loop_timer_arm(s->loop, &s->t_watchdog, sdnotify_watchdog_ms() / 2);
 	if (loop_watch_signals(s->loop, on_signal, s) < 0) {
 		fprintf(stderr, "ikeagent: cannot watch signals: %s\n", strerror(errno));
 		return -1;
 	}
-	s->ctl = ctl_server_open(s->loop, ctl_path, on_ctl, s);
+	if (drop_socket_group(cfg, &group, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ikeagent: %s\n", err);
+		*rc = CMD_EXIT_USAGE;
+		return -1;
+	}
+	s->ctl = ctl_server_open(s->loop, ctl_path, group, on_ctl, s);
 	if (!s->ctl) {
 		if (errno == EADDRINUSE)
 			fprintf(stderr, "ikeagent: another ikeagent is running (it answers on %s)\n",
@@ -529,7 +596,7 @@ static int session_journal(struct session *s)
 {
 	const struct config *cfg = s->cfg;
 
-	if (tun_journal_open(&s->journal, cfg->agent.state_dir, cfg->agent.tun_name) < 0) {
+	if (tun_journal_open(&s->journal, cfg->agent.state_dir, cfg->agent.tun_name, &s->dns) < 0) {
 		if (errno == EBUSY)
 			fprintf(stderr, "ikeagent: tun %s is in use by another ikeagent\n",
 				cfg->agent.tun_name);
@@ -560,15 +627,21 @@ static int session_resolve(struct session *s)
 static void session_close(struct session *s)
 {
 	session_disconnect(s);
-	net_down(s, false);
+	net_down(s, false);	/* DNS through the helper: it goes last */
+	tun_priv_stop();
 	ctl_server_close(s->ctl);
 	loop_free(s->loop);
 	dp_free(&s->dp);
 	race_free(s->race);
 	stream_tls_cache_free(s->tls_cache);
+	sdnotify_close();
 }
 
-/* Certificates are read once at start: a reconnect must not depend on files changing. */
+/*
+ * Certificates and keys are read once at start, as root: a reconnect must
+ * not depend on files changing, nor on files the unprivileged agent
+ * cannot read.
+ */
 static int session_credentials(struct session *s)
 {
 	char err[256];
@@ -582,6 +655,13 @@ static int session_credentials(struct session *s)
 		fprintf(stderr, "ikeagent: [auth] cert/key: %s\n", err);
 		return -1;
 	}
+	/* TLS's CA certificates too: tls_ca may be readable by root only. */
+	if (config_uses_transport(s->cfg, CONFIG_TRANSPORT_TLS) &&
+	    stream_tls_cache_prepare(s->tls_cache, s->cfg->transport.tls_verify,
+				     s->cfg->transport.tls_ca, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ikeagent: [transport] %s\n", err);
+		return -1;
+	}
 	return 0;
 }
 
@@ -589,20 +669,28 @@ int session_run(const struct config *cfg, const char *ctl_path)
 {
 	struct session *s = calloc(1, sizeof(*s));
 	int rc = CMD_EXIT_RUNTIME;
+	char err[256];
 
 	if (!s) {
 		fprintf(stderr, "ikeagent: out of memory\n");
 		return rc;
 	}
-	if (session_open(s, cfg, ctl_path) < 0)
+	if (session_open(s, cfg, ctl_path, &rc) < 0)
 		goto done;
 	if (session_credentials(s) < 0) {
 		rc = CMD_EXIT_USAGE;
 		goto done;
 	}
-	if (session_journal(s) < 0 || session_resolve(s) < 0)
+	if (session_journal(s) < 0)
 		goto done;
-	s->state = SESS_CONNECTING;
+	/* Root is needed no longer: before the first packet, become [agent] user. */
+	if (drop_privileges(s, &rc, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ikeagent: %s\n", err);
+		goto done;
+	}
+	if (session_resolve(s) < 0)
+		goto done;
+	session_set_state(s, SESS_CONNECTING, "starting");
 	if (session_connect(s) < 0) {
 		session_disconnect(s);
 		if (!cfg->tunnel.reconnect) {

@@ -57,6 +57,7 @@ _Static_assert(SESSION_MAX_DNS <= TUN_DNS_MAX, "SESSION_MAX_DNS");
 #define DP_PKT_CAP		9344	/* >= 16 + 9000 + 273, a multiple of 64 */
 _Static_assert(DP_PKT_CAP >= ESP_HEADROOM + DP_MTU_MAX + ESP_TAILROOM_MAX, "DP_PKT_CAP");
 #define DP_IKE_MAX		65536	/* IKE message + non-ESP marker */
+#define SESSION_NOTE_MAX	256	/* one STATUS= line for systemd */
 
 enum session_state {
 	SESS_CONNECTING,	/* first attempt */
@@ -146,6 +147,7 @@ struct session {
 	struct session_net net;
 	bool tun_in_loop;
 
+	struct tun_dns_cfg dns;		/* how DNS is handed over (and undone) */
 	struct session_stats st;
 	struct datapath dp;
 
@@ -154,16 +156,27 @@ struct session {
 	struct loop_timer t_event;	/* deferred work, outside the IKE SA's callbacks */
 	struct loop_timer t_reconnect;
 	struct loop_timer t_close;	/* deadline for the DELETE answer */
+	struct loop_timer t_watchdog;	/* WATCHDOG=1 to systemd, from the loop */
 
 	uint64_t start_ms, attempt_ms, up_since_ms, last_tx_ms;
 	uint32_t backoff_ms;
 	bool ever_up, announced;
+	bool state_set;			/* state has been set once (logs old -> new after) */
+	bool ready_sent;		/* READY=1 told to systemd */
+	char down_why[64];		/* why we are closing */
 	bool dead_pending, down_pending, close_ike_sock, undo_failed;
 	bool transport_failed;		/* see session_transport_failed() */
 };
 
 /* session.c: run the agent until it is told to stop; returns the exit code. */
 int session_run(const struct config *cfg, const char *ctl_path);
+/*
+ * The one place the session's state changes: logs "agent: old -> new
+ * (why)" and tells systemd (STATUS=, STOPPING=1 when closing).
+ */
+void session_set_state(struct session *s, enum session_state st, const char *why);
+/* A change within the state (a transport tried, a connection re-made): STATUS= only. */
+void session_note(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A received IKE message (after the non-ESP marker) for the IKE SA. */
 void session_ike_input(struct session *s, const uint8_t *msg, size_t len);
 /* The current Child SA's ESP counters near their end: rekey it now. */
@@ -198,6 +211,19 @@ void dp_child_remove(struct session *s, uint32_t spi_in);
 void dp_children_free(struct session *s);
 /* The Child SA that sends (newest), NULL if none. */
 struct session_child *dp_child_current(struct session *s);
+
+/* drop.c: giving up root after the setup that needs it ([agent] user, socket_group) */
+/* The control socket's group (CTL_NO_GROUP: root only); -1 if a configured one is missing. */
+int drop_socket_group(const struct config *cfg, gid_t *out, char *err, size_t errlen) MUST_CHECK;
+/* Would [agent] user and socket_group work here (`ikeagent check`)? */
+int drop_check(const struct config *cfg, char *err, size_t errlen) MUST_CHECK;
+/*
+ * Start the privileged helper and become [agent] user with CAP_NET_ADMIN
+ * only; nothing to do for root or a default user that does not exist
+ * (warned). -1 with err and *rc: a configured user is missing (2), or the
+ * helper or the drop failed (1).
+ */
+int drop_privileges(struct session *s, int *rc, char *err, size_t errlen) MUST_CHECK;
 
 /* cfgmap.c */
 /*

@@ -1,7 +1,7 @@
 /*
  * ikerelay: command line and configuration. Errors are one line on stderr
- * and exit status 2; a relay that cannot start exits 1; SIGINT/SIGTERM end
- * it with 0.
+ * and exit status 2 (also a --user that does not exist); a relay that
+ * cannot start exits 1; SIGINT/SIGTERM end it with 0.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +14,8 @@
 #include "relay/relay.h"
 #include "transport/udp.h"
 #include "util/log.h"
+#include "util/privdrop.h"
+#include "util/sdnotify.h"
 
 #define EXIT_RUNTIME	1
 #define EXIT_USAGE	2
@@ -24,16 +26,18 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: %s --listen ADDR:PORT [--listen-tls ADDR:PORT --cert PEM --key PEM]\n"
 		"       --gateway ADDR[:PORT] [--max-clients N] [--idle SECONDS]\n"
-		"       [--prefix-timeout SECONDS] [--max-queue BYTES] [-v]\n\n"
+		"       [--prefix-timeout SECONDS] [--max-queue BYTES] [--user NAME] [-v]\n\n"
 		"Relays RFC 9329 IKE/ESP-over-TCP (and TLS) streams to a gateway's UDP port\n"
 		"(default %d), one UDP socket per client, kept across reconnects.\n"
 		"  --max-clients N        streams and sessions at once (default %d)\n"
 		"  --idle SECONDS         close and forget a client after no frames (default %d)\n"
 		"  --prefix-timeout SECONDS  time to send \"IKETCP\" (default %d)\n"
 		"  --max-queue BYTES      queued towards one client, then drop (default %d)\n"
+		"  --user NAME            run as NAME once the ports are bound (default %s\n"
+		"                         if it exists; root: stay root)\n"
 		"  IPv6: [ADDR]:PORT\n",
 		RELAY_NAME, IKE_NATT_PORT, RELAY_DEF_MAX_CLIENTS, RELAY_DEF_IDLE_S,
-		RELAY_DEF_PREFIX_S, RELAY_DEF_MAX_QUEUE);
+		RELAY_DEF_PREFIX_S, RELAY_DEF_MAX_QUEUE, RELAY_DEF_USER);
 }
 
 static int bad(const char *opt, const char *val, const char *want)
@@ -105,7 +109,7 @@ static int parse_num(const char *opt, const char *val, unsigned long lo, unsigne
 }
 
 enum { OPT_LISTEN = 256, OPT_LISTEN_TLS, OPT_CERT, OPT_KEY, OPT_GATEWAY, OPT_MAX_CLIENTS,
-       OPT_IDLE, OPT_PREFIX, OPT_MAX_QUEUE };
+       OPT_IDLE, OPT_PREFIX, OPT_MAX_QUEUE, OPT_USER };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -117,6 +121,7 @@ static const struct option options[] = {
 	{ "idle", required_argument, NULL, OPT_IDLE },
 	{ "prefix-timeout", required_argument, NULL, OPT_PREFIX },
 	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
+	{ "user", required_argument, NULL, OPT_USER },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -160,6 +165,12 @@ static int parse_opt(int o, const char *val, struct relay_cfg *cfg)
 			return -1;
 		cfg->max_queue = n;
 		return 0;
+	case OPT_USER:
+		if (!*val || strlen(val) > 32 || val[0] == '-')
+			return bad("--user", val, "a user name");
+		cfg->user = val;
+		cfg->user_set = true;
+		return 0;
 	case 'v':
 		log_set_level(LOG_LVL_DEBUG);
 		return 0;
@@ -174,6 +185,7 @@ static int parse_opt(int o, const char *val, struct relay_cfg *cfg)
 
 static int check_cfg(const struct relay_cfg *cfg)
 {
+	struct privdrop_id id;
 	const char *why = NULL;
 
 	if (!cfg->listen.len)
@@ -184,6 +196,10 @@ static int check_cfg(const struct relay_cfg *cfg)
 		why = "--listen-tls needs --cert and --key";
 	else if (!cfg->listen_tls.len && (cfg->cert || cfg->key))
 		why = "--cert and --key are for --listen-tls";
+	else if (cfg->user_set && strcmp(cfg->user, "root") && privdrop_user(cfg->user, &id) < 0) {
+		fprintf(stderr, "%s: --user: no user '%s' on this system\n", RELAY_NAME, cfg->user);
+		return -1;
+	}
 	if (!why)
 		return 0;
 	fprintf(stderr, "%s: %s (see '%s --help')\n", RELAY_NAME, why, RELAY_NAME);
@@ -213,6 +229,7 @@ int main(int argc, char **argv)
 		.idle_s = RELAY_DEF_IDLE_S,
 		.prefix_timeout_s = RELAY_DEF_PREFIX_S,
 		.max_queue = RELAY_DEF_MAX_QUEUE,
+		.user = RELAY_DEF_USER,
 	};
 	int o, r;
 
@@ -237,5 +254,8 @@ int main(int argc, char **argv)
 	 * write(2), which has no MSG_NOSIGNAL). */
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile(cfg.max_clients);
+	/* Before the drop: the socket's path may be out of reach afterwards. */
+	if (sdnotify_init() < 0)
+		log_warn("relay: NOTIFY_SOCKET is set but unusable: %s", strerror(errno));
 	return relay_run(&cfg) < 0 ? EXIT_RUNTIME : 0;
 }

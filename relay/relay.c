@@ -26,6 +26,8 @@
 
 #include "transport/udp.h"
 #include "util/log.h"
+#include "util/privdrop.h"
+#include "util/sdnotify.h"
 
 #define ACCEPT_BURST	32
 #define EV_MAX		64
@@ -236,6 +238,30 @@ static void dispatch(struct ev *ev)
 	}
 }
 
+/* systemd: WATCHDOG=1 from the loop, STATUS= when the counts changed. */
+static void service_tick(void)
+{
+	uint64_t wd = sdnotify_watchdog_ms();
+
+	if (!sdnotify_enabled())
+		return;
+	if (wd && R->now >= R->wd_due) {
+		sdnotify_send("WATCHDOG=1");
+		R->wd_due = R->now + wd / 2;
+	}
+	if (wd)
+		rl_due_at(R->wd_due);
+	if (R->now >= R->status_due &&
+	    (R->nconns != R->status_conns || R->map.count != R->status_sess)) {
+		R->status_conns = R->nconns;
+		R->status_sess = R->map.count;
+		R->status_due = R->now + RELAY_STATUS_MS;
+		sdnotify_status("relaying %u streams, %zu sessions to udp %s (%" PRIu64 " accepted, %"
+				PRIu64 " refused)", R->nconns, R->map.count, R->gw, R->accepted,
+				R->refused);
+	}
+}
+
 static int loop(void)
 {
 	struct epoll_event evs[EV_MAX];
@@ -247,10 +273,13 @@ static int loop(void)
 		if (R->now >= R->sweep_due)
 			sweep();
 		bury();
+		service_tick();
 		if (R->sweep_due <= R->now)
 			timeout = 0;
 		else if (R->sweep_due != UINT64_MAX)
 			timeout = R->sweep_due - R->now > 60000 ? 60000 : (int)(R->sweep_due - R->now);
+		else if (sdnotify_enabled())
+			timeout = RELAY_STATUS_MS;	/* counts may have changed: say so */
 		n = epoll_wait(R->epfd, evs, EV_MAX, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -338,8 +367,39 @@ static void relay_teardown(void)
 	relay_map_fini(&R->map);
 }
 
+/*
+ * After binding (and reading the TLS key) the relay needs no privilege at
+ * all: its per-client UDP sockets use ephemeral ports.
+ */
+static int drop_root(const struct relay_cfg *cfg)
+{
+	struct privdrop_id id;
+	char err[256];
+
+	if (!cfg->user || !strcmp(cfg->user, "root") || !strcmp(cfg->user, "0") || geteuid() != 0)
+		return 0;
+	if (privdrop_user(cfg->user, &id) < 0) {
+		if (cfg->user_set) {
+			log_err("relay: --user: no user '%s' on this system", cfg->user);
+			return -1;
+		}
+		log_warn("relay: no user '%s' on this system, staying root (make install creates "
+			 "it; or --user root)", cfg->user);
+		return 0;
+	}
+	if (id.uid == 0)
+		return 0;
+	if (privdrop_become(&id, NULL, 0, err, sizeof(err)) < 0) {
+		log_err("relay: %s", err);
+		return -1;
+	}
+	log_info("relay: running as %s (uid %u) without capabilities", id.name, (unsigned)id.uid);
+	return 0;
+}
+
 int relay_run(const struct relay_cfg *cfg)
 {
+	char lis[2 * sizeof(R->lis[0].name) + 16];
 	int ret = -1;
 
 	R = calloc(1, sizeof(*R));
@@ -347,9 +407,13 @@ int relay_run(const struct relay_cfg *cfg)
 		return -1;
 	R->epfd = -1;
 	R->lis[0].fd = R->lis[1].fd = -1;
-	if (relay_setup(cfg) < 0)
+	if (relay_setup(cfg) < 0 || drop_root(cfg) < 0)
 		goto done;
+	snprintf(lis, sizeof(lis), "%s%s%s", R->lis[0].name, R->nlis > 1 ? " and tls " : "",
+		 R->nlis > 1 ? R->lis[1].name : "");
+	sdnotify_ready("listening on %s, forwarding to udp %s", lis, R->gw);
 	ret = loop();
+	sdnotify_send("STOPPING=1");
 	log_info("relay: stopping: closing %u clients and %zu sessions (%" PRIu64 " accepted, %"
 		 PRIu64 " refused, %" PRIu64 " reattached)", R->nconns, R->map.count, R->accepted,
 		 R->refused, R->reattached);

@@ -55,7 +55,12 @@ struct relay_cfg {
 	unsigned idle_s;		/* no frame either way: close, free */
 	unsigned prefix_timeout_s;	/* accept (and TLS) until "IKETCP" */
 	size_t max_queue;		/* framed bytes queued towards a client */
+	const char *user;		/* after binding; "root": stay root */
+	bool user_set;			/* given with --user: must exist */
 };
+
+#define RELAY_DEF_USER		"ikerelay"
+#define RELAY_STATUS_MS		10000	/* STATUS= to systemd at most this often */
 
 /* Run until SIGINT/SIGTERM: 0, or -1 if the relay could not start. */
 int relay_run(const struct relay_cfg *cfg) MUST_CHECK;
@@ -278,6 +283,9 @@ struct relay {
 	struct session *grave_sess;
 	unsigned nconns;
 	uint64_t now, sweep_due;
+	uint64_t wd_due, status_due;	/* systemd: WATCHDOG=1, STATUS= */
+	unsigned status_conns;		/* what the last STATUS= said */
+	size_t status_sess;
 	bool stop;
 	char gw[RELAY_ADDRSTRLEN];
 	uint64_t accepted, refused, reattached;
