@@ -36,9 +36,27 @@ RELAY_SRC = $(wildcard relay/*.c)
 
 FUZZ_SECONDS ?= 30
 
+# make install: PREFIX, DESTDIR as usual. Units go where systemd looks for
+# an administrator's units (/usr/local/lib/systemd/system by default); the
+# configuration directory is /etc/ikeagent whatever the PREFIX, because the
+# units read it there.
+PREFIX      ?= /usr/local
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/ikeagent
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+CONFDIR     ?= /etc/ikeagent
+INSTALLED    = $(SBINDIR)/ikeagent $(SBINDIR)/ikerelay $(MANDIR)/man8/ikeagent.8 \
+               $(MANDIR)/man8/ikerelay.8 $(MANDIR)/man5/ikeagent.conf.5 \
+               $(DOCDIR)/agent.conf.example $(DOCDIR)/ikerelay.env.example $(DOCDIR)/README.md \
+               $(UNITDIR)/ikeagent@.service $(UNITDIR)/ikerelay.service \
+               $(SYSUSERSDIR)/ikeagent.conf
+
 .SECONDARY:
 
-.PHONY: all check unit-check net-check fuzz fuzz-smoke asan deps demo test bench clean
+.PHONY: all check unit-check net-check dist-check fuzz fuzz-smoke asan deps demo test bench \
+	clean install uninstall
 
 all: $(BUILD)/ikeagent $(if $(RELAY_SRC),$(BUILD)/ikerelay)
 
@@ -81,7 +99,11 @@ unit-check: $(TESTS) $(REPLAYS)
 net-check: all
 	@sh tests/net/run.sh $(BUILD)
 
-check: unit-check net-check
+# make install into a scratch DESTDIR, man pages linted, units verified.
+dist-check: all
+	@SAN=$(SAN) sh tests/dist/test_install.sh $(BUILD)
+
+check: unit-check dist-check net-check
 
 asan:
 	$(MAKE) SAN=1 check
@@ -127,6 +149,27 @@ demo:
 
 bench: all
 	BENCH_AGENT=$(BUILD)/ikeagent sh scripts/bench
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	install -d -m 0700 $(DESTDIR)$(CONFDIR)
+	install -m 0755 $(BUILD)/ikeagent $(BUILD)/ikerelay $(DESTDIR)$(SBINDIR)/
+	install -m 0644 man/ikeagent.8 man/ikerelay.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 man/ikeagent.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 agent.conf.example systemd/ikerelay.env.example README.md $(DESTDIR)$(DOCDIR)/
+	for u in ikeagent@.service ikerelay.service; do \
+		sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/$$u.in >$(BUILD)/$$u && \
+		install -m 0644 $(BUILD)/$$u $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -m 0644 systemd/ikeagent.sysusers $(DESTDIR)$(SYSUSERSDIR)/ikeagent.conf
+	@if [ -z "$(DESTDIR)" ]; then sh scripts/install-users.sh $(SYSUSERSDIR)/ikeagent.conf; fi
+
+# Users, groups and /etc/ikeagent stay (they may own files and hold secrets).
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 clean:
 	rm -rf build build-san
