@@ -308,6 +308,14 @@ tb__inside_start() {
 		tb_log "inside HTTP server did not start (see $TB_DIR/in/http.log)"
 		return 1
 	}
+	if [ "${TB_IPV6:-0}" = 1 ]; then
+		tb__bg "$TB_DIR/in/http6.log" ip netns exec "$TB_NS_IN" "$py" -m http.server \
+			"$TB_HTTP_PORT" --bind "$TB_IN_ADDR6" --directory "$www"
+		tb_wait_for "ip netns exec $TB_NS_IN ss -Hltn6 'sport = :$TB_HTTP_PORT' | grep -q ." "$TB_TIMEOUT" || {
+			tb_log "inside HTTP server on $TB_IN_ADDR6 did not start (see $TB_DIR/in/http6.log)"
+			return 1
+		}
+	fi
 	if command -v iperf3 >/dev/null 2>&1; then
 		tb_wait_for "tb__listening $TB_NS_IN 5201" "$TB_TIMEOUT" || {
 			tb_log "iperf3 -s did not start (see $TB_DIR/in/iperf3.log)"

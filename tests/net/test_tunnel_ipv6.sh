@@ -72,13 +72,9 @@ tb_wait_for 'tb_ping cli "$TB_IN_ADDR6"' "$(la_dl 5)" || la_fail "ping6 $TB_IN_A
 tb_ping cli "$TB_IN_ADDR6" 3 || la_fail "ping6 $TB_IN_ADDR6: 3 more echoes"
 out1=$(la_json_num packets_out)
 [ "$out1" -gt "$out0" ] || la_fail "ping6 did not go through ESP (packets_out $out0 -> $out1)"
-# An HTTP GET over IPv6 too, when the inside server listens on it.
-v6http=skipped
-if ip netns exec "$TB_NS_IN" ss -Hltn 2>/dev/null | grep -q -E "(\[::\]|\*):$TB_HTTP_PORT"; then
-	tb_ns_exec cli curl -sf -m "$(la_dl 10)" "http://[$TB_IN_ADDR6]:$TB_HTTP_PORT/hello.txt" |
-		grep -q 'hello from the ikeagent testbed' || la_fail "HTTP GET over IPv6 through the tunnel"
-	v6http=ok
-fi
+# An HTTP GET over IPv6 too (the testbed serves it on both addresses).
+tb_ns_exec cli curl -sf -m "$(la_dl 10)" "http://[$TB_IN_ADDR6]:$TB_HTTP_PORT/hello.txt" |
+	grep -q 'hello from the ikeagent testbed' || la_fail "HTTP GET over IPv6 through the tunnel"
 js=$(la_status_json)
 [ "$(la_json_str state "$js")" = established ] || la_fail "not established after the pings: $js"
 
@@ -105,4 +101,4 @@ la_ping_inside || la_fail "full: ping $TB_IN_ADDR through the tunnel"
 tb_wait_for 'tb_ping cli "$TB_IN_ADDR6"' "$(la_dl 5)" || la_fail "full: ping6 $TB_IN_ADDR6 through the tunnel"
 la_sigint "full dual-stack SIGINT"
 
-la_pass "up in $up_ms ms; $status_line; ping + ping6 through the tunnel, HTTP over IPv6 $v6http; down clean; full tunnel ::/0 ping6, SIGINT clean"
+la_pass "up in $up_ms ms; $status_line; ping + ping6 through the tunnel, HTTP over IPv6; down clean; full tunnel ::/0 ping6, SIGINT clean"
