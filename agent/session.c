@@ -35,6 +35,8 @@ void session_note(struct session *s, const char *fmt, ...)
 	char text[SESSION_NOTE_MAX];
 	va_list ap;
 
+	if (!sdnotify_enabled())
+		return;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
@@ -43,11 +45,12 @@ void session_note(struct session *s, const char *fmt, ...)
 
 void session_set_state(struct session *s, enum session_state st, const char *why)
 {
-	if (st == s->state && s->state_set)
-		return;
-	if (s->state_set)
+	/* (The first state needs no line: "agent: connecting to ..." says it.) */
+	if (s->state_set && st != s->state)
 		log_info("agent: %s -> %s (%s)", session_state_name(s->state),
 			 session_state_name(st), why);
+	else if (s->state_set)
+		log_info("agent: still %s (%s)", session_state_name(st), why);
 	s->state = st;
 	s->state_set = true;
 	if (st == SESS_CLOSING)
