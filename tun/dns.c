@@ -19,7 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tun/priv_int.h"
 #include "util/log.h"
 
 #define DNS_TIMEOUT_MS	10000
@@ -550,34 +549,4 @@ int tun_dns_unset(const struct tun_dns_act *act, const struct tun_dns_req *req)
 	}
 	errno = EINVAL;
 	return -1;
-}
-
-/* ---- as the journal makes changes: here, or in the privileged helper ------ */
-
-enum tun_dns_method tun_dns_choose(const struct tun_dns_cfg *cfg)
-{
-	enum tun_dns_method m = TUN_DNS_NONE;
-
-	if (tun_priv_active())
-		return tun_priv_dns(TUN_PRIV_DNS_CHOOSE, TUN_DNS_NONE, NULL, &m) < 0 ? TUN_DNS_NONE : m;
-	return cfg ? tun_dns_pick(cfg) : TUN_DNS_NONE;
-}
-
-int tun_dns_apply(const struct tun_dns_cfg *cfg, enum tun_dns_method m,
-		  const struct tun_dns_req *req, bool up)
-{
-	struct tun_dns_act act;
-
-	if (tun_priv_active())
-		return tun_priv_dns(up ? TUN_PRIV_DNS_SET : TUN_PRIV_DNS_UNSET, m, req, NULL);
-	if (!cfg) {
-		errno = EOPNOTSUPP;
-		return -1;
-	}
-	if (tun_dns_act_for(cfg, m, req->ifname, &act) < 0) {
-		log_warn("dns: %s is not available in this configuration, %s not %s",
-			 tun_dns_method_name(m), req->ifname, up ? "configured" : "undone");
-		return -1;
-	}
-	return up ? tun_dns_set(&act, req) : tun_dns_unset(&act, req);
 }

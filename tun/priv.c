@@ -35,15 +35,22 @@
 
 #include "util/log.h"
 
+enum priv_op {
+	PRIV_OPEN_TUN = 1,	/* a new fd of /dev/net/tun */
+	PRIV_DNS_CHOOSE,	/* tun_dns_pick() with the helper's configuration */
+	PRIV_DNS_SET,		/* method m for the request, up */
+	PRIV_DNS_UNSET,		/* the same, undone */
+};
+
 struct priv_req {
-	uint32_t op;			/* enum tun_priv_op */
+	uint32_t op;			/* enum priv_op */
 	uint32_t method;		/* enum tun_dns_method */
 	struct tun_dns_req dns;
 };
 
 struct priv_rsp {
 	int32_t err;			/* 0 or an errno value */
-	uint32_t method;		/* TUN_PRIV_DNS_CHOOSE */
+	uint32_t method;		/* PRIV_DNS_CHOOSE */
 };
 
 static int priv_fd = -1;		/* our end; -1: no helper */
@@ -87,6 +94,24 @@ static void send_rsp(int fd, int err, enum tun_dns_method m, int pass_fd)
 		;
 }
 
+/* A DNS change in this process: method m with everything else from cfg. */
+static int dns_apply_here(const struct tun_dns_cfg *cfg, enum tun_dns_method m,
+			  const struct tun_dns_req *req, bool up)
+{
+	struct tun_dns_act act;
+
+	if (!cfg) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	if (tun_dns_act_for(cfg, m, req->ifname, &act) < 0) {
+		log_warn("dns: %s is not available in this configuration, %s not %s",
+			 tun_dns_method_name(m), req->ifname, up ? "configured" : "undone");
+		return -1;
+	}
+	return up ? tun_dns_set(&act, req) : tun_dns_unset(&act, req);
+}
+
 static bool method_ok(uint32_t m)
 {
 	return m >= TUN_DNS_RESOLVCONF && m <= TUN_DNS_FILE;
@@ -101,24 +126,24 @@ static void serve(int fd, const struct priv_req *rq, ssize_t n, const struct tun
 		return;
 	}
 	switch (rq->op) {
-	case TUN_PRIV_OPEN_TUN:
+	case PRIV_OPEN_TUN:
 		tun = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 		send_rsp(fd, tun < 0 ? errno : 0, TUN_DNS_NONE, tun);
 		if (tun >= 0)
 			close(tun);
 		return;
-	case TUN_PRIV_DNS_CHOOSE:
-		send_rsp(fd, 0, tun_dns_choose(dns), -1);
+	case PRIV_DNS_CHOOSE:
+		send_rsp(fd, 0, dns ? tun_dns_pick(dns) : TUN_DNS_NONE, -1);
 		return;
-	case TUN_PRIV_DNS_SET:
-	case TUN_PRIV_DNS_UNSET:
+	case PRIV_DNS_SET:
+	case PRIV_DNS_UNSET:
 		if (!method_ok(rq->method) || tun_dns_req_check(&rq->dns) < 0) {
 			log_warn("priv: malformed DNS request refused");
 			send_rsp(fd, EINVAL, TUN_DNS_NONE, -1);
 			return;
 		}
-		if (tun_dns_apply(dns, (enum tun_dns_method)rq->method, &rq->dns,
-				  rq->op == TUN_PRIV_DNS_SET) < 0)
+		if (dns_apply_here(dns, (enum tun_dns_method)rq->method, &rq->dns,
+				   rq->op == PRIV_DNS_SET) < 0)
 			err = errno ? errno : EIO;
 		send_rsp(fd, err, TUN_DNS_NONE, -1);
 		return;
@@ -258,7 +283,7 @@ lost:
 
 int tun_priv_open_tun(void)
 {
-	struct priv_req rq = { .op = TUN_PRIV_OPEN_TUN };
+	struct priv_req rq = { .op = PRIV_OPEN_TUN };
 	struct priv_rsp rsp;
 	int fd;
 
@@ -271,8 +296,9 @@ int tun_priv_open_tun(void)
 	return fd;
 }
 
-int tun_priv_dns(enum tun_priv_op op, enum tun_dns_method m, const struct tun_dns_req *req,
-		 enum tun_dns_method *chosen)
+/* One DNS request; *chosen gets the method for PRIV_DNS_CHOOSE. */
+static int priv_dns(enum priv_op op, enum tun_dns_method m, const struct tun_dns_req *req,
+		    enum tun_dns_method *chosen)
 {
 	struct priv_req rq = { .op = op, .method = m };
 	struct priv_rsp rsp;
@@ -284,4 +310,23 @@ int tun_priv_dns(enum tun_priv_op op, enum tun_dns_method m, const struct tun_dn
 	if (chosen)
 		*chosen = method_ok(rsp.method) ? (enum tun_dns_method)rsp.method : TUN_DNS_NONE;
 	return 0;
+}
+
+/* ---- DNS as the journal makes changes: here, or in the helper ------------ */
+
+enum tun_dns_method tun_dns_choose(const struct tun_dns_cfg *cfg)
+{
+	enum tun_dns_method m = TUN_DNS_NONE;
+
+	if (tun_priv_active())
+		return priv_dns(PRIV_DNS_CHOOSE, TUN_DNS_NONE, NULL, &m) < 0 ? TUN_DNS_NONE : m;
+	return cfg ? tun_dns_pick(cfg) : TUN_DNS_NONE;
+}
+
+int tun_dns_apply(const struct tun_dns_cfg *cfg, enum tun_dns_method m,
+		  const struct tun_dns_req *req, bool up)
+{
+	if (tun_priv_active())
+		return priv_dns(up ? PRIV_DNS_SET : PRIV_DNS_UNSET, m, req, NULL);
+	return dns_apply_here(cfg, m, req, up);
 }

@@ -204,16 +204,6 @@ int tun_dns_set(const struct tun_dns_act *act, const struct tun_dns_req *req) MU
 int tun_dns_unset(const struct tun_dns_act *act, const struct tun_dns_req *req) MUST_CHECK;
 const char *tun_dns_method_name(enum tun_dns_method m);
 
-/*
- * DNS changes as the journal makes them: pick a method, then set (up) or
- * undo method m for req, everything else taken from cfg. Once
- * tun_priv_start() ran they are made by the privileged helper with its own
- * copy of the configuration (cfg is then not used): only m and req cross.
- */
-enum tun_dns_method tun_dns_choose(const struct tun_dns_cfg *cfg);
-int tun_dns_apply(const struct tun_dns_cfg *cfg, enum tun_dns_method m,
-		  const struct tun_dns_req *req, bool up) MUST_CHECK;
-
 /* ---- the privileged helper (priv.c) ------------------------------------ */
 
 /*
@@ -233,6 +223,15 @@ void tun_priv_stop(void);
 bool tun_priv_active(void);
 /* The helper's pid, 0 if none. */
 pid_t tun_priv_pid(void);
+/*
+ * DNS changes as the journal makes them, here or (once tun_priv_start ran)
+ * in the helper: pick a method, then set (up) or undo method m for req,
+ * everything else taken from cfg. Through the helper only m and req
+ * cross; it uses its own copy of the configuration (cfg is then unused).
+ */
+enum tun_dns_method tun_dns_choose(const struct tun_dns_cfg *cfg);
+int tun_dns_apply(const struct tun_dns_cfg *cfg, enum tun_dns_method m,
+		  const struct tun_dns_req *req, bool up) MUST_CHECK;
 
 /* ---- undo journal (journal.c) ------------------------------------------ */
 
