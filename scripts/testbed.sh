@@ -661,7 +661,8 @@ tb_templates_relayed() {
 
 # tb_relay_start RELAY DIR: ikerelay in the gateway namespace on TCP 4500 and
 # TLS 443 (a fresh self-signed certificate in DIR), forwarding to the
-# gateway's UDP 4500; log DIR/relay.log, pid TB_RELAY_PID. 1 if not started.
+# gateway's UDP 4500, running as nobody once bound; log DIR/relay.log, pid
+# TB_RELAY_PID. 1 if not started.
 tb_relay_start() {
 	local relay=$1 dir=$2
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
@@ -672,9 +673,9 @@ tb_relay_start() {
 	}
 	tb__bg "$dir/relay.log" ip netns exec "$TB_NS_GW" "$relay" --listen "$TB_GW_ADDR:4500" \
 		--listen-tls "$TB_GW_ADDR:443" --cert "$dir/relay-cert.pem" \
-		--key "$dir/relay-key.pem" --gateway "$TB_GW_ADDR:4500"
+		--key "$dir/relay-key.pem" --gateway "$TB_GW_ADDR:4500" --user nobody
 	TB_RELAY_PID=$TB_BG_PID
-	tb_wait_for "grep -q 'relay: forwarding to udp' '$dir/relay.log'" 5
+	tb_wait_for "grep -q 'relay: running as nobody' '$dir/relay.log'" 5
 }
 
 # tb_proxy_start DIR PORT USER PASS CONNECTPORT...: tinyproxy in the gateway

@@ -93,15 +93,21 @@ kill_stale_relays() {
 	done
 }
 
-# relay_start LOG ARGS...: ikerelay in ika-gw; sets RELAY_PID once it listens.
+# relay_start LOG ARGS...: ikerelay in ika-gw, as nobody once bound (as its
+# unit runs it); sets RELAY_PID once it listens with no privilege left.
 relay_start() {
 	local log=$1
 	shift
 	# Not inheriting the testbed lock (see tb__bg).
-	ip netns exec "$TB_NS_GW" "$RELAY" "$@" >"$log" 2>&1 </dev/null {TB_LOCK_FD}>&- &
+	ip netns exec "$TB_NS_GW" "$RELAY" --user nobody "$@" >"$log" 2>&1 </dev/null {TB_LOCK_FD}>&- &
 	RELAY_PID=$!
-	tb_wait_for "grep -q 'relay: forwarding to udp' '$log'" 5 ||
+	tb_wait_for "grep -q 'relay: running as nobody' '$log'" 5 ||
 		fail "relay did not start: $*"
+	[ "$(sed -n 's/^Uid:[[:space:]]*//p' "/proc/$RELAY_PID/status" | tr '\t' ' ')" = \
+		"$(id -u nobody) $(id -u nobody) $(id -u nobody) $(id -u nobody)" ] ||
+		fail "relay: not running as nobody"
+	[ "$(sed -n 's/^CapEff:[[:space:]]*//p' "/proc/$RELAY_PID/status")" = 0000000000000000 ] ||
+		fail "relay: capabilities left after binding"
 }
 
 # client [CLIENT-ARGS...]: relay_client.py in ika-cli; its line in OUT,
@@ -209,5 +215,5 @@ done
 echo "$NAME: ---- relay log (A)"
 grep -E "new \(|reattached|replaced|prefix timeout|prefix bad|protocol error" "$LOG_A"
 t1=$(date +%s%N)
-echo "$NAME: pass (tcp + tls through ikerelay to strongSwan, reattach on reconnect, framing errors, limits; $(( (t1 - t0) / 1000000 )) ms)"
+echo "$NAME: pass (tcp + tls through ikerelay to strongSwan, as nobody without capabilities, reattach on reconnect, framing errors, limits; $(( (t1 - t0) / 1000000 )) ms)"
 exit 0
