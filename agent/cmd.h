@@ -11,8 +11,10 @@
 #ifndef IKEAGENT_AGENT_CMD_H
 #define IKEAGENT_AGENT_CMD_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #define PROG_NAME "ikeagent"
 #define PROG_VERSION "0.1.0"
@@ -52,10 +54,24 @@ static inline int cmd_usage_error(const char *cmd, const char *fmt, ...)
 }
 
 /*
- * The control socket could not be reached (ctl_request said -1): one line
- * on stderr naming why; returns 1.
+ * A control request that did not succeed (ctl_request's code, not 0): the
+ * agent could not be reached (-1, errno says why) or it refused (its one
+ * line in reply). One line on stderr; returns the exit status.
  */
-int cmd_ctl_unreachable(const char *path);
+static inline int cmd_ctl_failed(const char *path, int code, const char *reply)
+{
+	if (code > 0)
+		fprintf(stderr, "%s: %s", PROG_NAME, reply);
+	else if (errno == EACCES || errno == EPERM)
+		fprintf(stderr, "%s: permission denied on %s (only root and the agent's "
+			"socket_group may use it)\n", PROG_NAME, path);
+	else if (errno == ENOENT || errno == ECONNREFUSED)
+		fprintf(stderr, "%s: no agent at %s (is it running?)\n", PROG_NAME, path);
+	else
+		fprintf(stderr, "%s: cannot reach the agent at %s: %s\n", PROG_NAME, path,
+			strerror(errno));
+	return code > 0 ? code : CMD_EXIT_RUNTIME;
+}
 
 /*
  * getopt_long() said '?': the unknown option as the user wrote it (a short

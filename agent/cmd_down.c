@@ -78,12 +78,8 @@ int cmd_down(int argc, char **argv)
 	if (optind < argc)
 		return cmd_usage_error("down", "unexpected argument '%s'", argv[optind]);
 	code = ctl_request(path, "down", reply, sizeof(reply));
-	if (code < 0)
-		return cmd_ctl_unreachable(path);
-	if (code) {	/* refused: the agent's one line */
-		fprintf(stderr, "%s: %s", PROG_NAME, reply);
-		return code;
-	}
+	if (code)
+		return cmd_ctl_failed(path, code, reply);
 	deadline = loop_now_ms() + DOWN_DEADLINE_MS;
 	while (agent_listening(path)) {
 		if (loop_now_ms() >= deadline) {

@@ -32,7 +32,7 @@ int drop_socket_group(const struct config *cfg, gid_t *out, char *err, size_t er
 	gid_t gid;
 
 	*out = CTL_NO_GROUP;
-	if (!name || !strcmp(name, "root") || !strcmp(name, "0"))
+	if (privdrop_is_root(name))
 		return 0;
 	if (privdrop_group(name, &gid) == 0) {
 		*out = gid;
@@ -49,26 +49,12 @@ int drop_socket_group(const struct config *cfg, gid_t *out, char *err, size_t er
 static int drop_target(const struct config *cfg, struct privdrop_id *id, bool *drop, char *err,
 		       size_t errlen)
 {
-	const char *name = cfg->agent.user;
+	char why[128];
 
-	*drop = false;
-	if (!name || !strcmp(name, "root") || !strcmp(name, "0"))
-		return 0;
-	if (geteuid() != 0) {
-		log_debug("agent: not started as root, [agent] user = %s not applied", name);
-		return 0;
-	}
-	if (privdrop_user(name, id) < 0) {
-		if (config_is_set(cfg, "agent", "user"))
-			return err_set(err, errlen, "[agent] user: no user '%s' on this system",
-				       name);
-		log_warn("agent: no user '%s' on this system, staying root (make install creates "
-			 "it; or set [agent] user = root)", name);
-		return 0;
-	}
-	if (id->uid == 0)
-		return 0;
-	*drop = true;
+	if (privdrop_target(cfg->agent.user, config_is_set(cfg, "agent", "user"),
+			    "make install creates it; or set [agent] user = root", id, drop, why,
+			    sizeof(why)) < 0)
+		return err_set(err, errlen, "[agent] user: %s", why);
 	return 0;
 }
 

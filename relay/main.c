@@ -127,8 +127,8 @@ static const struct option options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* One option into cfg: 0, -1 after printing why, 1 for --help. */
-static int parse_opt(int o, const char *val, struct relay_cfg *cfg)
+/* One option into cfg (--user into *user): 0, -1 after printing why, 1 for --help. */
+static int parse_opt(int o, const char *val, struct relay_cfg *cfg, const char **user)
 {
 	unsigned long n;
 
@@ -168,8 +168,7 @@ static int parse_opt(int o, const char *val, struct relay_cfg *cfg)
 	case OPT_USER:
 		if (!*val || strlen(val) > 32 || val[0] == '-')
 			return bad("--user", val, "a user name");
-		cfg->user = val;
-		cfg->user_set = true;
+		*user = val;
 		return 0;
 	case 'v':
 		log_set_level(LOG_LVL_DEBUG);
@@ -185,7 +184,6 @@ static int parse_opt(int o, const char *val, struct relay_cfg *cfg)
 
 static int check_cfg(const struct relay_cfg *cfg)
 {
-	struct privdrop_id id;
 	const char *why = NULL;
 
 	if (!cfg->listen.len)
@@ -196,10 +194,7 @@ static int check_cfg(const struct relay_cfg *cfg)
 		why = "--listen-tls needs --cert and --key";
 	else if (!cfg->listen_tls.len && (cfg->cert || cfg->key))
 		why = "--cert and --key are for --listen-tls";
-	else if (cfg->user_set && strcmp(cfg->user, "root") && privdrop_user(cfg->user, &id) < 0) {
-		fprintf(stderr, "%s: --user: no user '%s' on this system\n", RELAY_NAME, cfg->user);
-		return -1;
-	}
+
 	if (!why)
 		return 0;
 	fprintf(stderr, "%s: %s (see '%s --help')\n", RELAY_NAME, why, RELAY_NAME);
@@ -229,8 +224,9 @@ int main(int argc, char **argv)
 		.idle_s = RELAY_DEF_IDLE_S,
 		.prefix_timeout_s = RELAY_DEF_PREFIX_S,
 		.max_queue = RELAY_DEF_MAX_QUEUE,
-		.user = RELAY_DEF_USER,
 	};
+	const char *user = NULL;
+	char err[128];
 	int o, r;
 
 	opterr = 0;
@@ -240,7 +236,7 @@ int main(int argc, char **argv)
 				RELAY_NAME, argv[optind - 1], RELAY_NAME);
 			return EXIT_USAGE;
 		}
-		r = parse_opt(o, optarg, &cfg);
+		r = parse_opt(o, optarg, &cfg, &user);
 		if (r)
 			return r > 0 ? 0 : EXIT_USAGE;
 	}
@@ -250,6 +246,12 @@ int main(int argc, char **argv)
 	}
 	if (check_cfg(&cfg) < 0)
 		return EXIT_USAGE;
+	/* Who to become once bound: a --user must exist, the default need not. */
+	if (privdrop_target(user ? user : RELAY_DEF_USER, user != NULL, "make install creates it; or --user root",
+			    &cfg.run_as, &cfg.drop, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: --user: %s\n", RELAY_NAME, err);
+		return EXIT_USAGE;
+	}
 	/* A client gone mid-write must not kill the relay (TLS writes use
 	 * write(2), which has no MSG_NOSIGNAL). */
 	signal(SIGPIPE, SIG_IGN);

@@ -373,27 +373,16 @@ static void relay_teardown(void)
  */
 static int drop_root(const struct relay_cfg *cfg)
 {
-	struct privdrop_id id;
 	char err[256];
 
-	if (!cfg->user || !strcmp(cfg->user, "root") || !strcmp(cfg->user, "0") || geteuid() != 0)
+	if (!cfg->drop)
 		return 0;
-	if (privdrop_user(cfg->user, &id) < 0) {
-		if (cfg->user_set) {
-			log_err("relay: --user: no user '%s' on this system", cfg->user);
-			return -1;
-		}
-		log_warn("relay: no user '%s' on this system, staying root (make install creates "
-			 "it; or --user root)", cfg->user);
-		return 0;
-	}
-	if (id.uid == 0)
-		return 0;
-	if (privdrop_become(&id, NULL, 0, err, sizeof(err)) < 0) {
+	if (privdrop_become(&cfg->run_as, NULL, 0, err, sizeof(err)) < 0) {
 		log_err("relay: %s", err);
 		return -1;
 	}
-	log_info("relay: running as %s (uid %u) without capabilities", id.name, (unsigned)id.uid);
+	log_info("relay: running as %s (uid %u) without capabilities", cfg->run_as.name,
+		 (unsigned)cfg->run_as.uid);
 	return 0;
 }
 

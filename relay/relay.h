@@ -30,6 +30,7 @@
 
 #include "transport/tcpframe.h"
 #include "util/buf.h"
+#include "util/privdrop.h"
 
 #define RELAY_NAME		"ikerelay"
 #define RELAY_DEF_MAX_CLIENTS	256
@@ -55,8 +56,8 @@ struct relay_cfg {
 	unsigned idle_s;		/* no frame either way: close, free */
 	unsigned prefix_timeout_s;	/* accept (and TLS) until "IKETCP" */
 	size_t max_queue;		/* framed bytes queued towards a client */
-	const char *user;		/* after binding; "root": stay root */
-	bool user_set;			/* given with --user: must exist */
+	bool drop;			/* become run_as once bound (--user) */
+	struct privdrop_id run_as;
 };
 
 #define RELAY_DEF_USER		"ikerelay"

@@ -117,57 +117,61 @@ static bool find_prog(const char *name, char *out, size_t cap)
 	return false;
 }
 
+/* Method m as cfg provides it: its program (resolv.conf for FILE) into prog; false if none. */
+static bool method_prog(const struct tun_dns_cfg *cfg, enum tun_dns_method m, char *prog,
+			size_t cap)
+{
+	switch (m) {
+	case TUN_DNS_RESOLVCONF:
+		return find_prog(cfg->resolvconf, prog, cap);
+	case TUN_DNS_RESOLVECTL:
+		return find_prog(cfg->resolvectl, prog, cap);
+	case TUN_DNS_HOOK:
+		return find_prog(cfg->hook, prog, cap);
+	case TUN_DNS_FILE:
+		if (!cfg->rewrite_resolv_conf || !cfg->resolv_conf || !path_ok(cfg->resolv_conf) ||
+		    !cfg->backup_dir || !path_ok(cfg->backup_dir))
+			return false;
+		snprintf(prog, cap, "%s", cfg->resolv_conf);
+		return true;
+	case TUN_DNS_NONE:
+		break;
+	}
+	return false;
+}
+
 enum tun_dns_method tun_dns_pick(const struct tun_dns_cfg *cfg)
 {
+	static const enum tun_dns_method order[] = { TUN_DNS_RESOLVCONF, TUN_DNS_RESOLVECTL,
+						     TUN_DNS_HOOK, TUN_DNS_FILE };
 	bool resolved = cfg->resolved_probe && *cfg->resolved_probe &&
 			access(cfg->resolved_probe, F_OK) == 0;
 	char prog[TUN_PATH_MAX];
 
-	if (find_prog(cfg->resolvconf, prog, sizeof(prog)))
-		return TUN_DNS_RESOLVCONF;
-	if (resolved && find_prog(cfg->resolvectl, prog, sizeof(prog)))
-		return TUN_DNS_RESOLVECTL;
-	if (find_prog(cfg->hook, prog, sizeof(prog)))
-		return TUN_DNS_HOOK;
-	if (cfg->rewrite_resolv_conf && cfg->resolv_conf && path_ok(cfg->resolv_conf) &&
-	    cfg->backup_dir && path_ok(cfg->backup_dir))
-		return TUN_DNS_FILE;
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if ((order[i] != TUN_DNS_RESOLVECTL || resolved) &&
+		    method_prog(cfg, order[i], prog, sizeof(prog)))
+			return order[i];
 	return TUN_DNS_NONE;
 }
 
 int tun_dns_act_for(const struct tun_dns_cfg *cfg, enum tun_dns_method m, const char *ifname,
 		    struct tun_dns_act *act)
 {
-	bool ok = false;
-
 	memset(act, 0, sizeof(*act));
 	act->method = m;
 	act->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : DNS_TIMEOUT_MS;
-	switch (m) {
-	case TUN_DNS_NONE:
+	if (m == TUN_DNS_NONE)
 		return 0;
-	case TUN_DNS_RESOLVCONF:
-		ok = find_prog(cfg->resolvconf, act->prog, sizeof(act->prog));
-		break;
-	case TUN_DNS_RESOLVECTL:
-		ok = find_prog(cfg->resolvectl, act->prog, sizeof(act->prog));
-		break;
-	case TUN_DNS_HOOK:
-		ok = find_prog(cfg->hook, act->prog, sizeof(act->prog));
-		break;
-	case TUN_DNS_FILE:
-		ok = cfg->rewrite_resolv_conf && cfg->resolv_conf && path_ok(cfg->resolv_conf) &&
-		     cfg->backup_dir && path_ok(cfg->backup_dir) && tun_ifname_check(ifname) == 0 &&
-		     (size_t)snprintf(act->backup, sizeof(act->backup), "%s/%s.resolv.conf",
-				      cfg->backup_dir, ifname) < sizeof(act->backup);
-		if (ok)
-			snprintf(act->prog, sizeof(act->prog), "%s", cfg->resolv_conf);
-		break;
+	if (!method_prog(cfg, m, act->prog, sizeof(act->prog)) ||
+	    (m == TUN_DNS_FILE &&
+	     (tun_ifname_check(ifname) < 0 ||
+	      (size_t)snprintf(act->backup, sizeof(act->backup), "%s/%s.resolv.conf",
+			       cfg->backup_dir, ifname) >= sizeof(act->backup)))) {
+		errno = EOPNOTSUPP;
+		return -1;
 	}
-	if (ok)
-		return 0;
-	errno = EOPNOTSUPP;
-	return -1;
+	return 0;
 }
 
 /* ---- running a program ------------------------------------------------ */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "util/err.h"
+#include "util/log.h"
 
 #define PW_BUF 4096
 
@@ -65,6 +66,31 @@ int privdrop_group(const char *name, gid_t *out)
 		return -1;
 	}
 	*out = gr.gr_gid;
+	return 0;
+}
+
+bool privdrop_is_root(const char *name)
+{
+	return !name || !strcmp(name, "root") || !strcmp(name, "0");
+}
+
+int privdrop_target(const char *name, bool must_exist, const char *hint, struct privdrop_id *id,
+		    bool *drop, char *err, size_t errlen)
+{
+	*drop = false;
+	if (privdrop_is_root(name))
+		return 0;
+	if (geteuid() != 0) {
+		log_debug("privdrop: not started as root, user %s not applied", name);
+		return 0;
+	}
+	if (privdrop_user(name, id) < 0) {
+		if (must_exist)
+			return err_set(err, errlen, "no user '%s' on this system", name);
+		log_warn("privdrop: no user '%s' on this system, staying root (%s)", name, hint);
+		return 0;
+	}
+	*drop = id->uid != 0;
 	return 0;
 }
 

@@ -20,6 +20,19 @@ struct privdrop_id {
 	char name[64];
 };
 
+/* "root", "0" or no name at all: there is nobody to become. */
+bool privdrop_is_root(const char *name);
+
+/*
+ * Whom to become for name (see privdrop_is_root). 0 with *drop true and id
+ * filled when this process runs as root and name is another existing user;
+ * 0 with *drop false when there is nothing to do. A user that does not
+ * exist is an error (-1, err) when must_exist (it was asked for by name),
+ * else a warning that ends with hint (how to create it or stay root).
+ */
+int privdrop_target(const char *name, bool must_exist, const char *hint, struct privdrop_id *id,
+		    bool *drop, char *err, size_t errlen) MUST_CHECK;
+
 /* A user by name or number; -1 with errno ENOENT when there is none. */
 int privdrop_user(const char *name, struct privdrop_id *out) MUST_CHECK;
 /* A group by name or number; -1 with errno ENOENT when there is none. */
