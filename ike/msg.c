@@ -421,7 +421,7 @@ int ike_put_any(struct ike_mw *b, const struct ike_pl_any *a)
 {
 	switch (a->type) {
 	case PL_SA:
-		return ike_put_sa(b, &a->u.sa);
+		return ike_put_sa_decoded(b, &a->u.sa);
 	case PL_KE:
 		return ike_put_ke(b, &a->u.ke);
 	case PL_IDi:

@@ -32,8 +32,6 @@
 
 /* Limits of the fixed-size decoded structures; more is an error, never an overflow. */
 #define IKE_MAX_PAYLOADS	64	/* per message, outer + inner, skipped unknown ones included */
-#define IKE_MAX_PROPOSALS	32	/* per SA payload: gateways offer long lists (strongSwan testbed: 9) */
-#define IKE_MAX_TRANSFORMS	16	/* per proposal */
 #define IKE_MAX_TS		16	/* per TSi/TSr payload */
 #define IKE_MAX_CP_ATTRS	32	/* per CP payload (split-tunnel subnets add up) */
 #define IKE_MAX_DELETE_SPIS	64	/* per Delete payload */
@@ -158,25 +156,64 @@ const struct ike_pl *ike_msg_find(const struct ike_msg *m, uint8_t type, unsigne
 /* ---- Typed payloads (decoded: zero-copy pointers into the message) ---- */
 
 struct ike_transform {
-	uint8_t type;		/* TRANS_* */
+	uint8_t type;		/* TRANS_*; any other value is a type we do not understand */
 	uint16_t id;
 	uint16_t key_len;	/* Key Length attribute in bits; 0 = absent */
 	bool unknown_attr;	/* had an attribute we do not understand, so we
 				 * cannot honour it: never choose it. Not encoded. */
 };
 
+/*
+ * A proposal we build (our offer, or the one we chose from the gateway's):
+ * ours come from the configuration, at most PROP_MAX_ALGS (ike/proposal.h)
+ * of each of four types plus two ESN = 34 transforms; a chosen one has one
+ * per type. Decoded proposals are struct ike_sa_prop below, which has no
+ * such limit.
+ */
+#define IKE_PROP_MAX_BUILD	40	/* transforms in a proposal we encode */
 struct ike_proposal {
 	uint8_t num;
 	uint8_t proto;		/* PROTO_IKE, PROTO_AH, PROTO_ESP */
 	uint8_t spi_size;	/* IKE: 0 (initial) or 8 (rekey); AH/ESP: 4 */
 	uint8_t spi[IKE_MAX_SPI];
 	uint8_t n_trans;
-	struct ike_transform trans[IKE_MAX_TRANSFORMS];
+	struct ike_transform trans[IKE_PROP_MAX_BUILD];
 };
 
+/*
+ * A decoded SA payload (§3.3) is a validated view of the message: the
+ * proposals are read on demand, so a payload may carry as many proposals
+ * and transforms as its length allows (at most 255 of each: Proposal Num
+ * and Num Transforms are one octet). ike_pl_sa_decode() checks every
+ * length, count, last/more flag and proposal number; the readers below can
+ * then not fail before the end:
+ *
+ *	struct rd props = ike_sa_props(&sa), trs;
+ *	struct ike_sa_prop p;
+ *	struct ike_transform t;
+ *
+ *	while (ike_sa_next_prop(&props, &p))
+ *		for (trs = p.trans; ike_sa_next_trans(&trs, &t);)
+ *			...
+ *
+ * What is unsupported is not malformed: a proposal for a protocol we do
+ * not know, a transform type or ID we do not know, an attribute we do not
+ * understand all decode; choosing is the state machine's business (§3.3.6).
+ */
 struct ike_pl_sa {
+	const uint8_t *body;	/* the proposal substructures */
+	uint16_t len;
 	unsigned n_prop;
-	struct ike_proposal prop[IKE_MAX_PROPOSALS];
+	unsigned max_trans;	/* the most transforms in one proposal (for logs) */
+};
+
+struct ike_sa_prop {
+	uint8_t num;
+	uint8_t proto;		/* any value; PROTO_IKE/AH/ESP have their SPI sizes checked */
+	uint8_t spi_size;
+	uint8_t spi[IKE_MAX_SPI];	/* the first min(spi_size, 8) octets */
+	uint8_t n_trans;
+	struct rd trans;	/* its n_trans transform substructures, for ike_sa_next_trans() */
 };
 
 struct ike_pl_ke {
@@ -276,6 +313,10 @@ struct ike_pl_eap {
 
 /* Each checks p->type (IDi/IDr, TSi/TSr: either) and the body strictly. */
 int ike_pl_sa_decode(const struct ike_pl *p, struct ike_pl_sa *sa) MUST_CHECK;
+/* Readers of a decoded SA payload (see struct ike_pl_sa): false at the end. */
+struct rd ike_sa_props(const struct ike_pl_sa *sa);
+bool ike_sa_next_prop(struct rd *it, struct ike_sa_prop *p);
+bool ike_sa_next_trans(struct rd *it, struct ike_transform *t);
 int ike_pl_ke_decode(const struct ike_pl *p, struct ike_pl_ke *ke) MUST_CHECK;
 int ike_pl_id_decode(const struct ike_pl *p, struct ike_pl_id *id) MUST_CHECK;
 int ike_pl_cert_decode(const struct ike_pl *p, struct ike_pl_cert *c) MUST_CHECK;
@@ -367,7 +408,10 @@ int ike_mw_skf(struct ike_mw *b, uint8_t inner_first, uint16_t frag_num, uint16_
 	       size_t body_len, struct ike_sk_out *out) MUST_CHECK;
 
 /* Typed encoders: one whole payload each. */
-int ike_put_sa(struct ike_mw *b, const struct ike_pl_sa *sa) MUST_CHECK;
+/* n proposals numbered 1..n, or one chosen proposal (any number but 0). */
+int ike_put_sa(struct ike_mw *b, const struct ike_proposal *props, unsigned n) MUST_CHECK;
+/* A decoded SA payload again, byte for byte (checked again as the decoder does). */
+int ike_put_sa_decoded(struct ike_mw *b, const struct ike_pl_sa *sa) MUST_CHECK;
 int ike_put_ke(struct ike_mw *b, const struct ike_pl_ke *ke) MUST_CHECK;
 int ike_put_id(struct ike_mw *b, uint8_t pl_type, const struct ike_pl_id *id) MUST_CHECK;
 int ike_put_cert(struct ike_mw *b, const struct ike_pl_cert *c) MUST_CHECK;

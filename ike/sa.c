@@ -161,9 +161,7 @@ int sa_send_request(struct ike_sa *sa, int kind, uint8_t exchange, const uint8_t
 	r->exchange = exchange;
 	r->msg_id = sa->next_msg_id;
 	r->tries = 1;
-	r->timeout_ms = sa->cfg.retransmit_ms;
-	/* RFC 9329 §6.2 ≈: initiators SHOULD NOT retransmit requests over TCP. */
-	r->next_ms = now + (sa->reliable ? sa_request_budget_ms(sa) : r->timeout_ms);
+	sa_request_schedule(sa, sa->cfg.retransmit_ms, sa->cfg.retransmit_tries, now);
 	log_debug("ike: %s request #%u sent (%zu bytes)", ike_exchange_name(exchange), r->msg_id, len);
 	if (sa->ops.send(sa->ctx, r->buf, r->len) < 0)
 		log_debug("ike: send failed; the retransmission will try again");
@@ -394,13 +392,32 @@ void ike_sa_input(struct ike_sa *sa, const uint8_t *msg, size_t len, uint64_t no
 	OPENSSL_cleanse(plain, len < sizeof(plain) ? len : sizeof(plain));
 }
 
-uint32_t sa_request_budget_ms(const struct ike_sa *sa)
+/* Total time the request may wait: over UDP what its tries add up to; over TCP the same, once. */
+static uint32_t req_budget_ms(const struct sa_request *r)
 {
-	uint64_t t = 0, step = sa->cfg.retransmit_ms;
+	uint64_t t = 0, step = r->first_ms;
 
-	for (unsigned i = 0; i < sa->cfg.retransmit_tries && t < 600000; i++, step *= 2)
+	for (unsigned i = 0; i < r->max_tries && t < 600000; i++, step *= 2)
 		t += step;
 	return (uint32_t)(t < 600000 ? t : 600000);
+}
+
+/* Arms the retransmission timer of the outstanding request (sent at now). */
+static void req_arm(struct ike_sa *sa, uint64_t now)
+{
+	struct sa_request *r = &sa->req;
+
+	/* RFC 9329 §6.2 ≈: initiators SHOULD NOT retransmit requests over TCP. */
+	r->next_ms = now + (sa->reliable ? req_budget_ms(r) : r->timeout_ms);
+}
+
+void sa_request_schedule(struct ike_sa *sa, uint32_t first_ms, unsigned max_tries, uint64_t now)
+{
+	struct sa_request *r = &sa->req;
+
+	r->first_ms = r->timeout_ms = first_ms;
+	r->max_tries = max_tries;
+	req_arm(sa, now);
 }
 
 static void sa_retransmit(struct ike_sa *sa, uint64_t now)
@@ -412,11 +429,11 @@ static void sa_retransmit(struct ike_sa *sa, uint64_t now)
 			sa_fail(sa, IKE_FAIL_LOCAL, "IKE SA deleted (gateway did not confirm)");
 			return;
 		}
-		sa_fail(sa, IKE_FAIL_TIMEOUT, "no answer to %s from the gateway in %u s over TCP",
-			ike_exchange_name(r->exchange), sa_request_budget_ms(sa) / 1000);
+		sa_fail(sa, IKE_FAIL_TIMEOUT, "no answer to %s from the gateway in %.1f s over TCP",
+			ike_exchange_name(r->exchange), req_budget_ms(r) / 1000.0);
 		return;
 	}
-	if (r->tries >= sa->cfg.retransmit_tries) {
+	if (r->tries >= r->max_tries) {
 		if (r->kind == REQ_DELETE) {
 			sa_fail(sa, IKE_FAIL_LOCAL, "IKE SA deleted (gateway did not confirm)");
 			return;
@@ -429,19 +446,38 @@ static void sa_retransmit(struct ike_sa *sa, uint64_t now)
 	r->timeout_ms *= 2;	/* §2.1: exponential back-off */
 	r->next_ms = now + r->timeout_ms;
 	log_info("ike: no answer to %s #%u, retransmitting (try %u of %u)", ike_exchange_name(r->exchange),
-		 r->msg_id, r->tries, sa->cfg.retransmit_tries);
+		 r->msg_id, r->tries, r->max_tries);
 	if (sa->ops.send(sa->ctx, r->buf, r->len) < 0)
 		log_debug("ike: retransmission not sent");
 }
 
-static void sa_dpd(struct ike_sa *sa, uint64_t now)
+/* §3.11 (DPD): an empty INFORMATIONAL request; any valid response proves liveness. */
+static int sa_dpd(struct ike_sa *sa, uint64_t now)
 {
-	/* §3.11 (DPD): an empty INFORMATIONAL request; any valid response proves liveness. */
 	if (sa_request(sa, REQ_DPD, INFORMATIONAL, NULL, now) < 0) {
 		sa_fail(sa, IKE_FAIL_LOCAL, "cannot build a liveness check");
-		return;
+		return -1;
 	}
-	log_debug("ike: gateway silent for %u ms, sent liveness check", sa->cfg.dpd_ms);
+	return 0;
+}
+
+void sa_probe(struct ike_sa *sa, uint64_t now, const char *why)
+{
+	if (sa->state != IKE_SA_ESTABLISHED || sa->probe_at)
+		return;
+	log_info("ike: %s; checking in %.1f s that the gateway still has the IKE SA", why,
+		 SA_PROBE_DELAY_MS / 1000.0);
+	sa->probe_at = now + SA_PROBE_DELAY_MS;
+}
+
+/* The check sa_probe() asked for, on a short schedule: a dropped SA is noticed in seconds. */
+static void sa_probe_send(struct ike_sa *sa, uint64_t now)
+{
+	sa->probe_at = 0;
+	if (sa_dpd(sa, now) < 0)
+		return;
+	sa_request_schedule(sa, SA_PROBE_FIRST_MS, SA_PROBE_TRIES, now);
+	log_info("ike: liveness check sent (gives up after %.1f s)", req_budget_ms(&sa->req) / 1000.0);
 }
 
 void ike_sa_tick(struct ike_sa *sa, uint64_t now_ms)
@@ -456,11 +492,17 @@ void ike_sa_tick(struct ike_sa *sa, uint64_t now_ms)
 			sa_retransmit(sa, now_ms);
 		return;
 	}
-	if (sa->state == IKE_SA_ESTABLISHED && sa_rekey_tick(sa, now_ms))
+	if (sa->state != IKE_SA_ESTABLISHED)
 		return;
-	if (sa->state == IKE_SA_ESTABLISHED && sa->cfg.dpd_ms &&
-	    now_ms >= sa->last_rx_ms + sa->cfg.dpd_ms)
-		sa_dpd(sa, now_ms);
+	if (sa->probe_at && now_ms >= sa->probe_at) {
+		sa_probe_send(sa, now_ms);
+		return;
+	}
+	if (sa_rekey_tick(sa, now_ms))
+		return;
+	if (sa->cfg.dpd_ms && now_ms >= sa->last_rx_ms + sa->cfg.dpd_ms &&
+	    sa_dpd(sa, now_ms) == 0)
+		log_debug("ike: gateway silent for %u ms, sent liveness check", sa->cfg.dpd_ms);
 }
 
 static uint64_t earliest(uint64_t a, uint64_t b)
@@ -479,6 +521,7 @@ uint64_t ike_sa_next_deadline(const struct ike_sa *sa)
 	if (sa->state != IKE_SA_ESTABLISHED)
 		return t;
 	t = earliest(t, sa_rekey_deadline(sa));
+	t = earliest(t, sa->probe_at);
 	if (sa->cfg.dpd_ms)
 		t = earliest(t, sa->last_rx_ms + sa->cfg.dpd_ms);
 	return t;
@@ -506,9 +549,7 @@ int ike_sa_delete(struct ike_sa *sa, uint64_t now_ms)
 		return -1;
 	}
 	/* Do not wait long at shutdown: two tries. */
-	sa->cfg.retransmit_tries = 2;
-	sa->req.timeout_ms = 500;
-	sa->req.next_ms = now_ms + 500;
+	sa_request_schedule(sa, 500, 2, now_ms);
 	log_info("ike: sent DELETE for the IKE SA");
 	sa_set_state(sa, IKE_SA_DELETING);
 	return 0;
@@ -518,7 +559,7 @@ void ike_sa_set_reliable(struct ike_sa *sa, bool reliable)
 {
 	sa->reliable = reliable;
 	if (sa->req.active)
-		sa->req.next_ms = sa->now_ms + (reliable ? sa_request_budget_ms(sa) : sa->req.timeout_ms);
+		req_arm(sa, sa->now_ms);
 }
 
 void ike_sa_set_addrs(struct ike_sa *sa, int family, const uint8_t *local_ip, uint16_t local_port,
@@ -582,7 +623,7 @@ void ike_sa_reconnected(struct ike_sa *sa, uint64_t now_ms)
 	if (r->active) {
 		log_info("ike: resending %s #%u on the new connection", ike_exchange_name(r->exchange),
 			 r->msg_id);
-		r->next_ms = now_ms + (sa->reliable ? sa_request_budget_ms(sa) : r->timeout_ms);
+		req_arm(sa, now_ms);
 		if (sa->ops.send(sa->ctx, r->buf, r->len) < 0)
 			log_debug("ike: resend failed");
 		return;

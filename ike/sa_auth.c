@@ -132,7 +132,6 @@ static int auth_payloads(struct ike_sa *sa, struct ike_mw *b)
 {
 	uint8_t idb[4 + IKE_ID_MAX], authv[1024], spi[4], method;
 	size_t idlen, alen;
-	struct ike_pl_sa sap;
 	int rc = -1;
 
 	idlen = id_body(&sa->cfg.local_id, idb, sizeof(idb));
@@ -149,8 +148,7 @@ static int auth_payloads(struct ike_sa *sa, struct ike_mw *b)
 	if (ike_put_id(b, PL_IDi, &idi) < 0 || put_certs(sa, b) < 0 || put_certreq(sa, b) < 0 ||
 	    (sa->cfg.remote_id.type && ike_put_id(b, PL_IDr, &idr) < 0) ||
 	    ike_put_auth(b, &au) < 0 || put_cp_request(sa, b) < 0 ||
-	    sa_proposals_payload(&sa->cfg.esp_props, PROTO_ESP, spi, 4, &sap) < 0 ||
-	    ike_put_sa(b, &sap) < 0 || put_any_ts(b, PL_TSi, sa->cfg.want_ip6) < 0 ||
+	    sa_put_proposals(b, &sa->cfg.esp_props, PROTO_ESP, spi, 4) < 0 || put_any_ts(b, PL_TSi, sa->cfg.want_ip6) < 0 ||
 	    put_remote_ts(sa, b) < 0 || put_status(b, N_INITIAL_CONTACT) < 0 ||
 	    (sa->cfg.mobike && put_status(b, N_MOBIKE_SUPPORTED) < 0))
 		goto out;
@@ -365,8 +363,9 @@ void sa_child_install(struct ike_sa *sa, const struct ike_algs *algs, uint32_t s
 
 void sa_auth_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 {
-	struct ike_pl_any sap, tsi, tsr, cp;
+	struct ike_pl_any tsi, tsr, cp;
 	struct ike_algs algs;
+	uint8_t spi_out[IKE_MAX_SPI];
 	uint16_t err, dh;
 	bool have_cp;
 
@@ -382,9 +381,7 @@ void sa_auth_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 
 		sa->peer_mobike = sa_find_notify(m, N_MOBIKE_SUPPORTED, &n) != NULL;
 	}
-	if (sa_decode_first(m, PL_SA, &sap) < 0 || sap.u.sa.n_prop != 1 ||
-	    sap.u.sa.prop[0].proto != PROTO_ESP || sap.u.sa.prop[0].spi_size != 4 ||
-	    sa_check_choice(&sa->cfg.esp_props, &sap.u.sa.prop[0], &algs, &dh) < 0 ||
+	if (sa_accepted(m, &sa->cfg.esp_props, PROTO_ESP, 4, &algs, &dh, spi_out) < 0 ||
 	    ike_algs_check(&algs, true) < 0 || !ike_encr_is_aead(algs.encr)) {
 		sa_fail(sa, IKE_FAIL_PROTOCOL, "gateway chose an ESP proposal we did not offer");
 		return;
@@ -403,7 +400,7 @@ void sa_auth_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 	sa->now_ms = now;
 	sa_rekey_schedule(sa, true, false);
 	sa_set_state(sa, IKE_SA_ESTABLISHED);
-	sa_child_install(sa, &algs, sa->auth_spi_in, get_be32(sap.u.sa.prop[0].spi), NULL, 0, sa->ni,
+	sa_child_install(sa, &algs, sa->auth_spi_in, get_be32(spi_out), NULL, 0, sa->ni,
 			 SA_NONCE_LEN, sa->nr, sa->nr_len, true, &tsi.u.ts, &tsr.u.ts,
 			 have_cp ? &cp.u.cp : NULL, false);
 	sa->last_rx_ms = now;

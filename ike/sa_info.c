@@ -45,13 +45,6 @@ static void reply_send(struct ike_sa *sa, const struct ike_msg *m, struct sa_rep
 		log_debug("ike: response not sent; the gateway will retransmit");
 }
 
-static int reply_notify(struct sa_reply *r, uint16_t type)
-{
-	struct ike_pl_notify n = { .type = type };
-
-	return ike_put_notify(&r->b, &n);
-}
-
 /* The Child SA to rekey was deleted: rekey one that is left, or none. */
 static void child_gone(struct ike_sa *sa)
 {
@@ -110,26 +103,40 @@ static void info_request(struct ike_sa *sa, const struct ike_msg *m)
 }
 
 /*
- * We are the responder of this exchange (§2.7): pick one of the gateway's
- * proposals for proto whose every transform type we can match from one of
- * our proposals, one transform of each type.
+ * We are the responder of this exchange (§2.7): one transform of each
+ * type from the gateway's proposal tp that our proposal pp offers too;
+ * only_dh: take no DH group but this one (0: any). §3.3.6: "If the
+ * responder receives a proposal that contains a Transform Type it does not
+ * understand, or a proposal that is missing a mandatory Transform Type, it
+ * MUST consider this proposal unacceptable; however, other proposals in
+ * the same SA payload are processed as usual. Similarly, if the responder
+ * receives a transform that it does not understand in one of the
+ * proposals, it MUST ignore that transform". Types a protocol does not use
+ * (§3.3.3: ESN in IKE, PRF in ESP) count as not understood.
  */
-static int choose_one(const struct proposal *pp, const struct ike_proposal *tp,
-		      struct ike_proposal *out)
+static int choose_one(const struct proposal *pp, const struct ike_sa_prop *tp,
+		      uint16_t only_dh, struct ike_proposal *out)
 {
-	unsigned have = 0, want = 0;
+	unsigned have = 0, want = 0, known;
+	struct ike_transform t;
+	struct rd trs;
 
+	known = tp->proto == PROTO_IKE ? (1u << TRANS_ENCR) | (1u << TRANS_PRF) |
+						 (1u << TRANS_INTEG) | (1u << TRANS_DH)
+				       : (1u << TRANS_ENCR) | (1u << TRANS_INTEG) |
+						 (1u << TRANS_DH) | (1u << TRANS_ESN);
 	memset(out, 0, sizeof(*out));
-	for (unsigned k = 0; k < tp->n_trans; k++) {
-		const struct ike_transform *t = &tp->trans[k];
+	for (trs = tp->trans; ike_sa_next_trans(&trs, &t);) {
+		unsigned bit = t.type < 16 ? 1u << t.type : 0;
 
-		if (t->type > TRANS_ESN)
+		if (!(bit & known))
+			return -1;
+		want |= bit;
+		if ((have & bit) || t.unknown_attr || !sa_offered(pp, &t) ||
+		    (t.type == TRANS_DH && only_dh && t.id != only_dh))
 			continue;
-		want |= 1u << t->type;
-		if ((have & (1u << t->type)) || !sa_offered(pp, t))
-			continue;
-		have |= 1u << t->type;
-		out->trans[out->n_trans++] = *t;
+		have |= bit;
+		out->trans[out->n_trans++] = t;
 	}
 	/* A DH group we insist on (PFS) must be in their proposal too. */
 	if (have != want || !(have & (1u << TRANS_ENCR)) ||
@@ -137,39 +144,47 @@ static int choose_one(const struct proposal *pp, const struct ike_proposal *tp,
 		return -1;
 	out->num = tp->num;
 	out->proto = tp->proto;
+	out->spi_size = tp->spi_size;
+	memcpy(out->spi, tp->spi, sizeof(out->spi));
 	return 0;
 }
 
-int sa_choose(const struct proposal_list *ours, const struct ike_pl_sa *offer, uint8_t proto,
-	      struct ike_proposal *out, struct ike_algs *algs, uint16_t *dh)
+/* The algorithms of a chosen proposal. */
+static void chosen_algs(const struct ike_proposal *p, struct ike_algs *algs, uint16_t *dh)
+{
+	memset(algs, 0, sizeof(*algs));
+	*dh = 0;
+	for (unsigned k = 0; k < p->n_trans; k++) {
+		const struct ike_transform *t = &p->trans[k];
+
+		if (t->type == TRANS_ENCR) {
+			algs->encr = t->id;
+			algs->encr_keybits = t->key_len;
+		} else if (t->type == TRANS_INTEG) {
+			algs->integ = t->id;
+		} else if (t->type == TRANS_PRF) {
+			algs->prf = t->id;
+		} else if (t->type == TRANS_DH) {
+			*dh = t->id;
+		}
+	}
+}
+
+static int choose_pass(const struct proposal_list *ours, const struct ike_pl_sa *offer,
+		       uint8_t proto, uint16_t only_dh, struct ike_proposal *out,
+		       struct ike_algs *algs, uint16_t *dh)
 {
 	uint8_t spi_size = proto == PROTO_IKE ? 8 : 4;
+	struct rd props = ike_sa_props(offer);
+	struct ike_sa_prop tp;
 
-	for (unsigned i = 0; i < offer->n_prop; i++) {
-		const struct ike_proposal *tp = &offer->prop[i];
-
-		if (tp->proto != proto || tp->spi_size != spi_size)
+	while (ike_sa_next_prop(&props, &tp)) {
+		if (tp.proto != proto || tp.spi_size != spi_size)
 			continue;
 		for (unsigned j = 0; j < ours->n; j++) {
-			if (choose_one(&ours->p[j], tp, out) < 0)
+			if (choose_one(&ours->p[j], &tp, only_dh, out) < 0)
 				continue;
-			out->spi_size = spi_size;
-			memset(algs, 0, sizeof(*algs));
-			*dh = 0;
-			for (unsigned k = 0; k < out->n_trans; k++) {
-				const struct ike_transform *t = &out->trans[k];
-
-				if (t->type == TRANS_ENCR) {
-					algs->encr = t->id;
-					algs->encr_keybits = t->key_len;
-				} else if (t->type == TRANS_INTEG) {
-					algs->integ = t->id;
-				} else if (t->type == TRANS_PRF) {
-					algs->prf = t->id;
-				} else if (t->type == TRANS_DH) {
-					*dh = t->id;
-				}
-			}
+			chosen_algs(out, algs, dh);
 			if (proto == PROTO_ESP && !ike_encr_is_aead(algs->encr))
 				continue;	/* our ESP does AEAD only */
 			if (ike_algs_check(algs, proto == PROTO_ESP) == 0)
@@ -177,6 +192,19 @@ int sa_choose(const struct proposal_list *ours, const struct ike_pl_sa *offer, u
 		}
 	}
 	return -1;
+}
+
+int sa_choose(const struct proposal_list *ours, const struct ike_pl_sa *offer, uint8_t proto,
+	      uint16_t ke_group, struct ike_proposal *out, struct ike_algs *algs, uint16_t *dh)
+{
+	/*
+	 * First a proposal that fits the KE payload the gateway sent (no
+	 * INVALID_KE_PAYLOAD round trip); failing that, any: then the caller
+	 * asks for the group we chose (§1.2, §1.3).
+	 */
+	if (ke_group && choose_pass(ours, offer, proto, ke_group, out, algs, dh) == 0)
+		return 0;
+	return choose_pass(ours, offer, proto, 0, out, algs, dh);
 }
 
 /* PFS (§1.3.1): our KE for the gateway's, and the shared secret. */
@@ -196,50 +224,106 @@ static int child_pfs(uint16_t group, const struct ike_msg *m, uint8_t *pub, size
 	return rc;
 }
 
+/*
+ * Answers the gateway's request with the error notify of *no, logs why,
+ * and, when the refusal may cost us the IKE SA, checks its liveness soon:
+ * a gateway whose rekey we refused may drop the SA without a DELETE.
+ */
+static void refuse(struct ike_sa *sa, const struct ike_msg *m, const char *what,
+		   const struct sa_refusal *no)
+{
+	uint8_t group[2];
+	struct ike_pl_notify n = { .type = no->notify };
+	struct sa_reply r;
+
+	log_warn("ike: refused the gateway's %s: %s; answering %s", what, no->why,
+		 ike_notify_name(no->notify));
+	/* §3.10.1 INVALID_KE_PAYLOAD: "the notification data contains the
+	 * two-octet [group] number of the accepted group" */
+	if (no->notify == N_INVALID_KE_PAYLOAD) {
+		put_be16(group, no->group);
+		n.data = group;
+		n.len = sizeof(group);
+	}
+	if (reply_begin(&r) < 0 || ike_put_notify(&r.b, &n) < 0)
+		return;
+	reply_send(sa, m, &r);
+	/* INVALID_KE_PAYLOAD and TEMPORARY_FAILURE ask for a retry: nothing is lost. */
+	if (no->notify != N_INVALID_KE_PAYLOAD && no->notify != N_TEMPORARY_FAILURE)
+		sa_probe(sa, sa->now_ms, "a gateway request was refused");
+}
+
 /* The gateway rekeys a Child SA (§1.3.3): answer, install the new one, keep the old one. */
 static void child_rekey_request(struct ike_sa *sa, const struct ike_msg *m)
 {
-	struct ike_pl_any sap, tsi, tsr, nonce;
+	static const char what[] = "Child SA rekey";
+	struct ike_pl_any sap, tsi, tsr, nonce, ke;
 	struct ike_pl_notify rn;
-	struct ike_pl_sa chosen = { .n_prop = 1 };
+	struct ike_proposal chosen;
 	struct ike_algs algs;
 	uint8_t nr[SA_NONCE_LEN], pub[DH_MAX_PUBLIC_LEN], gir[DH_MAX_SECRET_LEN];
 	size_t publen = 0, girlen = 0;
 	uint32_t spi_in = sa_random_spi(), spi_out;
+	struct sa_refusal no = { .notify = N_NO_PROPOSAL_CHOSEN };
 	struct sa_reply r;
 	uint16_t dh;
+	bool have_ke;
 
-	if (reply_begin(&r) < 0)
-		return;
-	if (!sa_find_notify(m, N_REKEY_SA, &rn) || rn.proto != PROTO_ESP || rn.spi_size != 4 ||
-	    (!sa_child_by_spi(sa, get_be32(rn.spi), true) && !sa_child_by_spi(sa, get_be32(rn.spi), false))) {
-		/* Only rekeys: ikeagent runs one Child SA (§1.3: NO_ADDITIONAL_SAS). */
-		if (reply_notify(&r, sa_find_notify(m, N_REKEY_SA, &rn) ? N_CHILD_SA_NOT_FOUND : N_NO_ADDITIONAL_SAS) == 0)
-			reply_send(sa, m, &r);
+	if (!sa_find_notify(m, N_REKEY_SA, &rn)) {
+		/* ikeagent runs one Child SA and only rekeys it (§1.3: NO_ADDITIONAL_SAS). */
+		no.notify = N_NO_ADDITIONAL_SAS;
+		no.why = "a new Child SA besides ours (no REKEY_SA)";
+		refuse(sa, m, "CREATE_CHILD_SA", &no);
 		return;
 	}
+	if (rn.proto != PROTO_ESP || rn.spi_size != 4 ||
+	    (!sa_child_by_spi(sa, get_be32(rn.spi), true) && !sa_child_by_spi(sa, get_be32(rn.spi), false))) {
+		/* §1.3.3 / §3.10.1 CHILD_SA_NOT_FOUND */
+		no.notify = N_CHILD_SA_NOT_FOUND;
+		no.why = "REKEY_SA names a Child SA we do not have";
+		refuse(sa, m, what, &no);
+		return;
+	}
+	/* §1.3.3: "SA, Ni, [KEi,] TSi, TSr"; a payload that is missing or does not parse */
 	if (sa_decode_first(m, PL_SA, &sap) < 0 || sa_decode_first(m, PL_NONCE, &nonce) < 0 ||
-	    sa_decode_first(m, PL_TSi, &tsi) < 0 || sa_decode_first(m, PL_TSr, &tsr) < 0 ||
-	    sa_choose(&sa->cfg.esp_props, &sap.u.sa, PROTO_ESP, &chosen.prop[0], &algs, &dh) < 0 ||
-	    (dh && child_pfs(dh, m, pub, &publen, gir, &girlen) < 0) ||
+	    sa_decode_first(m, PL_TSi, &tsi) < 0 || sa_decode_first(m, PL_TSr, &tsr) < 0) {
+		no.notify = N_INVALID_SYNTAX;
+		no.why = "SA, nonce or traffic selectors missing or malformed";
+		refuse(sa, m, what, &no);
+		return;
+	}
+	have_ke = sa_decode_first(m, PL_KE, &ke) == 0;
+	if (sa_choose(&sa->cfg.esp_props, &sap.u.sa, PROTO_ESP, have_ke ? ke.u.ke.group : 0,
+		      &chosen, &algs, &dh) < 0) {
+		no.why = "none of its ESP proposals is one of ours";
+		refuse(sa, m, what, &no);
+		return;
+	}
+	if (dh && (!have_ke || ke.u.ke.group != dh)) {
+		/* §1.3.3 refers to §1.2: INVALID_KE_PAYLOAD names the group we chose */
+		no = (struct sa_refusal){ .notify = N_INVALID_KE_PAYLOAD, .group = dh,
+					  .why = "its KE payload is missing or of another group" };
+		refuse(sa, m, what, &no);
+		return;
+	}
+	if ((dh && child_pfs(dh, m, pub, &publen, gir, &girlen) < 0) ||
 	    RAND_bytes(nr, sizeof(nr)) != 1) {
-		log_warn("ike: refused the gateway's Child SA rekey: no acceptable proposal");
-		if (reply_notify(&r, N_NO_PROPOSAL_CHOSEN) == 0)
-			reply_send(sa, m, &r);
+		no.why = "cannot compute the PFS secret (bad KE value?)";
+		refuse(sa, m, what, &no);
 		goto out;
 	}
-	spi_out = 0;
-	for (unsigned i = 0; i < sap.u.sa.n_prop; i++)
-		if (sap.u.sa.prop[i].num == chosen.prop[0].num)
-			spi_out = get_be32(sap.u.sa.prop[i].spi);
-	put_be32(chosen.prop[0].spi, spi_in);
+	spi_out = get_be32(chosen.spi);
+	put_be32(chosen.spi, spi_in);
 	struct ike_pl_nonce np = { .data = nr, .len = sizeof(nr) };
 	struct ike_pl_ke kp = { .group = dh, .data = pub, .len = (uint16_t)publen };
 
-	if (ike_put_sa(&r.b, &chosen) < 0 || ike_put_nonce(&r.b, &np) < 0 ||
-	    (dh && ike_put_ke(&r.b, &kp) < 0) || ike_put_ts(&r.b, PL_TSi, &tsi.u.ts) < 0 ||
-	    ike_put_ts(&r.b, PL_TSr, &tsr.u.ts) < 0)
+	if (reply_begin(&r) < 0 || ike_put_sa(&r.b, &chosen, 1) < 0 ||
+	    ike_put_nonce(&r.b, &np) < 0 || (dh && ike_put_ke(&r.b, &kp) < 0) ||
+	    ike_put_ts(&r.b, PL_TSi, &tsi.u.ts) < 0 || ike_put_ts(&r.b, PL_TSr, &tsr.u.ts) < 0) {
+		no.why = "our answer does not fit a message";
+		refuse(sa, m, what, &no);
 		goto out;
+	}
 	reply_send(sa, m, &r);
 	sa->rekeys++;
 	/* §2.17: the gateway started this exchange, so its nonce is Ni and encr_i is its key. */
@@ -253,23 +337,24 @@ out:
 /* §1.3.2: the gateway rekeys the IKE SA; the Child SAs move to the new one. */
 static void ike_rekey_request(struct ike_sa *sa, const struct ike_msg *m)
 {
+	static const char what[] = "IKE SA rekey";
 	struct ike_keys nk;
 	uint8_t spi_i[8];
+	struct sa_refusal no;
 	struct sa_reply r;
 
 	memset(&nk, 0, sizeof(nk));
-	if (reply_begin(&r) < 0)
-		return;
 	if (sa->req.active && sa->req.kind == REQ_REKEY_IKE) {
 		/* §2.25.2: a simultaneous IKE rekey; ours goes on, the gateway retries. */
-		if (reply_notify(&r, N_TEMPORARY_FAILURE) == 0)
-			reply_send(sa, m, &r);
+		no = (struct sa_refusal){ .notify = N_TEMPORARY_FAILURE,
+					  .why = "we are rekeying it ourselves (§2.25.2)" };
+		refuse(sa, m, what, &no);
 		return;
 	}
-	if (sa_rekey_ike_answer(sa, m, &r.b, &nk, spi_i) < 0) {
-		log_warn("ike: refused the gateway's IKE SA rekey: no acceptable proposal");
-		if (reply_begin(&r) == 0 && reply_notify(&r, N_NO_PROPOSAL_CHOSEN) == 0)
-			reply_send(sa, m, &r);
+	if (reply_begin(&r) < 0)
+		return;
+	if (sa_rekey_ike_answer(sa, m, &r.b, &nk, spi_i, &no) < 0) {
+		refuse(sa, m, what, &no);
 		ike_keys_clear(&nk);
 		return;
 	}
@@ -282,23 +367,30 @@ static void ike_rekey_request(struct ike_sa *sa, const struct ike_msg *m)
 	ike_keys_clear(&nk);
 }
 
+/* Which SA the gateway's CREATE_CHILD_SA is for: the protocol of its first proposal. */
 static void create_child_request(struct ike_sa *sa, const struct ike_msg *m)
 {
 	struct ike_pl_any sap;
+	struct ike_sa_prop p;
+	struct rd props;
 	unsigned it = 0;
-	struct sa_reply r;
 
 	/* §2.21.2 / §3.10.1: an SA payload we cannot parse is INVALID_SYNTAX, not a refusal. */
 	if (ike_msg_find(m, PL_SA, &it) && sa_decode_first(m, PL_SA, &sap) < 0) {
-		log_warn("ike: gateway's CREATE_CHILD_SA has a malformed SA payload, answering INVALID_SYNTAX");
-		if (reply_begin(&r) == 0 && reply_notify(&r, N_INVALID_SYNTAX) == 0)
-			reply_send(sa, m, &r);
+		struct sa_refusal no = { .notify = N_INVALID_SYNTAX,
+					 .why = "its SA payload does not parse" };
+
+		refuse(sa, m, "CREATE_CHILD_SA", &no);
 		return;
 	}
-	if (sa_decode_first(m, PL_SA, &sap) == 0 && sap.u.sa.n_prop > 0 &&
-	    sap.u.sa.prop[0].proto == PROTO_IKE) {
-		ike_rekey_request(sa, m);
-		return;
+	if (it) {
+		props = ike_sa_props(&sap.u.sa);
+		log_debug("ike: gateway's CREATE_CHILD_SA offers %u proposals, up to %u transforms each",
+			  sap.u.sa.n_prop, sap.u.sa.max_trans);
+		if (ike_sa_next_prop(&props, &p) && p.proto == PROTO_IKE) {
+			ike_rekey_request(sa, m);
+			return;
+		}
 	}
 	child_rekey_request(sa, m);
 }

@@ -40,22 +40,24 @@ static bool group_offered(const struct ike_sa *sa, uint16_t group)
 
 static int add_transform(struct ike_proposal *p, uint8_t type, uint16_t id, uint16_t key_len)
 {
-	if (p->n_trans >= IKE_MAX_TRANSFORMS)
+	if (p->n_trans >= IKE_PROP_MAX_BUILD)
 		return -1;
 	p->trans[p->n_trans++] = (struct ike_transform){ .type = type, .id = id, .key_len = key_len };
 	return 0;
 }
 
-/* Our proposals as an SA payload (protocol IKE or ESP). */
-int sa_proposals_payload(const struct proposal_list *l, uint8_t proto, const uint8_t *spi,
-			 uint8_t spi_size, struct ike_pl_sa *out)
+/* Our proposals (protocol IKE or ESP) as an SA payload, numbered 1..n. */
+int sa_put_proposals(struct ike_mw *b, const struct proposal_list *l, uint8_t proto,
+		     const uint8_t *spi, uint8_t spi_size)
 {
-	memset(out, 0, sizeof(*out));
-	if (l->n == 0 || l->n > IKE_MAX_PROPOSALS)
+	struct ike_proposal props[PROP_LIST_MAX];
+
+	if (l->n == 0 || l->n > PROP_LIST_MAX)
 		return -1;
+	memset(props, 0, sizeof(props));
 	for (unsigned i = 0; i < l->n; i++) {
 		const struct proposal *pp = &l->p[i];
-		struct ike_proposal *p = &out->prop[i];
+		struct ike_proposal *p = &props[i];
 		int rc = 0;
 
 		p->num = (uint8_t)(i + 1);
@@ -80,8 +82,7 @@ int sa_proposals_payload(const struct proposal_list *l, uint8_t proto, const uin
 		if (rc)
 			return -1;
 	}
-	out->n_prop = l->n;
-	return 0;
+	return ike_put_sa(b, props, l->n);
 }
 
 static int put_natd(struct ike_mw *b, uint16_t type, const uint8_t *hash)
@@ -94,14 +95,12 @@ static int put_natd(struct ike_mw *b, uint16_t type, const uint8_t *hash)
 static int init_build(struct ike_sa *sa, uint8_t *buf, size_t cap, size_t *len)
 {
 	uint8_t ke[DH_MAX_PUBLIC_LEN], src[IKE_NAT_DETECTION_LEN], dst[IKE_NAT_DETECTION_LEN];
-	struct ike_pl_sa sap;
 	struct ike_hdr h;
 	struct ike_mw b;
 	struct wr w;
 	size_t kelen;
 
-	if (sa_proposals_payload(&sa->cfg.ike_props, PROTO_IKE, NULL, 0, &sap) < 0 ||
-	    dh_public(&sa->dh, ke, sizeof(ke), &kelen) < 0)
+	if (dh_public(&sa->dh, ke, sizeof(ke), &kelen) < 0)
 		return -1;
 	/*
 	 * §2.23: a peer "MAY" pretend to be behind a NAT to force UDP
@@ -131,7 +130,8 @@ static int init_build(struct ike_sa *sa, uint8_t *buf, size_t cap, size_t *len)
 	struct ike_pl_ke kep = { .group = sa->dh_group, .data = ke, .len = (uint16_t)kelen };
 	struct ike_pl_nonce np = { .data = sa->ni, .len = SA_NONCE_LEN };
 
-	if (ike_put_sa(&b, &sap) < 0 || ike_put_ke(&b, &kep) < 0 || ike_put_nonce(&b, &np) < 0 ||
+	if (sa_put_proposals(&b, &sa->cfg.ike_props, PROTO_IKE, NULL, 0) < 0 ||
+	    ike_put_ke(&b, &kep) < 0 || ike_put_nonce(&b, &np) < 0 ||
 	    put_natd(&b, N_NAT_DETECTION_SOURCE_IP, src) < 0 ||
 	    put_natd(&b, N_NAT_DETECTION_DESTINATION_IP, dst) < 0)
 		return -1;
@@ -246,10 +246,12 @@ bool sa_offered(const struct proposal *pp, const struct ike_transform *t)
  * §2.7: the responder picks one proposal and one transform of each type
  * from it. Check that it is one we offered, and return the algorithms.
  */
-int sa_check_choice(const struct proposal_list *l, const struct ike_proposal *p,
-		    struct ike_algs *algs, uint16_t *dh)
+static int check_choice(const struct proposal_list *l, const struct ike_sa_prop *p,
+			struct ike_algs *algs, uint16_t *dh)
 {
 	const struct proposal *pp;
+	struct ike_transform t;
+	struct rd trs;
 	unsigned seen = 0;
 
 	if (p->num < 1 || p->num > l->n)
@@ -257,33 +259,46 @@ int sa_check_choice(const struct proposal_list *l, const struct ike_proposal *p,
 	pp = &l->p[p->num - 1];
 	memset(algs, 0, sizeof(*algs));
 	*dh = 0;
-	for (unsigned i = 0; i < p->n_trans; i++) {
-		const struct ike_transform *t = &p->trans[i];
-
-		if (t->type > 5 || (seen & (1u << t->type)) || !sa_offered(pp, t))
+	for (trs = p->trans; ike_sa_next_trans(&trs, &t);) {
+		if (t.type == 0 || t.type > TRANS_ESN || (seen & (1u << t.type)) ||
+		    !sa_offered(pp, &t))
 			return -1;
-		seen |= 1u << t->type;
-		switch (t->type) {
-		case TRANS_ENCR: algs->encr = t->id; algs->encr_keybits = t->key_len; break;
-		case TRANS_PRF: algs->prf = t->id; break;
-		case TRANS_INTEG: algs->integ = t->id; break;
-		case TRANS_DH: *dh = t->id; break;
+		seen |= 1u << t.type;
+		switch (t.type) {
+		case TRANS_ENCR: algs->encr = t.id; algs->encr_keybits = t.key_len; break;
+		case TRANS_PRF: algs->prf = t.id; break;
+		case TRANS_INTEG: algs->integ = t.id; break;
+		case TRANS_DH: *dh = t.id; break;
 		default: break;
 		}
 	}
 	return algs->encr ? 0 : -1;
 }
 
+int sa_accepted(const struct ike_msg *m, const struct proposal_list *l, uint8_t proto,
+		uint8_t spi_size, struct ike_algs *algs, uint16_t *dh, uint8_t spi[IKE_MAX_SPI])
+{
+	struct ike_pl_any sap;
+	struct ike_sa_prop p;
+	struct rd props;
+
+	/* §3.3: "the SA payload in the response MUST contain exactly one proposal" (§2.7) */
+	if (sa_decode_first(m, PL_SA, &sap) < 0 || sap.u.sa.n_prop != 1)
+		return -1;
+	props = ike_sa_props(&sap.u.sa);
+	if (!ike_sa_next_prop(&props, &p) || p.proto != proto || p.spi_size != spi_size ||
+	    check_choice(l, &p, algs, dh) < 0)
+		return -1;
+	if (spi)
+		memcpy(spi, p.spi, spi_size);
+	return 0;
+}
+
 static int init_choose(struct ike_sa *sa, const struct ike_msg *m)
 {
-	unsigned it = 0;
-	const struct ike_pl *p = ike_msg_find(m, PL_SA, &it);
-	struct ike_pl_sa sap;
 	uint16_t dh;
 
-	if (!p || ike_pl_sa_decode(p, &sap) < 0 || sap.n_prop != 1 ||
-	    sap.prop[0].proto != PROTO_IKE ||
-	    sa_check_choice(&sa->cfg.ike_props, &sap.prop[0], &sa->algs, &dh) < 0 ||
+	if (sa_accepted(m, &sa->cfg.ike_props, PROTO_IKE, 0, &sa->algs, &dh, NULL) < 0 ||
 	    dh != sa->dh_group || ike_algs_check(&sa->algs, false) < 0)
 		return -1;
 	return 0;

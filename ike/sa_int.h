@@ -9,6 +9,9 @@
 #define SA_MSG_MAX	4096	/* largest IKE message we build or cache */
 #define SA_NONCE_LEN	32
 #define SA_MAX_CHILDREN	4
+#define SA_PROBE_DELAY_MS	1000	/* after the failure: let the gateway finish its side */
+#define SA_PROBE_FIRST_MS	500	/* then 0.5 + 1 + 2 s: gone within 4.5 s */
+#define SA_PROBE_TRIES		3
 
 struct sa_child {
 	bool used;
@@ -23,6 +26,8 @@ struct sa_request {
 	uint8_t buf[SA_MSG_MAX];
 	size_t len;
 	unsigned tries;
+	unsigned max_tries;	/* then give up */
+	uint32_t first_ms;	/* first retransmission timeout */
 	uint64_t next_ms;	/* next retransmission */
 	uint32_t timeout_ms;	/* current back-off */
 	/* what the request was for, so its response can be matched */
@@ -102,6 +107,7 @@ struct ike_sa {
 	uint64_t now_ms;
 	uint64_t last_rx_ms;
 	uint64_t dpd_due_ms;
+	uint64_t probe_at;		/* see sa_probe(); 0 = none due */
 	unsigned rekeys;
 };
 
@@ -138,18 +144,36 @@ int sa_request(struct ike_sa *sa, int kind, uint8_t exchange, sa_fill_fn fill,
 /* Fill: a Delete payload for the IKE SA. */
 int sa_fill_delete_ike(struct ike_sa *sa, struct ike_mw *b) MUST_CHECK;
 
-/* Total time a request may wait over a reliable transport: what UDP's tries add up to. */
-uint32_t sa_request_budget_ms(const struct ike_sa *sa);
+/*
+ * The retransmission schedule of the outstanding request, sent at now:
+ * first_ms, doubling, max_tries sends in all; over TCP one timer of what
+ * those add up to. sa_send_request() sets the configured one.
+ */
+void sa_request_schedule(struct ike_sa *sa, uint32_t first_ms, unsigned max_tries, uint64_t now);
+/*
+ * Something failed that may mean the gateway dropped the IKE SA without
+ * telling us (it refused our rekey, we refused its request): check
+ * liveness SA_PROBE_DELAY_MS from now, with SA_PROBE_TRIES sends from
+ * SA_PROBE_FIRST_MS, rather than after the DPD interval. No answer fails
+ * the SA (IKE_FAIL_TIMEOUT) and the session reconnects.
+ */
+void sa_probe(struct ike_sa *sa, uint64_t now, const char *why);
 
 /* sa_init.c: IKE_SA_INIT */
 int sa_natd_hash(const struct ike_sa *sa, const uint8_t *ip, uint16_t port,
 		 uint8_t out[IKE_NAT_DETECTION_LEN]) MUST_CHECK;
 int sa_init_send(struct ike_sa *sa, uint64_t now) MUST_CHECK;
-int sa_proposals_payload(const struct proposal_list *l, uint8_t proto, const uint8_t *spi,
-			 uint8_t spi_size, struct ike_pl_sa *out) MUST_CHECK;
+int sa_put_proposals(struct ike_mw *b, const struct proposal_list *l, uint8_t proto,
+		     const uint8_t *spi, uint8_t spi_size) MUST_CHECK;
 bool sa_offered(const struct proposal *pp, const struct ike_transform *t);
-int sa_check_choice(const struct proposal_list *l, const struct ike_proposal *p,
-		    struct ike_algs *algs, uint16_t *dh) MUST_CHECK;
+/*
+ * The gateway's answer to our SA payload (§2.7): exactly one proposal of
+ * proto with spi_size, one of ours, one transform of each type we offered.
+ * Its algorithms into *algs and *dh (0: none), its SPI into spi (may be NULL).
+ */
+int sa_accepted(const struct ike_msg *m, const struct proposal_list *l, uint8_t proto,
+		uint8_t spi_size, struct ike_algs *algs, uint16_t *dh,
+		uint8_t spi[IKE_MAX_SPI]) MUST_CHECK;
 void sa_init_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
 
 /* sa_auth.c: IKE_AUTH */
@@ -168,15 +192,32 @@ uint64_t sa_rekey_deadline(const struct ike_sa *sa);
 void sa_rekey_child_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
 void sa_rekey_ike_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
 void sa_delete_child_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
+/*
+ * Why we refuse a request of the gateway: the error notify we answer with
+ * (§2.21.2, §3.10.1) and, for INVALID_KE_PAYLOAD, the group we want.
+ */
+struct sa_refusal {
+	uint16_t notify;
+	uint16_t group;
+	const char *why;	/* for the log */
+};
 /* The gateway rekeys the IKE SA: build our answer, then (after it was sent) switch. */
 int sa_rekey_ike_answer(struct ike_sa *sa, const struct ike_msg *m, struct ike_mw *b,
-			struct ike_keys *nk, uint8_t spi_i[8]) MUST_CHECK;
+			struct ike_keys *nk, uint8_t spi_i[8], struct sa_refusal *no) MUST_CHECK;
 void sa_rekey_ike_commit(struct ike_sa *sa, struct ike_keys *nk, const uint8_t spi_i[8]);
 /* A message for the replaced IKE SA (its DELETE); true if it was one. */
 bool sa_old_input(struct ike_sa *sa, const struct ike_msg *m, const uint8_t *msg, size_t len);
 void sa_old_drop(struct ike_sa *sa);
+/*
+ * We answer the gateway's SA payload (§2.7, §3.3.6): the first of its
+ * proposals for proto we can match, one transform of each type; a proposal
+ * with the group of its KE payload (ke_group; 0: none) first. *out gets
+ * that proposal's number, and its SPI (the gateway's; ours goes in before
+ * sending), with the transforms chosen. -1: none fits (NO_PROPOSAL_CHOSEN).
+ */
 int sa_choose(const struct proposal_list *ours, const struct ike_pl_sa *offer, uint8_t proto,
-	      struct ike_proposal *out, struct ike_algs *algs, uint16_t *dh) MUST_CHECK;
+	      uint16_t ke_group, struct ike_proposal *out, struct ike_algs *algs,
+	      uint16_t *dh) MUST_CHECK;
 
 /* sa_info.c: requests from the gateway */
 void sa_peer_request(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);

@@ -77,14 +77,13 @@ static int rekey_ke(struct ike_sa *sa, uint16_t group, struct ike_mw *b)
 static int fill_rekey_child(struct ike_sa *sa, struct ike_mw *b)
 {
 	const struct proposal_list *l = &sa->cfg.esp_props;
-	struct ike_pl_sa sap;
 	uint32_t spi = sa_random_spi();
 
 	put_be32(sa->rk_spi, spi);
 	sa->rk_child_spi = sa->child_spi_in;
 	/* §1.3.3: REKEY_SA names the Child SA being replaced. */
 	if (put_notify_spi(b, N_REKEY_SA, PROTO_ESP, sa->child_spi_in) < 0 ||
-	    sa_proposals_payload(l, PROTO_ESP, sa->rk_spi, 4, &sap) < 0 || ike_put_sa(b, &sap) < 0 ||
+	    sa_put_proposals(b, l, PROTO_ESP, sa->rk_spi, 4) < 0 ||
 	    rekey_ke(sa, l->p[0].n_dh ? l->p[0].dh[0] : 0, b) < 0 ||
 	    ike_put_ts(b, PL_TSi, &sa->ts_i) < 0 || ike_put_ts(b, PL_TSr, &sa->ts_r) < 0)
 		return -1;
@@ -93,15 +92,12 @@ static int fill_rekey_child(struct ike_sa *sa, struct ike_mw *b)
 
 static int fill_rekey_ike(struct ike_sa *sa, struct ike_mw *b)
 {
-	struct ike_pl_sa sap;
-
 	do {
 		if (RAND_bytes(sa->rk_spi, sizeof(sa->rk_spi)) != 1)
 			return -1;
 	} while (!memcmp(sa->rk_spi, "\0\0\0\0\0\0\0\0", 8));
 	/* §1.3.2: the SA payload carries the new initiator SPI; KE is mandatory. */
-	if (sa_proposals_payload(&sa->cfg.ike_props, PROTO_IKE, sa->rk_spi, 8, &sap) < 0 ||
-	    ike_put_sa(b, &sap) < 0 || rekey_ke(sa, sa->dh_group, b) < 0)
+	if (sa_put_proposals(b, &sa->cfg.ike_props, PROTO_IKE, sa->rk_spi, 8) < 0 || rekey_ke(sa, sa->dh_group, b) < 0)
 		return -1;
 	return 0;
 }
@@ -151,14 +147,16 @@ static bool refused(struct ike_sa *sa, const struct ike_msg *m, const char *what
 	log_warn("ike: gateway refused our %s rekey with %s; retrying in %us", what,
 		 ike_notify_name(err), REKEY_RETRY_MS / 1000);
 	dh_free(&sa->rk_dh);
+	if (err != N_TEMPORARY_FAILURE && err != N_INVALID_KE_PAYLOAD)
+		sa_probe(sa, sa->now_ms, "our rekey was refused");
 	return true;
 }
 
 void sa_rekey_child_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 {
-	struct ike_pl_any sap, nonce, tsi, tsr;
+	struct ike_pl_any nonce, tsi, tsr;
 	struct ike_algs algs;
-	uint8_t gir[DH_MAX_SECRET_LEN];
+	uint8_t gir[DH_MAX_SECRET_LEN], spi_out[IKE_MAX_SPI];
 	size_t glen = 0;
 	uint16_t dh;
 	/*
@@ -170,17 +168,16 @@ void sa_rekey_child_response(struct ike_sa *sa, const struct ike_msg *m, uint64_
 
 	if (refused(sa, m, "Child SA"))
 		return;
-	if (sa_decode_first(m, PL_SA, &sap) < 0 || sap.u.sa.n_prop != 1 ||
-	    sap.u.sa.prop[0].proto != PROTO_ESP || sap.u.sa.prop[0].spi_size != 4 ||
-	    sa_check_choice(&sa->cfg.esp_props, &sap.u.sa.prop[0], &algs, &dh) < 0 ||
+	if (sa_accepted(m, &sa->cfg.esp_props, PROTO_ESP, 4, &algs, &dh, spi_out) < 0 ||
 	    !ike_encr_is_aead(algs.encr) || ike_algs_check(&algs, true) < 0 ||
 	    sa_decode_first(m, PL_NONCE, &nonce) < 0 || sa_decode_first(m, PL_TSi, &tsi) < 0 ||
 	    sa_decode_first(m, PL_TSr, &tsr) < 0 || rekey_gir(sa, m, dh, gir, &glen) < 0) {
 		log_warn("ike: unusable answer to our Child SA rekey; retrying in %us", REKEY_RETRY_MS / 1000);
+		sa_probe(sa, now, "our Child SA rekey failed");
 		goto out;
 	}
 	sa->rekeys++;
-	sa_child_install(sa, &algs, get_be32(sa->rk_spi), get_be32(sap.u.sa.prop[0].spi),
+	sa_child_install(sa, &algs, get_be32(sa->rk_spi), get_be32(spi_out),
 			 glen ? gir : NULL, glen, sa->rk_ni, sizeof(sa->rk_ni), nonce.u.nonce.data,
 			 nonce.u.nonce.len, true, &tsi.u.ts, &tsr.u.ts, NULL, true);
 	/* §2.8: the initiator of the rekey deletes the old SA once the new one is in place. */
@@ -249,7 +246,7 @@ static void delete_old_ike(struct ike_sa *sa, uint64_t now)
 
 void sa_rekey_ike_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 {
-	struct ike_pl_any sap, nonce;
+	struct ike_pl_any nonce;
 	struct ike_algs algs;
 	struct ike_keys nk;
 	uint8_t gir[DH_MAX_SECRET_LEN], spi_r[8];
@@ -259,15 +256,13 @@ void sa_rekey_ike_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t 
 	memset(&nk, 0, sizeof(nk));
 	if (refused(sa, m, "IKE SA"))
 		return;
-	if (sa_decode_first(m, PL_SA, &sap) < 0 || sap.u.sa.n_prop != 1 ||
-	    sap.u.sa.prop[0].proto != PROTO_IKE || sap.u.sa.prop[0].spi_size != 8 ||
-	    sa_check_choice(&sa->cfg.ike_props, &sap.u.sa.prop[0], &algs, &dh) < 0 ||
+	if (sa_accepted(m, &sa->cfg.ike_props, PROTO_IKE, 8, &algs, &dh, spi_r) < 0 ||
 	    dh != sa->dh_group || ike_algs_check(&algs, false) < 0 ||
 	    sa_decode_first(m, PL_NONCE, &nonce) < 0 || rekey_gir(sa, m, dh, gir, &glen) < 0) {
 		log_warn("ike: unusable answer to our IKE SA rekey; retrying in %us", REKEY_RETRY_MS / 1000);
+		sa_probe(sa, now, "our IKE SA rekey failed");
 		goto out;
 	}
-	memcpy(spi_r, sap.u.sa.prop[0].spi, 8);
 	/* §2.18: SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr), with the new SPIs. */
 	if (ike_keys_derive_rekey(&nk, &algs, &sa->keys, gir, glen, sa->rk_ni, sizeof(sa->rk_ni),
 				  nonce.u.nonce.data, nonce.u.nonce.len, sa->rk_spi, spi_r) < 0) {
@@ -376,12 +371,18 @@ bool sa_old_input(struct ike_sa *sa, const struct ike_msg *cm, const uint8_t *ms
 	return true;
 }
 
+static int refuse(struct sa_refusal *no, uint16_t notify, uint16_t group, const char *why)
+{
+	*no = (struct sa_refusal){ .notify = notify, .group = group, .why = why };
+	return -1;
+}
+
 /* Our answer to the gateway's IKE SA rekey (§1.3.2), built by the caller's reply helpers. */
 int sa_rekey_ike_answer(struct ike_sa *sa, const struct ike_msg *m, struct ike_mw *b,
-			struct ike_keys *nk, uint8_t spi_i[8])
+			struct ike_keys *nk, uint8_t spi_i[8], struct sa_refusal *no)
 {
 	struct ike_pl_any sap, nonce, ke;
-	struct ike_pl_sa chosen = { .n_prop = 1 };
+	struct ike_proposal chosen;
 	struct ike_algs algs;
 	uint8_t gir[DH_MAX_SECRET_LEN], pub[DH_MAX_PUBLIC_LEN];
 	size_t glen, publen;
@@ -389,19 +390,26 @@ int sa_rekey_ike_answer(struct ike_sa *sa, const struct ike_msg *m, struct ike_m
 	struct dh d = { 0 };
 	int rc = -1;
 
+	/* §1.3.2: "SA, Ni, KEi" are all mandatory in a request to rekey the IKE SA */
 	if (sa_decode_first(m, PL_SA, &sap) < 0 || sa_decode_first(m, PL_NONCE, &nonce) < 0 ||
-	    sa_decode_first(m, PL_KE, &ke) < 0 ||
-	    sa_choose(&sa->cfg.ike_props, &sap.u.sa, PROTO_IKE, &chosen.prop[0], &algs, &dh) < 0 ||
-	    !dh || ke.u.ke.group != dh)
-		return -1;
-	for (unsigned i = 0; i < sap.u.sa.n_prop; i++)
-		if (sap.u.sa.prop[i].num == chosen.prop[0].num)
-			memcpy(spi_i, sap.u.sa.prop[i].spi, 8);
+	    sa_decode_first(m, PL_KE, &ke) < 0)
+		return refuse(no, N_INVALID_SYNTAX, 0, "SA, nonce or KE payload missing or malformed");
+	if (sa_choose(&sa->cfg.ike_props, &sap.u.sa, PROTO_IKE, ke.u.ke.group, &chosen, &algs,
+		      &dh) < 0 || !dh)
+		return refuse(no, N_NO_PROPOSAL_CHOSEN, 0, "none of its IKE proposals is one of ours");
+	/*
+	 * §1.3.2 refers to §1.2 / §3.10.1: a KE of another group than the one
+	 * chosen is answered INVALID_KE_PAYLOAD with the group we want.
+	 */
+	if (ke.u.ke.group != dh)
+		return refuse(no, N_INVALID_KE_PAYLOAD, dh, "its KE payload is not of the group we chose");
+	memcpy(spi_i, chosen.spi, 8);
 	do {
 		if (RAND_bytes(sa->rk_spi, 8) != 1 || RAND_bytes(sa->rk_ni, sizeof(sa->rk_ni)) != 1)
-			return -1;
+			return refuse(no, N_NO_PROPOSAL_CHOSEN, 0, "no random numbers");
 	} while (!memcmp(sa->rk_spi, "\0\0\0\0\0\0\0\0", 8));
-	memcpy(chosen.prop[0].spi, sa->rk_spi, 8);
+	memcpy(chosen.spi, sa->rk_spi, 8);
+	refuse(no, N_NO_PROPOSAL_CHOSEN, 0, "cannot compute the new keys (bad KE value?)");
 	if (dh_new(&d, dh) < 0 || dh_public(&d, pub, sizeof(pub), &publen) < 0 ||
 	    dh_derive(&d, ke.u.ke.data, ke.u.ke.len, gir, sizeof(gir), &glen) < 0)
 		goto out;
@@ -413,7 +421,8 @@ int sa_rekey_ike_answer(struct ike_sa *sa, const struct ike_msg *m, struct ike_m
 	struct ike_pl_nonce np = { .data = sa->rk_ni, .len = sizeof(sa->rk_ni) };
 	struct ike_pl_ke kp = { .group = dh, .data = pub, .len = (uint16_t)publen };
 
-	if (ike_put_sa(b, &chosen) < 0 || ike_put_nonce(b, &np) < 0 || ike_put_ke(b, &kp) < 0)
+	refuse(no, N_NO_PROPOSAL_CHOSEN, 0, "our answer does not fit a message");
+	if (ike_put_sa(b, &chosen, 1) < 0 || ike_put_nonce(b, &np) < 0 || ike_put_ke(b, &kp) < 0)
 		goto out;
 	sa->algs = algs;
 	sa->dh_group = dh;

@@ -26,9 +26,25 @@ static void touch_names(const struct ike_pl_any *a)
 	sum += strlen(ike_payload_name(a->type));
 	if (a->type == PL_NOTIFY)
 		sum += strlen(ike_notify_name(a->u.notify.type));
-	if (a->type == PL_SA && a->u.sa.n_prop)
-		sum += strlen(ike_transform_name(a->u.sa.prop[0].trans[0].type,
-						 a->u.sa.prop[0].trans[0].id));
+	if (a->type == PL_SA) {
+		struct rd props = ike_sa_props(&a->u.sa), trs;
+		struct ike_sa_prop p;
+		struct ike_transform t;
+		unsigned n = 0;
+
+		/* the readers see exactly what the decoder counted */
+		while (ike_sa_next_prop(&props, &p)) {
+			unsigned k = 0;
+
+			for (trs = p.trans; ike_sa_next_trans(&trs, &t); k++)
+				sum += strlen(ike_transform_name(t.type, t.id));
+			if (k != p.n_trans)
+				abort();
+			n++;
+		}
+		if (n != a->u.sa.n_prop)
+			abort();
+	}
 	if (sum == 0)
 		abort();
 }

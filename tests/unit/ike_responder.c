@@ -285,18 +285,24 @@ uint32_t gw_expect_request(struct gw *g, struct gw_ike *k, const struct harness 
 	return g->m.hdr.msg_id;
 }
 
-void gw_pick(const struct ike_proposal *p, bool with_dh, uint16_t want_dh,
+void gw_pick(const struct ike_pl_sa *sa, bool with_dh, uint16_t want_dh,
 	     struct ike_proposal *out, struct ike_algs *a, uint16_t *dh)
 {
+	struct rd props = ike_sa_props(sa), trs;
+	struct ike_sa_prop p;
+	struct ike_transform tr;
+	const struct ike_transform *t = &tr;
 	unsigned seen = 0;
 
 	memset(out, 0, sizeof(*out));
 	memset(a, 0, sizeof(*a));
 	*dh = 0;
-	out->num = p->num;
-	out->proto = p->proto;
-	for (unsigned i = 0; i < p->n_trans; i++) {
-		const struct ike_transform *t = &p->trans[i];
+	ck_assert(ike_sa_next_prop(&props, &p));
+	out->num = p.num;
+	out->proto = p.proto;
+	out->spi_size = p.spi_size;
+	memcpy(out->spi, p.spi, sizeof(out->spi));
+	for (trs = p.trans; ike_sa_next_trans(&trs, &tr);) {
 
 		if ((seen & (1u << t->type)) ||
 		    (t->type == TRANS_DH && (!with_dh || (want_dh && t->id != want_dh))))
@@ -341,7 +347,7 @@ void gw_sa_init(struct gw *g, const uint8_t *req, size_t len)
 {
 	static const uint8_t cookie[16] = "cookie-from-gw!";
 	struct ike_pl_any sap, ke, nonce;
-	struct ike_pl_sa chosen = { .n_prop = 1 };
+	struct ike_proposal chosen;
 	struct ike_pl_notify cn;
 	uint8_t pub[DH_MAX_PUBLIC_LEN], gir[DH_MAX_SECRET_LEN], natd[IKE_NAT_DETECTION_LEN] = { 1 };
 	size_t publen, glen;
@@ -373,7 +379,7 @@ void gw_sa_init(struct gw *g, const uint8_t *req, size_t len)
 		init_error(g, N_INVALID_KE_PAYLOAD, grp, 2);
 		return;
 	}
-	gw_pick(&sap.u.sa.prop[0], true, ke.u.ke.group, &chosen.prop[0], &g->algs, &g->group);
+	gw_pick(&sap.u.sa, true, ke.u.ke.group, &chosen, &g->algs, &g->group);
 	ck_assert_uint_eq(g->group, ke.u.ke.group);
 	put_be64(g->ike.spi_i, g->m.hdr.spi_i);
 	ck_assert_int_eq(RAND_bytes(g->ike.spi_r, 8), 1);
@@ -393,7 +399,7 @@ void gw_sa_init(struct gw *g, const uint8_t *req, size_t len)
 				     .len = sizeof(natd) };
 
 	init_reply(g, be64(g->ike.spi_r), &b, &w);
-	ck_assert_int_eq(ike_put_sa(&b, &chosen), 0);
+	ck_assert_int_eq(ike_put_sa(&b, &chosen, 1), 0);
 	ck_assert_int_eq(ike_put_ke(&b, &kp), 0);
 	ck_assert_int_eq(ike_put_nonce(&b, &np), 0);
 	ck_assert_int_eq(ike_put_notify(&b, &src), 0);
@@ -424,7 +430,7 @@ static size_t id_body(uint8_t type, const char *s, uint8_t *out)
 void gw_auth(struct gw *g, const uint8_t *req, size_t len)
 {
 	struct ike_pl_any idi, au, sap, cp;
-	struct ike_pl_sa chosen = { .n_prop = 1 };
+	struct ike_proposal chosen;
 	uint8_t idb[4 + 64], mac[PRF_MAX_LEN], vip[4], dns[2][4];
 	const uint8_t *skp;
 	size_t skplen, maclen, idlen;
@@ -480,15 +486,14 @@ void gw_auth(struct gw *g, const uint8_t *req, size_t len)
 
 	ck_assert_int_eq(ike_put_cp(&o.b, &cpr), 0);
 	gw_get(g, PL_SA, &sap);
-	ck_assert_uint_eq(sap.u.sa.prop[0].spi_size, 4);
 	/* strongSwan leaves the PFS group out of the IKE_AUTH Child SA (§1.2). */
-	gw_pick(&sap.u.sa.prop[0], false, 0, &chosen.prop[0], &g->esp, &dh);
-	g->esp_out = get_be32(sap.u.sa.prop[0].spi);
+	gw_pick(&sap.u.sa, false, 0, &chosen, &g->esp, &dh);
+	ck_assert_uint_eq(chosen.spi_size, 4);
+	g->esp_out = get_be32(chosen.spi);
 	ck_assert_int_eq(RAND_bytes((uint8_t *)&g->esp_in, 4), 1);
 	g->esp_in |= 0x1000;
-	chosen.prop[0].spi_size = 4;
-	put_be32(chosen.prop[0].spi, g->esp_in);
-	ck_assert_int_eq(ike_put_sa(&o.b, &chosen), 0);
+	put_be32(chosen.spi, g->esp_in);
+	ck_assert_int_eq(ike_put_sa(&o.b, &chosen, 1), 0);
 	/* Narrowed: TSi to the virtual IP, TSr to the gateway's network. */
 	ck_assert_int_eq(ike_put_ts(&o.b, PL_TSi, &g->ts_client), 0);
 	ck_assert_int_eq(ike_put_ts(&o.b, PL_TSr, &g->ts_net), 0);

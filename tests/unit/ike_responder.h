@@ -132,7 +132,8 @@ void gw_expect_response(struct gw *g, struct gw_ike *k, const struct harness *h,
 /* Open the SA's last message as its request on k; returns its message ID. */
 uint32_t gw_expect_request(struct gw *g, struct gw_ike *k, const struct harness *h, uint8_t exch);
 /* Responder choice: first transform of each type; DH want_dh (0: the first) or none. */
-void gw_pick(const struct ike_proposal *p, bool with_dh, uint16_t want_dh,
+/* One transform of each type from the first proposal of sa, its number and SPI. */
+void gw_pick(const struct ike_pl_sa *sa, bool with_dh, uint16_t want_dh,
 	     struct ike_proposal *out, struct ike_algs *a, uint16_t *dh);
 /* The gateway's answers to the SA's IKE_SA_INIT and IKE_AUTH requests, into g->out. */
 void gw_sa_init(struct gw *g, const uint8_t *req, size_t len);

@@ -14,6 +14,7 @@
 #include "ike/msg.h"
 #include "ike/names.h"
 #include "tests/unit/check_main.h"
+#include "tests/unit/sa_flat.h"
 
 #define FIX "tests/fixtures/"
 
@@ -94,7 +95,7 @@ static void decode_file(const char *c, const char *rest, struct ike_msg *m)
 	ck_assert_uint_eq(m->hdr.version, IKE_VERSION);
 }
 
-static const struct ike_transform *find_trans(const struct ike_proposal *p, uint8_t type)
+static const struct ike_transform *find_trans(const struct sa_flat_prop *p, uint8_t type)
 {
 	for (unsigned i = 0; i < p->n_trans; i++) {
 		if (p->trans[i].type == type)
@@ -106,9 +107,11 @@ static const struct ike_transform *find_trans(const struct ike_proposal *p, uint
 static void check_sa(const struct fx_case *fc, const struct ike_pl *p)
 {
 	const struct ike_transform *t;
-	struct ike_pl_sa sa;
+	struct ike_pl_sa sap;
+	struct sa_flat sa;
 
-	ck_assert_int_eq(ike_pl_sa_decode(p, &sa), 0);
+	ck_assert_int_eq(ike_pl_sa_decode(p, &sap), 0);
+	sa_flat(&sap, &sa);
 	ck_assert_uint_eq(sa.n_prop, 1);	/* the client offers only this one */
 	ck_assert_uint_eq(sa.prop[0].num, 1);
 	ck_assert_uint_eq(sa.prop[0].proto, PROTO_IKE);

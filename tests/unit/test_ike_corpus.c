@@ -13,6 +13,7 @@
 
 #include "ike/msg.h"
 #include "tests/unit/check_main.h"
+#include "tests/unit/sa_flat.h"
 
 #define MSG_MAX 4096
 
@@ -63,10 +64,11 @@ static void ts_pair(struct ike_mw *b)
 
 static void esp_sa(struct ike_mw *b, unsigned n_prop, bool dh)
 {
-	struct ike_pl_sa sa = { .n_prop = n_prop };
+	struct ike_proposal sa[8];
 
+	ck_assert_uint_le(n_prop, 8);
 	for (unsigned i = 0; i < n_prop; i++) {
-		struct ike_proposal *p = &sa.prop[i];
+		struct ike_proposal *p = &sa[i];
 
 		*p = (struct ike_proposal){ .num = (uint8_t)(i + 1), .proto = PROTO_ESP,
 					    .spi_size = 4, .spi = { 0xc5, 0, 0, (uint8_t)i } };
@@ -80,19 +82,19 @@ static void esp_sa(struct ike_mw *b, unsigned n_prop, bool dh)
 									 false };
 		p->trans[p->n_trans++] = (struct ike_transform){ TRANS_ESN, ESN_NO, 0, false };
 	}
-	ck_assert_int_eq(ike_put_sa(b, &sa), 0);
+	ck_assert_int_eq(ike_put_sa(b, sa, n_prop), 0);
 }
 
 static void ike_sa(struct ike_mw *b, uint8_t spi_size)
 {
-	struct ike_pl_sa sa = { .n_prop = 1 };
+	struct ike_proposal sa[1];
 
-	sa.prop[0] = (struct ike_proposal){ .num = 1, .proto = PROTO_IKE, .spi_size = spi_size,
+	sa[0] = (struct ike_proposal){ .num = 1, .proto = PROTO_IKE, .spi_size = spi_size,
 					    .spi = { 1, 2, 3, 4, 5, 6, 7, 8 }, .n_trans = 3 };
-	sa.prop[0].trans[0] = (struct ike_transform){ TRANS_ENCR, ENCR_AES_GCM_16, 256, false };
-	sa.prop[0].trans[1] = (struct ike_transform){ TRANS_PRF, PRF_HMAC_SHA2_256, 0, false };
-	sa.prop[0].trans[2] = (struct ike_transform){ TRANS_DH, DH_CURVE25519, 0, false };
-	ck_assert_int_eq(ike_put_sa(b, &sa), 0);
+	sa[0].trans[0] = (struct ike_transform){ TRANS_ENCR, ENCR_AES_GCM_16, 256, false };
+	sa[0].trans[1] = (struct ike_transform){ TRANS_PRF, PRF_HMAC_SHA2_256, 0, false };
+	sa[0].trans[2] = (struct ike_transform){ TRANS_DH, DH_CURVE25519, 0, false };
+	ck_assert_int_eq(ike_put_sa(b, sa, 1), 0);
 }
 
 static void ke_nonce(struct ike_mw *b)
@@ -406,9 +408,11 @@ START_TEST(seeds_decode_fully)
 	ck_assert_int_eq(decode_all(s->b, s->len, &m), 3);
 	ck_assert_uint_eq(m.n_skipped, 1);
 	{
-		struct ike_pl_sa sa;
+		struct ike_pl_sa sap;
+		struct sa_flat sa;
 
-		ck_assert_int_eq(ike_pl_sa_decode(&m.pl[0], &sa), 0);
+		ck_assert_int_eq(ike_pl_sa_decode(&m.pl[0], &sap), 0);
+		sa_flat(&sap, &sa);
 		ck_assert(sa.prop[0].trans[0].unknown_attr);
 		ck_assert_uint_eq(sa.prop[0].spi_size, 8);
 	}

@@ -20,6 +20,7 @@
 #include "ike/msg.h"
 #include "ike/sk.h"
 #include "tests/unit/check_main.h"
+#include "tests/unit/sa_flat.h"
 #include "tests/unit/testutil.h"
 
 
@@ -39,9 +40,11 @@ static uint64_t be64(const uint8_t *p)
 
 static void chosen_algs(const struct ike_msg *resp, struct ike_algs *a)
 {
-	struct ike_pl_sa sa;
+	struct ike_pl_sa sap;
+	struct sa_flat sa;
 
-	ck_assert_int_eq(ike_pl_sa_decode(first_pl(resp, PL_SA), &sa), 0);
+	ck_assert_int_eq(ike_pl_sa_decode(first_pl(resp, PL_SA), &sap), 0);
+	sa_flat(&sap, &sa);
 	ck_assert_uint_eq(sa.n_prop, 1);
 	memset(a, 0, sizeof(*a));
 	for (unsigned i = 0; i < sa.prop[0].n_trans; i++) {

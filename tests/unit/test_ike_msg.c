@@ -9,6 +9,7 @@
 #include "ike/msg.h"
 #include "ike/names.h"
 #include "tests/unit/check_main.h"
+#include "tests/unit/sa_flat.h"
 
 #define R4(x)	x, x, x, x
 #define R8(x)	R4(x), R4(x)
@@ -65,7 +66,7 @@ static int build_init_req(uint8_t *out, size_t cap, size_t *len)
 	static const uint8_t ke[32] = { R32(0x11) }, no[32] = { R32(0x22) };
 	static const uint8_t nd_s[20] = { R20(0x33) }, nd_d[20] = { R20(0x44) };
 	static const uint8_t vid[16] = { R16(0x55) };
-	struct ike_pl_sa sa = { .n_prop = 2 };
+	struct ike_proposal sa[2];
 	struct ike_pl_ke k = { .group = DH_CURVE25519, .data = ke, .len = 32 };
 	struct ike_pl_nonce n = { .data = no, .len = 32 };
 	struct ike_pl_notify ns = { .type = N_NAT_DETECTION_SOURCE_IP, .data = nd_s, .len = 20 };
@@ -74,17 +75,17 @@ static int build_init_req(uint8_t *out, size_t cap, size_t *len)
 	struct ike_mw b;
 	struct wr w;
 
-	sa.prop[0] = (struct ike_proposal){ .num = 1, .proto = PROTO_IKE, .n_trans = 3, .trans = {
+	sa[0] = (struct ike_proposal){ .num = 1, .proto = PROTO_IKE, .n_trans = 3, .trans = {
 		{ TRANS_ENCR, ENCR_AES_GCM_16, 256, false },
 		{ TRANS_PRF, PRF_HMAC_SHA2_256, 0, false },
 		{ TRANS_DH, DH_CURVE25519, 0, false } } };
-	sa.prop[1] = (struct ike_proposal){ .num = 2, .proto = PROTO_IKE, .n_trans = 4, .trans = {
+	sa[1] = (struct ike_proposal){ .num = 2, .proto = PROTO_IKE, .n_trans = 4, .trans = {
 		{ TRANS_ENCR, ENCR_AES_CBC, 256, false },
 		{ TRANS_PRF, PRF_HMAC_SHA2_256, 0, false },
 		{ TRANS_INTEG, AUTH_HMAC_SHA2_256_128, 0, false },
 		{ TRANS_DH, DH_CURVE25519, 0, false } } };
 	wr_init(&w, out, cap);
-	if (ike_mw_begin(&b, &w, &test_hdr) < 0 || ike_put_sa(&b, &sa) < 0 ||
+	if (ike_mw_begin(&b, &w, &test_hdr) < 0 || ike_put_sa(&b, sa, 2) < 0 ||
 	    ike_put_ke(&b, &k) < 0 || ike_put_nonce(&b, &n) < 0 ||
 	    ike_put_notify(&b, &ns) < 0 || ike_put_notify(&b, &nd) < 0 ||
 	    ike_put_vendor(&b, &v) < 0)
@@ -105,7 +106,8 @@ START_TEST(init_req_decodes_every_field)
 {
 	static const uint8_t types[] = { PL_SA, PL_KE, PL_NONCE, PL_NOTIFY, PL_NOTIFY, PL_VENDOR };
 	struct ike_msg m;
-	struct ike_pl_sa sa;
+	struct ike_pl_sa sap;
+	struct sa_flat sa;
 	struct ike_pl_ke ke;
 	struct ike_pl_nonce no;
 	struct ike_pl_notify n;
@@ -132,8 +134,10 @@ START_TEST(init_req_decodes_every_field)
 	ck_assert_uint_eq(m.pl[0].len, 80);
 	ck_assert(m.pl[0].body == init_req + 32);
 
-	ck_assert_int_eq(ike_pl_sa_decode(&m.pl[0], &sa), 0);
+	ck_assert_int_eq(ike_pl_sa_decode(&m.pl[0], &sap), 0);
+	sa_flat(&sap, &sa);
 	ck_assert_uint_eq(sa.n_prop, 2);
+	ck_assert_uint_eq(sap.max_trans, 4);
 	ck_assert_uint_eq(sa.prop[0].num, 1);
 	ck_assert_uint_eq(sa.prop[0].proto, PROTO_IKE);
 	ck_assert_uint_eq(sa.prop[0].spi_size, 0);

@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "ike/msg.h"
+#include "ike/proposal.h"
 #include "tests/unit/check_main.h"
+#include "tests/unit/sa_flat.h"
 
 static uint8_t buf[70000];
 
@@ -65,11 +67,16 @@ static int dec(uint8_t type, const uint8_t *body, size_t len)
 
 /* ---- SA ---- */
 
-static void sa_eq(const struct ike_pl_sa *x, const struct ike_pl_sa *y)
+/* The proposals we encoded against what decoding them gives back. */
+static void sa_eq(const struct ike_proposal *x, unsigned n, const struct ike_pl_sa *y)
 {
-	ck_assert_uint_eq(x->n_prop, y->n_prop);
-	for (unsigned i = 0; i < x->n_prop; i++) {
-		const struct ike_proposal *p = &x->prop[i], *q = &y->prop[i];
+	struct sa_flat f;
+
+	sa_flat(y, &f);
+	ck_assert_uint_eq(f.n_prop, n);
+	for (unsigned i = 0; i < n; i++) {
+		const struct ike_proposal *p = &x[i];
+		const struct sa_flat_prop *q = &f.prop[i];
 
 		ck_assert_uint_eq(p->num, q->num);
 		ck_assert_uint_eq(p->proto, q->proto);
@@ -97,64 +104,96 @@ static void esp_prop(struct ike_proposal *p, uint8_t num, uint32_t spi)
 	p->trans[1] = (struct ike_transform){ TRANS_ESN, ESN_NO, 0, false };
 }
 
+/* Encodes n proposals alone in a message, decodes it back into *out. */
+static void sa_roundtrip_n(const struct ike_proposal *props, unsigned n, struct ike_pl_any *out)
+{
+	static const struct ike_hdr h = { .spi_i = 1, .spi_r = 2, .exchange = IKE_AUTH };
+	struct ike_pl_any again;
+	struct ike_msg m;
+	struct ike_mw b;
+	struct wr w;
+	size_t len;
+
+	wr_init(&w, buf, sizeof(buf));
+	ck_assert_int_eq(ike_mw_begin(&b, &w, &h), 0);
+	ck_assert_int_eq(ike_put_sa(&b, props, n), 0);
+	ck_assert_int_eq(ike_mw_finish(&b, &len), 0);
+	ck_assert_int_eq(ike_msg_decode(&m, buf, len), 0);
+	ck_assert_int_eq(ike_pl_any_decode(&m.pl[0], out), 0);
+	sa_eq(props, n, &out->u.sa);
+	/* a decoded SA payload encodes to the same bytes */
+	roundtrip(out, &again);
+	sa_eq(props, n, &again.u.sa);
+}
+
 START_TEST(sa_roundtrip)
 {
-	struct ike_pl_any a = { .type = PL_SA }, out;
-	struct ike_pl_sa *sa = &a.u.sa;
+	static struct ike_proposal props[PROP_LIST_MAX];
+	struct ike_pl_any out;
 
 	/* ESP, several proposals */
-	sa->n_prop = 3;
 	for (unsigned i = 0; i < 3; i++)
-		esp_prop(&sa->prop[i], (uint8_t)(i + 1), 0xc0000000u + i);
-	roundtrip(&a, &out);
-	sa_eq(sa, &out.u.sa);
+		esp_prop(&props[i], (uint8_t)(i + 1), 0xc0000000u + i);
+	sa_roundtrip_n(props, 3, &out);
 
 	/* IKE rekey: 8-octet SPI, one proposal carrying the accepted number 5 */
-	memset(sa, 0, sizeof(*sa));
-	sa->n_prop = 1;
-	sa->prop[0].num = 5;
-	sa->prop[0].proto = PROTO_IKE;
-	sa->prop[0].spi_size = 8;
-	memcpy(sa->prop[0].spi, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
-	sa->prop[0].n_trans = IKE_MAX_TRANSFORMS;
-	for (unsigned j = 0; j < IKE_MAX_TRANSFORMS; j++)
-		sa->prop[0].trans[j] = (struct ike_transform){ TRANS_DH, (uint16_t)(j + 1), 0, false };
-	roundtrip(&a, &out);
-	sa_eq(sa, &out.u.sa);
+	memset(props, 0, sizeof(props));
+	props[0].num = 5;
+	props[0].proto = PROTO_IKE;
+	props[0].spi_size = 8;
+	memcpy(props[0].spi, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+	props[0].n_trans = IKE_PROP_MAX_BUILD;
+	for (unsigned j = 0; j < IKE_PROP_MAX_BUILD; j++)
+		props[0].trans[j] = (struct ike_transform){ TRANS_DH, (uint16_t)(j + 1), 0, false };
+	sa_roundtrip_n(props, 1, &out);
+	ck_assert_uint_eq(out.u.sa.max_trans, IKE_PROP_MAX_BUILD);
 
-	/* the most proposals allowed */
-	memset(sa, 0, sizeof(*sa));
-	sa->n_prop = IKE_MAX_PROPOSALS;
-	for (unsigned i = 0; i < IKE_MAX_PROPOSALS; i++)
-		esp_prop(&sa->prop[i], (uint8_t)(i + 1), i);
-	roundtrip(&a, &out);
-	sa_eq(sa, &out.u.sa);
+	/* as many proposals as a configuration may list */
+	for (unsigned i = 0; i < PROP_LIST_MAX; i++)
+		esp_prop(&props[i], (uint8_t)(i + 1), i);
+	sa_roundtrip_n(props, PROP_LIST_MAX, &out);
 }
 END_TEST
 
+/* ike_put_sa() refuses props[0..n) and writes nothing. */
+static void sa_refused(const struct ike_proposal *props, unsigned n)
+{
+	static const struct ike_hdr h = { .spi_i = 1 };
+	struct ike_mw b;
+	struct wr w;
+
+	wr_init(&w, buf, sizeof(buf));
+	ck_assert_int_eq(ike_mw_begin(&b, &w, &h), 0);
+	ck_assert_int_eq(ike_put_sa(&b, props, n), -1);
+	ck_assert_uint_eq(wr_len(&w), IKE_HDR_LEN);
+}
+
 START_TEST(sa_encoder_refuses)
 {
-	struct ike_pl_any a = { .type = PL_SA };
-	struct ike_pl_sa *sa = &a.u.sa;
+	struct ike_proposal p[2];
 
-	refused(&a);				/* no proposal */
-	sa->n_prop = IKE_MAX_PROPOSALS + 1;
-	refused(&a);
-	sa->n_prop = 2;
-	esp_prop(&sa->prop[0], 1, 1);
-	esp_prop(&sa->prop[1], 3, 2);		/* not consecutive */
-	refused(&a);
-	esp_prop(&sa->prop[0], 2, 1);
-	esp_prop(&sa->prop[1], 3, 2);		/* first of several is not 1 */
-	refused(&a);
-	sa->n_prop = 1;
-	sa->prop[0].spi_size = 8;		/* ESP with 8-octet SPI */
-	refused(&a);
-	esp_prop(&sa->prop[0], 1, 1);
-	sa->prop[0].n_trans = 0;
-	refused(&a);
-	sa->prop[0].n_trans = IKE_MAX_TRANSFORMS + 1;
-	refused(&a);
+	esp_prop(&p[0], 1, 1);
+	sa_refused(p, 0);			/* no proposal */
+	sa_refused(p, 256);			/* Proposal Num is one octet */
+	esp_prop(&p[0], 1, 1);
+	esp_prop(&p[1], 3, 2);			/* not consecutive */
+	sa_refused(p, 2);
+	esp_prop(&p[0], 2, 1);
+	esp_prop(&p[1], 3, 2);			/* first of several is not 1 */
+	sa_refused(p, 2);
+	p[0].spi_size = 8;			/* ESP with 8-octet SPI */
+	sa_refused(p, 1);
+	esp_prop(&p[0], 1, 1);
+	p[0].proto = 9;				/* we never offer a protocol we do not know */
+	sa_refused(p, 1);
+	esp_prop(&p[0], 1, 1);
+	p[0].n_trans = 0;
+	sa_refused(p, 1);
+	p[0].n_trans = IKE_PROP_MAX_BUILD + 1;
+	sa_refused(p, 1);
+	esp_prop(&p[0], 1, 1);
+	p[0].trans[1].type = 0;			/* transform type 0 is reserved */
+	sa_refused(p, 1);
 }
 END_TEST
 
@@ -187,19 +226,22 @@ START_TEST(sa_malformed)
 	ck_assert_int_eq(dec_sa_patched(3, 29), -1);		/* proposal length long */
 	ck_assert_int_eq(dec_sa_patched(3, 7), -1);		/* below 8 */
 	ck_assert_int_eq(dec_sa_patched(4, 0), -1);		/* proposal number 0 */
-	ck_assert_int_eq(dec_sa_patched(5, 0), -1);		/* protocol 0 */
-	ck_assert_int_eq(dec_sa_patched(5, 4), -1);		/* unknown protocol */
+	/* §3.3.6: unknown is not malformed; the chooser finds such a proposal unacceptable */
+	ck_assert_int_eq(dec_sa_patched(5, 0), 0);		/* protocol 0 */
+	ck_assert_int_eq(dec_sa_patched(5, 4), 0);		/* unknown protocol */
+	ck_assert_int_eq(dec_sa_patched(16, 0), 0);		/* transform type 0 */
+	ck_assert_int_eq(dec_sa_patched(16, 200), 0);		/* unknown transform type */
+	ck_assert_int_eq(dec_sa_patched(19, 250), 0);		/* unknown transform ID */
 	ck_assert_int_eq(dec_sa_patched(5, PROTO_IKE), -1);	/* IKE with 4-octet SPI */
 	ck_assert_int_eq(dec_sa_patched(6, 8), -1);		/* ESP with 8-octet SPI */
 	ck_assert_int_eq(dec_sa_patched(7, 1), -1);		/* says 1 transform, 2 present */
 	ck_assert_int_eq(dec_sa_patched(7, 3), -1);		/* says 3, 2 present */
 	ck_assert_int_eq(dec_sa_patched(7, 0), -1);		/* no transform */
-	ck_assert_int_eq(dec_sa_patched(7, 17), -1);		/* above the limit */
+	ck_assert_int_eq(dec_sa_patched(7, 255), -1);		/* says 255, 2 present */
 	ck_assert_int_eq(dec_sa_patched(12, 0), -1);		/* first transform says last */
 	ck_assert_int_eq(dec_sa_patched(20, 3), -1);		/* last transform says more */
 	ck_assert_int_eq(dec_sa_patched(15, 7), -1);		/* transform length below 8 */
 	ck_assert_int_eq(dec_sa_patched(15, 9), -1);		/* transform length overruns */
-	ck_assert_int_eq(dec_sa_patched(16, 0), -1);		/* transform type 0 */
 	ck_assert_int_eq(dec(PL_KE, sa_one, sizeof(sa_one)), -1);	/* wrong decoder */
 	for (size_t n = 0; n < sizeof(sa_one); n++) {
 		uint8_t *b = malloc(n + 1);
@@ -214,7 +256,7 @@ END_TEST
 /* A proposal with one transform carrying the given attribute octets. */
 static int dec_sa_attr(const uint8_t *attr, size_t alen, struct ike_pl_sa *sa)
 {
-	uint8_t b[64];
+	static uint8_t b[64];	/* the decoded view points into it */
 	struct ike_pl p;
 	struct wr w;
 
@@ -232,30 +274,34 @@ static int dec_sa_attr(const uint8_t *attr, size_t alen, struct ike_pl_sa *sa)
 
 START_TEST(sa_attributes)
 {
-	struct ike_pl_sa sa;
+	struct ike_pl_sa sap;
+	struct sa_flat sa;
 
-	ck_assert_int_eq(dec_sa_attr((const uint8_t *)"\x80\x0e\x00\x80", 4, &sa), 0);
+	ck_assert_int_eq(dec_sa_attr((const uint8_t *)"\x80\x0e\x00\x80", 4, &sap), 0);
+	sa_flat(&sap, &sa);
 	ck_assert_uint_eq(sa.prop[0].trans[0].key_len, 128);
 	ck_assert(!sa.prop[0].trans[0].unknown_attr);
 	/* unknown TV attribute, then key length */
-	ck_assert_int_eq(dec_sa_attr((const uint8_t *)"\x80\x63\x00\x01\x80\x0e\x01\x00", 8, &sa), 0);
+	ck_assert_int_eq(dec_sa_attr((const uint8_t *)"\x80\x63\x00\x01\x80\x0e\x01\x00", 8, &sap), 0);
+	sa_flat(&sap, &sa);
 	ck_assert_uint_eq(sa.prop[0].trans[0].key_len, 256);
 	ck_assert(sa.prop[0].trans[0].unknown_attr);
 	/* unknown TLV attribute with 3 octets of value, skipped within bounds */
 	ck_assert_int_eq(dec_sa_attr((const uint8_t *)"\x00\x63\x00\x03\xaa\xbb\xcc\x80\x0e\x00\xc0",
-				     11, &sa), 0);
+				     11, &sap), 0);
+	sa_flat(&sap, &sa);
 	ck_assert_uint_eq(sa.prop[0].trans[0].key_len, 192);
 	ck_assert(sa.prop[0].trans[0].unknown_attr);
 	/* TLV value overruns the transform */
-	ck_assert_int_eq(dec_sa_attr((const uint8_t *)"\x00\x63\x00\x05\xaa\xbb\xcc", 7, &sa), -1);
+	ck_assert_int_eq(dec_sa_attr((const uint8_t *)"\x00\x63\x00\x05\xaa\xbb\xcc", 7, &sap), -1);
 	/* key length in TLV form */
-	ck_assert_int_eq(dec_sa_attr((const uint8_t *)"\x00\x0e\x00\x02\x01\x00", 6, &sa), -1);
+	ck_assert_int_eq(dec_sa_attr((const uint8_t *)"\x00\x0e\x00\x02\x01\x00", 6, &sap), -1);
 	/* key length 0, repeated key length */
-	ck_assert_int_eq(dec_sa_attr((const uint8_t *)"\x80\x0e\x00\x00", 4, &sa), -1);
-	ck_assert_int_eq(dec_sa_attr((const uint8_t *)"\x80\x0e\x00\x80\x80\x0e\x00\x80", 8, &sa),
+	ck_assert_int_eq(dec_sa_attr((const uint8_t *)"\x80\x0e\x00\x00", 4, &sap), -1);
+	ck_assert_int_eq(dec_sa_attr((const uint8_t *)"\x80\x0e\x00\x80\x80\x0e\x00\x80", 8, &sap),
 			 -1);
 	/* half an attribute */
-	ck_assert_int_eq(dec_sa_attr((const uint8_t *)"\x80\x0e", 2, &sa), -1);
+	ck_assert_int_eq(dec_sa_attr((const uint8_t *)"\x80\x0e", 2, &sap), -1);
 }
 END_TEST
 
@@ -277,13 +323,14 @@ static size_t sa_many(uint8_t *b, size_t cap, unsigned n, unsigned first)
 
 START_TEST(sa_proposal_count_and_numbers)
 {
-	uint8_t b[(IKE_MAX_PROPOSALS + 1) * 16];
+	static uint8_t b[256 * 16];
 	size_t n;
 
-	n = sa_many(b, sizeof(b), IKE_MAX_PROPOSALS, 1);
+	/* Proposal Num is one octet, counting from 1: 255 is the wire's limit */
+	n = sa_many(b, sizeof(b), 255, 1);
 	ck_assert_int_eq(dec(PL_SA, b, n), 0);
-	n = sa_many(b, sizeof(b), IKE_MAX_PROPOSALS + 1, 1);
-	ck_assert_int_eq(dec(PL_SA, b, n), -1);		/* too many proposals */
+	n = sa_many(b, sizeof(b), 256, 1);
+	ck_assert_int_eq(dec(PL_SA, b, n), -1);
 	n = sa_many(b, sizeof(b), 2, 2);
 	ck_assert_int_eq(dec(PL_SA, b, n), -1);		/* offer not starting at 1 */
 	n = sa_many(b, sizeof(b), 1, 7);
@@ -291,6 +338,52 @@ START_TEST(sa_proposal_count_and_numbers)
 	n = sa_many(b, sizeof(b), 3, 1);
 	b[16 + 4] = 3;					/* 1, 3, 3 */
 	ck_assert_int_eq(dec(PL_SA, b, n), -1);
+}
+END_TEST
+
+/*
+ * Num Transforms is one octet: a proposal of 255 transforms (each 8
+ * octets) decodes, and the readers give back every one of them.
+ */
+START_TEST(sa_transform_count_is_the_wire_limit)
+{
+	static uint8_t b[8 + 255 * 8];
+	struct ike_pl p;
+	struct ike_pl_sa sa;
+	struct rd props, trs;
+	struct ike_sa_prop pr;
+	struct ike_transform t;
+	unsigned n = 0;
+	struct wr w;
+
+	wr_init(&w, b, sizeof(b));
+	ck_assert_int_eq(wr_bytes(&w, "\x00\x00", 2), 0);
+	ck_assert_int_eq(wr_u16(&w, sizeof(b)), 0);
+	ck_assert_int_eq(wr_bytes(&w, "\x01\x01\x00\xff", 4), 0);	/* #1 IKE, no SPI, 255 */
+	for (unsigned i = 0; i < 255; i++) {
+		ck_assert_int_eq(wr_u8(&w, i == 254 ? 0 : 3), 0);
+		ck_assert_int_eq(wr_bytes(&w, "\x00\x00\x08", 3), 0);
+		ck_assert_int_eq(wr_u8(&w, (uint8_t)(1 + i % 5)), 0);	/* types 1..5 */
+		ck_assert_int_eq(wr_u8(&w, 0), 0);
+		ck_assert_int_eq(wr_u16(&w, (uint16_t)(1000 + i)), 0);
+	}
+	ck_assert_uint_eq(wr_len(&w), sizeof(b));
+	p = pl_of(PL_SA, b, sizeof(b));
+	ck_assert_int_eq(ike_pl_sa_decode(&p, &sa), 0);
+	ck_assert_uint_eq(sa.n_prop, 1);
+	ck_assert_uint_eq(sa.max_trans, 255);
+	props = ike_sa_props(&sa);
+	ck_assert(ike_sa_next_prop(&props, &pr));
+	ck_assert_uint_eq(pr.n_trans, 255);
+	for (trs = pr.trans; ike_sa_next_trans(&trs, &t); n++) {
+		ck_assert_uint_eq(t.type, 1 + n % 5);
+		ck_assert_uint_eq(t.id, 1000 + n);
+	}
+	ck_assert_uint_eq(n, 255);
+	ck_assert(!ike_sa_next_prop(&props, &pr));
+	/* one transform more than the count says: malformed */
+	b[7] = 254;
+	ck_assert_int_eq(ike_pl_sa_decode(&p, &sa), -1);
 }
 END_TEST
 
@@ -736,6 +829,7 @@ static Suite *ike_pl_suite(void)
 	tcase_add_test(tc, sa_malformed);
 	tcase_add_test(tc, sa_attributes);
 	tcase_add_test(tc, sa_proposal_count_and_numbers);
+	tcase_add_test(tc, sa_transform_count_is_the_wire_limit);
 	tcase_add_test(tc, simple_roundtrips);
 	tcase_add_test(tc, simple_malformed);
 	tcase_add_test(tc, simple_encoders_refuse);

@@ -6,8 +6,11 @@
  */
 #include <string.h>
 
+#include "ike/names.h"
+#include "ike/sa_int.h"	/* SA_PROBE_DELAY_MS */
 #include "tests/unit/check_main.h"
 #include "tests/unit/ike_responder.c"
+#include "tests/unit/sa_flat.h"
 
 #define IKE_P	"aes256gcm16-prfsha256-x25519"
 
@@ -58,8 +61,7 @@ static void put_nonce(struct ike_mw *b, uint8_t n[32])
 /* A proposal like strongSwan's: aes256gcm16 [-x25519] for ESP, aes256gcm16-prfsha256-x25519 for IKE. */
 static void put_sa(struct ike_mw *b, uint8_t proto, const uint8_t *spi, bool pfs)
 {
-	struct ike_pl_sa sa = { .n_prop = 1 };
-	struct ike_proposal *p = &sa.prop[0];
+	struct ike_proposal prop = { 0 }, *p = &prop;
 
 	p->num = 1;
 	p->proto = proto;
@@ -74,8 +76,83 @@ static void put_sa(struct ike_mw *b, uint8_t proto, const uint8_t *spi, bool pfs
 		p->trans[p->n_trans++] = (struct ike_transform){ .type = TRANS_DH, .id = DH_CURVE25519 };
 	if (proto == PROTO_ESP)
 		p->trans[p->n_trans++] = (struct ike_transform){ .type = TRANS_ESN, .id = ESN_NO };
-	ck_assert_int_eq(ike_put_sa(b, &sa), 0);
+	ck_assert_int_eq(ike_put_sa(b, p, 1), 0);
 }
+
+/* One proposal of a raw SA payload: {type, id, key length} until type 0. */
+struct raw_prop {
+	uint8_t proto;
+	uint16_t t[80][3];
+};
+
+/*
+ * An SA payload written octet by octet (the encoder's IKE_PROP_MAX_BUILD
+ * is for our own proposals; a gateway may send up to 255 transforms).
+ */
+static void put_sa_raw(struct ike_mw *b, const struct raw_prop *props, unsigned n,
+		       const uint8_t *spi)
+{
+	struct wr *w = b->w;
+
+	ck_assert_int_eq(ike_mw_open(b, PL_SA, false), 0);
+	for (unsigned i = 0; i < n; i++) {
+		const struct raw_prop *p = &props[i];
+		uint8_t spi_size = p->proto == PROTO_IKE ? 8 : 4;
+		size_t at = wr_len(w), mark;
+		unsigned k = 0;
+
+		while (p->t[k][0])
+			k++;
+		ck_assert_int_eq(wr_u8(w, i + 1 < n ? 2 : 0), 0);
+		ck_assert_int_eq(wr_u8(w, 0), 0);
+		ck_assert_int_eq(wr_reserve(w, 2, &mark), 0);
+		ck_assert_int_eq(wr_u8(w, (uint8_t)(i + 1)), 0);
+		ck_assert_int_eq(wr_u8(w, p->proto), 0);
+		ck_assert_int_eq(wr_u8(w, spi_size), 0);
+		ck_assert_int_eq(wr_u8(w, (uint8_t)k), 0);
+		ck_assert_int_eq(wr_bytes(w, spi, spi_size), 0);
+		for (unsigned j = 0; j < k; j++) {
+			ck_assert_int_eq(wr_u8(w, j + 1 < k ? 3 : 0), 0);
+			ck_assert_int_eq(wr_u8(w, 0), 0);
+			ck_assert_int_eq(wr_u16(w, p->t[j][2] ? 12 : 8), 0);
+			ck_assert_int_eq(wr_u8(w, (uint8_t)p->t[j][0]), 0);
+			ck_assert_int_eq(wr_u8(w, 0), 0);
+			ck_assert_int_eq(wr_u16(w, p->t[j][1]), 0);
+			if (p->t[j][2]) {
+				ck_assert_int_eq(wr_u16(w, TRANS_ATTR_TV | TRANS_ATTR_KEY_LENGTH), 0);
+				ck_assert_int_eq(wr_u16(w, p->t[j][2]), 0);
+			}
+		}
+		ck_assert_int_eq(wr_fill_u16(w, mark, (uint16_t)(wr_len(w) - at)), 0);
+	}
+	ck_assert_int_eq(ike_mw_close(b), 0);
+}
+
+#define E(id, bits)	{ TRANS_ENCR, id, bits }
+#define I(id)		{ TRANS_INTEG, id, 0 }
+#define P(id)		{ TRANS_PRF, id, 0 }
+#define D(id)		{ TRANS_DH, id, 0 }
+#define DH_ALL	D(19), D(20), D(21), D(28), D(29), D(30), D(31), D(32), D(15), D(16), \
+		D(17), D(18), D(14), D(27), D(26), D(25)
+
+/*
+ * Shaped like strongSwan 5.9's `default` IKE proposals behind two of its
+ * own (the issue's gateway: "aes256gcm16-prfsha256-ecp256,
+ * aes256-sha256-modp2048, default"), then a proposal with a transform
+ * type nobody defines. The third has 16 DH groups, the fourth 46
+ * transforms; x25519 (31) is not the first DH group anywhere.
+ */
+static const struct raw_prop default_like[] = {
+	{ PROTO_IKE, { E(ENCR_AES_GCM_16, 256), P(5), D(19) } },
+	{ PROTO_IKE, { E(ENCR_AES_CBC, 256), I(12), P(5), D(14) } },
+	{ PROTO_IKE, { E(ENCR_AES_GCM_16, 128), E(ENCR_AES_GCM_16, 192), E(ENCR_AES_GCM_16, 256),
+		       E(ENCR_CHACHA20_POLY1305, 0), P(5), P(6), P(7), P(2), DH_ALL } },
+	{ PROTO_IKE, { E(ENCR_AES_CBC, 128), E(ENCR_AES_CBC, 192), E(ENCR_AES_CBC, 256),
+		       E(23, 128), E(23, 192), E(23, 256), E(13, 128), E(13, 192), E(13, 256),
+		       I(12), I(13), I(14), I(2), I(5), I(8), I(1), P(5), P(6), P(7), P(2), P(4),
+		       P(8), P(1), DH_ALL, D(2), D(5), D(22), D(23), D(24), D(1), D(3) } },
+	{ PROTO_IKE, { E(ENCR_AES_GCM_16, 256), P(5), D(31), { 241, 1, 0 } } },
+};
 
 /* The gateway deletes Child SA gw_in; we lose ours (our_in) and answer with it. */
 static void gw_deletes_child(uint32_t gw_in, uint32_t our_in)
@@ -131,7 +208,7 @@ START_TEST(test_gateway_rekeys_child)
 	gw_get(&G, PL_SA, &sa);
 	gw_get(&G, PL_NONCE, &nonce);
 	ck_assert_uint_eq(sa.u.sa.n_prop, 1);
-	ck_assert_uint_eq(sa.u.sa.prop[0].spi_size, 4);
+	ck_assert_uint_eq(sa_first_prop(&sa.u.sa).spi_size, 4);
 	ck_assert_uint_eq(gw_has(&G, PL_KE), pfs);
 	if (pfs)
 		glen = take_ke(&d, gir);
@@ -140,7 +217,7 @@ START_TEST(test_gateway_rekeys_child)
 					   nonce.u.nonce.data, nonce.u.nonce.len), 0);
 	ck_assert_uint_eq(H.n_up, 2);
 	ck_assert(H.up[1].ci.rekey);
-	ck_assert_uint_eq(H.up[1].ci.spi_in, get_be32(sa.u.sa.prop[0].spi));
+	ck_assert_uint_eq(H.up[1].ci.spi_in, get_be32(sa_first_prop(&sa.u.sa).spi));
 	ck_assert_uint_eq(H.up[1].ci.spi_out, new_gw_in);
 	ck_assert_uint_ne(H.up[1].ci.spi_in, old_in);
 	h_check_keys(&H.up[1], &ck, false);
@@ -159,7 +236,7 @@ static void gw_answer_child_rekey(uint32_t new_gw_in, struct child_keys *ck)
 {
 	struct gw_out o;
 	struct ike_pl_any sa, nonce, ke;
-	struct ike_pl_sa chosen = { .n_prop = 1 };
+	struct ike_proposal chosen;
 	struct ike_algs esp;
 	struct dh d = { 0 };
 	uint8_t nr[32], gir[DH_MAX_SECRET_LEN];
@@ -170,11 +247,10 @@ static void gw_answer_child_rekey(uint32_t new_gw_in, struct child_keys *ck)
 	gw_get(&G, PL_NONCE, &nonce);
 	ck_assert(gw_has(&G, PL_TSi) && gw_has(&G, PL_TSr));
 	/* SA, Nr, [KEr], TSi, TSr */
-	gw_pick(&sa.u.sa.prop[0], true, 0, &chosen.prop[0], &esp, &dh);
-	chosen.prop[0].spi_size = 4;
-	put_be32(chosen.prop[0].spi, new_gw_in);
+	gw_pick(&sa.u.sa, true, 0, &chosen, &esp, &dh);
+	put_be32(chosen.spi, new_gw_in);
 	gw_begin(&o);
-	ck_assert_int_eq(ike_put_sa(&o.b, &chosen), 0);
+	ck_assert_int_eq(ike_put_sa(&o.b, &chosen, 1), 0);
 	put_nonce(&o.b, nr);
 	if (dh) {
 		gw_get(&G, PL_KE, &ke);
@@ -226,7 +302,7 @@ START_TEST(test_we_rekey_child)
 	gw_answer_child_rekey(new_gw_in, &ck);
 	ck_assert_uint_eq(H.n_up, 2);
 	ck_assert(H.up[1].ci.rekey);
-	ck_assert_uint_eq(H.up[1].ci.spi_in, get_be32(sa.u.sa.prop[0].spi));
+	ck_assert_uint_eq(H.up[1].ci.spi_in, get_be32(sa_first_prop(&sa.u.sa).spi));
 	ck_assert_uint_eq(H.up[1].ci.spi_out, new_gw_in);
 	h_check_keys(&H.up[1], &ck, true);
 	ck_assert_uint_eq(H.n_down, 0);
@@ -330,7 +406,7 @@ START_TEST(test_we_rekey_ike)
 {
 	struct gw_out o;
 	struct ike_pl_any sa, nonce, ke, del;
-	struct ike_pl_sa chosen = { .n_prop = 1 };
+	struct ike_proposal chosen;
 	struct ike_algs algs;
 	struct dh d = { 0 };
 	uint8_t nr[32], gir[DH_MAX_SECRET_LEN], spi_i[8], spi_r[8] = "newspi-r";
@@ -351,16 +427,15 @@ START_TEST(test_we_rekey_ike)
 	gw_get(&G, PL_SA, &sa);
 	gw_get(&G, PL_NONCE, &nonce);
 	gw_get(&G, PL_KE, &ke);
-	ck_assert_uint_eq(sa.u.sa.prop[0].proto, PROTO_IKE);
-	ck_assert_uint_eq(sa.u.sa.prop[0].spi_size, 8);
-	memcpy(spi_i, sa.u.sa.prop[0].spi, 8);
+	ck_assert_uint_eq(sa_first_prop(&sa.u.sa).proto, PROTO_IKE);
+	ck_assert_uint_eq(sa_first_prop(&sa.u.sa).spi_size, 8);
+	memcpy(spi_i, sa_first_prop(&sa.u.sa).spi, 8);
 	ck_assert_mem_ne(spi_i, G.ike.spi_i, 8);
 
-	gw_pick(&sa.u.sa.prop[0], true, ke.u.ke.group, &chosen.prop[0], &algs, &dh);
-	chosen.prop[0].spi_size = 8;
-	memcpy(chosen.prop[0].spi, spi_r, 8);
+	gw_pick(&sa.u.sa, true, ke.u.ke.group, &chosen, &algs, &dh);
+	memcpy(chosen.spi, spi_r, 8);
 	gw_begin(&o);
-	ck_assert_int_eq(ike_put_sa(&o.b, &chosen), 0);
+	ck_assert_int_eq(ike_put_sa(&o.b, &chosen, 1), 0);
 	put_nonce(&o.b, nr);
 	put_ke(&o.b, &d, dh);
 	ck_assert_int_eq(dh_derive(&d, ke.u.ke.data, ke.u.ke.len, gir, sizeof(gir), &glen), 0);
@@ -404,7 +479,11 @@ START_TEST(test_we_rekey_ike)
 }
 END_TEST
 
-/* 11. The gateway rekeys the IKE SA, then deletes the old one on the old SA. */
+/*
+ * 11. The gateway rekeys the IKE SA, then deletes the old one on the old
+ * SA. _i = 1: with proposals shaped like strongSwan's `default` (more
+ * transforms than the codec once kept), the KE of the group we use.
+ */
 START_TEST(test_gateway_rekeys_ike)
 {
 	struct gw_out o;
@@ -416,14 +495,18 @@ START_TEST(test_gateway_rekeys_ike)
 	size_t glen;
 	uint32_t id;
 
-	h_init(&H, IKE_P, "aes256gcm16");
+	/* _i = 1: we offer ecp256 too, which the gateway lists before x25519 */
+	h_init(&H, _i ? IKE_P "-ecp256" : IKE_P, "aes256gcm16");
 	H.cfg.dpd_ms = 30000;
 	h_new(&H);
 	h_establish(&H, &G);
 
 	/* §1.3.2: SA (IKE, the gateway's new SPI), Ni, KEi */
 	gw_begin(&o);
-	put_sa(&o.b, PROTO_IKE, spi_i, true);
+	if (_i)
+		put_sa_raw(&o.b, default_like, 5, spi_i);
+	else
+		put_sa(&o.b, PROTO_IKE, spi_i, true);
 	put_nonce(&o.b, ni);
 	put_ke(&o.b, &d, DH_CURVE25519);
 	gw_request(&G, &G.ike, &o, CREATE_CHILD_SA);
@@ -435,9 +518,20 @@ START_TEST(test_gateway_rekeys_ike)
 	ck_assert(G.m.hdr.flags & IKE_FLAG_INITIATOR);	/* still the old SA: we started it */
 	gw_get(&G, PL_SA, &sa);
 	gw_get(&G, PL_NONCE, &nonce);
-	ck_assert_uint_eq(sa.u.sa.prop[0].proto, PROTO_IKE);
-	ck_assert_uint_eq(sa.u.sa.prop[0].spi_size, 8);
-	memcpy(spi_r, sa.u.sa.prop[0].spi, 8);
+	ck_assert_uint_eq(sa_first_prop(&sa.u.sa).proto, PROTO_IKE);
+	ck_assert_uint_eq(sa_first_prop(&sa.u.sa).spi_size, 8);
+	/* the first proposal we can match, with the KE payload's group */
+	ck_assert_uint_eq(sa_first_prop(&sa.u.sa).num, _i ? 3 : 1);
+	{
+		struct sa_flat f;
+
+		sa_flat(&sa.u.sa, &f);
+		ck_assert_uint_eq(f.prop[0].n_trans, 3);
+		for (unsigned k = 0; k < 3; k++)
+			if (f.prop[0].trans[k].type == TRANS_DH)
+				ck_assert_uint_eq(f.prop[0].trans[k].id, DH_CURVE25519);
+	}
+	memcpy(spi_r, sa_first_prop(&sa.u.sa).spi, 8);
 	glen = take_ke(&d, gir);
 	/* The gateway started the rekey: its nonce is Ni and its SPI SPIi (§2.18). */
 	gw_switch(&G.algs, gir, glen, ni, 32, nonce.u.nonce.data, nonce.u.nonce.len, spi_i, spi_r,
@@ -482,6 +576,110 @@ START_TEST(test_gateway_rekeys_ike)
 }
 END_TEST
 
+/*
+ * 12. What we answer a gateway's rekey we cannot take (RFC 7296 §3.10.1,
+ * §3.3.6), and that we then check at once whether it dropped the IKE SA:
+ *   0: IKE rekey, no proposal fits      -> NO_PROPOSAL_CHOSEN, probe, gateway answers
+ *   1: same, the gateway is gone        -> NO_PROPOSAL_CHOSEN, probe, SA fails in < 5 s
+ *   2: IKE rekey, SA payload truncated  -> INVALID_SYNTAX, probe
+ *   3: IKE rekey, KE of another group   -> INVALID_KE_PAYLOAD naming x25519, no probe
+ *   4: Child rekey, only unknown transform types -> NO_PROPOSAL_CHOSEN, probe
+ */
+START_TEST(test_gateway_rekey_refused)
+{
+	static const struct raw_prop unsupported[] = {
+		{ PROTO_IKE, { E(3, 0), I(2), P(2), D(2) } },			/* 3des-sha1-modp1024 */
+		{ PROTO_IKE, { E(ENCR_AES_GCM_16, 256), P(5), D(31), { 241, 1, 0 } } },
+	};
+	static const struct raw_prop esp_unknown[] = {
+		{ PROTO_ESP, { E(ENCR_AES_GCM_16, 256), { TRANS_ESN, 0, 0 }, { 7, 1, 0 } } },
+		{ 9, { E(ENCR_AES_GCM_16, 256), { TRANS_ESN, 0, 0 } } },		/* protocol 9 */
+	};
+	static const uint16_t want[] = { N_NO_PROPOSAL_CHOSEN, N_NO_PROPOSAL_CHOSEN,
+					 N_INVALID_SYNTAX, N_INVALID_KE_PAYLOAD,
+					 N_NO_PROPOSAL_CHOSEN };
+	struct gw_out o;
+	struct ike_pl_notify n;
+	struct dh d = { 0 };
+	uint8_t ni[32], spi[8] = "gwnewspi";
+	uint32_t id;
+	uint64_t t0;
+
+	h_init(&H, IKE_P, "aes256gcm16");
+	H.cfg.dpd_ms = 600000;		/* DPD would be 10 minutes away */
+	h_new(&H);
+	h_establish(&H, &G);
+	gw_begin(&o);
+	if (_i == 4) {
+		gw_notify(&o.b, N_REKEY_SA, PROTO_ESP, G.esp_in);
+		put_sa_raw(&o.b, esp_unknown, 2, spi);
+		put_nonce(&o.b, ni);
+		ck_assert_int_eq(ike_put_ts(&o.b, PL_TSi, &G.ts_net), 0);
+		ck_assert_int_eq(ike_put_ts(&o.b, PL_TSr, &G.ts_client), 0);
+	} else {
+		if (_i == 2) {
+			/* a proposal that claims 3 transforms and carries 2 */
+			static const uint8_t bad[] = { 0, 0, 0, 32, 1, PROTO_IKE, 8, 3,
+				'g', 'w', 'n', 'e', 'w', 's', 'p', 'i',
+				3, 0, 0, 12, TRANS_ENCR, 0, 0, ENCR_AES_GCM_16, 0x80, 0x0e, 1, 0,
+				0, 0, 0, 8, TRANS_PRF, 0, 0, 5 };
+
+			ck_assert_int_eq(ike_mw_raw(&o.b, PL_SA, false, bad, sizeof(bad)), 0);
+		} else if (_i == 3) {
+			put_sa(&o.b, PROTO_IKE, spi, true);
+		} else {
+			put_sa_raw(&o.b, unsupported, 2, spi);
+		}
+		put_nonce(&o.b, ni);
+		put_ke(&o.b, &d, _i == 3 ? DH_ECP_256 : DH_CURVE25519);
+	}
+	id = G.ike.next_req;
+	gw_request(&G, &G.ike, &o, CREATE_CHILD_SA);
+	gw_deliver(&G, &H);
+	dh_free(&d);
+	gw_expect_response(&G, &G.ike, &H, CREATE_CHILD_SA, id);
+	ck_assert_msg(gw_has_notify(&G, want[_i], &n), "case %d: no %s in the answer", _i,
+		      ike_notify_name(want[_i]));
+	ck_assert(!gw_has(&G, PL_SA));
+	if (_i == 3) {
+		ck_assert_uint_eq(n.len, 2);
+		ck_assert_uint_eq(get_be16(n.data), DH_CURVE25519);
+	}
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+	ck_assert_uint_eq(ike_sa_rekeys(H.sa), 0);
+
+	/* the liveness check is due in SA_PROBE_DELAY_MS, not after dpd_ms */
+	t0 = H.now;
+	if (_i == 3) {
+		ck_assert_uint_gt(ike_sa_next_deadline(H.sa), t0 + 60000);
+		return;
+	}
+	ck_assert_uint_eq(ike_sa_next_deadline(H.sa), t0 + SA_PROBE_DELAY_MS);
+	H.now = t0 + SA_PROBE_DELAY_MS;
+	ike_sa_tick(H.sa, H.now);
+	id = gw_expect_request(&G, &G.ike, &H, INFORMATIONAL);
+	ck_assert(!gw_has(&G, PL_DELETE) && !gw_has(&G, PL_NOTIFY));	/* empty: a liveness check */
+	if (_i != 1) {
+		gw_begin(&o);
+		gw_answer(&G, &G.ike, &o);
+		gw_deliver(&G, &H);
+		ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+		ck_assert_uint_gt(ike_sa_next_deadline(H.sa), H.now + 60000);
+		return;
+	}
+	/* no answer: retransmitted after 0.5 and 1 s, given up 2 s later */
+	while (ike_sa_state(H.sa) == IKE_SA_ESTABLISHED) {
+		uint64_t next = ike_sa_next_deadline(H.sa);
+
+		ck_assert_uint_gt(next, H.now);
+		H.now = next;
+		ike_sa_tick(H.sa, H.now);
+	}
+	ck_assert_uint_eq(ike_sa_failure(H.sa), IKE_FAIL_TIMEOUT);
+	ck_assert_uint_le(H.now - t0, 5000);
+}
+END_TEST
+
 static Suite *ike_sa_rekey_suite(void)
 {
 	Suite *s = suite_create("ike_sa_rekey");
@@ -492,7 +690,8 @@ static Suite *ike_sa_rekey_suite(void)
 	tcase_add_test(tc, test_we_rekey_child);
 	tcase_add_test(tc, test_rekey_collision);
 	tcase_add_test(tc, test_we_rekey_ike);
-	tcase_add_test(tc, test_gateway_rekeys_ike);
+	tcase_add_loop_test(tc, test_gateway_rekeys_ike, 0, 2);
+	tcase_add_loop_test(tc, test_gateway_rekey_refused, 0, 5);
 	suite_add_tcase(s, tc);
 	return s;
 }
