@@ -158,7 +158,9 @@ void cfgmap_net(const struct config *cfg, const struct ike_child_info *ci, struc
 
 		if (cfgmap_ts_to_cidrs(&ci->ts_remote.ts[i], n->routes + n->n_routes,
 				       SESSION_MAX_ROUTES - n->n_routes, &k) < 0)
-			log_warn("tun: traffic selector %u not fully routed: %s", i, strerror(errno));
+			log_warn("tun: traffic selector %u of %u not fully routed: %s (at most %d routes, "
+				 "SESSION_MAX_ROUTES)", i + 1, ci->ts_remote.n, strerror(errno),
+				 SESSION_MAX_ROUTES);
 		n->n_routes += k;
 	}
 	for (size_t i = 0; i < n->n_routes; i++)

@@ -43,7 +43,7 @@
 #include "util/buf.h"
 
 #define SESSION_CHILDREN	2	/* the current Child SA and the one it replaces */
-#define SESSION_MAX_ROUTES	32	/* CIDRs routed into the tun */
+#define SESSION_MAX_ROUTES	128	/* CIDRs routed into the tun: a selector range may need several */
 #define SESSION_MAX_DNS		(2 * IKE_SA_MAX_DNS)	/* IPv4 and IPv6 servers */
 _Static_assert(SESSION_MAX_DNS <= TUN_DNS_MAX, "SESSION_MAX_DNS");
 #define SESSION_MTU_UDP		1400	/* mtu = auto on UDP */

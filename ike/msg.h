@@ -32,9 +32,14 @@
 
 /* Limits of the fixed-size decoded structures; more is an error, never an overflow. */
 #define IKE_MAX_PAYLOADS	64	/* per message, outer + inner, skipped unknown ones included */
-#define IKE_MAX_TS		16	/* per TSi/TSr payload */
-#define IKE_MAX_CP_ATTRS	32	/* per CP payload (split-tunnel subnets add up) */
-#define IKE_MAX_DELETE_SPIS	64	/* per Delete payload */
+/*
+ * Wherever a count field bounds it, the wire's limit is ours; else a cap
+ * well above what gateways send, and what lies beyond it is validated and
+ * counted (n_total), never an error:
+ */
+#define IKE_MAX_TS		255	/* §3.13: Number of TSs is one octet */
+#define IKE_MAX_CP_ATTRS	128	/* kept per CP payload; strongSwan sends VIP + a few DNS */
+#define IKE_MAX_DELETE_SPIS	64	/* SPIs we put in one Delete (we run <= 4 Child SAs) */
 #define IKE_MAX_SPI		8	/* octets: IKE SPI in proposals and notifies */
 
 /* Constants ikev2.h does not define. */
@@ -260,12 +265,20 @@ struct ike_pl_notify {
 	uint16_t len;
 };
 
+/*
+ * Delete: to encode, n_spi SPIs in spi[] (at most IKE_MAX_DELETE_SPIS).
+ * Decoded: n_spi is the payload's count, as many as its length holds; read
+ * them with ike_delete_spi(), which also works for ones built by hand.
+ */
 struct ike_pl_delete {
-	uint8_t proto;		/* PROTO_IKE: no SPIs; AH/ESP: 1..64 four-octet SPIs */
+	uint8_t proto;		/* PROTO_IKE: no SPIs; AH/ESP: 1..n four-octet SPIs */
 	uint8_t spi_size;
 	uint16_t n_spi;
 	uint32_t spi[IKE_MAX_DELETE_SPIS];
+	const uint8_t *spis;	/* decoded: the n_spi SPIs in the message; else NULL */
 };
+
+uint32_t ike_delete_spi(const struct ike_pl_delete *d, unsigned i);
 
 struct ike_pl_vendor {
 	const uint8_t *data;
@@ -299,7 +312,8 @@ struct ike_cp_attr {
 
 struct ike_pl_cp {
 	uint8_t cfg_type;	/* CFG_REQUEST .. CFG_ACK */
-	unsigned n;
+	unsigned n;		/* kept in attr[] */
+	unsigned n_total;	/* decoded: all the payload carries (each checked); > n: cut */
 	struct ike_cp_attr attr[IKE_MAX_CP_ATTRS];
 };
 

@@ -91,21 +91,22 @@ int ike_pl_cp_decode(const struct ike_pl *p, struct ike_pl_cp *cp)
 	if (cfg_type_ok(cp->cfg_type) < 0)
 		return -1;
 	while (rd_left(&r) > 0) {
-		struct ike_cp_attr *a = &cp->attr[cp->n];
+		struct ike_cp_attr a;
 		uint16_t type;
 
-		if (cp->n == IKE_MAX_CP_ATTRS)
-			return ike_codec_bad("cp: too many attributes");
-		if (rd_u16(&r, &type) < 0 || rd_u16(&r, &a->len) < 0)
+		if (rd_u16(&r, &type) < 0 || rd_u16(&r, &a.len) < 0)
 			return ike_codec_bad("cp: truncated attribute");
 		/* §3.15.1: "Reserved (1 bit) - This bit MUST be set to zero
 		 * and MUST be ignored on receipt." */
-		a->type = type & IKE_CFG_ATTR_TYPE_MASK;
-		if (rd_ptr(&r, a->len, &a->val) < 0)
+		a.type = type & IKE_CFG_ATTR_TYPE_MASK;
+		if (rd_ptr(&r, a.len, &a.val) < 0)
 			return ike_codec_bad("cp: attribute longer than payload");
-		if (attr_check(a) < 0)
+		if (attr_check(&a) < 0)
 			return -1;
-		cp->n++;
+		/* beyond IKE_MAX_CP_ATTRS: checked and counted, not kept (the caller logs it) */
+		if (cp->n < IKE_MAX_CP_ATTRS)
+			cp->attr[cp->n++] = a;
+		cp->n_total++;
 	}
 	return 0;
 }

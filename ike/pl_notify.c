@@ -113,7 +113,7 @@ int ike_put_notify(struct ike_mw *b, const struct ike_pl_notify *n)
  * four for AH and ESP." Deleting the IKE SA names no SPI; an AH/ESP
  * Delete names at least one.
  */
-static int delete_check(const struct ike_pl_delete *d)
+static int delete_check(const struct ike_pl_delete *d, bool decoding)
 {
 	switch (d->proto) {
 	case PROTO_IKE:
@@ -124,7 +124,8 @@ static int delete_check(const struct ike_pl_delete *d)
 	case PROTO_ESP:
 		if (d->spi_size != DEL_ESP_SPI_SIZE)
 			return ike_codec_bad("delete: AH/ESP SPI size is not 4");
-		if (d->n_spi == 0 || d->n_spi > IKE_MAX_DELETE_SPIS)
+		/* decoded: the length bounds the count; ours fit spi[] or come from a decode */
+		if (d->n_spi == 0 || (!decoding && !d->spis && d->n_spi > IKE_MAX_DELETE_SPIS))
 			return ike_codec_bad("delete: no SPI, or too many");
 		return 0;
 	default:
@@ -142,30 +143,38 @@ int ike_pl_delete_decode(const struct ike_pl *p, struct ike_pl_delete *d)
 	rd_init(&r, p->body, p->len);
 	if (rd_u8(&r, &d->proto) < 0 || rd_u8(&r, &d->spi_size) < 0 || rd_u16(&r, &d->n_spi) < 0)
 		return ike_codec_bad("delete: truncated header");
-	if (delete_check(d) < 0)
+	if (delete_check(d, true) < 0)
 		return -1;
 	/* the SPIs fill the rest exactly: count * size == what is left */
 	if ((size_t)d->n_spi * d->spi_size != rd_left(&r))
 		return ike_codec_bad("delete: SPI count does not match the length");
-	for (unsigned i = 0; i < d->n_spi; i++) {
+	d->spis = rd_cur(&r);
+	for (unsigned i = 0; i < d->n_spi && i < IKE_MAX_DELETE_SPIS; i++) {
 		if (rd_u32(&r, &d->spi[i]) < 0)
 			return -1;
 	}
 	return 0;
 }
 
+uint32_t ike_delete_spi(const struct ike_pl_delete *d, unsigned i)
+{
+	if (i >= d->n_spi)
+		return 0;
+	return d->spis ? get_be32(d->spis + 4u * i) : i < IKE_MAX_DELETE_SPIS ? d->spi[i] : 0;
+}
+
 int ike_put_delete(struct ike_mw *b, const struct ike_pl_delete *d)
 {
 	struct wr *w = b->w;
 
-	if (delete_check(d) < 0)
+	if (delete_check(d, false) < 0)
 		return -1;
 	if (ike_mw_open(b, PL_DELETE, false) < 0)
 		return -1;
 	if (wr_u8(w, d->proto) < 0 || wr_u8(w, d->spi_size) < 0 || wr_u16(w, d->n_spi) < 0)
 		return -1;
 	for (unsigned i = 0; i < d->n_spi; i++) {
-		if (wr_u32(w, d->spi[i]) < 0)
+		if (wr_u32(w, ike_delete_spi(d, i)) < 0)
 			return -1;
 	}
 	return ike_mw_close(b);

@@ -66,8 +66,10 @@ int ike_pl_ts_decode(const struct ike_pl *p, struct ike_pl_ts *ts)
 	rd_init(&r, p->body, p->len);
 	if (rd_u8(&r, &count) < 0 || rd_skip(&r, 3) < 0)
 		return ike_codec_bad("ts: truncated header");
-	if (count == 0 || count > IKE_MAX_TS)
-		return ike_codec_bad("ts: no selector, or too many");
+	/* the one-octet count is all the room ts[] needs */
+	_Static_assert(IKE_MAX_TS >= UINT8_MAX, "IKE_MAX_TS below the wire's limit");
+	if (count == 0)
+		return ike_codec_bad("ts: no selector");
 	for (unsigned i = 0; i < count; i++) {
 		if (sel_decode(&r, &ts->ts[i]) < 0)
 			return -1;

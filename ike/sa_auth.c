@@ -304,6 +304,18 @@ static int auth_verify_peer(struct ike_sa *sa, const struct ike_msg *m)
 
 static void cp_extract(const struct ike_pl_cp *cp, struct ike_child_info *ci)
 {
+	unsigned dns4 = 0, dns6 = 0;
+
+	if (cp && cp->n_total > cp->n)
+		log_warn("ike: gateway's configuration payload has %u attributes; ikeagent reads the "
+			 "first %u (IKE_MAX_CP_ATTRS)", cp->n_total, cp->n);
+	for (unsigned i = 0; cp && i < cp->n; i++) {
+		dns4 += cp->attr[i].type == INTERNAL_IP4_DNS;
+		dns6 += cp->attr[i].type == INTERNAL_IP6_DNS;
+	}
+	if (dns4 > IKE_SA_MAX_DNS || dns6 > IKE_SA_MAX_DNS)
+		log_warn("ike: gateway assigned %u IPv4 and %u IPv6 DNS servers; ikeagent uses the first "
+			 "%u of each (IKE_SA_MAX_DNS)", dns4, dns6, IKE_SA_MAX_DNS);
 	for (unsigned i = 0; cp && i < cp->n; i++) {
 		const struct ike_cp_attr *a = &cp->attr[i];
 

@@ -79,7 +79,7 @@ static void info_request(struct ike_sa *sa, const struct ike_msg *m)
 		}
 		/* The Delete lists the sender's inbound SPIs: our outbound ones. */
 		for (unsigned i = 0; i < d.n_spi && d.proto == PROTO_ESP; i++) {
-			struct sa_child *c = sa_child_by_spi(sa, d.spi[i], false);
+			struct sa_child *c = sa_child_by_spi(sa, ike_delete_spi(&d, i), false);
 
 			if (!c)
 				continue;

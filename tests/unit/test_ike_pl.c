@@ -606,8 +606,23 @@ START_TEST(delete_roundtrip_and_rules)
 		esp1_two[3] = 1;				/* count 1, two SPIs */
 		ck_assert_int_eq(dec(PL_DELETE, esp1_two, sizeof(esp1_two)), -1);
 	}
+	/* more SPIs than we ever send: the length bounds them, every one is readable */
 	many[3] = IKE_MAX_DELETE_SPIS + 1;
-	ck_assert_int_eq(dec(PL_DELETE, many, sizeof(many)), -1);
+	for (unsigned i = 0; i <= IKE_MAX_DELETE_SPIS; i++)
+		put_be32(many + 4 + 4 * i, 0xd0000000u | i);
+	{
+		struct ike_pl p = pl_of(PL_DELETE, many, sizeof(many));
+		struct ike_pl_any big = { .type = PL_DELETE }, again;
+
+		ck_assert_int_eq(ike_pl_delete_decode(&p, &big.u.del), 0);
+		ck_assert_uint_eq(big.u.del.n_spi, IKE_MAX_DELETE_SPIS + 1);
+		ck_assert_uint_eq(ike_delete_spi(&big.u.del, IKE_MAX_DELETE_SPIS),
+				  0xd0000000u | IKE_MAX_DELETE_SPIS);
+		ck_assert_uint_eq(ike_delete_spi(&big.u.del, IKE_MAX_DELETE_SPIS + 1), 0);
+		roundtrip(&big, &again);	/* re-encoded as it came */
+		ck_assert_uint_eq(ike_delete_spi(&again.u.del, IKE_MAX_DELETE_SPIS),
+				  0xd0000000u | IKE_MAX_DELETE_SPIS);
+	}
 	many[3] = IKE_MAX_DELETE_SPIS;
 	ck_assert_int_eq(dec(PL_DELETE, many, sizeof(many) - 4), 0);
 }
@@ -740,7 +755,17 @@ START_TEST(cp_roundtrip_and_rules)
 	ck_assert_int_eq(dec(PL_CP, type9, 2), -1);
 	ck_assert_int_eq(dec(PL_CP, odd_list, sizeof(odd_list)), -1);
 	ck_assert_int_eq(dec(PL_CP, many, 4 + 4 * IKE_MAX_CP_ATTRS), 0);
-	ck_assert_int_eq(dec(PL_CP, many, sizeof(many)), -1);
+	/* one more than kept: checked and counted, not an error */
+	{
+		struct ike_pl pm = pl_of(PL_CP, many, sizeof(many));
+		struct ike_pl_cp big;
+
+		ck_assert_int_eq(ike_pl_cp_decode(&pm, &big), 0);
+		ck_assert_uint_eq(big.n, IKE_MAX_CP_ATTRS);
+		ck_assert_uint_eq(big.n_total, IKE_MAX_CP_ATTRS + 1);
+		many[sizeof(many) - 1] = 9;	/* a bad last attribute is still malformed */
+		ck_assert_int_eq(ike_pl_cp_decode(&pm, &big), -1);
+	}
 }
 END_TEST
 
