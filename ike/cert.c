@@ -114,9 +114,6 @@ static int trust_add(struct ike_trust *t, X509 *x, const char *path, char *err, 
 {
 	char name[160];
 
-	if (sk_X509_num(t->cas) >= IKE_TRUST_MAX_CA)
-		return ike_cert_err(err, errlen, "CA file %s: more than %d certificates", path,
-				    IKE_TRUST_MAX_CA);
 	if (!X509_check_ca(x))
 		return ike_cert_err(err, errlen, "CA file %s: %s is not a CA certificate", path,
 				    name_label(X509_get_subject_name(x), false, name, sizeof(name)));
@@ -138,6 +135,7 @@ struct ike_trust *ike_trust_load(const char *ca_path, char *err, size_t errlen)
 	struct ike_trust *t = calloc(1, sizeof(*t));
 	BIO *bio = NULL;
 	X509 *x = NULL;
+	unsigned n = 0;
 	int rc = -1;
 
 	if (!t || !(t->store = X509_STORE_new()) || !(t->cas = sk_X509_new_null())) {
@@ -150,17 +148,25 @@ struct ike_trust *ike_trust_load(const char *ca_path, char *err, size_t errlen)
 		goto cleanup;
 	}
 	ERR_clear_error();
-	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL))) {
-		if (trust_add(t, x, ca_path, err, errlen) < 0)
+	for (; (x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)); n++) {
+		if (n >= IKE_TRUST_MAX_CA)
+			X509_free(x);	/* past the limit only counted, to say how many */
+		else if (trust_add(t, x, ca_path, err, errlen) < 0)
 			goto cleanup;
-		x = NULL;	/* owned by t->cas now */
+		x = NULL;	/* owned by t->cas now, or freed */
 	}
 	if (!pem_clean_eof()) {
 		ike_cert_err(err, errlen, "CA file %s: a PEM certificate is corrupt", ca_path);
 		goto cleanup;
 	}
-	if (sk_X509_num(t->cas) == 0) {
+	if (n == 0) {
 		ike_cert_err(err, errlen, "CA file %s: no certificate found", ca_path);
+		goto cleanup;
+	}
+	/* A config error rather than a cut: a dropped CA could be the gateway's. */
+	if (n > IKE_TRUST_MAX_CA) {
+		ike_cert_err(err, errlen, "CA file %s has %u certificates, ikeagent keeps at most "
+			     "%d (IKE_TRUST_MAX_CA)", ca_path, n, IKE_TRUST_MAX_CA);
 		goto cleanup;
 	}
 	ERR_clear_error();
@@ -219,19 +225,25 @@ int ike_trust_certreq(const struct ike_trust *t, uint8_t *out, size_t cap, size_
 
 /* ---- Our credential ---- */
 
-static int cred_add_cert(struct ike_cred *c, X509 *x, const char *path, char *err, size_t errlen)
+/* Every CERT payload fits (a CERT body is the encoding octet and the DER). */
+_Static_assert(IKE_CRED_MAX_BYTES <= CERT_DER_MAX, "IKE_CRED_MAX_BYTES exceeds a CERT payload");
+
+/* DER of the file's certificates, counted in *bytes; kept while under IKE_CRED_MAX_CERTS. */
+static int cred_add_cert(struct ike_cred *c, X509 *x, size_t *bytes, const char *path, char *err,
+			 size_t errlen)
 {
 	unsigned char *der = NULL;
-	int n;
+	int n = i2d_X509(x, &der);
 
-	if (c->n >= IKE_CRED_MAX_CERTS)
-		return ike_cert_err(err, errlen, "certificate file %s: more than %d certificates",
-				    path, IKE_CRED_MAX_CERTS);
-	n = i2d_X509(x, &der);
-	if (n <= 0 || n > CERT_DER_MAX) {
+	if (n <= 0) {
 		OPENSSL_free(der);
-		return ike_cert_err(err, errlen, "certificate file %s: certificate %u does not fit "
-				    "a CERT payload", path, c->n + 1);
+		return ike_cert_err(err, errlen, "certificate file %s: cannot encode certificate",
+				    path);
+	}
+	*bytes += (size_t)n;
+	if (c->n >= IKE_CRED_MAX_CERTS) {
+		OPENSSL_free(der);
+		return 0;
 	}
 	c->der[c->n] = der;
 	c->der_len[c->n++] = (size_t)n;
@@ -243,14 +255,16 @@ static int cred_read_certs(struct ike_cred *c, const char *path, X509 **ee, char
 {
 	BIO *bio = path ? BIO_new_file(path, "r") : NULL;
 	X509 *x = NULL;
+	unsigned n = 0;
+	size_t bytes = 0;
 	int rc = -1;
 
 	if (!bio)
 		return ike_cert_err(err, errlen, "certificate file %s: %s", path ? path : "(none)",
 				    strerror(errno ? errno : ENOENT));
 	ERR_clear_error();
-	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL))) {
-		if (cred_add_cert(c, x, path, err, errlen) < 0)
+	for (; (x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)); n++) {
+		if (cred_add_cert(c, x, &bytes, path, err, errlen) < 0)
 			goto cleanup;
 		if (!*ee) {
 			*ee = x;	/* the first one is ours */
@@ -261,6 +275,18 @@ static int cred_read_certs(struct ike_cred *c, const char *path, X509 **ee, char
 	}
 	if (!pem_clean_eof() || !*ee) {
 		ike_cert_err(err, errlen, "certificate file %s: no valid PEM certificate", path);
+		goto cleanup;
+	}
+	/* Our IKE_AUTH must fit one IKE message: we send no RFC 7383 fragments. */
+	if (n > IKE_CRED_MAX_CERTS) {
+		ike_cert_err(err, errlen, "certificate file %s has %u certificates, ikeagent sends "
+			     "at most %d (IKE_CRED_MAX_CERTS)", path, n, IKE_CRED_MAX_CERTS);
+		goto cleanup;
+	}
+	if (bytes > IKE_CRED_MAX_BYTES) {
+		ike_cert_err(err, errlen, "certificate file %s has %zu bytes of certificates, "
+			     "ikeagent sends at most %d (IKE_CRED_MAX_BYTES)", path, bytes,
+			     IKE_CRED_MAX_BYTES);
 		goto cleanup;
 	}
 	rc = 0;

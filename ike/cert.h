@@ -48,9 +48,33 @@
 
 #include "util/buf.h"
 
-#define IKE_TRUST_MAX_CA	64	/* certificates in one trust file */
-#define IKE_CERT_MAX_CHAIN	8	/* intermediates from further CERT payloads */
-#define IKE_CRED_MAX_CERTS	5	/* our end entity + intermediates */
+/*
+ * Limits. Each is far above what real setups use, and hitting one is an
+ * error that names it, never a silent cut:
+ *
+ * IKE_TRUST_MAX_CA: CA certificates in the trust file ([auth] ca). A VPN
+ *   needs one to three; Debian's whole ca-certificates bundle has about 140
+ *   roots. Every CA is one 20-octet hash in our CERTREQ (§3.7): 256 CAs
+ *   are 5120 octets, which IKE_AUTH always has room for (the budget is
+ *   checked at compile time in ike/sa_auth.c). More: ike_trust_load fails
+ *   with "CA file <path> has <n> certificates, ikeagent keeps at most 256
+ *   (IKE_TRUST_MAX_CA)".
+ * IKE_CERT_MAX_CHAIN: the gateway's intermediates (CERT payloads after the
+ *   first). Real chains have one to three. A gateway that sends more is
+ *   logged by name and verified with the first IKE_CERT_MAX_CHAIN (RFC 7296
+ *   §3.6 has the chain in order, its own certificate first); if the path
+ *   needed a dropped one, the failure says so.
+ * IKE_CRED_MAX_CERTS, IKE_CRED_MAX_BYTES: our certificate file: our
+ *   certificate and up to four intermediates, at most 32 KiB of DER in all
+ *   (an RSA-4096 certificate is about 1.5 KiB). Both keep our IKE_AUTH
+ *   inside one IKE message (we send no RFC 7383 fragments); more is an
+ *   error of ike_cred_load naming the limit.
+ */
+#define IKE_TRUST_MAX_CA	256
+#define IKE_TRUST_CERTREQ_MAX	(IKE_TRUST_MAX_CA * 20)	/* octets of CERTREQ data, SHA-1 each */
+#define IKE_CERT_MAX_CHAIN	16
+#define IKE_CRED_MAX_CERTS	5
+#define IKE_CRED_MAX_BYTES	32768
 #define IKE_SIG_HASH_N		4
 
 /* ---- Trust store ---- */
@@ -64,7 +88,8 @@ void ike_trust_free(struct ike_trust *t);
 void ike_trust_set_time(struct ike_trust *t, time_t at);
 /*
  * CERTREQ Certification Authority data (§3.7): per CA the SHA-1 of its
- * SubjectPublicKeyInfo, 20 octets each, concatenated. cap too small: -1.
+ * SubjectPublicKeyInfo, 20 octets each, concatenated; at most
+ * IKE_TRUST_CERTREQ_MAX octets. cap too small: -1.
  */
 int ike_trust_certreq(const struct ike_trust *t, uint8_t *out, size_t cap,
 		      size_t *len) MUST_CHECK;
@@ -74,9 +99,10 @@ int ike_trust_certreq(const struct ike_trust *t, uint8_t *out, size_t cap,
 struct ike_cred;
 
 /*
- * cert_path: PEM, our certificate first, then up to 4 intermediates to
- * send in further CERT payloads. key_path: unencrypted PEM private key
- * (PKCS#8 or traditional) matching the certificate; never prompts.
+ * cert_path: PEM, our certificate first, then intermediates to send in
+ * further CERT payloads (IKE_CRED_MAX_CERTS and IKE_CRED_MAX_BYTES in all).
+ * key_path: unencrypted PEM private key (PKCS#8 or traditional) matching
+ * the certificate; never prompts.
  */
 struct ike_cred *ike_cred_load(const char *cert_path, const char *key_path, char *err,
 			       size_t errlen);
@@ -89,7 +115,11 @@ int ike_cred_cert_der(const struct ike_cred *c, unsigned idx, const uint8_t **de
 
 struct ike_peer_cert;
 
-/* *out is set only on success; free it with ike_peer_cert_free. */
+/*
+ * chain_der: the intermediates, n_chain <= IKE_CERT_MAX_CHAIN (more is a
+ * caller error: keep the first ones). *out is set only on success; free it
+ * with ike_peer_cert_free.
+ */
 int ike_peer_cert_verify(const struct ike_trust *t, const uint8_t *ee_der, size_t ee_len,
 			 const uint8_t *const *chain_der, const size_t *chain_len,
 			 unsigned n_chain, uint8_t id_type, const uint8_t *id, size_t id_len,

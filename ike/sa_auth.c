@@ -5,10 +5,34 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/rsa.h>
 
 #include "ike/auth.h"
 #include "ike/names.h"
 #include "util/log.h"
+
+/*
+ * Our AUTH data: a PSK's MAC, or RFC 7427 §3 one-octet length |
+ * AlgorithmIdentifier | signature, as long as the largest RSA modulus
+ * OpenSSL signs with (16384 bits).
+ */
+#define AUTH_DATA_MAX	(1 + 255 + OPENSSL_RSA_MAX_MODULUS_BITS / 8)
+#define CERT_PL_HDR	5	/* generic header + Cert Encoding (§3.6, §3.7) */
+
+/*
+ * IKE_AUTH (§1.2) at its largest: everything but CERT and CERTREQ -- IDi
+ * and IDr, AUTH, CP, the ESP SA payload, TSi, TSr, two notifies, the IKE
+ * header and SK's header, IV, padding and ICV -- plus our largest
+ * credential and CERTREQ must fit SA_MSG_MAX: no limit of ours can make
+ * IKE_AUTH too large to build.
+ */
+#define AUTH_REST_MAX	(2 * (8 + IKE_ID_MAX) + 8 + AUTH_DATA_MAX + 8 + 4 * IKE_MAX_CP_ATTRS +	\
+			 4 + IKE_MAX_PROPOSALS * (12 + IKE_MAX_TRANSFORMS * 12) +		\
+			 2 * (8 + IKE_MAX_TS * IKE_TS_IPV6_LEN) + 2 * 8 +			\
+			 IKE_HDR_LEN + 4 + 16 + 16 + SK_MAX_ICV_LEN)
+_Static_assert(AUTH_REST_MAX + IKE_CRED_MAX_CERTS * CERT_PL_HDR + IKE_CRED_MAX_BYTES +
+	       CERT_PL_HDR + IKE_TRUST_CERTREQ_MAX <= SA_MSG_MAX,
+	       "the largest IKE_AUTH does not fit SA_MSG_MAX");
 
 /* RestOfInitIDPayload (§2.15): ID Type, three reserved octets, the data. */
 static size_t id_body(const struct ike_id *id, uint8_t *out, size_t cap)
@@ -67,33 +91,62 @@ static int put_status(struct ike_mw *b, uint16_t type)
 	return ike_put_notify(b, &n);
 }
 
+/*
+ * The SignedOctets of §2.15 (RealMessage | Nonce | prf(SK_p, RestOfIDPayload))
+ * in a buffer sized by the message; NULL on failure. Free with so_free().
+ */
+static uint8_t *signed_octets(const struct ike_sa *sa, bool initiator, const struct auth_octets *o,
+			      size_t *len, size_t *cap)
+{
+	const uint8_t *skp;
+	size_t skplen;
+	uint8_t *so;
+
+	*cap = o->msg_len + o->nonce_len + PRF_MAX_LEN;
+	if (!(so = malloc(*cap)))
+		return NULL;
+	auth_sk_p(&sa->keys, initiator, &skp, &skplen);
+	if (auth_signed_octets(sa->algs.prf, skp, skplen, o, so, *cap, len) < 0) {
+		free(so);
+		return NULL;
+	}
+	return so;
+}
+
+static void so_free(uint8_t *so, size_t cap)
+{
+	if (so)
+		OPENSSL_cleanse(so, cap);
+	free(so);
+}
+
 /* Our AUTH value (§2.15): the PSK's MAC, or a signature over InitiatorSignedOctets. */
 static int auth_value(struct ike_sa *sa, const uint8_t *idb, size_t idlen, uint8_t *out,
 		      size_t cap, size_t *len, uint8_t *method)
 {
-	static uint8_t so[SA_MSG_MAX + IKE_NONCE_MAX + PRF_MAX_LEN];
 	const uint8_t *skp;
-	size_t skplen, solen;
-	char err[160];
+	uint8_t *so;
+	size_t skplen, solen, socap = 0;
+	char err[160] = "";
 	int rc = -1;
 
-	auth_sk_p(&sa->keys, true, &skp, &skplen);
 	struct auth_octets o = { .msg = sa->init_req, .msg_len = sa->init_req_len,
 				 .nonce = sa->nr, .nonce_len = sa->nr_len,
 				 .id = idb, .id_len = idlen };
 	if (!sa->cfg.cred) {
+		auth_sk_p(&sa->keys, true, &skp, &skplen);
 		*method = AUTH_SHARED_KEY_MIC;
 		return sa->cfg.psk ? auth_psk_compute(sa->algs.prf, sa->cfg.psk, sa->cfg.psk_len, skp,
 						      skplen, &o, out, cap, len) : -1;
 	}
-	if (auth_signed_octets(sa->algs.prf, skp, skplen, &o, so, sizeof(so), &solen) == 0 &&
-	    ike_sig_sign(sa->cfg.cred, ike_sig_pick_hash(sa->cfg.cred, sa->peer_hashes,
-							 sa->n_peer_hashes),
-			 so, solen, out, cap, len, method, err, sizeof(err)) == 0)
+	so = signed_octets(sa, true, &o, &solen, &socap);
+	if (so && ike_sig_sign(sa->cfg.cred, ike_sig_pick_hash(sa->cfg.cred, sa->peer_hashes,
+							       sa->n_peer_hashes),
+			       so, solen, out, cap, len, method, err, sizeof(err)) == 0)
 		rc = 0;
 	else
-		log_warn("ike: cannot sign our AUTH payload");
-	OPENSSL_cleanse(so, sizeof(so));
+		log_warn("ike: cannot sign our AUTH payload: %s", err[0] ? err : "out of memory");
+	so_free(so, socap);
 	return rc;
 }
 
@@ -113,16 +166,21 @@ static int put_certs(struct ike_sa *sa, struct ike_mw *b)
 	return 0;
 }
 
-/* CERTREQ naming the CAs we trust (§3.7), so the gateway sends its certificate. */
+/*
+ * CERTREQ naming the CAs we trust (§3.7), so the gateway sends its
+ * certificate: one hash per CA of the trust file, all of them.
+ */
 static int put_certreq(struct ike_sa *sa, struct ike_mw *b)
 {
-	uint8_t h[IKE_CERTREQ_HASH_LEN * 16];
+	uint8_t h[IKE_TRUST_CERTREQ_MAX];
 	size_t len;
 
 	if (!sa->cfg.trust)
 		return 0;
-	if (ike_trust_certreq(sa->cfg.trust, h, sizeof(h), &len) < 0)
+	if (ike_trust_certreq(sa->cfg.trust, h, sizeof(h), &len) < 0) {
+		log_warn("ike: cannot hash the CA certificates for CERTREQ");
 		return -1;
+	}
 	struct ike_pl_cert c = { .encoding = CERT_X509_SIGNATURE, .data = h, .len = (uint16_t)len };
 
 	return ike_put_certreq(b, &c);
@@ -130,7 +188,7 @@ static int put_certreq(struct ike_sa *sa, struct ike_mw *b)
 
 static int auth_payloads(struct ike_sa *sa, struct ike_mw *b)
 {
-	uint8_t idb[4 + IKE_ID_MAX], authv[1024], spi[4], method;
+	uint8_t idb[4 + IKE_ID_MAX], authv[AUTH_DATA_MAX], spi[4], method;
 	size_t idlen, alen;
 	int rc = -1;
 
@@ -158,24 +216,57 @@ out:
 	return rc;
 }
 
+/*
+ * Our IKE_AUTH does not fit one message. The compile-time budget above
+ * says this cannot happen; if it does, it is final, not worth retrying.
+ */
+static void auth_too_large(struct ike_sa *sa, size_t plen)
+{
+	size_t total = plen ? sk_message_len(&sa->sk_out, plen) : 0;
+
+	if (total)
+		sa_fail(sa, IKE_FAIL_AUTH, "our IKE_AUTH would be %zu bytes, ikeagent sends at most "
+			"%d (SA_MSG_MAX)", total, SA_MSG_MAX);
+	else
+		sa_fail(sa, IKE_FAIL_AUTH, "our IKE_AUTH is larger than %d bytes (SA_MSG_MAX)",
+			SA_MSG_MAX);
+}
+
 int sa_auth_send(struct ike_sa *sa, uint64_t now)
 {
-	uint8_t plain[SA_MSG_MAX], out[SA_MSG_MAX];
+	/* Two messages of up to 64 KiB: in the heap, not on the stack. */
+	uint8_t *plain = malloc(SA_MSG_MAX), *out = malloc(SA_MSG_MAX);
 	struct ike_mw b;
 	struct wr w;
-	size_t plen, len;
+	size_t plen = 0, len;
+	int rc = -1;
 
+	if (!plain || !out)
+		goto out;
 	sa->auth_spi_in = sa_random_spi();
-	wr_init(&w, plain, sizeof(plain));
+	wr_init(&w, plain, SA_MSG_MAX);
 	if (ike_mw_begin_inner(&b, &w) < 0 || auth_payloads(sa, &b) < 0 ||
-	    ike_mw_finish(&b, &plen) < 0 ||
-	    sa_protect(sa, IKE_AUTH, false, sa->next_msg_id, ike_mw_first(&b), plain, plen, out,
-		       sizeof(out), &len) < 0)
-		return -1;
-	OPENSSL_cleanse(plain, sizeof(plain));
+	    ike_mw_finish(&b, &plen) < 0) {
+		if (!wr_ok(&w))
+			auth_too_large(sa, 0);
+		goto out;
+	}
+	if (sk_message_len(&sa->sk_out, plen) > SA_MSG_MAX) {
+		auth_too_large(sa, plen);
+		goto out;
+	}
+	if (sa_protect(sa, IKE_AUTH, false, sa->next_msg_id, ike_mw_first(&b), plain, plen, out,
+		       SA_MSG_MAX, &len) < 0)
+		goto out;
 	sa_set_state(sa, IKE_SA_AUTH_SENT);
-	log_info("ike: IKE_AUTH sent (%s)", sa->cfg.cred ? "certificate" : "psk");
-	return sa_send_request(sa, REQ_AUTH, IKE_AUTH, out, len, now);
+	log_info("ike: IKE_AUTH sent (%s, %zu bytes)", sa->cfg.cred ? "certificate" : "psk", len);
+	rc = sa_send_request(sa, REQ_AUTH, IKE_AUTH, out, len, now);
+out:
+	if (plain)
+		OPENSSL_cleanse(plain, SA_MSG_MAX);
+	free(plain);
+	free(out);
+	return rc;
 }
 
 static bool is_signature(uint8_t method)
@@ -184,34 +275,50 @@ static bool is_signature(uint8_t method)
 	       method == AUTH_ECDSA_521 || method == AUTH_DIGITAL_SIGNATURE;
 }
 
-/* The gateway's certificate chain from its CERT payloads: the first is its own. */
+/*
+ * The gateway's certificate chain from its CERT payloads (§3.6): the first
+ * is its own, then intermediates, of which we keep IKE_CERT_MAX_CHAIN.
+ */
 static int peer_cert(struct ike_sa *sa, const struct ike_msg *m, const struct ike_pl_id *id,
 		     struct ike_peer_cert **pc)
 {
-	const uint8_t *chain[4];
-	size_t chain_len[4];
+	const uint8_t *chain[IKE_CERT_MAX_CHAIN];
+	size_t chain_len[IKE_CERT_MAX_CHAIN];
 	struct ike_pl_cert ee = { 0 }, c;
-	unsigned it = 0, n = 0;
+	unsigned it = 0, n = 0, extra = 0, other = 0;
 	const struct ike_pl *p;
 	char err[200];
 
 	while ((p = ike_msg_find(m, PL_CERT, &it))) {
-		if (ike_pl_cert_decode(p, &c) < 0 || c.encoding != CERT_X509_SIGNATURE)
-			continue;	/* Hash and URL and others: not supported */
-		if (!ee.data)
+		if (ike_pl_cert_decode(p, &c) < 0 || c.encoding != CERT_X509_SIGNATURE) {
+			other++;	/* Hash and URL and others: not supported */
+			continue;
+		}
+		if (!ee.data) {
 			ee = c;
-		else if (n < 4) {
+		} else if (n < IKE_CERT_MAX_CHAIN) {
 			chain[n] = c.data;
 			chain_len[n++] = c.len;
+		} else {
+			extra++;
 		}
 	}
+	if (other)
+		log_info("ike: ignored %u CERT payloads that are not X.509 certificates", other);
+	if (extra)
+		log_warn("ike: gateway sent %u intermediate certificates, ikeagent keeps the first "
+			 "%d (IKE_CERT_MAX_CHAIN)", n + extra, IKE_CERT_MAX_CHAIN);
 	if (!ee.data) {
 		sa_fail(sa, IKE_FAIL_AUTH, "gateway sent no X.509 certificate");
 		return -1;
 	}
 	if (ike_peer_cert_verify(sa->cfg.trust, ee.data, ee.len, chain, chain_len, n, id->type,
 				 id->data, id->len, pc, err, sizeof(err)) < 0) {
-		sa_fail(sa, IKE_FAIL_AUTH, "%s", err);
+		if (extra)
+			sa_fail(sa, IKE_FAIL_AUTH, "%s; %u intermediates past IKE_CERT_MAX_CHAIN "
+				"(%d) unused", err, extra, IKE_CERT_MAX_CHAIN);
+		else
+			sa_fail(sa, IKE_FAIL_AUTH, "%s", err);
 		return -1;
 	}
 	return 0;
@@ -221,20 +328,18 @@ static int peer_cert(struct ike_sa *sa, const struct ike_msg *m, const struct ik
 static int verify_signature(struct ike_sa *sa, const struct ike_msg *m, const struct ike_pl *idp,
 			    const struct ike_pl_id *id, const struct ike_pl_auth *au)
 {
-	static uint8_t so[SA_MSG_MAX + IKE_NONCE_MAX + PRF_MAX_LEN];
 	struct ike_peer_cert *pc = NULL;
-	const uint8_t *skp;
-	size_t skplen, solen;
+	uint8_t *so;
+	size_t solen, socap = 0;
 	char err[200], subj[160], alg[64];
 	int rc = -1;
 
 	if (peer_cert(sa, m, id, &pc) < 0)
 		return -1;
-	auth_sk_p(&sa->keys, false, &skp, &skplen);
 	struct auth_octets o = { .msg = sa->init_resp, .msg_len = sa->init_resp_len,
 				 .nonce = sa->ni, .nonce_len = SA_NONCE_LEN,
 				 .id = idp->body, .id_len = idp->len };
-	if (auth_signed_octets(sa->algs.prf, skp, skplen, &o, so, sizeof(so), &solen) < 0) {
+	if (!(so = signed_octets(sa, false, &o, &solen, &socap))) {
 		sa_fail(sa, IKE_FAIL_LOCAL, "cannot build the gateway's signed octets");
 	} else if (ike_sig_verify(pc, au->method, au->data, au->len, so, solen, err,
 				  sizeof(err)) < 0) {
@@ -245,6 +350,7 @@ static int verify_signature(struct ike_sa *sa, const struct ike_msg *m, const st
 			 ike_sig_alg_str(au->method, au->data, au->len, alg, sizeof(alg)));
 		rc = 0;
 	}
+	so_free(so, socap);
 	ike_peer_cert_free(pc);
 	return rc;
 }

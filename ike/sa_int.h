@@ -6,7 +6,17 @@
 #include "ike/sa.h"
 #include "ike/sk.h"
 
-#define SA_MSG_MAX	4096	/* largest IKE message we build or cache */
+/*
+ * Largest IKE message we build or cache: what every transport carries
+ * whole, as we send no RFC 7383 fragments. UDP to port 4500 over IPv4 is
+ * the tightest: 65535 (IPv4 total length) - 20 (IPv4 header) - 8 (UDP
+ * header) - 4 (non-ESP marker) = 65503; RFC 9329 TCP allows 65535 - 2
+ * (Length) - 4 (marker) = 65529. Our IKE_AUTH with the largest credential
+ * and CERTREQ fits (checked in sa_auth.c). Buffers of this size live in
+ * the heap (struct ike_sa, sa_auth_send), are static, or are on the stack
+ * of the single-threaded event loop: at most two along any call chain.
+ */
+#define SA_MSG_MAX	65503
 #define SA_NONCE_LEN	32
 #define SA_MAX_CHILDREN	4
 #define SA_PROBE_DELAY_MS	1000	/* after the failure: let the gateway finish its side */

@@ -158,6 +158,10 @@ void gw_free(struct gw *g)
 {
 	gw_ike_free(&g->ike);
 	gw_ike_free(&g->old);
+	ike_trust_free(g->trust);
+	ike_cred_free(g->cred);
+	g->trust = NULL;
+	g->cred = NULL;
 }
 
 void gw_open(struct gw *g, struct gw_ike *k, const uint8_t *msg, size_t len)
@@ -427,6 +431,75 @@ static size_t id_body(uint8_t type, const char *s, uint8_t *out)
 	return 4 + strlen(s);
 }
 
+/* The client's certificate chain (its CERT payloads) and signature AUTH over oi. */
+static bool gw_verify_cert(struct gw *g, const struct ike_pl_auth *au, const struct auth_octets *oi)
+{
+	static uint8_t so[GW_MSG_MAX + IKE_NONCE_MAX + PRF_MAX_LEN];
+	const uint8_t *chain[IKE_CERT_MAX_CHAIN];
+	size_t chain_len[IKE_CERT_MAX_CHAIN], solen;
+	struct ike_pl_cert ee = { 0 }, c;
+	struct ike_pl_any idi;
+	struct ike_peer_cert *pc = NULL;
+	const uint8_t *skp;
+	size_t skplen;
+	unsigned it = 0, n = 0;
+	const struct ike_pl *p;
+	bool ok;
+
+	while ((p = ike_msg_find(&g->m, PL_CERT, &it))) {
+		ck_assert_int_eq(ike_pl_cert_decode(p, &c), 0);
+		ck_assert_uint_eq(c.encoding, CERT_X509_SIGNATURE);
+		if (!ee.data) {
+			ee = c;
+		} else {
+			ck_assert_uint_lt(n, IKE_CERT_MAX_CHAIN);
+			chain[n] = c.data;
+			chain_len[n++] = c.len;
+		}
+	}
+	gw_get(g, PL_IDi, &idi);
+	auth_sk_p(&g->ike.keys, true, &skp, &skplen);
+	ck_assert_int_eq(auth_signed_octets(g->algs.prf, skp, skplen, oi, so, sizeof(so), &solen), 0);
+	ok = ee.data &&
+	     ike_peer_cert_verify(g->trust, ee.data, ee.len, chain, chain_len, n, idi.u.id.type,
+				  idi.u.id.data, idi.u.id.len, &pc, g->peer_err,
+				  sizeof(g->peer_err)) == 0 &&
+	     ike_sig_verify(pc, au->method, au->data, au->len, so, solen, g->peer_err,
+			    sizeof(g->peer_err)) == 0;
+	ike_peer_cert_free(pc);
+	return ok;
+}
+
+/* The gateway's own CERT payloads (cred's, then more_der) and signature AUTH over orr. */
+static void gw_put_cert_auth(struct gw *g, struct ike_mw *b, const struct auth_octets *orr)
+{
+	static uint8_t so[GW_MSG_MAX + IKE_NONCE_MAX + PRF_MAX_LEN];
+	uint8_t sig[2304], method;
+	const uint8_t *skp, *der;
+	size_t skplen, solen, siglen, dlen;
+	char err[256] = "";
+
+	for (unsigned i = 0; ike_cred_cert_der(g->cred, i, &der, &dlen) == 0; i++) {
+		struct ike_pl_cert c = { .encoding = CERT_X509_SIGNATURE, .data = der,
+					 .len = (uint16_t)dlen };
+
+		ck_assert_int_eq(ike_put_cert(b, &c), 0);
+	}
+	for (unsigned i = 0; i < g->n_more; i++) {
+		struct ike_pl_cert c = { .encoding = CERT_X509_SIGNATURE, .data = g->more_der[i],
+					 .len = (uint16_t)g->more_len[i] };
+
+		ck_assert_int_eq(ike_put_cert(b, &c), 0);
+	}
+	auth_sk_p(&g->ike.keys, false, &skp, &skplen);
+	ck_assert_int_eq(auth_signed_octets(g->algs.prf, skp, skplen, orr, so, sizeof(so), &solen), 0);
+	ck_assert_msg(ike_sig_sign(g->cred, 0, so, solen, sig, sizeof(sig), &siglen, &method, err,
+				   sizeof(err)) == 0, "%s", err);
+	struct ike_pl_auth ar = { .method = method, .data = sig, .len = (uint16_t)siglen };
+
+	ck_assert_int_eq(ike_put_auth(b, &ar), 0);
+}
+
 void gw_auth(struct gw *g, const uint8_t *req, size_t len)
 {
 	struct ike_pl_any idi, au, sap, cp;
@@ -443,15 +516,20 @@ void gw_auth(struct gw *g, const uint8_t *req, size_t len)
 	ck_assert_uint_eq(g->m.hdr.msg_id, 1);
 	gw_get(g, PL_IDi, &idi);
 	gw_get(g, PL_AUTH, &au);
-	ck_assert_uint_eq(au.u.auth.method, AUTH_SHARED_KEY_MIC);
 	const struct ike_pl *idp = ike_msg_find(&g->m, PL_IDi, &it);
 	/* InitiatorSignedOctets = RealMessage1 | NonceRData | MACedIDForI */
 	struct auth_octets oi = { .msg = g->msg1, .msg_len = g->msg1_len, .nonce = g->nr,
 				  .nonce_len = sizeof(g->nr), .id = idp->body, .id_len = idp->len };
 
-	auth_sk_p(&g->ike.keys, true, &skp, &skplen);
-	g->peer_auth_ok = auth_psk_verify(g->algs.prf, (const uint8_t *)g->psk, strlen(g->psk), skp,
-					  skplen, &oi, au.u.auth.data, au.u.auth.len) == 0;
+	if (g->trust) {
+		g->peer_auth_ok = gw_verify_cert(g, &au.u.auth, &oi);
+	} else {
+		ck_assert_uint_eq(au.u.auth.method, AUTH_SHARED_KEY_MIC);
+		auth_sk_p(&g->ike.keys, true, &skp, &skplen);
+		g->peer_auth_ok = auth_psk_verify(g->algs.prf, (const uint8_t *)g->psk,
+						  strlen(g->psk), skp, skplen, &oi, au.u.auth.data,
+						  au.u.auth.len) == 0;
+	}
 	gw_begin(&o);
 	if (!g->peer_auth_ok) {
 		gw_notify(&o.b, N_AUTHENTICATION_FAILED, 0, 0);
@@ -459,16 +537,24 @@ void gw_auth(struct gw *g, const uint8_t *req, size_t len)
 		return;
 	}
 	idlen = id_body(ID_FQDN, GW_ID, idb);
-	auth_sk_p(&g->ike.keys, false, &skp, &skplen);
+	struct ike_pl_id idr = { .type = ID_FQDN, .data = idb + 4, .len = (uint16_t)(idlen - 4) };
 	struct auth_octets orr = { .msg = g->msg2, .msg_len = g->msg2_len, .nonce = g->ni,
 				   .nonce_len = g->ni_len, .id = idb, .id_len = idlen };
-	ck_assert_int_eq(auth_psk_compute(g->algs.prf, (const uint8_t *)g->my_psk, strlen(g->my_psk),
-					  skp, skplen, &orr, mac, sizeof(mac), &maclen), 0);
-	struct ike_pl_id idr = { .type = ID_FQDN, .data = idb + 4, .len = (uint16_t)(idlen - 4) };
-	struct ike_pl_auth ar = { .method = AUTH_SHARED_KEY_MIC, .data = mac, .len = (uint16_t)maclen };
 
+	/* §1.2: IDr, [CERT,] AUTH */
 	ck_assert_int_eq(ike_put_id(&o.b, PL_IDr, &idr), 0);
-	ck_assert_int_eq(ike_put_auth(&o.b, &ar), 0);
+	if (g->cred) {
+		gw_put_cert_auth(g, &o.b, &orr);
+	} else {
+		auth_sk_p(&g->ike.keys, false, &skp, &skplen);
+		ck_assert_int_eq(auth_psk_compute(g->algs.prf, (const uint8_t *)g->my_psk,
+						  strlen(g->my_psk), skp, skplen, &orr, mac,
+						  sizeof(mac), &maclen), 0);
+		struct ike_pl_auth ar = { .method = AUTH_SHARED_KEY_MIC, .data = mac,
+					  .len = (uint16_t)maclen };
+
+		ck_assert_int_eq(ike_put_auth(&o.b, &ar), 0);
+	}
 	if (g->auth_error) {
 		gw_notify(&o.b, g->auth_error, 0, 0);
 		gw_answer(g, &g->ike, &o);

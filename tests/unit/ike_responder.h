@@ -15,13 +15,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ike/cert.h"
 #include "ike/dh.h"
 #include "ike/keys.h"
 #include "ike/msg.h"
 #include "ike/sa.h"
 #include "ike/sk.h"
 
-#define GW_MSG_MAX	4096
+#define GW_MSG_MAX	65536	/* any IKE message */
 #define H_QLEN		32
 #define GW_PSK		"correct horse battery staple"
 #define GW_ID		"gw.example"
@@ -85,6 +86,13 @@ struct gw {
 	uint16_t init_error;		/* answer IKE_SA_INIT with this notify */
 	uint16_t auth_error;		/* answer IKE_AUTH with IDr, AUTH and this notify */
 	bool cookie;			/* demand a COOKIE first */
+	/* certificates (owned, freed by gw_free); both NULL: PSK */
+	struct ike_trust *trust;	/* verifies the client's CERT and signature AUTH */
+	struct ike_cred *cred;		/* the gateway's CERT payloads and signature AUTH */
+	const uint8_t *const *more_der;	/* further CERT payloads after cred's (borrowed) */
+	const size_t *more_len;
+	unsigned n_more;
+	char peer_err[256];		/* why the client's certificate or AUTH failed */
 	/* what the gateway saw and derived */
 	struct gw_ike ike, old;
 	struct ike_algs algs;

@@ -33,9 +33,8 @@
 #include "ike/msg.h"
 #include "ike/sk.h"
 #include "tests/unit/check_main.h"
+#include "tests/unit/pki.h"
 #include "tests/unit/testutil.h"
-
-#define DAY (24 * 3600L)
 
 /* ---- strongSwan fixture (loading as in test_ike_fixtures.c) ---- */
 
@@ -162,7 +161,6 @@ enum { K_RSA, K_P256, K_P384, K_ED25519, K_ED448, K_RSA1024, K_CA, K_CA2, K_INT,
 static EVP_PKEY *gk[K_N];
 static X509 *ca, *ca2, *inter;
 static char ca_path[64], ca2_path[64], two_ca_path[64];
-static long serial = 1;
 
 static EVP_PKEY *gen_key(int i)
 {
@@ -174,75 +172,6 @@ static EVP_PKEY *gen_key(int i)
 	case K_ED448: return EVP_PKEY_Q_keygen(NULL, NULL, "ED448");
 	default: return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	}
-}
-
-static void add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
-{
-	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
-
-	ck_assert_ptr_nonnull(e);
-	ck_assert(X509_add_ext(x, e, -1));
-	X509_EXTENSION_free(e);
-}
-
-struct certopt {
-	const char *cn;
-	const char *san;	/* NULL: no subjectAltName */
-	const char *ku;		/* NULL: no keyUsage */
-	bool ca;
-	long from, to;		/* validity, seconds from now */
-};
-
-static X509 *make_cert(EVP_PKEY *k, const struct certopt *o, X509 *issuer, EVP_PKEY *ikey)
-{
-	X509 *x = X509_new();
-	X509_NAME *n = X509_get_subject_name(x);
-	X509V3_CTX ctx;
-	int it = EVP_PKEY_get_base_id(ikey);
-
-	ck_assert(X509_set_version(x, 2));
-	ck_assert(ASN1_INTEGER_set(X509_get_serialNumber(x), serial++));
-	ck_assert_ptr_nonnull(X509_gmtime_adj(X509_getm_notBefore(x), o->from ? o->from : -3600));
-	ck_assert_ptr_nonnull(X509_gmtime_adj(X509_getm_notAfter(x), o->to ? o->to : DAY));
-	ck_assert(X509_set_pubkey(x, k));
-	ck_assert(X509_NAME_add_entry_by_txt(n, "C", MBSTRING_ASC, (const unsigned char *)"CH", -1, -1, 0));
-	ck_assert(X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC,
-					     (const unsigned char *)"ikeagent unit", -1, -1, 0));
-	ck_assert(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)o->cn,
-					     -1, -1, 0));
-	ck_assert(X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : n));
-	X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
-	add_ext(x, &ctx, NID_basic_constraints, o->ca ? "critical,CA:TRUE" : "CA:FALSE");
-	add_ext(x, &ctx, NID_subject_key_identifier, "hash");
-	if (o->ca)
-		add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign");
-	if (o->ku)
-		add_ext(x, &ctx, NID_key_usage, o->ku);
-	if (o->san)
-		add_ext(x, &ctx, NID_subject_alt_name, o->san);
-	ck_assert(X509_sign(x, ikey, it == EVP_PKEY_ED25519 || it == EVP_PKEY_ED448 ? NULL :
-			    EVP_sha256()));
-	return x;
-}
-
-/* PEM file under /tmp: certificates, then (optionally encrypted) key. */
-static void write_pem(char path[64], X509 *const *c, unsigned n, EVP_PKEY *k, const char *pass)
-{
-	FILE *f;
-	int fd;
-
-	snprintf(path, 64, "/tmp/ike_cert_test_XXXXXX");
-	fd = mkstemp(path);
-	ck_assert_int_ge(fd, 0);
-	f = fdopen(fd, "w");
-	ck_assert_ptr_nonnull(f);
-	for (unsigned i = 0; i < n; i++)
-		ck_assert(PEM_write_X509(f, c[i]));
-	if (k)
-		ck_assert(PEM_write_PrivateKey(f, k, pass ? EVP_aes_256_cbc() : NULL,
-					       (unsigned char *)pass, pass ? (int)strlen(pass) : 0,
-					       NULL, NULL));
-	fclose(f);
 }
 
 static void pki_setup(void)
