@@ -245,9 +245,10 @@ static int map_ts(const struct config *cfg, struct ike_sa_cfg *out, char *err, s
 {
 	const struct cidr_list *ts = &cfg->tunnel.remote_ts;
 
-	if (ts->n == 0 || ts->n > IKE_MAX_TS) {
+	_Static_assert(CONFIG_MAX_TS <= IKE_SA_MAX_REMOTE_TS, "remote_ts fits the IKE SA's");
+	if (ts->n == 0 || ts->n > IKE_SA_MAX_REMOTE_TS) {
 		snprintf(err, errlen, "[tunnel] remote_ts: 1..%d networks needed, %u given",
-			 IKE_MAX_TS, ts->n);
+			 IKE_SA_MAX_REMOTE_TS, ts->n);
 		return -1;
 	}
 	out->n_remote_ts = ts->n;

@@ -28,7 +28,8 @@
 #include "ike/proposal.h"
 #include "util/buf.h"
 
-#define IKE_SA_MAX_DNS 4
+#define IKE_SA_MAX_DNS 4	/* per family: glibc reads 3 (MAXNS), resolved more; gateways send 1-2 */
+#define IKE_SA_MAX_REMOTE_TS 32	/* selectors we propose in TSr (agent: CONFIG_MAX_TS) */
 
 enum ike_sa_state {
 	IKE_SA_IDLE,
@@ -62,7 +63,7 @@ struct ike_sa_cfg {
 	struct proposal_list ike_props;
 	struct proposal_list esp_props;
 	unsigned n_remote_ts;
-	struct ike_ts_sel remote_ts[IKE_MAX_TS];
+	struct ike_ts_sel remote_ts[IKE_SA_MAX_REMOTE_TS];
 	bool want_vip;			/* CP request INTERNAL_IP4_ADDRESS */
 	bool want_dns;			/* CP request INTERNAL_IP4_DNS */
 	bool want_ip6;			/* also the IPv6 equivalents, and an IPv6 TSi */

@@ -27,8 +27,8 @@
  * IKE_AUTH too large to build.
  */
 #define AUTH_REST_MAX	(2 * (8 + IKE_ID_MAX) + 8 + AUTH_DATA_MAX + 8 + 4 * IKE_MAX_CP_ATTRS +	\
-			 4 + IKE_MAX_PROPOSALS * (12 + IKE_MAX_TRANSFORMS * 12) +		\
-			 2 * (8 + IKE_MAX_TS * IKE_TS_IPV6_LEN) + 2 * 8 +			\
+			 4 + PROP_LIST_MAX * (12 + IKE_PROP_MAX_BUILD * 12) +			\
+			 (8 + 2 * IKE_TS_IPV6_LEN) + (8 + IKE_SA_MAX_REMOTE_TS * IKE_TS_IPV6_LEN) + 2 * 8 + \
 			 IKE_HDR_LEN + 4 + 16 + 16 + SK_MAX_ICV_LEN)
 _Static_assert(AUTH_REST_MAX + IKE_CRED_MAX_CERTS * CERT_PL_HDR + IKE_CRED_MAX_BYTES +
 	       CERT_PL_HDR + IKE_TRUST_CERTREQ_MAX <= SA_MSG_MAX,
