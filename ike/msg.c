@@ -130,8 +130,11 @@ static int walk_chain(struct ike_msg *m, struct rd *r, uint8_t type, bool in_sk)
 		struct ike_pl p;
 		uint8_t next;
 
-		if (m->n + m->n_skipped >= IKE_MAX_PAYLOADS)
+		_Static_assert(IKE_MAX_PAYLOADS == 256, "the message below names the limit");
+		if (m->n + m->n_skipped >= IKE_MAX_PAYLOADS) {
+			m->err_limit = "more than 256 payloads (IKE_MAX_PAYLOADS)";
 			return ike_codec_bad("chain: too many payloads");
+		}
 		if (read_generic(r, type, in_sk, &p, &next) < 0)
 			return -1;
 		if (!ike_pl_known(type)) {

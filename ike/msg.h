@@ -31,7 +31,8 @@
 #include "util/buf.h"
 
 /* Limits of the fixed-size decoded structures; more is an error, never an overflow. */
-#define IKE_MAX_PAYLOADS	64	/* per message, outer + inner, skipped unknown ones included */
+#define IKE_MAX_PAYLOADS	256	/* per message, outer + inner, skipped unknown ones included:
+					 * strongSwan sends < 20; a chain of 16 intermediates + notifies fits */
 /*
  * Wherever a count field bounds it, the wire's limit is ours; else a cap
  * well above what gateways send, and what lies beyond it is validated and
@@ -126,6 +127,7 @@ struct ike_msg {
 	 * N_INVALID_MAJOR_VERSION, N_UNSUPPORTED_CRITICAL_PAYLOAD) */
 	uint16_t err;
 	uint8_t err_pl_type;	/* for N_UNSUPPORTED_CRITICAL_PAYLOAD: the notify data */
+	const char *err_limit;	/* a limit of ours was hit (named, for the log); else NULL */
 };
 
 /* True for the payload types this codec understands (SA..EAP, SKF). */

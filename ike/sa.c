@@ -346,8 +346,9 @@ static int sa_unprotect(struct ike_sa *sa, struct ike_msg *m, const uint8_t *msg
 		return -1;
 	}
 	if (ike_msg_decode_inner(m, first, plain, plen) < 0) {
-		log_warn("ike: dropped %s #%u: malformed payloads (%s)", ike_exchange_name(m->hdr.exchange),
-			 m->hdr.msg_id, ike_notify_name(m->err));
+		log_warn("ike: dropped %s #%u: %s (%s)", ike_exchange_name(m->hdr.exchange),
+			 m->hdr.msg_id, m->err_limit ? m->err_limit : "malformed payloads",
+			 ike_notify_name(m->err));
 		return -1;
 	}
 	return 0;
@@ -363,7 +364,10 @@ void ike_sa_input(struct ike_sa *sa, const uint8_t *msg, size_t len, uint64_t no
 		return;
 	sa->now_ms = now_ms;
 	if (ike_msg_decode(&m, msg, len) < 0) {
-		log_debug("ike: dropped malformed message (%s)", ike_notify_name(m.err));
+		if (m.err_limit)
+			log_warn("ike: dropped a message with %s", m.err_limit);
+		else
+			log_debug("ike: dropped malformed message (%s)", ike_notify_name(m.err));
 		return;
 	}
 	if (m.hdr.spi_i != sa_spi_u64(sa->spi_i)) {

@@ -331,8 +331,10 @@ START_TEST(payload_count_is_bounded)
 	n = vid_chain(buf2, IKE_MAX_PAYLOADS);
 	ck_assert_int_eq(decode_chain(PL_VENDOR, buf2, n, &m), 0);
 	ck_assert_uint_eq(m.n, IKE_MAX_PAYLOADS);
+	ck_assert_ptr_null(m.err_limit);
 	n = vid_chain(buf2, IKE_MAX_PAYLOADS + 1);
 	ck_assert_int_eq(decode_chain(PL_VENDOR, buf2, n, &m), -1);
+	ck_assert_str_eq(m.err_limit, "more than 256 payloads (IKE_MAX_PAYLOADS)");	/* named */
 	/* a long chain of empty unknown payloads is bounded the same way */
 	n = vid_chain(buf2, 1000);
 	ck_assert_int_eq(decode_chain(PL_VENDOR, buf2, n, &m), -1);
