@@ -1,7 +1,10 @@
 /*
- * Tests only: a decoded SA payload (a view, ike/msg.h) copied into arrays,
- * so assertions can index proposals and transforms. Bigger than anything
- * the tests decode; sa_flat() fails the test when a payload does not fit.
+ * Tests only: SA payloads both ways.
+ *  - sa_flat(): a decoded SA payload (a view, ike/msg.h) copied into
+ *    arrays, so assertions can index proposals and transforms. Bigger than
+ *    anything the tests decode; it fails the test when a payload does not fit.
+ *  - sa_raw_write(): proposals as gateways send them, written octet by
+ *    octet (the encoder's IKE_PROP_MAX_BUILD is for our own proposals).
  */
 #ifndef IKEAGENT_TESTS_SA_FLAT_H
 #define IKEAGENT_TESTS_SA_FLAT_H
@@ -60,6 +63,54 @@ static inline struct ike_sa_prop sa_first_prop(const struct ike_pl_sa *sa)
 
 	ck_assert(ike_sa_next_prop(&props, &p));
 	return p;
+}
+
+/* One proposal of a raw SA payload: {type, id, key length} until type 0. */
+struct raw_prop {
+	uint8_t proto;
+	uint16_t t[80][3];
+};
+
+#define RAW_E(id, bits)	{ TRANS_ENCR, id, bits }
+#define RAW_I(id)	{ TRANS_INTEG, id, 0 }
+#define RAW_P(id)	{ TRANS_PRF, id, 0 }
+#define RAW_D(id)	{ TRANS_DH, id, 0 }
+
+/* The SA payload body of n proposals, numbered from 1, each with spi (8 octets for IKE, else 4). */
+static inline void sa_raw_write(struct wr *w, const struct raw_prop *props, unsigned n,
+				const uint8_t *spi)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const struct raw_prop *p = &props[i];
+		uint8_t spi_size = p->proto == PROTO_IKE ? 8 : 4;
+		size_t at = wr_len(w), mark;
+		unsigned k = 0;
+
+		while (p->t[k][0])
+			k++;
+		ck_assert_int_eq(wr_u8(w, i + 1 < n ? 2 : 0), 0);
+		ck_assert_int_eq(wr_u8(w, 0), 0);
+		ck_assert_int_eq(wr_reserve(w, 2, &mark), 0);
+		ck_assert_int_eq(wr_u8(w, (uint8_t)(i + 1)), 0);
+		ck_assert_int_eq(wr_u8(w, p->proto), 0);
+		ck_assert_int_eq(wr_u8(w, spi_size), 0);
+		ck_assert_int_eq(wr_u8(w, (uint8_t)k), 0);
+		ck_assert_int_eq(wr_bytes(w, spi, spi_size), 0);
+		for (unsigned j = 0; j < k; j++) {
+			ck_assert_int_eq(wr_u8(w, j + 1 < k ? 3 : 0), 0);
+			ck_assert_int_eq(wr_u8(w, 0), 0);
+			ck_assert_int_eq(wr_u16(w, p->t[j][2] ? 12 : 8), 0);
+			ck_assert_int_eq(wr_u8(w, (uint8_t)p->t[j][0]), 0);
+			ck_assert_int_eq(wr_u8(w, 0), 0);
+			ck_assert_int_eq(wr_u16(w, p->t[j][1]), 0);
+			if (p->t[j][2]) {
+				ck_assert_int_eq(wr_u16(w, TRANS_ATTR_TV | TRANS_ATTR_KEY_LENGTH), 0);
+				ck_assert_int_eq(wr_u16(w, p->t[j][2]), 0);
+			}
+		}
+		ck_assert_int_eq(wr_fill_u16(w, mark, (uint16_t)(wr_len(w) - at)), 0);
+	}
+	ck_assert(wr_ok(w));
 }
 
 #endif

@@ -204,56 +204,10 @@ END_TEST
 
 /* ---- other peers' long lists, as published (not captured here) ---- */
 
-/* An SA payload from a compact list: per proposal {proto, {type, id, keylen}..., {0}}. */
-struct peer_prop {
-	uint8_t proto;
-	uint16_t t[64][3];
-};
-
-static size_t build_sa(const struct peer_prop *props, unsigned n, uint8_t *out, size_t cap)
-{
-	struct wr w;
-
-	wr_init(&w, out, cap);
-	for (unsigned i = 0; i < n; i++) {
-		const struct peer_prop *p = &props[i];
-		uint8_t spi_size = p->proto == PROTO_IKE ? 8 : 4;
-		size_t at = wr_len(&w), mark;
-		unsigned k = 0;
-
-		while (p->t[k][0])
-			k++;
-		ck_assert_int_eq(wr_u8(&w, i + 1 < n ? 2 : 0), 0);
-		ck_assert_int_eq(wr_u8(&w, 0), 0);
-		ck_assert_int_eq(wr_reserve(&w, 2, &mark), 0);
-		ck_assert_int_eq(wr_u8(&w, (uint8_t)(i + 1)), 0);
-		ck_assert_int_eq(wr_u8(&w, p->proto), 0);
-		ck_assert_int_eq(wr_u8(&w, spi_size), 0);
-		ck_assert_int_eq(wr_u8(&w, (uint8_t)k), 0);
-		ck_assert_int_eq(wr_bytes(&w, "spi-spi-", spi_size), 0);
-		for (unsigned j = 0; j < k; j++) {
-			ck_assert_int_eq(wr_u8(&w, j + 1 < k ? 3 : 0), 0);
-			ck_assert_int_eq(wr_u8(&w, 0), 0);
-			ck_assert_int_eq(wr_u16(&w, p->t[j][2] ? 12 : 8), 0);
-			ck_assert_int_eq(wr_u8(&w, (uint8_t)p->t[j][0]), 0);
-			ck_assert_int_eq(wr_u8(&w, 0), 0);
-			ck_assert_int_eq(wr_u16(&w, p->t[j][1]), 0);
-			if (p->t[j][2]) {
-				ck_assert_int_eq(wr_u16(&w, TRANS_ATTR_TV | TRANS_ATTR_KEY_LENGTH), 0);
-				ck_assert_int_eq(wr_u16(&w, p->t[j][2]), 0);
-			}
-		}
-		ck_assert_int_eq(wr_fill_u16(&w, mark, (uint16_t)(wr_len(&w) - at)), 0);
-	}
-	ck_assert(wr_ok(&w));
-	return wr_len(&w);
-}
-
-#define E(id, bits)	{ TRANS_ENCR, id, bits }
-#define I(id)		{ TRANS_INTEG, id, 0 }
-#define P(id)		{ TRANS_PRF, id, 0 }
-#define D(id)		{ TRANS_DH, id, 0 }
-#define N(id)		{ TRANS_ESN, id, 0 }
+#define E RAW_E
+#define I RAW_I
+#define P RAW_P
+#define D RAW_D
 
 /*
  * Windows 10/11 built-in IKEv2 client (Agile VPN) without a policy of its
@@ -261,7 +215,7 @@ static size_t build_sa(const struct peer_prop *props, unsigned n, uint8_t *out, 
  * MODP-1024 and MODP-2048), AES-CBC-256 with SHA-256 later. As
  * documented by Microsoft and seen in strongSwan's Windows interop notes.
  */
-static const struct peer_prop windows_ike[] = {
+static const struct raw_prop windows_ike[] = {
 	{ PROTO_IKE, { E(3, 0), I(2), P(2), D(2) } },
 	{ PROTO_IKE, { E(ENCR_AES_CBC, 256), I(2), P(2), D(2) } },
 	{ PROTO_IKE, { E(3, 0), I(12), P(5), D(2) } },
@@ -273,7 +227,7 @@ static const struct peer_prop windows_ike[] = {
 };
 
 /* Apple iOS/macOS IKEv2 defaults: AES-256-GCM and AES-256-CBC, SHA-256/512, ECP/MODP groups. */
-static const struct peer_prop apple_ike[] = {
+static const struct raw_prop apple_ike[] = {
 	{ PROTO_IKE, { E(ENCR_AES_GCM_16, 256), P(5), P(7), D(19), D(20), D(21), D(14) } },
 	{ PROTO_IKE, { E(ENCR_AES_CBC, 256), E(ENCR_AES_CBC, 128), I(12), I(14), I(2), P(5),
 		       P(7), P(2), D(19), D(20), D(21), D(14), D(5) } },
@@ -285,7 +239,7 @@ static const struct peer_prop apple_ike[] = {
  * groups; then one proposal with a transform type defined after RFC 7296
  * (6: additional key exchange, RFC 9370) that we must find unacceptable.
  */
-static const struct peer_prop libreswan_ike[] = {
+static const struct raw_prop libreswan_ike[] = {
 	{ PROTO_IKE, { E(ENCR_AES_GCM_16, 256), E(ENCR_AES_GCM_16, 128), P(7), P(6), P(5),
 		       D(31), D(14), D(15), D(16), D(17), D(18), D(19), D(20), D(21) } },
 	{ PROTO_IKE, { E(ENCR_AES_CBC, 256), E(ENCR_AES_CBC, 128), I(14), I(13), I(12), I(2),
@@ -294,7 +248,7 @@ static const struct peer_prop libreswan_ike[] = {
 	{ PROTO_IKE, { E(ENCR_AES_GCM_16, 256), P(5), D(31), { 6, 19, 0 } } },
 };
 
-static unsigned choose_from(const struct peer_prop *props, unsigned n, uint8_t proto,
+static unsigned choose_from(const struct raw_prop *props, unsigned n, uint8_t proto,
 			    const char *ours, uint16_t ke_group)
 {
 	static uint8_t body[8192];
@@ -305,8 +259,11 @@ static unsigned choose_from(const struct peer_prop *props, unsigned n, uint8_t p
 	struct ike_pl_sa sap;
 	char err[160];
 	uint16_t dh;
+	struct wr w;
 
-	pl.len = (uint16_t)build_sa(props, n, body, sizeof(body));
+	wr_init(&w, body, sizeof(body));
+	sa_raw_write(&w, props, n, (const uint8_t *)"spi-spi-");
+	pl.len = (uint16_t)wr_len(&w);
 	ck_assert_int_eq(ike_pl_sa_decode(&pl, &sap), 0);	/* never INVALID_SYNTAX */
 	ck_assert_uint_eq(sap.n_prop, n);
 	ck_assert_msg(proposal_list_parse(proto, ours, &l, err, sizeof(err)) == 0, "%s", err);
