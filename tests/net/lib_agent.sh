@@ -295,6 +295,21 @@ la_gw_one_sa() {
 		"$(la_dl "$1")"
 }
 
+# la_gw_lifetimes CHILD_LIFE IKE_OVER: strongSwan derives life_time = 110 % and
+# over_time = 10 % of the rekey times in whole seconds, so a 5 s rekey_time
+# gets life_time = 5 s and the SA expires instead of being rekeyed. Give the
+# loaded connection explicit ones (the rendered swanctl.conf, reloaded).
+la_gw_lifetimes() {
+	local f=$TB_DIR/gw/swanctl.conf
+	sed -i -e "s/^\(        rekey_time = .*\)\$/\1\n        over_time = $2/" \
+		-e "s/^\(                rekey_time = .*\)\$/\1\n                life_time = $1/" "$f"
+	if ! grep -q "over_time = $2" "$f" || ! grep -q "life_time = $1" "$f"; then
+		la_fail "cannot edit $f"
+	fi
+	tb_gw_swanctl --load-conns --file "$f" >"$TB_DIR/gw/reload.out" 2>&1 ||
+		la_fail "gateway: reloading the connection failed: $(tail -n 3 "$TB_DIR/gw/reload.out")"
+}
+
 # la_pass FIGURES: the one summary line.
 la_pass() {
 	echo "$LA_NAME: pass ($*; $(( ($(la_now_ms) - LA_T0) / 1000 )) s)"

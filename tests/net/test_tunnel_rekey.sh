@@ -24,21 +24,6 @@ la_init "${1:-build}"
 
 BLOB_MIB=50
 
-# gw_lifetimes CHILD_LIFE IKE_OVER: strongSwan derives life_time = 110 % and
-# over_time = 10 % of the rekey times in whole seconds, so a 5 s rekey_time
-# gets life_time = 5 s and the SA expires instead of being rekeyed. Give the
-# loaded connection explicit ones (the rendered swanctl.conf, reloaded).
-gw_lifetimes() {
-	local f=$TB_DIR/gw/swanctl.conf
-	sed -i -e "s/^\(        rekey_time = .*\)\$/\1\n        over_time = $2/" \
-		-e "s/^\(                rekey_time = .*\)\$/\1\n                life_time = $1/" "$f"
-	if ! grep -q "over_time = $2" "$f" || ! grep -q "life_time = $1" "$f"; then
-		la_fail "cannot edit $f"
-	fi
-	tb_gw_swanctl --load-conns --file "$f" >"$TB_DIR/gw/reload.out" 2>&1 ||
-		la_fail "gateway: reloading the connection failed: $(tail -n 3 "$TB_DIR/gw/reload.out")"
-}
-
 # transfer_during NAME RATE: the 50 MiB blob at RATE (curl --limit-rate),
 # hash checked; XFER_MS.
 transfer_during() {
@@ -74,7 +59,7 @@ la_blob "$BLOB_MIB"
 # ---- 1. the gateway rekeys ----------------------------------------------------------
 
 TB_CHILD_REKEY_TIME=5s TB_IKE_REKEY_TIME=7s la_gw_restart psk
-gw_lifetimes 10s 5s
+la_gw_lifetimes 10s 5s
 la_conf "$WORK/gw.conf"
 la_start "$WORK/gw.conf"
 la_wait_up "gateway rekeys"
