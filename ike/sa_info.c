@@ -45,7 +45,11 @@ static void reply_send(struct ike_sa *sa, const struct ike_msg *m, struct sa_rep
 		log_debug("ike: response not sent; the gateway will retransmit");
 }
 
-/* The Child SA to rekey was deleted: rekey one that is left, or none. */
+/*
+ * The Child SA to rekey was deleted: rekey one that is left. With none
+ * left the IKE SA carries no traffic: unless the gateway sets up a new one
+ * first (child_rekey_request), we ask for one SA_CHILD_AGAIN_MS later.
+ */
 static void child_gone(struct ike_sa *sa)
 {
 	if (!sa->child_spi_in || sa_child_by_spi(sa, sa->child_spi_in, true))
@@ -54,8 +58,19 @@ static void child_gone(struct ike_sa *sa)
 	for (unsigned i = 0; i < SA_MAX_CHILDREN; i++)
 		if (sa->children[i].used)
 			sa->child_spi_in = sa->children[i].spi_in;
-	if (!sa->child_spi_in)
-		sa->child_rekey_at = 0;
+	if (!sa->child_spi_in && sa->state == IKE_SA_ESTABLISHED) {
+		log_warn("ike: no Child SA left; asking the gateway for a new one in %.1f s unless it "
+			 "sets one up", SA_CHILD_AGAIN_MS / 1000.0);
+		sa->child_rekey_at = sa->now_ms + SA_CHILD_AGAIN_MS;
+	}
+}
+
+static bool have_child(const struct ike_sa *sa)
+{
+	for (unsigned i = 0; i < SA_MAX_CHILDREN; i++)
+		if (sa->children[i].used)
+			return true;
+	return false;
 }
 
 static void info_request(struct ike_sa *sa, const struct ike_msg *m)
@@ -270,13 +285,16 @@ static void child_rekey_request(struct ike_sa *sa, const struct ike_msg *m)
 	bool have_ke;
 
 	if (!sa_find_notify(m, N_REKEY_SA, &rn)) {
-		/* ikeagent runs one Child SA and only rekeys it (§1.3: NO_ADDITIONAL_SAS). */
-		no.notify = N_NO_ADDITIONAL_SAS;
-		no.why = "a new Child SA besides ours (no REKEY_SA)";
-		refuse(sa, m, "CREATE_CHILD_SA", &no);
-		return;
-	}
-	if (rn.proto != PROTO_ESP || rn.spi_size != 4 ||
+		if (have_child(sa)) {
+			/* ikeagent runs one Child SA and only rekeys it (§1.3: NO_ADDITIONAL_SAS). */
+			no.notify = N_NO_ADDITIONAL_SAS;
+			no.why = "a new Child SA besides ours (no REKEY_SA)";
+			refuse(sa, m, "CREATE_CHILD_SA", &no);
+			return;
+		}
+		/* ours expired or was deleted: the gateway's new one takes its place */
+		log_info("ike: the gateway sets up a new Child SA in place of the one that is gone");
+	} else if (rn.proto != PROTO_ESP || rn.spi_size != 4 ||
 	    (!sa_child_by_spi(sa, get_be32(rn.spi), true) && !sa_child_by_spi(sa, get_be32(rn.spi), false))) {
 		/* §1.3.3 / §3.10.1 CHILD_SA_NOT_FOUND */
 		no.notify = N_CHILD_SA_NOT_FOUND;

@@ -22,6 +22,7 @@
 #define SA_PROBE_DELAY_MS	1000	/* after the failure: let the gateway finish its side */
 #define SA_PROBE_FIRST_MS	500	/* then 0.5 + 1 + 2 s: gone within 4.5 s */
 #define SA_PROBE_TRIES		3
+#define SA_CHILD_AGAIN_MS	3000	/* no Child SA left: ask for a new one this much later */
 
 struct sa_child {
 	bool used;

@@ -81,8 +81,8 @@ static int fill_rekey_child(struct ike_sa *sa, struct ike_mw *b)
 
 	put_be32(sa->rk_spi, spi);
 	sa->rk_child_spi = sa->child_spi_in;
-	/* §1.3.3: REKEY_SA names the Child SA being replaced. */
-	if (put_notify_spi(b, N_REKEY_SA, PROTO_ESP, sa->child_spi_in) < 0 ||
+	/* §1.3.3: REKEY_SA names the Child SA being replaced; none: a new one (§1.3.1) */
+	if ((sa->child_spi_in && put_notify_spi(b, N_REKEY_SA, PROTO_ESP, sa->child_spi_in) < 0) ||
 	    sa_put_proposals(b, l, PROTO_ESP, sa->rk_spi, 4) < 0 ||
 	    rekey_ke(sa, l->p[0].n_dh ? l->p[0].dh[0] : 0, b) < 0 ||
 	    ike_put_ts(b, PL_TSi, &sa->ts_i) < 0 || ike_put_ts(b, PL_TSr, &sa->ts_r) < 0)
@@ -115,9 +115,12 @@ bool sa_rekey_tick(struct ike_sa *sa, uint64_t now)
 		if (sa_request(sa, REQ_REKEY_IKE, CREATE_CHILD_SA, fill_rekey_ike, now) == 0)
 			return true;
 	}
-	if (sa->child_rekey_at && now >= sa->child_rekey_at && sa->child_spi_in) {
+	if (sa->child_rekey_at && now >= sa->child_rekey_at) {
 		sa->child_rekey_at = now + REKEY_RETRY_MS;
-		log_info("ike: rekeying Child SA %08x", sa->child_spi_in);
+		if (sa->child_spi_in)
+			log_info("ike: rekeying Child SA %08x", sa->child_spi_in);
+		else
+			log_info("ike: asking the gateway for a new Child SA");
 		if (sa_request(sa, REQ_REKEY_CHILD, CREATE_CHILD_SA, fill_rekey_child, now) == 0)
 			return true;
 	}

@@ -640,6 +640,64 @@ START_TEST(test_gateway_rekey_refused)
 }
 END_TEST
 
+/*
+ * 13. The gateway deletes our only Child SA (it expired there). _i = 0: it
+ * sets up a new one at once (CREATE_CHILD_SA without REKEY_SA), which we
+ * take in its place; _i = 1: it does not, and we ask for one ourselves
+ * SA_CHILD_AGAIN_MS later. Either way traffic has an SA again.
+ */
+START_TEST(test_lost_child_is_replaced)
+{
+	struct gw_out o;
+	struct ike_pl_any sa;
+	struct ike_pl_notify rn;
+	struct child_keys ck;
+	uint8_t ni[32], spi[4];
+	uint32_t id, new_gw_in;
+
+	h_init(&H, IKE_P, "aes256gcm16");
+	H.cfg.dpd_ms = 600000;
+	h_new(&H);
+	h_establish(&H, &G);
+	new_gw_in = G.esp_in ^ 0x0ff00000;
+	gw_deletes_child(G.esp_in, H.up[0].ci.spi_in);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+	ck_assert_uint_eq(ike_sa_next_deadline(H.sa), H.now + SA_CHILD_AGAIN_MS);
+	if (_i == 0) {
+		gw_begin(&o);
+		put_be32(spi, new_gw_in);
+		put_sa(&o.b, PROTO_ESP, spi, false);
+		put_nonce(&o.b, ni);
+		ck_assert_int_eq(ike_put_ts(&o.b, PL_TSi, &G.ts_net), 0);
+		ck_assert_int_eq(ike_put_ts(&o.b, PL_TSr, &G.ts_client), 0);
+		id = G.ike.next_req;
+		gw_request(&G, &G.ike, &o, CREATE_CHILD_SA);
+		gw_deliver(&G, &H);
+		gw_expect_response(&G, &G.ike, &H, CREATE_CHILD_SA, id);
+		ck_assert(gw_has(&G, PL_SA));
+		ck_assert(!gw_has_notify(&G, N_NO_ADDITIONAL_SAS, &rn));
+		ck_assert_uint_eq(H.n_up, 2);
+		ck_assert_uint_eq(H.up[1].ci.spi_out, new_gw_in);
+		/* and nothing else asked for: no request of ours is due */
+		ck_assert_uint_gt(ike_sa_next_deadline(H.sa), H.now + 60000);
+		return;
+	}
+	H.now += SA_CHILD_AGAIN_MS;
+	ike_sa_tick(H.sa, H.now);
+	gw_expect_request(&G, &G.ike, &H, CREATE_CHILD_SA);
+	ck_assert(!gw_has_notify(&G, N_REKEY_SA, &rn));	/* a new one, not a rekey (§1.3.1) */
+	gw_get(&G, PL_SA, &sa);
+	gw_answer_child_rekey(new_gw_in, &ck);
+	ck_assert_uint_eq(H.n_up, 2);
+	ck_assert_uint_eq(H.up[1].ci.spi_out, new_gw_in);
+	h_check_keys(&H.up[1], &ck, true);
+	/* no old Child SA to delete */
+	ike_sa_tick(H.sa, H.now);
+	ck_assert_uint_gt(ike_sa_next_deadline(H.sa), H.now + 60000);
+	child_keys_clear(&ck);
+}
+END_TEST
+
 static Suite *ike_sa_rekey_suite(void)
 {
 	Suite *s = suite_create("ike_sa_rekey");
@@ -652,6 +710,7 @@ static Suite *ike_sa_rekey_suite(void)
 	tcase_add_test(tc, test_we_rekey_ike);
 	tcase_add_loop_test(tc, test_gateway_rekeys_ike, 0, 2);
 	tcase_add_loop_test(tc, test_gateway_rekey_refused, 0, 5);
+	tcase_add_loop_test(tc, test_lost_child_is_replaced, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
