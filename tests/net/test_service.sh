@@ -47,7 +47,8 @@ OTHER=54321		# a uid in neither group
 WD_USEC=2000000
 
 la_up psk
-trap 'kill "$NOTIFY_PID" 2>/dev/null; la__cleanup' EXIT
+# la__cleanup exits with $?: keep the test's status past the kill
+trap 'rc=$?; kill "$NOTIFY_PID" 2>/dev/null; (exit $rc); la__cleanup' EXIT
 
 # ---- the unit's command line, moved into $WORK -------------------------------
 mkdir -p "$WORK/etc" "$WORK/run"
