@@ -206,7 +206,8 @@ static int auth_payloads(struct ike_sa *sa, struct ike_mw *b)
 	if (ike_put_id(b, PL_IDi, &idi) < 0 || put_certs(sa, b) < 0 || put_certreq(sa, b) < 0 ||
 	    (sa->cfg.remote_id.type && ike_put_id(b, PL_IDr, &idr) < 0) ||
 	    ike_put_auth(b, &au) < 0 || put_cp_request(sa, b) < 0 ||
-	    sa_put_proposals(b, &sa->cfg.esp_props, PROTO_ESP, spi, 4) < 0 || put_any_ts(b, PL_TSi, sa->cfg.want_ip6) < 0 ||
+	    sa_put_proposals(b, &sa->cfg.esp_props, PROTO_ESP, spi, 4) < 0 ||
+	    put_any_ts(b, PL_TSi, sa->cfg.want_ip6) < 0 ||
 	    put_remote_ts(sa, b) < 0 || put_status(b, N_INITIAL_CONTACT) < 0 ||
 	    (sa->cfg.mobike && put_status(b, N_MOBIKE_SUPPORTED) < 0))
 		goto out;

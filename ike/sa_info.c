@@ -295,7 +295,8 @@ static void child_rekey_request(struct ike_sa *sa, const struct ike_msg *m)
 		/* ours expired or was deleted: the gateway's new one takes its place */
 		log_info("ike: the gateway sets up a new Child SA in place of the one that is gone");
 	} else if (rn.proto != PROTO_ESP || rn.spi_size != 4 ||
-	    (!sa_child_by_spi(sa, get_be32(rn.spi), true) && !sa_child_by_spi(sa, get_be32(rn.spi), false))) {
+	    (!sa_child_by_spi(sa, get_be32(rn.spi), true) &&
+	     !sa_child_by_spi(sa, get_be32(rn.spi), false))) {
 		/* §1.3.3 / §3.10.1 CHILD_SA_NOT_FOUND */
 		no.notify = N_CHILD_SA_NOT_FOUND;
 		no.why = "REKEY_SA names a Child SA we do not have";

@@ -97,7 +97,8 @@ static int fill_rekey_ike(struct ike_sa *sa, struct ike_mw *b)
 			return -1;
 	} while (!memcmp(sa->rk_spi, "\0\0\0\0\0\0\0\0", 8));
 	/* §1.3.2: the SA payload carries the new initiator SPI; KE is mandatory. */
-	if (sa_put_proposals(b, &sa->cfg.ike_props, PROTO_IKE, sa->rk_spi, 8) < 0 || rekey_ke(sa, sa->dh_group, b) < 0)
+	if (sa_put_proposals(b, &sa->cfg.ike_props, PROTO_IKE, sa->rk_spi, 8) < 0 ||
+	    rekey_ke(sa, sa->dh_group, b) < 0)
 		return -1;
 	return 0;
 }
