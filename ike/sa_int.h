@@ -102,6 +102,7 @@ struct ike_sa {
 	uint8_t rk_ni[SA_NONCE_LEN];
 	uint8_t rk_spi[8];		/* our new IKE SPI, or our new ESP SPI in the first 4 */
 	uint32_t rk_child_spi;		/* the Child SA (our inbound SPI) our rekey in flight replaces */
+	uint16_t rk_group;		/* INVALID_KE_PAYLOAD asked for it: our next rekey's KE (0: none) */
 	struct {			/* the IKE SA the gateway's rekey replaced, until it deletes it */
 		bool active;
 		bool orig_initiator;

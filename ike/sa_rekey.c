@@ -74,6 +74,15 @@ static int rekey_ke(struct ike_sa *sa, uint16_t group, struct ike_mw *b)
 	return ike_put_ke(b, &ke);
 }
 
+/* The group of our rekey's KE: the one the gateway asked for, else ours (0: none). */
+static uint16_t rekey_group(struct ike_sa *sa, uint16_t ours)
+{
+	uint16_t g = sa->rk_group ? sa->rk_group : ours;
+
+	sa->rk_group = 0;
+	return g;
+}
+
 static int fill_rekey_child(struct ike_sa *sa, struct ike_mw *b)
 {
 	const struct proposal_list *l = &sa->cfg.esp_props;
@@ -84,7 +93,7 @@ static int fill_rekey_child(struct ike_sa *sa, struct ike_mw *b)
 	/* §1.3.3: REKEY_SA names the Child SA being replaced; none: a new one (§1.3.1) */
 	if ((sa->child_spi_in && put_notify_spi(b, N_REKEY_SA, PROTO_ESP, sa->child_spi_in) < 0) ||
 	    sa_put_proposals(b, l, PROTO_ESP, sa->rk_spi, 4) < 0 ||
-	    rekey_ke(sa, l->p[0].n_dh ? l->p[0].dh[0] : 0, b) < 0 ||
+	    rekey_ke(sa, rekey_group(sa, l->p[0].n_dh ? l->p[0].dh[0] : 0), b) < 0 ||
 	    ike_put_ts(b, PL_TSi, &sa->ts_i) < 0 || ike_put_ts(b, PL_TSr, &sa->ts_r) < 0)
 		return -1;
 	return 0;
@@ -98,7 +107,7 @@ static int fill_rekey_ike(struct ike_sa *sa, struct ike_mw *b)
 	} while (!memcmp(sa->rk_spi, "\0\0\0\0\0\0\0\0", 8));
 	/* §1.3.2: the SA payload carries the new initiator SPI; KE is mandatory. */
 	if (sa_put_proposals(b, &sa->cfg.ike_props, PROTO_IKE, sa->rk_spi, 8) < 0 ||
-	    rekey_ke(sa, sa->dh_group, b) < 0)
+	    rekey_ke(sa, rekey_group(sa, sa->dh_group), b) < 0)
 		return -1;
 	return 0;
 }
@@ -142,15 +151,40 @@ static int rekey_gir(struct ike_sa *sa, const struct ike_msg *m, uint16_t group,
 	return dh_derive(&sa->rk_dh, ke.u.ke.data, ke.u.ke.len, gir, DH_MAX_SECRET_LEN, glen);
 }
 
-static bool refused(struct ike_sa *sa, const struct ike_msg *m, const char *what)
+static bool group_offered(const struct proposal_list *l, uint16_t group)
 {
+	for (unsigned i = 0; i < l->n; i++)
+		for (unsigned j = 0; j < l->p[i].n_dh; j++)
+			if (l->p[i].dh[j] == group)
+				return true;
+	return false;
+}
+
+/*
+ * The gateway answered our rekey with an error. INVALID_KE_PAYLOAD naming
+ * a group of ours (§1.3 refers to §1.2: "the initiator [...] retries with
+ * the corrected Diffie-Hellman group") is retried at once with it
+ * (*retry_at = now); anything else in REKEY_RETRY_MS.
+ */
+static bool refused(struct ike_sa *sa, const struct ike_msg *m, const char *what,
+		    const struct proposal_list *l, uint64_t *retry_at)
+{
+	struct ike_pl_notify n;
 	uint16_t err;
 
 	if (sa_first_error_notify(m, &err) < 0)
 		return false;
+	dh_free(&sa->rk_dh);
+	if (err == N_INVALID_KE_PAYLOAD && sa_find_notify(m, N_INVALID_KE_PAYLOAD, &n) &&
+	    n.len == 2 && group_offered(l, get_be16(n.data))) {
+		sa->rk_group = get_be16(n.data);
+		*retry_at = sa->now_ms;
+		log_info("ike: gateway wants DH group %s for our %s rekey; rekeying with it",
+			 ike_transform_name(TRANS_DH, sa->rk_group), what);
+		return true;
+	}
 	log_warn("ike: gateway refused our %s rekey with %s; retrying in %us", what,
 		 ike_notify_name(err), REKEY_RETRY_MS / 1000);
-	dh_free(&sa->rk_dh);
 	if (err != N_TEMPORARY_FAILURE && err != N_INVALID_KE_PAYLOAD)
 		sa_probe(sa, sa->now_ms, "our rekey was refused");
 	return true;
@@ -170,7 +204,7 @@ void sa_rekey_child_response(struct ike_sa *sa, const struct ike_msg *m, uint64_
 	 */
 	uint32_t old = sa->rk_child_spi;
 
-	if (refused(sa, m, "Child SA"))
+	if (refused(sa, m, "Child SA", &sa->cfg.esp_props, &sa->child_rekey_at))
 		return;
 	if (sa_accepted(m, &sa->cfg.esp_props, PROTO_ESP, 4, &algs, &dh, spi_out) < 0 ||
 	    !ike_encr_is_aead(algs.encr) || ike_algs_check(&algs, true) < 0 ||
@@ -258,10 +292,10 @@ void sa_rekey_ike_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t 
 	uint16_t dh;
 
 	memset(&nk, 0, sizeof(nk));
-	if (refused(sa, m, "IKE SA"))
+	if (refused(sa, m, "IKE SA", &sa->cfg.ike_props, &sa->ike_rekey_at))
 		return;
 	if (sa_accepted(m, &sa->cfg.ike_props, PROTO_IKE, 8, &algs, &dh, spi_r) < 0 ||
-	    dh != sa->dh_group || ike_algs_check(&algs, false) < 0 ||
+	    dh != sa->rk_dh.group || ike_algs_check(&algs, false) < 0 ||
 	    sa_decode_first(m, PL_NONCE, &nonce) < 0 || rekey_gir(sa, m, dh, gir, &glen) < 0) {
 		log_warn("ike: unusable answer to our IKE SA rekey; retrying in %us", REKEY_RETRY_MS / 1000);
 		sa_probe(sa, now, "our IKE SA rekey failed");
@@ -275,6 +309,7 @@ void sa_rekey_ike_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t 
 	}
 	delete_old_ike(sa, now);
 	sa->algs = algs;
+	sa->dh_group = dh;
 	if (ike_switch(sa, &nk, sa->rk_spi, spi_r, true) < 0)
 		sa_fail(sa, IKE_FAIL_LOCAL, "cannot switch to the rekeyed IKE SA");
 out:

@@ -698,6 +698,53 @@ START_TEST(test_lost_child_is_replaced)
 }
 END_TEST
 
+/*
+ * 14. The gateway answers our rekey INVALID_KE_PAYLOAD: with a group we
+ * offer we rekey again at once with it (_i = 0: Child SA with PFS, 1: the
+ * IKE SA); with one we do not offer we wait REKEY_RETRY_MS (_i = 2).
+ */
+START_TEST(test_our_rekey_invalid_ke)
+{
+	static const uint16_t want[] = { DH_ECP_256, DH_ECP_256, DH_MODP_2048 };
+	struct gw_out o;
+	struct ike_pl_any ke;
+	uint8_t grp[2];
+	uint64_t t0;
+
+	h_init(&H, _i == 1 ? IKE_P "-ecp256" : IKE_P, "aes256gcm16-x25519-ecp256");
+	if (_i == 1)
+		H.cfg.ike_rekey_ms = 60000;
+	else
+		H.cfg.child_rekey_ms = 60000;
+	H.cfg.dpd_ms = 600000;
+	h_new(&H);
+	h_establish(&H, &G);
+	t0 = H.now;
+	H.now = t0 + 60000;
+	ike_sa_tick(H.sa, H.now);
+	gw_expect_request(&G, &G.ike, &H, CREATE_CHILD_SA);
+	gw_get(&G, PL_KE, &ke);
+	ck_assert_uint_eq(ke.u.ke.group, DH_CURVE25519);
+	put_be16(grp, want[_i]);
+	gw_begin(&o);
+	ck_assert_int_eq(ike_put_notify(&o.b, &(struct ike_pl_notify){
+		.type = N_INVALID_KE_PAYLOAD, .data = grp, .len = 2 }), 0);
+	gw_answer(&G, &G.ike, &o);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+	if (_i == 2) {
+		/* not ours: the next try is the usual one, no probe either (a retry was asked for) */
+		ck_assert_uint_eq(ike_sa_next_deadline(H.sa), H.now + 10000);
+		return;
+	}
+	ck_assert_uint_eq(ike_sa_next_deadline(H.sa), H.now);
+	ike_sa_tick(H.sa, H.now);
+	gw_expect_request(&G, &G.ike, &H, CREATE_CHILD_SA);
+	gw_get(&G, PL_KE, &ke);
+	ck_assert_uint_eq(ke.u.ke.group, DH_ECP_256);
+}
+END_TEST
+
 static Suite *ike_sa_rekey_suite(void)
 {
 	Suite *s = suite_create("ike_sa_rekey");
@@ -711,6 +758,7 @@ static Suite *ike_sa_rekey_suite(void)
 	tcase_add_loop_test(tc, test_gateway_rekeys_ike, 0, 2);
 	tcase_add_loop_test(tc, test_gateway_rekey_refused, 0, 5);
 	tcase_add_loop_test(tc, test_lost_child_is_replaced, 0, 2);
+	tcase_add_loop_test(tc, test_our_rekey_invalid_ke, 0, 3);
 	suite_add_tcase(s, tc);
 	return s;
 }
