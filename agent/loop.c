@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,7 +29,27 @@ struct loop {
 	int sigfd;
 	void (*sig_cb)(void *ctx, int signo);
 	void *sig_ctx;
+	int resume_fd;			/* timerfd on CLOCK_BOOTTIME, see loop_watch_resume() */
+	int64_t boot_offset_ms;		/* CLOCK_BOOTTIME - CLOCK_MONOTONIC at the last look */
+	void (*resume_cb)(void *ctx, uint64_t slept_ms);
+	void *resume_ctx;
 };
+
+static int64_t clock_ms(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint64_t loop_slept_ms(int64_t *offset_ms, int64_t boot_ms, int64_t mono_ms)
+{
+	int64_t now = boot_ms - mono_ms, d = now - *offset_ms;
+
+	*offset_ms = now;
+	return d >= LOOP_RESUME_MIN_MS ? (uint64_t)d : 0;
+}
 
 uint64_t loop_now_ms(void)
 {
@@ -50,6 +71,7 @@ struct loop *loop_new(void)
 		return NULL;
 	}
 	l->sigfd = -1;
+	l->resume_fd = -1;
 	for (int i = 0; i < LOOP_MAX_FDS; i++)
 		l->fds[i].fd = -1;
 	return l;
@@ -61,6 +83,8 @@ void loop_free(struct loop *l)
 		return;
 	if (l->sigfd >= 0)
 		close(l->sigfd);
+	if (l->resume_fd >= 0)
+		close(l->resume_fd);
 	close(l->epfd);
 	free(l);
 }
@@ -177,6 +201,38 @@ static void loop_sig_event(void *ctx, uint32_t events)
 	while (read(l->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 		if (l->sig_cb)
 			l->sig_cb(l->sig_ctx, (int)si.ssi_signo);
+}
+
+/*
+ * CLOCK_MONOTONIC stands still while the system sleeps, CLOCK_BOOTTIME
+ * does not: a timer on the latter has expired during a suspend and wakes
+ * us right after the resume, when the two clocks are further apart.
+ */
+static void loop_resume_event(void *ctx, uint32_t events)
+{
+	struct loop *l = ctx;
+	uint64_t n, slept;
+
+	while (read(l->resume_fd, &n, sizeof(n)) == (ssize_t)sizeof(n))
+		;
+	slept = loop_slept_ms(&l->boot_offset_ms, clock_ms(CLOCK_BOOTTIME),
+			      clock_ms(CLOCK_MONOTONIC));
+	if (slept && l->resume_cb)
+		l->resume_cb(l->resume_ctx, slept);
+}
+
+int loop_watch_resume(struct loop *l, void (*cb)(void *ctx, uint64_t slept_ms), void *ctx)
+{
+	struct itimerspec its = { .it_interval = { LOOP_RESUME_CHECK_MS / 1000, 0 },
+				  .it_value = { LOOP_RESUME_CHECK_MS / 1000, 0 } };
+
+	l->resume_fd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (l->resume_fd < 0 || timerfd_settime(l->resume_fd, 0, &its, NULL) < 0)
+		return -1;
+	l->boot_offset_ms = clock_ms(CLOCK_BOOTTIME) - clock_ms(CLOCK_MONOTONIC);
+	l->resume_cb = cb;
+	l->resume_ctx = ctx;
+	return loop_add_fd(l, l->resume_fd, EPOLLIN, loop_resume_event, l);
 }
 
 int loop_watch_signals(struct loop *l, void (*cb)(void *ctx, int signo), void *ctx)

@@ -38,6 +38,17 @@ static inline bool loop_timer_armed(const struct loop_timer *t) { return t->due_
 /* SIGINT/SIGTERM/SIGHUP arrive as calls of cb(ctx, signo). */
 int loop_watch_signals(struct loop *l, void (*cb)(void *ctx, int signo), void *ctx) MUST_CHECK;
 
+/*
+ * cb(ctx, slept_ms) right after the system resumes from a suspend of at
+ * least LOOP_RESUME_MIN_MS (CLOCK_BOOTTIME ran ahead of CLOCK_MONOTONIC);
+ * a CLOCK_BOOTTIME timer looks every LOOP_RESUME_CHECK_MS.
+ */
+#define LOOP_RESUME_MIN_MS	2000
+#define LOOP_RESUME_CHECK_MS	10000
+int loop_watch_resume(struct loop *l, void (*cb)(void *ctx, uint64_t slept_ms), void *ctx) MUST_CHECK;
+/* The arithmetic of it: ms slept since *offset_ms was taken (0: below the minimum); updates it. */
+uint64_t loop_slept_ms(int64_t *offset_ms, int64_t boot_ms, int64_t mono_ms);
+
 /* Run until loop_stop(); returns 0, or -1 if epoll failed. */
 int loop_run(struct loop *l) MUST_CHECK;
 void loop_stop(struct loop *l);

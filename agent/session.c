@@ -86,6 +86,24 @@ void session_rearm_ike(struct session *s)
 	rearm_ike(s);
 }
 
+/*
+ * After a suspend the NAT mapping, the TCP connection or the gateway's SA
+ * may be gone: check now rather than after `dpd`; a pending reconnect
+ * goes ahead at once rather than after the rest of its back-off.
+ */
+static void on_resume(void *ctx, uint64_t slept_ms)
+{
+	struct session *s = ctx;
+
+	log_info("agent: the system slept for %.1f s; checking the gateway now", slept_ms / 1000.0);
+	if (s->state == SESS_ESTABLISHED && s->ike) {
+		ike_sa_check_liveness(s->ike, loop_now_ms(), "resumed from a suspend");
+		rearm_ike(s);
+	} else if (s->state == SESS_RECONNECTING && loop_timer_armed(&s->t_reconnect)) {
+		loop_timer_arm(s->loop, &s->t_reconnect, 0);
+	}
+}
+
 static void on_ike_timer(void *ctx)
 {
 	struct session *s = ctx;
@@ -576,6 +594,9 @@ static int session_open(struct session *s, const struct config *cfg, const char 
 		fprintf(stderr, "ikeagent: cannot watch signals: %s\n", strerror(errno));
 		return -1;
 	}
+	if (loop_watch_resume(s->loop, on_resume, s) < 0)
+		log_warn("agent: cannot watch for resumes from suspend (%s): after one, the gateway "
+			 "is checked after `dpd`", strerror(errno));
 	if (drop_socket_group(cfg, &group, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ikeagent: %s\n", err);
 		*rc = CMD_EXIT_USAGE;

@@ -465,13 +465,21 @@ static int sa_dpd(struct ike_sa *sa, uint64_t now)
 	return 0;
 }
 
-void sa_probe(struct ike_sa *sa, uint64_t now, const char *why)
+void sa_probe(struct ike_sa *sa, uint64_t now, uint32_t delay_ms, const char *why)
 {
-	if (sa->state != IKE_SA_ESTABLISHED || sa->probe_at)
+	uint64_t at = now + delay_ms;
+
+	if (sa->state != IKE_SA_ESTABLISHED || (sa->probe_at && sa->probe_at <= at))
 		return;
 	log_info("ike: %s; checking in %.1f s that the gateway still has the IKE SA", why,
-		 SA_PROBE_DELAY_MS / 1000.0);
-	sa->probe_at = now + SA_PROBE_DELAY_MS;
+		 delay_ms / 1000.0);
+	sa->probe_at = at ? at : 1;
+}
+
+void ike_sa_check_liveness(struct ike_sa *sa, uint64_t now_ms, const char *why)
+{
+	sa->now_ms = now_ms;
+	sa_probe(sa, now_ms, 0, why);
 }
 
 /* The check sa_probe() asked for, on a short schedule: a dropped SA is noticed in seconds. */

@@ -150,6 +150,12 @@ bool ike_sa_init_done(const struct ike_sa *sa);
 
 /* Rekey the Child SA as soon as possible (e.g. its ESP counters near their end). */
 void ike_sa_rekey_child(struct ike_sa *sa, uint64_t now_ms);
+/*
+ * Check at once, on a short schedule, that the gateway still has the IKE
+ * SA (after a suspend, say): no answer within a few seconds fails it with
+ * IKE_FAIL_TIMEOUT. Nothing if the SA is not established.
+ */
+void ike_sa_check_liveness(struct ike_sa *sa, uint64_t now_ms, const char *why);
 /* Send DELETE for the IKE SA (graceful shutdown); DEAD once answered or timed out. */
 int ike_sa_delete(struct ike_sa *sa, uint64_t now_ms) MUST_CHECK;
 

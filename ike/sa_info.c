@@ -265,7 +265,7 @@ static void refuse(struct ike_sa *sa, const struct ike_msg *m, const char *what,
 	reply_send(sa, m, &r);
 	/* INVALID_KE_PAYLOAD and TEMPORARY_FAILURE ask for a retry: nothing is lost. */
 	if (no->notify != N_INVALID_KE_PAYLOAD && no->notify != N_TEMPORARY_FAILURE)
-		sa_probe(sa, sa->now_ms, "a gateway request was refused");
+		sa_probe(sa, sa->now_ms, SA_PROBE_DELAY_MS, "a gateway request was refused");
 }
 
 /* The gateway rekeys a Child SA (§1.3.3): answer, install the new one, keep the old one. */

@@ -163,13 +163,14 @@ int sa_fill_delete_ike(struct ike_sa *sa, struct ike_mw *b) MUST_CHECK;
  */
 void sa_request_schedule(struct ike_sa *sa, uint32_t first_ms, unsigned max_tries, uint64_t now);
 /*
- * Something failed that may mean the gateway dropped the IKE SA without
- * telling us (it refused our rekey, we refused its request): check
- * liveness SA_PROBE_DELAY_MS from now, with SA_PROBE_TRIES sends from
- * SA_PROBE_FIRST_MS, rather than after the DPD interval. No answer fails
- * the SA (IKE_FAIL_TIMEOUT) and the session reconnects.
+ * Something happened that may mean the gateway dropped the IKE SA without
+ * telling us (it refused our rekey, we refused its request, the system
+ * slept): check liveness delay_ms from now (usually SA_PROBE_DELAY_MS),
+ * with SA_PROBE_TRIES sends from SA_PROBE_FIRST_MS, rather than after the
+ * DPD interval. No answer fails the SA (IKE_FAIL_TIMEOUT) and the session
+ * reconnects. An earlier check already due stays.
  */
-void sa_probe(struct ike_sa *sa, uint64_t now, const char *why);
+void sa_probe(struct ike_sa *sa, uint64_t now, uint32_t delay_ms, const char *why);
 
 /* sa_init.c: IKE_SA_INIT */
 int sa_natd_hash(const struct ike_sa *sa, const uint8_t *ip, uint16_t port,

@@ -186,7 +186,7 @@ static bool refused(struct ike_sa *sa, const struct ike_msg *m, const char *what
 	log_warn("ike: gateway refused our %s rekey with %s; retrying in %us", what,
 		 ike_notify_name(err), REKEY_RETRY_MS / 1000);
 	if (err != N_TEMPORARY_FAILURE && err != N_INVALID_KE_PAYLOAD)
-		sa_probe(sa, sa->now_ms, "our rekey was refused");
+		sa_probe(sa, sa->now_ms, SA_PROBE_DELAY_MS, "our rekey was refused");
 	return true;
 }
 
@@ -211,7 +211,7 @@ void sa_rekey_child_response(struct ike_sa *sa, const struct ike_msg *m, uint64_
 	    sa_decode_first(m, PL_NONCE, &nonce) < 0 || sa_decode_first(m, PL_TSi, &tsi) < 0 ||
 	    sa_decode_first(m, PL_TSr, &tsr) < 0 || rekey_gir(sa, m, dh, gir, &glen) < 0) {
 		log_warn("ike: unusable answer to our Child SA rekey; retrying in %us", REKEY_RETRY_MS / 1000);
-		sa_probe(sa, now, "our Child SA rekey failed");
+		sa_probe(sa, now, SA_PROBE_DELAY_MS, "our Child SA rekey failed");
 		goto out;
 	}
 	sa->rekeys++;
@@ -298,7 +298,7 @@ void sa_rekey_ike_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t 
 	    dh != sa->rk_dh.group || ike_algs_check(&algs, false) < 0 ||
 	    sa_decode_first(m, PL_NONCE, &nonce) < 0 || rekey_gir(sa, m, dh, gir, &glen) < 0) {
 		log_warn("ike: unusable answer to our IKE SA rekey; retrying in %us", REKEY_RETRY_MS / 1000);
-		sa_probe(sa, now, "our IKE SA rekey failed");
+		sa_probe(sa, now, SA_PROBE_DELAY_MS, "our IKE SA rekey failed");
 		goto out;
 	}
 	/* §2.18: SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr), with the new SPIs. */

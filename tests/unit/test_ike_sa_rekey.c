@@ -745,6 +745,34 @@ START_TEST(test_our_rekey_invalid_ke)
 }
 END_TEST
 
+/*
+ * 15. After a suspend the agent asks for a liveness check now: an empty
+ * INFORMATIONAL at once; a gateway that lost the SA fails it in < 5 s.
+ */
+START_TEST(test_liveness_check_now)
+{
+	uint64_t t0;
+
+	h_init(&H, IKE_P, "aes256gcm16");
+	H.cfg.dpd_ms = 600000;
+	h_new(&H);
+	ike_sa_check_liveness(H.sa, H.now, "not yet");	/* not established: nothing */
+	h_establish(&H, &G);
+	t0 = H.now;
+	ike_sa_check_liveness(H.sa, t0, "resumed from a suspend");
+	ck_assert_uint_eq(ike_sa_next_deadline(H.sa), t0);
+	ike_sa_tick(H.sa, t0);
+	gw_expect_request(&G, &G.ike, &H, INFORMATIONAL);
+	ck_assert(!gw_has(&G, PL_DELETE) && !gw_has(&G, PL_NOTIFY));
+	while (ike_sa_state(H.sa) == IKE_SA_ESTABLISHED) {
+		H.now = ike_sa_next_deadline(H.sa);
+		ike_sa_tick(H.sa, H.now);
+	}
+	ck_assert_uint_eq(ike_sa_failure(H.sa), IKE_FAIL_TIMEOUT);
+	ck_assert_uint_le(H.now - t0, 4000);
+}
+END_TEST
+
 static Suite *ike_sa_rekey_suite(void)
 {
 	Suite *s = suite_create("ike_sa_rekey");
@@ -759,6 +787,7 @@ static Suite *ike_sa_rekey_suite(void)
 	tcase_add_loop_test(tc, test_gateway_rekey_refused, 0, 5);
 	tcase_add_loop_test(tc, test_lost_child_is_replaced, 0, 2);
 	tcase_add_loop_test(tc, test_our_rekey_invalid_ke, 0, 3);
+	tcase_add_test(tc, test_liveness_check_now);
 	suite_add_tcase(s, tc);
 	return s;
 }

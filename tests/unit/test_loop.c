@@ -46,6 +46,44 @@ static void on_stop(void *ctx)
 	loop_stop(ctx);
 }
 
+/* A suspend is CLOCK_BOOTTIME running ahead of CLOCK_MONOTONIC. */
+START_TEST(resume_is_boottime_ahead_of_monotonic)
+{
+	int64_t off = 1000;
+
+	ck_assert_uint_eq(loop_slept_ms(&off, 50000, 49000), 0);	/* no change */
+	ck_assert_int_eq(off, 1000);
+	ck_assert_uint_eq(loop_slept_ms(&off, 60000, 58990), 0);	/* 10 ms of drift */
+	ck_assert_uint_eq(loop_slept_ms(&off, 70000, 68990 - LOOP_RESUME_MIN_MS + 1), 0);
+	off = 1000;
+	ck_assert_uint_eq(loop_slept_ms(&off, 100000, 57000), 42000);	/* slept 42 s */
+	ck_assert_int_eq(off, 43000);
+	ck_assert_uint_eq(loop_slept_ms(&off, 100500, 57500), 0);	/* and not twice */
+}
+END_TEST
+
+static void on_resume_cb(void *ctx, uint64_t slept_ms)
+{
+	*(uint64_t *)ctx = slept_ms;
+}
+
+/* Watching costs one timerfd and reports nothing while the system stays awake. */
+START_TEST(resume_watch_is_quiet_awake)
+{
+	struct loop *l = loop_new();
+	struct loop_timer t;
+	uint64_t slept = 0;
+
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(loop_watch_resume(l, on_resume_cb, &slept), 0);
+	loop_timer_init(&t, "stop", on_stop, l);
+	loop_timer_arm(l, &t, 50);
+	ck_assert_int_eq(loop_run(l), 0);
+	ck_assert_uint_eq(slept, 0);
+	loop_free(l);
+}
+END_TEST
+
 START_TEST(timers_fire_in_order)
 {
 	struct loop *l = loop_new();
@@ -137,6 +175,8 @@ static Suite *loop_suite(void)
 	tcase_add_test(tc, timers_fire_in_order);
 	tcase_add_test(tc, deleted_fd_gets_no_stale_event);
 	tcase_add_test(tc, reused_fd_number_is_adopted);
+	tcase_add_test(tc, resume_is_boottime_ahead_of_monotonic);
+	tcase_add_test(tc, resume_watch_is_quiet_awake);
 	suite_add_tcase(s, tc);
 	return s;
 }
