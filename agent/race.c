@@ -5,7 +5,10 @@
  * once before falling back (link.c sets the retransmission timeout to half
  * of udp_timeout). The first transport starts at once; each next one when
  * the newest has had no answer for udp_timeout, or at once when one failed
- * outright (refused, proxy refused, TLS failed). Earlier attempts stay
+ * outright (refused, proxy refused, TLS failed), or when the newest is a
+ * stream whose connect (TCP, proxy CONNECT, TLS handshake) is not done in
+ * RACE_CONNECT_STALL_MS: a SYN that a firewall swallows does not hold back
+ * the next transport (as Happy Eyeballs, RFC 8305 §5, waits 250 ms). Earlier attempts stay
  * alive: each is its own IKE SA with its own SPIs on its own link. The
  * first whose IKE_SA_INIT is answered wins; the others are freed without
  * DELETE (an IKE SA whose IKE_SA_INIT the gateway answered but that lost
@@ -24,6 +27,8 @@
 
 #include "agent/session.h"
 #include "util/log.h"
+
+#define RACE_CONNECT_STALL_MS	250
 
 struct race {
 	struct session *s;
@@ -152,8 +157,12 @@ static bool start_next(struct race *r, const char *why)
 		log_info("%s, trying %s %s%s", line, kname(l), l->where, px);
 		session_note(r->s, "trying %s %s%s (%s)", kname(l), l->where, px, line);
 		if (link_open(l) == 0) {
+			uint64_t step = cfg->transport.udp_timeout_ms;
+
+			if (l->kind != CONFIG_TRANSPORT_UDP && step > RACE_CONNECT_STALL_MS)
+				step = RACE_CONNECT_STALL_MS;	/* on_step looks at the connect */
 			if (r->next < cfg->transport.n_order)
-				loop_timer_arm(r->s->loop, &r->t_step, cfg->transport.udp_timeout_ms);
+				loop_timer_arm(r->s->loop, &r->t_step, step);
 			return true;
 		}
 		l->state = LINK_FAILED;
@@ -168,12 +177,23 @@ static bool start_next(struct race *r, const char *why)
 static void on_step(void *ctx)
 {
 	struct race *r = ctx;
+	const struct link *last;
+	uint64_t age, limit = r->s->cfg->transport.udp_timeout_ms;
 	char why[128];
 
 	if (!r->active || !r->n)
 		return;
-	snprintf(why, sizeof(why), "%s: no answer in %.1f s", kname(r->att[r->n - 1]),
-		 r->s->cfg->transport.udp_timeout_ms / 1000.0);
+	last = r->att[r->n - 1];
+	age = loop_now_ms() - last->start_ms;
+	if (last->kind != CONFIG_TRANSPORT_UDP && last->state == LINK_CONNECTING && age < limit) {
+		snprintf(why, sizeof(why), "%s: not connected in %.2f s", kname(last), age / 1000.0);
+	} else if (age < limit) {
+		/* connected in time: the IKE_SA_INIT gets the rest of udp_timeout */
+		loop_timer_arm(r->s->loop, &r->t_step, limit - age);
+		return;
+	} else {
+		snprintf(why, sizeof(why), "%s: no answer in %.1f s", kname(last), limit / 1000.0);
+	}
 	(void)start_next(r, why);
 }
 
