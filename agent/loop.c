@@ -43,6 +43,11 @@ static int64_t clock_ms(clockid_t c)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+uint64_t loop_now_ms(void)
+{
+	return (uint64_t)clock_ms(CLOCK_MONOTONIC);
+}
+
 uint64_t loop_slept_ms(int64_t *offset_ms, int64_t boot_ms, int64_t mono_ms)
 {
 	int64_t now = boot_ms - mono_ms, d = now - *offset_ms;
@@ -51,13 +56,6 @@ uint64_t loop_slept_ms(int64_t *offset_ms, int64_t boot_ms, int64_t mono_ms)
 	return d >= LOOP_RESUME_MIN_MS ? (uint64_t)d : 0;
 }
 
-uint64_t loop_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 struct loop *loop_new(void)
 {

@@ -169,20 +169,8 @@ static void chosen_algs(const struct ike_proposal *p, struct ike_algs *algs, uin
 {
 	memset(algs, 0, sizeof(*algs));
 	*dh = 0;
-	for (unsigned k = 0; k < p->n_trans; k++) {
-		const struct ike_transform *t = &p->trans[k];
-
-		if (t->type == TRANS_ENCR) {
-			algs->encr = t->id;
-			algs->encr_keybits = t->key_len;
-		} else if (t->type == TRANS_INTEG) {
-			algs->integ = t->id;
-		} else if (t->type == TRANS_PRF) {
-			algs->prf = t->id;
-		} else if (t->type == TRANS_DH) {
-			*dh = t->id;
-		}
-	}
+	for (unsigned k = 0; k < p->n_trans; k++)
+		sa_take_alg(&p->trans[k], algs, dh);
 }
 
 static int choose_pass(const struct proposal_list *ours, const struct ike_pl_sa *offer,

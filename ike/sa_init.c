@@ -29,13 +29,24 @@ int sa_natd_hash(const struct ike_sa *sa, const uint8_t *ip, uint16_t port,
 	return EVP_Digest(buf, 16 + iplen + 2, out, &outl, EVP_sha1(), NULL) == 1 ? 0 : -1;
 }
 
-static bool group_offered(const struct ike_sa *sa, uint16_t group)
+bool sa_group_offered(const struct proposal_list *l, uint16_t group)
 {
-	for (unsigned i = 0; i < sa->cfg.ike_props.n; i++)
-		for (unsigned j = 0; j < sa->cfg.ike_props.p[i].n_dh; j++)
-			if (sa->cfg.ike_props.p[i].dh[j] == group)
+	for (unsigned i = 0; i < l->n; i++)
+		for (unsigned j = 0; j < l->p[i].n_dh; j++)
+			if (l->p[i].dh[j] == group)
 				return true;
 	return false;
+}
+
+void sa_take_alg(const struct ike_transform *t, struct ike_algs *algs, uint16_t *dh)
+{
+	switch (t->type) {
+	case TRANS_ENCR: algs->encr = t->id; algs->encr_keybits = t->key_len; break;
+	case TRANS_PRF: algs->prf = t->id; break;
+	case TRANS_INTEG: algs->integ = t->id; break;
+	case TRANS_DH: *dh = t->id; break;
+	default: break;
+	}
 }
 
 static int add_transform(struct ike_proposal *p, uint8_t type, uint16_t id, uint16_t key_len)
@@ -193,7 +204,7 @@ static int init_retry(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 		if (n.len != 2)
 			return -1;
 		g = get_be16(n.data);
-		if (!group_offered(sa, g) || g == sa->dh_group) {
+		if (!sa_group_offered(&sa->cfg.ike_props, g) || g == sa->dh_group) {
 			sa_fail(sa, IKE_FAIL_PROTOCOL, "gateway wants DH group %s, which we did not offer",
 				ike_transform_name(TRANS_DH, g));
 			return 1;
@@ -264,13 +275,7 @@ static int check_choice(const struct proposal_list *l, const struct ike_sa_prop 
 		    !sa_offered(pp, &t))
 			return -1;
 		seen |= 1u << t.type;
-		switch (t.type) {
-		case TRANS_ENCR: algs->encr = t.id; algs->encr_keybits = t.key_len; break;
-		case TRANS_PRF: algs->prf = t.id; break;
-		case TRANS_INTEG: algs->integ = t.id; break;
-		case TRANS_DH: *dh = t.id; break;
-		default: break;
-		}
+		sa_take_alg(&t, algs, dh);
 	}
 	return algs->encr ? 0 : -1;
 }

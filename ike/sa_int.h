@@ -179,6 +179,9 @@ int sa_init_send(struct ike_sa *sa, uint64_t now) MUST_CHECK;
 int sa_put_proposals(struct ike_mw *b, const struct proposal_list *l, uint8_t proto,
 		     const uint8_t *spi, uint8_t spi_size) MUST_CHECK;
 bool sa_offered(const struct proposal *pp, const struct ike_transform *t);
+bool sa_group_offered(const struct proposal_list *l, uint16_t group);
+/* One chosen transform into *algs (ENCR, PRF, INTEG) or *dh (DH); ESN and others: nothing. */
+void sa_take_alg(const struct ike_transform *t, struct ike_algs *algs, uint16_t *dh);
 /*
  * The gateway's answer to our SA payload (§2.7): exactly one proposal of
  * proto with spi_size, one of ours, one transform of each type we offered.

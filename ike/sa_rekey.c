@@ -151,15 +151,6 @@ static int rekey_gir(struct ike_sa *sa, const struct ike_msg *m, uint16_t group,
 	return dh_derive(&sa->rk_dh, ke.u.ke.data, ke.u.ke.len, gir, DH_MAX_SECRET_LEN, glen);
 }
 
-static bool group_offered(const struct proposal_list *l, uint16_t group)
-{
-	for (unsigned i = 0; i < l->n; i++)
-		for (unsigned j = 0; j < l->p[i].n_dh; j++)
-			if (l->p[i].dh[j] == group)
-				return true;
-	return false;
-}
-
 /*
  * The gateway answered our rekey with an error. INVALID_KE_PAYLOAD naming
  * a group of ours (§1.3 refers to §1.2: "the initiator [...] retries with
@@ -176,7 +167,7 @@ static bool refused(struct ike_sa *sa, const struct ike_msg *m, const char *what
 		return false;
 	dh_free(&sa->rk_dh);
 	if (err == N_INVALID_KE_PAYLOAD && sa_find_notify(m, N_INVALID_KE_PAYLOAD, &n) &&
-	    n.len == 2 && group_offered(l, get_be16(n.data))) {
+	    n.len == 2 && sa_group_offered(l, get_be16(n.data))) {
 		sa->rk_group = get_be16(n.data);
 		*retry_at = sa->now_ms;
 		log_info("ike: gateway wants DH group %s for our %s rekey; rekeying with it",
