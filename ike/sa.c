@@ -291,6 +291,7 @@ static void sa_response(struct ike_sa *sa, struct ike_msg *m, uint64_t now)
 	}
 	sa->req.active = false;
 	sa->next_msg_id++;
+	sa->answers++;
 	switch (kind) {
 	case REQ_AUTH:
 		sa_auth_response(sa, m, now);
@@ -304,9 +305,14 @@ static void sa_response(struct ike_sa *sa, struct ike_msg *m, uint64_t now)
 	case REQ_DELETE_CHILD:
 		sa_delete_child_response(sa, m, now);
 		break;
+	case REQ_UPDATE:
+		sa_mobike_response(sa, m, now);
+		break;
 	default:
 		sa_info_response(sa, m, now);
 	}
+	/* The window is free again: an address update waiting for it goes first. */
+	(void)sa_mobike_tick(sa, now);
 }
 
 /* A request from the gateway: strict message-ID handling (RFC 7296 §2.3). */
@@ -506,6 +512,8 @@ void ike_sa_tick(struct ike_sa *sa, uint64_t now_ms)
 	}
 	if (sa->state != IKE_SA_ESTABLISHED)
 		return;
+	if (sa_mobike_tick(sa, now_ms))
+		return;
 	if (sa->probe_at && now_ms >= sa->probe_at) {
 		sa_probe_send(sa, now_ms);
 		return;
@@ -532,6 +540,8 @@ uint64_t ike_sa_next_deadline(const struct ike_sa *sa)
 		return earliest(t, sa->req.next_ms);
 	if (sa->state != IKE_SA_ESTABLISHED)
 		return t;
+	if (sa->mob.pending)
+		t = earliest(t, sa->now_ms ? sa->now_ms : 1);
 	t = earliest(t, sa_rekey_deadline(sa));
 	t = earliest(t, sa->probe_at);
 	if (sa->cfg.dpd_ms)
@@ -551,6 +561,7 @@ int ike_sa_delete(struct ike_sa *sa, uint64_t now_ms)
 		sa_fail(sa, IKE_FAIL_LOCAL, "IKE SA closed before it was established");
 		return 0;
 	}
+	sa->mob.pending = false;
 	if (sa->req.active) {
 		/* Window size 1: the DELETE cannot wait for the outstanding request. */
 		sa->req.active = false;
@@ -593,37 +604,6 @@ bool ike_sa_init_done(const struct ike_sa *sa)
 	return sa->have_keys;
 }
 
-/*
- * RFC 4555 §3.5: INFORMATIONAL with UPDATE_SA_ADDRESSES and NAT detection
- * for the new path; without MOBIKE an empty INFORMATIONAL, which is enough
- * for the gateway to learn the new connection (RFC 9329 §6 ≈).
- */
-static int fill_update(struct ike_sa *sa, struct ike_mw *b)
-{
-	uint8_t src[IKE_NAT_DETECTION_LEN], dst[IKE_NAT_DETECTION_LEN];
-	struct ike_pl_notify u = { .type = N_UPDATE_SA_ADDRESSES };
-	struct ike_pl_notify s1 = { .type = N_NAT_DETECTION_SOURCE_IP, .data = src, .len = sizeof(src) };
-	struct ike_pl_notify d1 = { .type = N_NAT_DETECTION_DESTINATION_IP, .data = dst,
-				    .len = sizeof(dst) };
-
-	/* Keep UDP encapsulation forced, as in IKE_SA_INIT (RFC 7296 §2.23). */
-	if ((sa->cfg.force_encap ? RAND_bytes(src, sizeof(src)) != 1 :
-	     sa_natd_hash(sa, sa->cfg.local_ip, sa->cfg.local_port, src) < 0) ||
-	    sa_natd_hash(sa, sa->cfg.remote_ip, sa->cfg.remote_port, dst) < 0 ||
-	    ike_put_notify(b, &u) < 0 || ike_put_notify(b, &s1) < 0 || ike_put_notify(b, &d1) < 0)
-		return -1;
-	return 0;
-}
-
-static int sa_send_update(struct ike_sa *sa, uint64_t now)
-{
-	bool mobike = sa->cfg.mobike && sa->peer_mobike;
-
-	log_info("ike: telling the gateway about the new connection (%s)",
-		 mobike ? "UPDATE_SA_ADDRESSES" : "empty INFORMATIONAL");
-	return sa_request(sa, REQ_UPDATE, INFORMATIONAL, mobike ? fill_update : NULL, now);
-}
-
 void ike_sa_reconnected(struct ike_sa *sa, uint64_t now_ms)
 {
 	struct sa_request *r = &sa->req;
@@ -631,6 +611,13 @@ void ike_sa_reconnected(struct ike_sa *sa, uint64_t now_ms)
 	if (sa->state == IKE_SA_DEAD || sa->state == IKE_SA_IDLE)
 		return;
 	sa->now_ms = now_ms;
+	/* RFC 9329 §6 ≈: "an UPDATE_SA_ADDRESSES message if MOBIKE is supported" */
+	if (sa->state == IKE_SA_ESTABLISHED && ike_sa_mobike(sa)) {
+		log_info("ike: new TCP connection: telling the gateway with MOBIKE");
+		if (ike_sa_move(sa, now_ms) < 0)
+			log_warn("ike: cannot send the address update");
+		return;
+	}
 	/* RFC 9329 §6.2 ≈: after a reconnect, outstanding requests must be sent again. */
 	if (r->active) {
 		log_info("ike: resending %s #%u on the new connection", ike_exchange_name(r->exchange),
@@ -640,8 +627,12 @@ void ike_sa_reconnected(struct ike_sa *sa, uint64_t now_ms)
 			log_debug("ike: resend failed");
 		return;
 	}
-	if (sa->state == IKE_SA_ESTABLISHED && sa_send_update(sa, now_ms) < 0)
-		log_warn("ike: cannot build the address update");
+	/* An empty INFORMATIONAL is enough for the gateway to learn the new connection. */
+	if (sa->state == IKE_SA_ESTABLISHED) {
+		log_info("ike: new TCP connection: telling the gateway with an empty INFORMATIONAL");
+		if (sa_request(sa, REQ_DPD, INFORMATIONAL, NULL, now_ms) < 0)
+			log_warn("ike: cannot build the INFORMATIONAL");
+	}
 }
 
 enum ike_sa_state ike_sa_state(const struct ike_sa *sa) { return sa->state; }

@@ -30,6 +30,13 @@
 
 #define IKE_SA_MAX_DNS 4	/* per family: glibc reads 3 (MAXNS), resolved more; gateways send 1-2 */
 #define IKE_SA_MAX_REMOTE_TS 32	/* selectors we propose in TSr (agent: CONFIG_MAX_TS) */
+#define IKE_SA_MAX_PEER_ADDRS 8	/* the gateway's ADDITIONAL_*_ADDRESS kept; more are ignored */
+
+/* An address of the gateway (RFC 4555 §3.4); ip holds 4 bytes for AF_INET. */
+struct ike_sa_addr {
+	int family;			/* AF_INET or AF_INET6 */
+	uint8_t ip[16];
+};
 
 enum ike_sa_state {
 	IKE_SA_IDLE,
@@ -113,6 +120,15 @@ struct ike_sa_ops {
 	void (*child_down)(void *ctx, uint32_t spi_in);
 	/* Entered ESTABLISHED or DEAD: see ike_sa_state()/ike_sa_failure(). */
 	void (*state_changed)(void *ctx, enum ike_sa_state old, enum ike_sa_state now);
+	/*
+	 * Optional (NULL: not called). The gateway answered our address update
+	 * (ike_sa_move): result 0, the SAs now use the addresses of
+	 * ike_sa_set_addrs(); -1, it refused them (UNACCEPTABLE_ADDRESSES,
+	 * UNEXPECTED_NAT_DETECTED, or another error notify) and the SAs stay
+	 * where they were: try another path or address, or move again later.
+	 * why: one line for the log. May call ike_sa_move() again.
+	 */
+	void (*moved)(void *ctx, int result, const char *why);
 };
 
 struct ike_sa;
@@ -140,13 +156,68 @@ void ike_sa_set_reliable(struct ike_sa *sa, bool reliable);
 void ike_sa_set_addrs(struct ike_sa *sa, int family, const uint8_t *local_ip, uint16_t local_port,
 		      const uint8_t *remote_ip, uint16_t remote_port);
 /*
- * The TCP connection broke and a new one is up (RFC 9329 §6 ≈): send the
- * outstanding request again; once established, tell the gateway about the
- * new connection with UPDATE_SA_ADDRESSES (MOBIKE) or an empty INFORMATIONAL.
+ * The TCP connection broke and a new one is up (RFC 9329 §6 ≈): with MOBIKE
+ * and ESTABLISHED, as ike_sa_move(); otherwise the outstanding request is
+ * sent again, or, ESTABLISHED with nothing outstanding, an empty
+ * INFORMATIONAL tells the gateway about the new connection.
  */
 void ike_sa_reconnected(struct ike_sa *sa, uint64_t now_ms);
 /* True once IKE_SA_INIT has been answered (the fallback race uses it). */
 bool ike_sa_init_done(const struct ike_sa *sa);
+
+/*
+ * MOBIKE (RFC 4555), driven by the agent on a network change: it picks a
+ * new path, calls ike_sa_set_addrs() with that path's addresses, then
+ * ike_sa_move(); whatever the SA sends goes out on the path(s) being tried.
+ */
+/* MOBIKE_SUPPORTED was sent by us (cfg.mobike) and by the gateway in IKE_AUTH. */
+bool ike_sa_mobike(const struct ike_sa *sa);
+/*
+ * Move the SAs to the addresses of ike_sa_set_addrs(). -1 with errno
+ * ENOTSUP unless ESTABLISHED with MOBIKE negotiated both ways (the agent
+ * then sets up a new IKE SA); nothing is sent then. Otherwise:
+ *   - window free: an INFORMATIONAL with UPDATE_SA_ADDRESSES, NAT detection
+ *     for the current addresses (cfg.force_encap still fakes the source
+ *     hash) and a fresh COOKIE2; ops.moved reports the answer;
+ *   - our update outstanding: rebuilt in place for the current addresses
+ *     (same message ID and COOKIE2), sent now, retransmissions start over;
+ *     once answered, a new update follows (RFC 4555 §3.5/§3.6: it went out
+ *     on several paths), and ops.moved reports that one;
+ *   - another request outstanding (rekey, DPD): sent again now, same bytes,
+ *     retransmissions start over; the update goes out as soon as it is
+ *     answered (ahead of rekeys and DPD).
+ * 0 otherwise; -1 (errno EIO, the SA failed) if the update cannot be built.
+ */
+int ike_sa_move(struct ike_sa *sa, uint64_t now_ms) MUST_CHECK;
+/*
+ * Send the outstanding request once more, now, with its message ID (the
+ * agent opened another path, e.g. TCP after UDP went unanswered). Our
+ * address update is first rebuilt for the current addresses (RFC 9329
+ * §7.1: NAT detection for the TCP addresses); anything else, IKE_SA_INIT
+ * above all (its bytes are signed in AUTH), goes out byte for byte. Not a
+ * retransmission try: the schedule is left as it is. -1 with errno ENOENT
+ * if nothing is outstanding, EIO if the rebuild failed (the SA failed).
+ */
+int ike_sa_resend(struct ike_sa *sa, uint64_t now_ms) MUST_CHECK;
+/*
+ * Valid responses to our requests taken so far: protected ones that
+ * decrypted and matched the outstanding message ID, and IKE_SA_INIT
+ * responses processed. Compare before and after ike_sa_input() to learn
+ * that a path answered.
+ */
+uint64_t ike_sa_answers(const struct ike_sa *sa);
+/*
+ * A NAT on our side of the path: the gateway's NAT_DETECTION_DESTINATION_IP
+ * did not match our address and port, in the IKE_SA_INIT response or in the
+ * answer to our last address update.
+ */
+bool ike_sa_nat_detected(const struct ike_sa *sa);
+/*
+ * The gateway's additional addresses (RFC 4555 §3.4), as last announced in
+ * IKE_AUTH or an INFORMATIONAL request (NO_ADDITIONAL_ADDRESSES: none), at
+ * most IKE_SA_MAX_PEER_ADDRS. Copies up to max into out; returns how many.
+ */
+size_t ike_sa_peer_addrs(const struct ike_sa *sa, struct ike_sa_addr *out, size_t max);
 
 /* Rekey the Child SA as soon as possible (e.g. its ESP counters near their end). */
 void ike_sa_rekey_child(struct ike_sa *sa, uint64_t now_ms);

@@ -499,6 +499,7 @@ void sa_auth_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 		struct ike_pl_notify n;
 
 		sa->peer_mobike = sa_find_notify(m, N_MOBIKE_SUPPORTED, &n) != NULL;
+		sa_mobike_peer_addrs(sa, m);
 	}
 	if (sa_accepted(m, &sa->cfg.esp_props, PROTO_ESP, 4, &algs, &dh, spi_out) < 0 ||
 	    ike_algs_check(&algs, true) < 0 || !ike_encr_is_aead(algs.encr)) {

@@ -73,6 +73,35 @@ static bool have_child(const struct ike_sa *sa)
 	return false;
 }
 
+/*
+ * MOBIKE in the gateway's INFORMATIONAL (RFC 4555): its additional
+ * addresses, and what our response must carry back.
+ */
+static int info_mobike(struct ike_sa *sa, const struct ike_msg *m, struct ike_mw *b)
+{
+	struct ike_pl_notify n;
+
+	sa_mobike_peer_addrs(sa, m);
+	/* RFC 4555 §3.7: "if included, the recipient of an INFORMATIONAL request
+	 * MUST copy the notification as-is to the response" */
+	if (sa_find_notify(m, N_COOKIE2, &n)) {
+		struct ike_pl_notify c = { .type = N_COOKIE2, .data = n.data, .len = n.len };
+
+		if (ike_put_notify(b, &c) < 0)
+			return -1;
+	}
+	/* RFC 4555 §3.8: NAT detection "MAY be included in any INFORMATIONAL request;
+	 * if the request includes them, the responder MUST also include them in the
+	 * response" */
+	if ((sa_find_notify(m, N_NAT_DETECTION_SOURCE_IP, &n) ||
+	     sa_find_notify(m, N_NAT_DETECTION_DESTINATION_IP, &n)) && sa_put_natd(sa, b) < 0)
+		return -1;
+	if (sa_find_notify(m, N_UPDATE_SA_ADDRESSES, &n))
+		log_debug("ike: ignored UPDATE_SA_ADDRESSES from the gateway: only the IKE SA's "
+			  "initiator moves it (RFC 4555 §3.1)");
+	return 0;
+}
+
 static void info_request(struct ike_sa *sa, const struct ike_msg *m)
 {
 	struct ike_pl_delete out = { .proto = PROTO_ESP, .spi_size = 4 };
@@ -109,6 +138,8 @@ static void info_request(struct ike_sa *sa, const struct ike_msg *m)
 	}
 	child_gone(sa);
 	if (out.n_spi && ike_put_delete(&r.b, &out) < 0)
+		return;
+	if (info_mobike(sa, m, &r.b) < 0)
 		return;
 	reply_send(sa, m, &r);
 	if (ike_deleted)
@@ -367,7 +398,10 @@ static void ike_rekey_request(struct ike_sa *sa, const struct ike_msg *m)
 	}
 	reply_send(sa, m, &r);
 	if (sa->req.active) {
-		/* Our outstanding request belongs to the old IKE SA: it is abandoned with it. */
+		/* Our outstanding request belongs to the old IKE SA: it is abandoned with it;
+		 * an address update is sent again on the new one. */
+		if (sa->req.kind == REQ_UPDATE)
+			sa->mob.pending = true;
 		sa->req.active = false;
 	}
 	sa_rekey_ike_commit(sa, &nk, spi_i);

@@ -103,16 +103,10 @@ static int put_natd(struct ike_mw *b, uint16_t type, const uint8_t *hash)
 	return ike_put_notify(b, &n);
 }
 
-static int init_build(struct ike_sa *sa, uint8_t *buf, size_t cap, size_t *len)
+int sa_put_natd(struct ike_sa *sa, struct ike_mw *b)
 {
-	uint8_t ke[DH_MAX_PUBLIC_LEN], src[IKE_NAT_DETECTION_LEN], dst[IKE_NAT_DETECTION_LEN];
-	struct ike_hdr h;
-	struct ike_mw b;
-	struct wr w;
-	size_t kelen;
+	uint8_t src[IKE_NAT_DETECTION_LEN], dst[IKE_NAT_DETECTION_LEN];
 
-	if (dh_public(&sa->dh, ke, sizeof(ke), &kelen) < 0)
-		return -1;
 	/*
 	 * §2.23: a peer "MAY" pretend to be behind a NAT to force UDP
 	 * encapsulation: ikeagent does ESP in userspace over UDP 4500 only,
@@ -124,7 +118,36 @@ static int init_build(struct ike_sa *sa, uint8_t *buf, size_t cap, size_t *len)
 	} else if (sa_natd_hash(sa, sa->cfg.local_ip, sa->cfg.local_port, src) < 0) {
 		return -1;
 	}
-	if (sa_natd_hash(sa, sa->cfg.remote_ip, sa->cfg.remote_port, dst) < 0)
+	if (sa_natd_hash(sa, sa->cfg.remote_ip, sa->cfg.remote_port, dst) < 0 ||
+	    put_natd(b, N_NAT_DETECTION_SOURCE_IP, src) < 0 ||
+	    put_natd(b, N_NAT_DETECTION_DESTINATION_IP, dst) < 0)
+		return -1;
+	return 0;
+}
+
+bool sa_natd_ours(const struct ike_sa *sa, const struct ike_msg *m, bool *have)
+{
+	struct ike_pl_notify n;
+	uint8_t h[IKE_NAT_DETECTION_LEN];
+
+	/* §2.23: a NAT_DETECTION_DESTINATION_IP that does not match the hash of our
+	 * address and port means that we are behind a NAT. */
+	*have = sa_find_notify(m, N_NAT_DETECTION_DESTINATION_IP, &n) != NULL;
+	if (!*have)
+		return false;
+	return !(sa_natd_hash(sa, sa->cfg.local_ip, sa->cfg.local_port, h) == 0 &&
+		 n.len == sizeof(h) && CRYPTO_memcmp(h, n.data, sizeof(h)) == 0);
+}
+
+static int init_build(struct ike_sa *sa, uint8_t *buf, size_t cap, size_t *len)
+{
+	uint8_t ke[DH_MAX_PUBLIC_LEN];
+	struct ike_hdr h;
+	struct ike_mw b;
+	struct wr w;
+	size_t kelen;
+
+	if (dh_public(&sa->dh, ke, sizeof(ke), &kelen) < 0)
 		return -1;
 	sa_hdr(sa, &h, IKE_SA_INIT, false, 0);
 	wr_init(&w, buf, cap);
@@ -142,9 +165,7 @@ static int init_build(struct ike_sa *sa, uint8_t *buf, size_t cap, size_t *len)
 	struct ike_pl_nonce np = { .data = sa->ni, .len = SA_NONCE_LEN };
 
 	if (sa_put_proposals(&b, &sa->cfg.ike_props, PROTO_IKE, NULL, 0) < 0 ||
-	    ike_put_ke(&b, &kep) < 0 || ike_put_nonce(&b, &np) < 0 ||
-	    put_natd(&b, N_NAT_DETECTION_SOURCE_IP, src) < 0 ||
-	    put_natd(&b, N_NAT_DETECTION_DESTINATION_IP, dst) < 0)
+	    ike_put_ke(&b, &kep) < 0 || ike_put_nonce(&b, &np) < 0 || sa_put_natd(sa, &b) < 0)
 		return -1;
 	/* RFC 7427 §4: announce the hashes we accept, so the gateway signs with one of them. */
 	if (sa->cfg.trust || sa->cfg.cred) {
@@ -341,15 +362,12 @@ out:
 
 static void init_log_nat(struct ike_sa *sa, const struct ike_msg *m)
 {
-	struct ike_pl_notify n;
-	uint8_t h[IKE_NAT_DETECTION_LEN];
+	bool have;
 
-	if (!sa_find_notify(m, N_NAT_DETECTION_DESTINATION_IP, &n)) {
+	sa->mob.nat = sa_natd_ours(sa, m, &have);
+	if (!have)
 		log_info("ike: gateway sent no NAT detection; using port 4500 anyway");
-		return;
-	}
-	if (sa_natd_hash(sa, sa->cfg.local_ip, sa->cfg.local_port, h) == 0 && n.len == sizeof(h) &&
-	    CRYPTO_memcmp(h, n.data, sizeof(h)) == 0)
+	else if (!sa->mob.nat)
 		log_info("ike: no NAT between us and the gateway; forcing UDP encapsulation");
 	else
 		log_info("ike: NAT detected on our side");
@@ -363,9 +381,12 @@ void sa_init_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 	if (r != 0) {
 		if (r < 0)
 			log_debug("ike: dropped IKE_SA_INIT response with a malformed notify");
+		else
+			sa->answers++;
 		return;
 	}
 	if (sa_first_error_notify(m, &err) == 0) {
+		sa->answers++;
 		sa_fail(sa, IKE_FAIL_PEER_ERROR, "gateway answered IKE_SA_INIT with %s",
 			ike_notify_name(err));
 		return;
@@ -374,6 +395,7 @@ void sa_init_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 		log_debug("ike: dropped IKE_SA_INIT response without responder SPI");
 		return;
 	}
+	sa->answers++;
 	sa->req.active = false;
 	sa->next_msg_id = 1;
 	put_be32(sa->spi_r, (uint32_t)(m->hdr.spi_r >> 32));

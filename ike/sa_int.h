@@ -23,6 +23,7 @@
 #define SA_PROBE_FIRST_MS	500	/* then 0.5 + 1 + 2 s: gone within 4.5 s */
 #define SA_PROBE_TRIES		3
 #define SA_CHILD_AGAIN_MS	3000	/* no Child SA left: ask for a new one this much later */
+#define SA_COOKIE2_LEN		16	/* RFC 4555 §4.2.5 allows 8..64 */
 
 struct sa_child {
 	bool used;
@@ -115,6 +116,22 @@ struct ike_sa {
 		size_t resp_len;
 		uint8_t resp[SA_MSG_MAX];
 	} old;
+
+	/* MOBIKE (RFC 4555), sa_mobike.c */
+	struct {
+		bool pending;		/* an update waits for the window (ike_sa_move) */
+		uint8_t cookie2[SA_COOKIE2_LEN];	/* of the update outstanding */
+		bool multi_path;	/* it was rebuilt for other addresses: send another (§3.5) */
+		struct sa_path {	/* the addresses it was first built for */
+			int family;
+			uint8_t local_ip[16], remote_ip[16];
+			uint16_t local_port, remote_port;
+		} path;
+		bool nat;		/* ike_sa_nat_detected() */
+		size_t n_addrs;
+		struct ike_sa_addr addrs[IKE_SA_MAX_PEER_ADDRS];
+	} mob;
+	uint64_t answers;		/* ike_sa_answers() */
 
 	uint64_t now_ms;
 	uint64_t last_rx_ms;
@@ -234,6 +251,20 @@ void sa_old_drop(struct ike_sa *sa);
 int sa_choose(const struct proposal_list *ours, const struct ike_pl_sa *offer, uint8_t proto,
 	      uint16_t ke_group, struct ike_proposal *out, struct ike_algs *algs,
 	      uint16_t *dh) MUST_CHECK;
+
+/* sa_mobike.c: MOBIKE (RFC 4555) */
+/* Tell the gateway about new addresses: a new UPDATE_SA_ADDRESSES request. */
+int sa_mobike_update(struct ike_sa *sa, uint64_t now) MUST_CHECK;
+void sa_mobike_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
+/* After any response: a pending update goes out now; true if a request went out. */
+bool sa_mobike_tick(struct ike_sa *sa, uint64_t now);
+/* ADDITIONAL_IP4/IP6_ADDRESS, NO_ADDITIONAL_ADDRESSES in a message of the gateway (§3.4, §3.6). */
+void sa_mobike_peer_addrs(struct ike_sa *sa, const struct ike_msg *m);
+/* NAT detection in the gateway's message: true if NAT_DETECTION_DESTINATION_IP shows a NAT on
+ * our side; *have: it sent one. */
+bool sa_natd_ours(const struct ike_sa *sa, const struct ike_msg *m, bool *have);
+/* NAT_DETECTION_SOURCE_IP / _DESTINATION_IP for the current addresses into b (§2.23). */
+int sa_put_natd(struct ike_sa *sa, struct ike_mw *b) MUST_CHECK;
 
 /* sa_info.c: requests from the gateway */
 void sa_peer_request(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
