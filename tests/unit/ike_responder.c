@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stdio.h>
 
 #include "ike/auth.h"
 #include "util/log.h"
@@ -74,9 +76,18 @@ static void h_state(void *ctx, enum ike_sa_state old, enum ike_sa_state now)
 	h->states[h->n_states++] = now;
 }
 
+static void h_moved(void *ctx, int result, const char *why)
+{
+	struct harness *h = ctx;
+
+	ck_assert_uint_lt(h->n_moved, 8);
+	h->moved[h->n_moved++] = result;
+	snprintf(h->moved_why, sizeof(h->moved_why), "%s", why);
+}
+
 static const struct ike_sa_ops h_ops = {
 	.send = h_send, .float_port = h_float, .child_up = h_child_up,
-	.child_down = h_child_down, .state_changed = h_state,
+	.child_down = h_child_down, .state_changed = h_state, .moved = h_moved,
 };
 
 void h_init(struct harness *h, const char *ike, const char *esp)
@@ -560,6 +571,22 @@ void gw_auth(struct gw *g, const uint8_t *req, size_t len)
 		gw_answer(g, &g->ike, &o);
 		return;
 	}
+	if (g->mobike) {
+		struct ike_pl_notify mn;
+
+		/* RFC 4555 §3.2: only if the client announced it */
+		if (gw_has_notify(g, N_MOBIKE_SUPPORTED, &mn))
+			gw_notify(&o.b, N_MOBIKE_SUPPORTED, 0, 0);
+		for (unsigned i = 0; i < g->n_add_addrs; i++) {
+			const struct ike_sa_addr *a = &g->add_addrs[i];
+			struct ike_pl_notify an = {
+				.type = a->family == AF_INET ? N_ADDITIONAL_IP4_ADDRESS
+							     : N_ADDITIONAL_IP6_ADDRESS,
+				.data = a->ip, .len = a->family == AF_INET ? 4 : 16 };
+
+			ck_assert_int_eq(ike_put_notify(&o.b, &an), 0);
+		}
+	}
 	gw_get(g, PL_CP, &cp);
 	ck_assert_uint_eq(cp.u.cp.cfg_type, CFG_REQUEST);
 	inet_pton(AF_INET, "10.9.0.7", vip);
@@ -586,6 +613,72 @@ void gw_auth(struct gw *g, const uint8_t *req, size_t len)
 	ck_assert_int_eq(child_keys_derive(&g->ck, &g->ike.keys, &g->esp, NULL, 0, g->ni, g->ni_len,
 					   g->nr, sizeof(g->nr)), 0);
 	gw_answer(g, &g->ike, &o);
+}
+
+void gw_natd(const struct gw_ike *k, int family, const uint8_t *ip, uint16_t port,
+	     uint8_t out[IKE_NAT_DETECTION_LEN])
+{
+	uint8_t buf[8 + 8 + 16 + 2];
+	size_t iplen = family == AF_INET6 ? 16 : 4;
+	unsigned outl;
+
+	memcpy(buf, k->spi_i, 8);
+	memcpy(buf + 8, k->spi_r, 8);
+	memcpy(buf + 16, ip, iplen);
+	put_be16(buf + 16 + iplen, port);
+	ck_assert_int_eq(EVP_Digest(buf, 16 + iplen + 2, out, &outl, EVP_sha1(), NULL), 1);
+}
+
+static bool natd_is(struct gw *g, uint16_t type, const uint8_t *want)
+{
+	struct ike_pl_notify n;
+
+	ck_assert_msg(gw_has_notify(g, type, &n), "no notify %u", type);
+	return n.len == IKE_NAT_DETECTION_LEN && memcmp(n.data, want, n.len) == 0;
+}
+
+uint32_t gw_update(struct gw *g, const struct harness *h, const struct gw_path *claimed)
+{
+	uint8_t want[IKE_NAT_DETECTION_LEN], src[IKE_NAT_DETECTION_LEN], dst[IKE_NAT_DETECTION_LEN];
+	uint8_t elsewhere[16] = { 198, 51, 100, 99 };
+	struct ike_pl_notify n, c;
+	struct gw_out o;
+	uint32_t id = gw_expect_request(g, &g->ike, h, INFORMATIONAL);
+
+	/* RFC 4555 §3.5: UPDATE_SA_ADDRESSES, NAT detection, here COOKIE2 (§3.7) */
+	ck_assert(gw_has_notify(g, N_UPDATE_SA_ADDRESSES, &n));
+	ck_assert_uint_eq(n.len, 0);
+	gw_natd(&g->ike, claimed->family, claimed->local, claimed->local_port, want);
+	g->natd_src_ok = natd_is(g, N_NAT_DETECTION_SOURCE_IP, want);
+	gw_natd(&g->ike, claimed->family, claimed->remote, claimed->remote_port, want);
+	g->natd_dst_ok = natd_is(g, N_NAT_DETECTION_DESTINATION_IP, want);
+	ck_assert(gw_has_notify(g, N_COOKIE2, &c));
+	/* §4.2.5: 8 to 64 octets */
+	ck_assert(c.len >= 8 && c.len <= 64);
+	memcpy(g->cookie2_seen, c.data, c.len);
+	g->cookie2_len = c.len;
+
+	gw_begin(&o);
+	if (g->update_error)
+		gw_notify(&o.b, g->update_error, 0, 0);
+	if (g->cookie2 != GW_COOKIE2_DROP) {
+		struct ike_pl_notify e = { .type = N_COOKIE2, .data = g->cookie2_seen,
+					   .len = (uint16_t)c.len };
+
+		if (g->cookie2 == GW_COOKIE2_WRONG)
+			g->cookie2_seen[0] ^= 1;
+		ck_assert_int_eq(ike_put_notify(&o.b, &e), 0);
+	}
+	/* §3.8: the response carries NAT detection as the gateway sees the packet */
+	gw_natd(&g->ike, claimed->family, claimed->remote, claimed->remote_port, src);
+	gw_natd(&g->ike, claimed->family, g->nat_client ? elsewhere : claimed->local,
+		claimed->local_port, dst);
+	ck_assert_int_eq(ike_put_notify(&o.b, &(struct ike_pl_notify){
+		.type = N_NAT_DETECTION_SOURCE_IP, .data = src, .len = sizeof(src) }), 0);
+	ck_assert_int_eq(ike_put_notify(&o.b, &(struct ike_pl_notify){
+		.type = N_NAT_DETECTION_DESTINATION_IP, .data = dst, .len = sizeof(dst) }), 0);
+	gw_answer(g, &g->ike, &o);
+	return id;
 }
 
 void gw_deliver(struct gw *g, struct harness *h)

@@ -52,6 +52,9 @@ struct harness {
 	unsigned n_down;
 	enum ike_sa_state states[16];	/* what state_changed reported */
 	unsigned n_states;
+	int moved[8];			/* what ops.moved reported */
+	char moved_why[200];
+	unsigned n_moved;
 };
 
 /* Config (PSK, ids, proposals, want VIP/DNS, 500 ms x 4 tries); the SA is made by h_new(). */
@@ -93,6 +96,17 @@ struct gw {
 	const size_t *more_len;
 	unsigned n_more;
 	char peer_err[256];		/* why the client's certificate or AUTH failed */
+	/* MOBIKE (RFC 4555) */
+	bool mobike;			/* MOBIKE_SUPPORTED in the IKE_AUTH response */
+	const struct ike_sa_addr *add_addrs;	/* ADDITIONAL_*_ADDRESS there (borrowed) */
+	unsigned n_add_addrs;
+	enum { GW_COOKIE2_ECHO, GW_COOKIE2_DROP, GW_COOKIE2_WRONG } cookie2;
+	uint16_t update_error;		/* refuse UPDATE_SA_ADDRESSES with this notify */
+	bool nat_client;		/* the client's packets seem to come from elsewhere (a NAT) */
+	/* what the gateway saw in the last UPDATE_SA_ADDRESSES */
+	bool natd_src_ok, natd_dst_ok;	/* the NAT detection hashes match the claimed addresses */
+	uint8_t cookie2_seen[64];
+	size_t cookie2_len;
 	/* what the gateway saw and derived */
 	struct gw_ike ike, old;
 	struct ike_algs algs;
@@ -146,6 +160,22 @@ void gw_pick(const struct ike_pl_sa *sa, bool with_dh, uint16_t want_dh,
 /* The gateway's answers to the SA's IKE_SA_INIT and IKE_AUTH requests, into g->out. */
 void gw_sa_init(struct gw *g, const uint8_t *req, size_t len);
 void gw_auth(struct gw *g, const uint8_t *req, size_t len);
+/* Addresses of a path as the client claims them (ike_sa_set_addrs). */
+struct gw_path {
+	int family;
+	uint8_t local[16], remote[16];	/* the client's, the gateway's */
+	uint16_t local_port, remote_port;
+};
+/* NAT_DETECTION hash (§2.23) over k's SPIs. */
+void gw_natd(const struct gw_ike *k, int family, const uint8_t *ip, uint16_t port,
+	     uint8_t out[IKE_NAT_DETECTION_LEN]);
+/*
+ * Open the SA's last message as its UPDATE_SA_ADDRESSES request on g->ike,
+ * check its NAT detection against claimed (natd_src_ok, natd_dst_ok) and
+ * answer into g->out (COOKIE2 as g->cookie2 says, update_error, NAT
+ * detection: nat_client). Returns its message ID.
+ */
+uint32_t gw_update(struct gw *g, const struct harness *h, const struct gw_path *claimed);
 /* Feed g->out to the SA. */
 void gw_deliver(struct gw *g, struct harness *h);
 /* ike_sa_start, IKE_SA_INIT, IKE_AUTH: ESTABLISHED. */
