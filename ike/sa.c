@@ -629,7 +629,7 @@ void ike_sa_reconnected(struct ike_sa *sa, uint64_t now_ms)
 	}
 	/* An empty INFORMATIONAL is enough for the gateway to learn the new connection. */
 	if (sa->state == IKE_SA_ESTABLISHED) {
-		log_info("ike: new TCP connection: telling the gateway with an empty INFORMATIONAL");
+		log_info("ike: new TCP connection: an empty INFORMATIONAL tells the gateway");
 		if (sa_request(sa, REQ_DPD, INFORMATIONAL, NULL, now_ms) < 0)
 			log_warn("ike: cannot build the INFORMATIONAL");
 	}

@@ -121,7 +121,7 @@ struct ike_sa {
 	struct {
 		bool pending;		/* an update waits for the window (ike_sa_move) */
 		uint8_t cookie2[SA_COOKIE2_LEN];	/* of the update outstanding */
-		bool multi_path;	/* it was rebuilt for other addresses: send another (§3.5) */
+		bool multi_path;	/* rebuilt for other addresses: send another (§3.6) */
 		struct sa_path {	/* the addresses it was first built for */
 			int family;
 			uint8_t local_ip[16], remote_ip[16];

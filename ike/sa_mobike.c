@@ -150,7 +150,7 @@ int ike_sa_move(struct ike_sa *sa, uint64_t now_ms)
 	if (sa->state != IKE_SA_ESTABLISHED || !ike_sa_mobike(sa)) {
 		log_debug("ike: the IKE SA cannot move: %s",
 			  sa->state != IKE_SA_ESTABLISHED ? "not established"
-							  : "MOBIKE not negotiated with the gateway");
+			  : "MOBIKE not negotiated with the gateway");
 		errno = ENOTSUP;
 		return -1;
 	}
@@ -171,8 +171,8 @@ int ike_sa_move(struct ike_sa *sa, uint64_t now_ms)
 	} else {
 		sa->mob.pending = true;
 		log_info("ike: moving to %s: %s #%u is outstanding, sent there first; the address "
-			 "update follows its answer", path_text(sa, p), ike_exchange_name(r->exchange),
-			 r->msg_id);
+			 "update follows its answer", path_text(sa, p),
+			 ike_exchange_name(r->exchange), r->msg_id);
 	}
 	/* RFC 4555 §3.5 ≈: the initiator may retransmit a request to and from other
 	 * addresses; the new path gets a whole retransmission schedule. */
@@ -235,8 +235,9 @@ void sa_mobike_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now
 	if (!found || c.len != SA_COOKIE2_LEN ||
 	    CRYPTO_memcmp(c.data, sa->mob.cookie2, SA_COOKIE2_LEN) != 0) {
 		sa->mob.pending = false;
-		sa_fail(sa, IKE_FAIL_PROTOCOL, "gateway answered our address update #%u %s; closing "
-			"the IKE SA (RFC 4555 §3.7)", m->hdr.msg_id,
+		sa_fail(sa, IKE_FAIL_PROTOCOL,
+			"gateway answered our address update #%u %s; closing the IKE SA (RFC 4555 §3.7)",
+			m->hdr.msg_id,
 			found ? "with a COOKIE2 that is not ours" : "without our COOKIE2");
 		return;
 	}
@@ -247,9 +248,9 @@ void sa_mobike_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now
 		 * tries other addresses. The agent decides: it moves again. */
 		snprintf(why, sizeof(why), "gateway refused %s with %s: %s", path_text(sa, p),
 			 ike_notify_name(err),
-			 err == N_UNEXPECTED_NAT_DETECTED ? "retry the update (RFC 4555 §3.9)"
-			 : err == N_UNACCEPTABLE_ADDRESSES ? "try another address pair (RFC 4555 §4.2.7)"
-							   : "try another path");
+			 err == N_UNEXPECTED_NAT_DETECTED ? "retry the update (RFC 4555 §3.9)" :
+			 err == N_UNACCEPTABLE_ADDRESSES ? "try another address pair (RFC 4555 §4.2.7)" :
+			 "try another path");
 		sa->mob.multi_path = false;
 		log_warn("ike: %s; the SAs stay where they were", why);
 		report(sa, -1, why);

@@ -102,7 +102,7 @@ struct gw {
 	unsigned n_add_addrs;
 	enum { GW_COOKIE2_ECHO, GW_COOKIE2_DROP, GW_COOKIE2_WRONG } cookie2;
 	uint16_t update_error;		/* refuse UPDATE_SA_ADDRESSES with this notify */
-	bool nat_client;		/* the client's packets seem to come from elsewhere (a NAT) */
+	bool nat_client;		/* the client's packets seem to come from elsewhere (NAT) */
 	/* what the gateway saw in the last UPDATE_SA_ADDRESSES */
 	bool natd_src_ok, natd_dst_ok;	/* the NAT detection hashes match the claimed addresses */
 	uint8_t cookie2_seen[64];
