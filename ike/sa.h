@@ -181,7 +181,7 @@ bool ike_sa_mobike(const struct ike_sa *sa);
  *     hash) and a fresh COOKIE2; ops.moved reports the answer;
  *   - our update outstanding: rebuilt in place for the current addresses
  *     (same message ID and COOKIE2), sent now, retransmissions start over;
- *     once answered, a new update follows (RFC 4555 §3.5/§3.6: it went out
+ *     once answered, a new update follows (RFC 4555 §3.6 ≈: it went out
  *     on several paths), and ops.moved reports that one;
  *   - another request outstanding (rekey, DPD): sent again now, same bytes,
  *     retransmissions start over; the update goes out as soon as it is
