@@ -114,8 +114,8 @@ static int load(struct netmem *m, char *err, size_t errlen)
 	if (fd < 0 || fstat(fd, &st) < 0)
 		goto done;
 	if (!trusted(&st)) {
-		log_warn("netmem: %s is not a regular file that only uid %u or root may write, "
-			 "ignoring it", m->path, (unsigned)geteuid());
+		log_warn("netmem: %s is not a regular file of uid %u or root that only its owner "
+			 "may write, ignoring it", m->path, (unsigned)geteuid());
 		ret = 0;
 		goto done;
 	}
@@ -312,7 +312,9 @@ int netmem_put(struct netmem *m, const char *key, enum config_transport t, bool 
 	       bool udp_blocked, uint64_t now_s)
 {
 	struct change c = {
-		.e = { .transport = t, .proxy = proxy, .udp_blocked = udp_blocked, .seen_s = now_s },
+		.e = {
+			.transport = t, .proxy = proxy, .udp_blocked = udp_blocked, .seen_s = now_s,
+		},
 	};
 
 	if (!netmem_key_ok(key)) {

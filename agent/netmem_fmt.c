@@ -87,7 +87,8 @@ static int parse_seen(struct rd *l, uint64_t *v, char *why, size_t cap)
 			return err_set(why, cap, "time '%s' is not a number",
 				       quote(q, sizeof(q), w, n));
 		if (*v > (UINT64_MAX - d) / 10)
-			return err_set(why, cap, "time '%s' is too large", quote(q, sizeof(q), w, n));
+			return err_set(why, cap, "time '%s' is too large",
+				       quote(q, sizeof(q), w, n));
 		*v = *v * 10 + d;
 	}
 	return 0;
@@ -262,6 +263,13 @@ static int put_str(struct wr *w, const char *s)
 	return wr_bytes(w, s, strlen(s));
 }
 
+static const char *flags_str(const struct netmem_entry *e)
+{
+	static const char *const f[4] = { "-", "p", "u", "pu" };
+
+	return f[e->proxy | e->udp_blocked << 1];
+}
+
 int netmem_format(const struct netmem *m, uint8_t *buf, size_t cap, size_t *len)
 {
 	struct wr w;
@@ -276,18 +284,16 @@ int netmem_format(const struct netmem *m, uint8_t *buf, size_t cap, size_t *len)
 		goto full;
 	for (size_t i = 0; i < m->n; i++) {
 		const struct netmem_entry *e = &m->e[i];
-		char num[24];
+		char line[NETMEM_LINE_MAX + 2];
 
 		if (!netmem_entry_ok(e)) {
 			errno = EINVAL;
 			return -1;
 		}
-		snprintf(num, sizeof(num), "%" PRIu64 " ", e->seen_s);
-		if (put_str(&w, num) < 0 || put_str(&w, transport_names[e->transport]) < 0 ||
-		    put_str(&w, " ") < 0 ||
-		    put_str(&w, !e->proxy && !e->udp_blocked ? "-" : "") < 0 ||
-		    put_str(&w, e->proxy ? "p" : "") < 0 || put_str(&w, e->udp_blocked ? "u" : "") < 0 ||
-		    put_str(&w, " ") < 0 || put_str(&w, e->key) < 0 || put_str(&w, "\n") < 0)
+		/* A valid entry always fits its line. */
+		snprintf(line, sizeof(line), "%" PRIu64 " %s %s %s\n", e->seen_s,
+			 transport_names[e->transport], flags_str(e), e->key);
+		if (put_str(&w, line) < 0)
 			goto full;
 	}
 	*len = wr_len(&w);
