@@ -18,7 +18,7 @@ static const char *const transport_names[CONFIG_MAX_TRANSPORTS] = { "udp", "tcp"
 
 bool netmem_key_ok(const char *key)
 {
-	size_t len = strnlen(key, NETMEM_KEY_MAX);
+	size_t len = key ? strnlen(key, NETMEM_KEY_MAX) : 0;
 
 	if (len == 0 || len >= NETMEM_KEY_MAX)
 		return false;
