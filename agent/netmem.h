@@ -26,7 +26,9 @@
  * agents may share a state_dir: every change takes an flock on
  * <state_dir>/networks.lock (0600), re-reads the file, applies just this
  * change to what is on disk (so entries of other processes stay), writes it,
- * and unlocks. The lock is held for one read and one write of a small file.
+ * and unlocks. The lock is held for one read and one write of a small file;
+ * flock waits for it without a time limit (a peer stopped while holding it
+ * stops our put too).
  *
  * netmem.c: the memory and its file; netmem_fmt.c: the text (no I/O).
  */
@@ -55,6 +57,7 @@ struct netmem_entry {
 	uint64_t seen_s;			/* wall clock, seconds */
 };
 
+/* About 37 KiB: static or on the heap, not on a small stack. */
 struct netmem {
 	char dir[NETMEM_PATH_MAX];		/* state_dir */
 	char path[NETMEM_PATH_MAX];		/* <state_dir>/networks */
@@ -75,8 +78,8 @@ const struct netmem_entry *netmem_get(const struct netmem *m, const char *key);
 /*
  * Record that transport t (through a proxy or not) carried the tunnel on key
  * at now_s; udp_blocked: UDP got no answer there this time. The entry becomes
- * the most recent; when the memory is full, the one with the smallest seen_s
- * goes. Then saved (read-merge-write under the lock), and *m becomes what was
+ * the most recent; when the memory is full, of the others the one with the
+ * smallest seen_s goes (of equals, the one put first). Then saved (read-merge-write under the lock), and *m becomes what was
  * saved, with other processes' entries. EINVAL for a bad key, proxy with udp,
  * or udp_blocked with udp. On an I/O error -1 with errno, logged here (which
  * step, which file), and the change is kept in m only. Creates state_dir
