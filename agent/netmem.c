@@ -1,0 +1,342 @@
+/*
+ * The network memory and its file <state_dir>/networks: reading it (a bad
+ * one is ignored whole), changing it under an flock shared with other
+ * ikeagent processes, and saving it atomically. The text is netmem_fmt.c's.
+ */
+#include "agent/netmem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/err.h"
+#include "util/log.h"
+
+#define FILE_NAME	"networks"
+#define LOCK_NAME	"networks.lock"
+
+/* ---- the memory ---------------------------------------------------------- */
+
+static bool find(const struct netmem *m, const char *key, size_t *at)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		if (strcmp(m->e[i].key, key) == 0) {
+			*at = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void drop(struct netmem *m, size_t i)
+{
+	memmove(&m->e[i], &m->e[i + 1], (m->n - i - 1) * sizeof(m->e[0]));
+	m->n--;
+}
+
+/* The entry with the smallest seen_s; of equals, the one put first. */
+static size_t oldest(const struct netmem *m)
+{
+	size_t o = 0;
+
+	for (size_t i = 1; i < m->n; i++)
+		if (m->e[i].seen_s < m->e[o].seen_s)
+			o = i;
+	return o;
+}
+
+/* One change: e becomes the most recent entry, or (forget) e.key goes. */
+struct change {
+	bool forget;
+	struct netmem_entry e;
+};
+
+static void apply(struct netmem *m, const struct change *c)
+{
+	size_t i;
+
+	if (find(m, c->e.key, &i))
+		drop(m, i);
+	if (c->forget)
+		return;
+	if (m->n == NETMEM_MAX) {
+		i = oldest(m);
+		log_debug("netmem: %d networks remembered, forgetting '%s'", NETMEM_MAX,
+			  m->e[i].key);
+		drop(m, i);
+	}
+	m->e[m->n++] = c->e;
+}
+
+const struct netmem_entry *netmem_get(const struct netmem *m, const char *key)
+{
+	size_t i;
+
+	if (!netmem_key_ok(key) || !find(m, key, &i))
+		return NULL;
+	return &m->e[i];
+}
+
+/* ---- the file ------------------------------------------------------------- */
+
+/* What we read: a regular file of ours or root's that only its owner may write. */
+static bool trusted(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && (st->st_uid == geteuid() || st->st_uid == 0) &&
+	       !(st->st_mode & 022);
+}
+
+/*
+ * Read m->path into m. 0 also when it is missing or ignored (m->n is then 0,
+ * and an ignored file is logged); -1 with errno and err on an I/O error.
+ */
+static int load(struct netmem *m, char *err, size_t errlen)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	char why[192];
+	struct stat st;
+	int fd, ret = -1, e;
+
+	m->n = 0;
+	fd = open(m->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0 && errno == ELOOP) {
+		log_warn("netmem: %s is a symbolic link, ignoring it", m->path);
+		return 0;
+	}
+	if (fd < 0 || fstat(fd, &st) < 0)
+		goto done;
+	if (!trusted(&st)) {
+		log_warn("netmem: %s is not a regular file of uid %u or root that only its owner "
+			 "may write, ignoring it", m->path, (unsigned)geteuid());
+		ret = 0;
+		goto done;
+	}
+	buf = malloc(NETMEM_FILE_MAX + 1);
+	if (!buf)
+		goto done;
+	/* One byte more than allowed, so that a file too long is seen as such. */
+	while (len <= NETMEM_FILE_MAX) {
+		ssize_t n = read(fd, buf + len, NETMEM_FILE_MAX + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto done;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (netmem_parse(m, buf, len, why, sizeof(why)) < 0)
+		log_warn("netmem: %s: %s, ignoring the file", m->path, why);
+	ret = 0;
+done:
+	e = errno;
+	if (ret < 0)
+		(void)err_set(err, errlen, "cannot read %s: %s", m->path, strerror(e));
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	errno = e;
+	return ret;
+}
+
+static void fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || fsync(fd) < 0)
+		log_debug("netmem: cannot fsync %s: %s", dir, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Write m to m->path atomically: <path>.tmp.<pid>, fsync, rename, fsync the directory. */
+static int save(const struct netmem *m)
+{
+	char tmp[NETMEM_PATH_MAX + 32];
+	uint8_t *buf = malloc(NETMEM_FILE_MAX);
+	bool made = false;
+	int fd = -1, ret = -1, e;
+	size_t len;
+
+	if (!buf || netmem_format(m, buf, NETMEM_FILE_MAX, &len) < 0)
+		goto done;
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", m->path, (long)getpid());
+	/* Left by a dead process that had our pid, or planted: never written through. */
+	if (unlink(tmp) < 0 && errno != ENOENT)
+		goto done;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto done;
+	made = true;
+	/* 0600 whatever the umask. */
+	if (fchmod(fd, 0600) < 0 || write_all(fd, buf, len) < 0 || fsync(fd) < 0)
+		goto done;
+	e = close(fd);
+	fd = -1;
+	if (e < 0 || rename(tmp, m->path) < 0)
+		goto done;
+	made = false;
+	fsync_dir(m->dir);
+	ret = 0;
+done:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (made)
+		unlink(tmp);
+	free(buf);
+	errno = e;
+	return ret;
+}
+
+/* Take the lock every change of the file holds; its fd (close to unlock), or -1. */
+static int lock_take(const struct netmem *m)
+{
+	char path[NETMEM_PATH_MAX + 16];
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/" LOCK_NAME, m->dir);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == ENOENT && (mkdir(m->dir, 0700) == 0 || errno == EEXIST))
+		fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int e = errno;
+
+			close(fd);
+			errno = e;
+			return -1;
+		}
+	}
+	return fd;
+}
+
+/*
+ * Apply c to m, then under the lock to what is on disk, save that and make
+ * it m. A failure is logged; m keeps the change.
+ */
+static int commit(struct netmem *m, const struct change *c)
+{
+	struct netmem *disk = malloc(sizeof(*disk));
+	const char *what = "save", *suffix = "";
+	char err[320];
+	int lock = -1, ret = -1, e;
+
+	apply(m, c);
+	if (!disk)
+		goto done;
+	memcpy(disk->dir, m->dir, sizeof(disk->dir));
+	memcpy(disk->path, m->path, sizeof(disk->path));
+	what = "lock";
+	suffix = ".lock";
+	lock = lock_take(m);
+	if (lock < 0)
+		goto done;
+	what = "read";
+	suffix = "";
+	if (load(disk, err, sizeof(err)) < 0)
+		goto done;
+	apply(disk, c);
+	what = "write";
+	if (save(disk) < 0)
+		goto done;
+	*m = *disk;
+	ret = 0;
+done:
+	e = errno;
+	if (ret < 0)
+		log_warn("netmem: cannot %s %s%s: %s; '%s' remembered until exit only", what,
+			 m->path, suffix, strerror(e), c->e.key);
+	if (lock >= 0)
+		close(lock);
+	free(disk);
+	errno = e;
+	return ret;
+}
+
+/* ---- public ---------------------------------------------------------------- */
+
+int netmem_open(struct netmem *m, const char *state_dir, char *err, size_t errlen)
+{
+	memset(m, 0, sizeof(*m));
+	if (!state_dir || state_dir[0] != '/') {
+		(void)err_set(err, errlen, "state_dir '%s' is not an absolute path",
+			      state_dir ? state_dir : "");
+		errno = EINVAL;
+		return -1;
+	}
+	if ((size_t)snprintf(m->dir, sizeof(m->dir), "%s", state_dir) >= sizeof(m->dir) ||
+	    (size_t)snprintf(m->path, sizeof(m->path), "%s/" FILE_NAME, state_dir) >=
+	    sizeof(m->path)) {
+		(void)err_set(err, errlen, "state_dir '%.64s...' is too long", state_dir);
+		memset(m, 0, sizeof(*m));
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return load(m, err, errlen);
+}
+
+int netmem_put(struct netmem *m, const char *key, enum config_transport t, bool proxy,
+	       bool udp_blocked, uint64_t now_s)
+{
+	struct change c = {
+		.e = {
+			.transport = t, .proxy = proxy, .udp_blocked = udp_blocked, .seen_s = now_s,
+		},
+	};
+
+	if (!netmem_key_ok(key)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(c.e.key, key, strlen(key) + 1);
+	if (!netmem_entry_ok(&c.e)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return commit(m, &c);
+}
+
+int netmem_forget(struct netmem *m, const char *key)
+{
+	struct change c = { .forget = true };
+
+	if (!netmem_key_ok(key)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(c.e.key, key, strlen(key) + 1);
+	return commit(m, &c);
+}
