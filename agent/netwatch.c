@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
+#include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,9 +140,11 @@ static void nw_note(struct netwatch *w, const char *phrase)
 
 static void dump_start(struct netwatch *w, enum nw_dump what)
 {
-	uint8_t req[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct ifaddrmsg))] = { 0 };
+	/* a header and the larger of struct ifinfomsg and struct ifaddrmsg */
+	uint32_t req[(MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct ifinfomsg))) / 4] = { 0 };
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
 
+	_Static_assert(sizeof(struct ifinfomsg) >= sizeof(struct ifaddrmsg), "req too small");
 	nlh->nlmsg_type = what == DUMP_LINKS ? RTM_GETLINK : RTM_GETADDR;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	nlh->nlmsg_seq = ++w->dump_seq;
@@ -281,8 +284,8 @@ static void on_route(struct netwatch *w, const struct netwatch_event *ev)
 		nw_note(w, "route changed");
 		return;
 	}
-	snprintf(phrase, sizeof(phrase), "default route %s %s", ev->del ? "removed from" : "added on",
-		 ifname(w, ev->ifindex, nb));
+	snprintf(phrase, sizeof(phrase), "default route %s %s",
+		 ev->del ? "removed from" : "added on", ifname(w, ev->ifindex, nb));
 	nw_note(w, phrase);
 }
 
