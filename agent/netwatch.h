@@ -70,9 +70,10 @@ struct net_route {
  * packet marked with fwmark `mark` (0 = unmarked) would take it, so that
  * policy routing with the agent's fwmark is honoured: the tunnel's own
  * routes are bypassed as for the agent's own IKE and ESP packets. Blocks
- * NETWATCH_TIMEOUT_MS at most per request. -1 with errno: the kernel's
+ * NETWATCH_TIMEOUT_MS at most per answer (a few requests: the route, then
+ * an address dump for prefix_len). -1 with errno: the kernel's
  * (ENETUNREACH, EHOSTUNREACH, ...), EAFNOSUPPORT, ETIMEDOUT, or ENETUNREACH
- * for a route that is not unicast (unreachable, blackhole, prohibit).
+ * for a route that is not unicast (unreachable, blackhole, prohibit, local).
  */
 int netwatch_route(int family, const uint8_t *dst_ip, uint32_t mark, struct net_route *out)
 	MUST_CHECK;
@@ -92,6 +93,7 @@ int netwatch_route(int family, const uint8_t *dst_ip, uint32_t mark, struct net_
  * errno ENOSPC if cap is too small, EINVAL for a bad route.
  */
 int netwatch_network_id(const struct net_route *r, char *out, size_t cap) MUST_CHECK;
+/* (It asks the kernel's neighbour table, a dump; synchronous as netwatch_route.) */
 
 /* ---- the pure parts, for tests and the fuzzer ------------------------ */
 
@@ -130,7 +132,8 @@ struct netwatch_event {
 	uint32_t seq, portid;	/* of the header: our dump's answers carry ours */
 	int family;
 	int ifindex;		/* link, address; route: RTA_OIF, 0 without one */
-	uint32_t flags;		/* link: ifi_flags; address: IFA_FLAGS/ifa_flags; route: rtm_flags */
+	uint32_t flags;		/* link: ifi_flags; address: IFA_FLAGS or ifa_flags;
+				   route: rtm_flags */
 	uint8_t addr[16];	/* address: IFA_LOCAL, else IFA_ADDRESS; route: RTA_DST */
 	bool has_addr;
 	uint8_t prefix_len;	/* address: ifa_prefixlen; route: rtm_dst_len */

@@ -256,7 +256,8 @@ START_TEST(parse_valid_messages)
 	inet_ntop(AF_INET, e.ev[0].addr, ip, sizeof(ip));
 	ck_assert_str_eq(ip, "10.2.0.2");
 	ck_assert_uint_eq(e.ev[0].prefix_len, 24);
-	ck_assert_uint_eq(e.ev[0].flags, IFA_F_PERMANENT | IFA_F_NOPREFIXROUTE);	/* IFA_FLAGS wins */
+	/* IFA_FLAGS wins over ifa_flags */
+	ck_assert_uint_eq(e.ev[0].flags, IFA_F_PERMANENT | IFA_F_NOPREFIXROUTE);
 	ck_assert_str_eq(e.ev[0].ifname, "veth-b");
 	ck_assert_uint_eq(e.ev[0].seq, 7);
 	ck_assert_uint_eq(e.ev[0].portid, 4242);
@@ -504,7 +505,8 @@ START_TEST(route_and_network_id)
 	ck_assert_int_eq(errno, EAFNOSUPPORT);
 
 	/* the mark is honoured: marked packets see table 100, where 192.0.2.0/24 is unreachable */
-	sh("ip rule add fwmark 0x1234 lookup 100 && ip route add unreachable 192.0.2.0/24 table 100");
+	sh("ip rule add fwmark 0x1234 lookup 100 && "
+	   "ip route add unreachable 192.0.2.0/24 table 100");
 	r = route_to(AF_INET, "192.0.2.7", 0, &ret);
 	ck_assert_int_eq(ret, 0);
 	r = route_to(AF_INET, "192.0.2.7", 0x1234, &ret);
