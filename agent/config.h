@@ -85,6 +85,8 @@ struct config {
 		struct cidr_list remote_ts;	/* default 0.0.0.0/0 */
 		struct cidr_list local_ts;	/* n == 0: dynamic (the virtual IP) */
 		bool virtual_ip, dns, mobike, reconnect;
+		bool roam;		/* watch the network, move on a change (MOBIKE) */
+		bool network_memory;	/* state_dir/networks: the transport per network */
 		uint32_t dpd_ms;		/* 0 = off */
 		uint32_t ike_lifetime_ms;	/* rekey IKE SA after this */
 		uint32_t child_lifetime_ms;	/* rekey Child SA after this */

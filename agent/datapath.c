@@ -1,10 +1,10 @@
 /*
  * The data path, batched (syscalls, not crypto, decide the speed):
  *
- *   tun --read x32--> esp_encap in place --sendmmsg--> gateway:4500
- *   gateway --recvmmsg x32--> classify: keepalive (drop) | IKE -> ike_sa
- *                                     | ESP -> SA by SPI -> esp_decap
- *                                       -> traffic selectors -> tun
+ *   tun --read x32--> esp_encap in place --> the session's path (sendmmsg
+ *                                            to gateway:4500, or frames)
+ *   any path --ESP--> SA by SPI -> esp_decap -> traffic selectors -> tun
+ *   (the path classifies what arrives: agent/path.c)
  *
  * Buffers are allocated once; the inner packet is read straight into
  * buf + ESP_HEADROOM and encrypted where it lies. Inbound, esp_decap()
@@ -13,41 +13,12 @@
  * selectors before anything is written to tun.
  */
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <time.h>		/* before linux/errqueue.h, which needs struct timespec */
-#include <unistd.h>
-
-#include <linux/errqueue.h>
 
 #include "agent/session.h"
 #include "ike/ikev2.h"
 #include "util/log.h"
-
-#define NAT_KEEPALIVE_BYTE 0xff
-
-/*
- * Receive buffer of the NAT-T (ESP) socket. The default ~208 KB holds only
- * about 90 full-size datagrams: bursts from the gateway while we were off
- * the CPU overflowed it (UdpRcvbufErrors on ~10 % of the packets of an
- * iperf3 download), and TCP inside took every loss for congestion. Kernel
- * memory, charged to the socket, not to our RSS. 1 MB did as well as 4 MB
- * and queues less if we ever are the bottleneck; a larger send buffer made
- * no measurable difference.
- */
-#define DP_SOCK_RCVBUF (1 << 20)
-
-static void sock_rcvbuf(int fd)
-{
-	int v = DP_SOCK_RCVBUF;
-
-	/* FORCE goes past net.core.rmem_max; we have CAP_NET_ADMIN (for the tun) anyway. */
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
-}
 
 int dp_init(struct datapath *dp)
 {
@@ -69,48 +40,6 @@ void dp_free(struct datapath *dp)
 {
 	free(dp->mem);
 	memset(dp, 0, sizeof(*dp));
-}
-
-/* ---- sockets --------------------------------------------------------------- */
-
-int dp_sock_open(struct session *s, struct session_sock *sk, uint16_t port, bool nat_t)
-{
-	socklen_t len = sizeof(sk->local);
-	char a[64], b[64];
-
-	sk->s = s;
-	sk->nat_t = nat_t;
-	sk->peer = s->gw;
-	sockaddr_set_port(&sk->peer, port);
-	sk->fd = udp_open((struct sockaddr *)&sk->peer, s->gw_len, s->cfg->agent.fwmark);
-	if (sk->fd < 0) {
-		log_err("udp: cannot open a socket to %s: %s",
-			sockaddr_str((struct sockaddr *)&sk->peer, b, sizeof(b)), strerror(errno));
-		return -1;
-	}
-	if (nat_t)
-		sock_rcvbuf(sk->fd);
-	if (getsockname(sk->fd, (struct sockaddr *)&sk->local, &len) < 0 ||
-	    loop_add_fd(s->loop, sk->fd, EPOLLIN, dp_sock_event, sk) < 0) {
-		log_err("udp: cannot watch the socket: %s", strerror(errno));
-		close(sk->fd);
-		sk->fd = -1;
-		return -1;
-	}
-	log_info("udp: %s -> %s%s, fwmark 0x%x",
-		 sockaddr_str((struct sockaddr *)&sk->local, a, sizeof(a)),
-		 sockaddr_str((struct sockaddr *)&sk->peer, b, sizeof(b)), nat_t ? " (NAT-T)" : "",
-		 s->cfg->agent.fwmark);
-	return 0;
-}
-
-void dp_sock_close(struct session *s, struct session_sock *sk)
-{
-	if (sk->fd < 0)
-		return;
-	loop_del_fd(s->loop, sk->fd);
-	close(sk->fd);
-	sk->fd = -1;
 }
 
 /* ---- Child SAs ---------------------------------------------------------- */
@@ -286,7 +215,7 @@ static int tun_take(struct session *s, struct session_child *c, unsigned n)
 	}
 	if (len <= 0)
 		return -1;
-	if (!c || !link_esp_ready(s)) {
+	if (!c || !s->path || !path_esp_ready(s->path)) {
 		s->st.drops++;	/* no Child SA (yet, or while reconnecting): fail closed */
 		return 0;
 	}
@@ -330,69 +259,18 @@ void dp_tun_event(void *ctx, uint32_t events)
 	}
 	if (n == 0)
 		return;
-	sent = link_send_esp(s, s->dp.iov, n);	/* UDP, or frames on the link's stream */
+	sent = path_send_esp(s->path, s->dp.iov, n);	/* UDP, or frames on the path's stream */
 	if (sent < 0) {
 		if (errno != EAGAIN && log_ratelimit_ok(&rl, 10))
 			log_warn("udp: send to gateway: %s", strerror(errno));
 		sent = 0;
 	}
 	s->st.drops += n - (unsigned)sent;
-	if (sent > 0)
-		s->last_tx_ms = loop_now_ms();
-}
-
-int dp_send_ike(struct session *s, struct session_sock *sk, const uint8_t *msg, size_t len)
-{
-	struct wr w;
-	int rc;
-
-	if (sk->fd < 0) {
-		errno = ENOTCONN;
-		return -1;
-	}
-	if (sk->nat_t) {
-		/* RFC 3948 §2.2: on the NAT-T port IKE follows a 4-byte zero non-ESP marker. */
-		wr_init(&w, s->dp.ike_tx, DP_IKE_MAX);
-		if (esp_udp_write_ike(&w, msg, len) < 0) {
-			errno = EMSGSIZE;
-			return -1;
-		}
-		rc = udp_send(sk->fd, s->dp.ike_tx, wr_len(&w));
-	} else {
-		rc = udp_send(sk->fd, msg, len);
-	}
-	if (rc < 0) {
-		log_debug("udp: IKE message of %zu bytes not sent: %s", len, strerror(errno));
-		return -1;
-	}
-	s->last_tx_ms = loop_now_ms();
-	return 0;
-}
-
-void dp_keepalive(void *ctx)
-{
-	static const uint8_t ka = NAT_KEEPALIVE_BYTE;
-	struct session *s = ctx;
-	uint64_t now = loop_now_ms(), idle = now - s->last_tx_ms;
-
-	if (s->sock_nat.fd < 0)
-		return;
-	if (idle >= SESSION_KEEPALIVE_MS) {
-		/* RFC 3948 §2.3: one octet 0xFF keeps the NAT mapping alive. */
-		if (udp_send(s->sock_nat.fd, &ka, 1) < 0)
-			log_debug("udp: NAT-T keepalive not sent: %s", strerror(errno));
-		else
-			log_debug("udp: NAT-T keepalive sent after %llu ms idle",
-				  (unsigned long long)idle);
-		s->last_tx_ms = now;
-		idle = 0;
-	}
-	loop_timer_arm(s->loop, &s->t_keepalive, SESSION_KEEPALIVE_MS - idle);
 }
 
 /* ---- inbound ------------------------------------------------------------- */
 
-static void esp_input(struct session *s, uint8_t *p, size_t len)
+void dp_esp_input(struct session *s, uint8_t *p, size_t len)
 {
 	static struct log_ratelimit rl_spi, rl_drop, rl_ts, rl_tun;
 	struct session_child *c = child_by_spi_in(s, get_be32(p));
@@ -426,91 +304,4 @@ static void esp_input(struct session *s, uint8_t *p, size_t len)
 		if (s->tun.fd >= 0 && log_ratelimit_ok(&rl_tun, 10))
 			log_warn("tun: write to %s: %s", s->tun.name, strerror(errno));
 	}
-}
-
-/* A datagram on the NAT-T port, or an RFC 9329 frame body: the same bytes. */
-void dp_natt_input(struct session *s, struct link *l, uint8_t *p, size_t len)
-{
-	const uint8_t *body;
-	size_t body_len;
-
-	switch (esp_udp_classify(p, len, &body, &body_len)) {
-	case ESP_UDP_KEEPALIVE:
-		return;
-	case ESP_UDP_IKE:
-		link_ike_input(l, body, body_len);
-		return;
-	case ESP_UDP_ESP:
-		esp_input(s, p, len);
-		return;
-	case ESP_UDP_INVALID:
-		break;
-	}
-	s->st.drops++;
-}
-
-static void dgram_input(struct session *s, struct session_sock *sk, uint8_t *p, size_t len)
-{
-	if (len == 0) {		/* truncated: larger than any buffer */
-		s->st.drops++;
-		return;
-	}
-	if (!sk->nat_t) {
-		link_ike_input(sk->link, p, len);	/* the UDP link's IKE SA */
-		return;
-	}
-	dp_natt_input(s, sk->link, p, len);
-}
-
-/* ICMP errors queued by IP_RECVERR: read them, or EPOLLERR never clears. */
-static void drain_errors(struct session *s, struct session_sock *sk)
-{
-	static struct log_ratelimit rl;
-	char peer[64];
-
-	for (int i = 0; i < 16; i++) {
-		uint8_t data[64], ctrl[256];
-		struct iovec iov = { data, sizeof(data) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl,
-				     .msg_controllen = sizeof(ctrl) };
-		int err = 0;
-
-		if (recvmsg(sk->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
-			break;
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-			struct sock_extended_err ee;
-
-			if (!((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
-			      (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR)))
-				continue;
-			memcpy(&ee, CMSG_DATA(cm), sizeof(ee));
-			err = (int)ee.ee_errno;
-		}
-		if (err && log_ratelimit_ok(&rl, 10))
-			log_warn("udp: %s unreachable: %s", sockaddr_str((struct sockaddr *)&sk->peer, peer,
-							     sizeof(peer)), strerror(err));
-	}
-}
-
-void dp_sock_event(void *ctx, uint32_t events)
-{
-	static struct log_ratelimit rl;
-	struct session_sock *sk = ctx;
-	struct session *s = sk->s;
-	struct datapath *dp = &s->dp;
-	int n;
-
-	if (sk->fd < 0)
-		return;
-	if (events & EPOLLERR)
-		drain_errors(s, sk);
-	n = udp_recv_batch(sk->fd, dp->rx, DP_PKT_CAP, dp->rx_len, UDP_BATCH_MAX);
-	if (n < 0) {
-		if (log_ratelimit_ok(&rl, 10))
-			log_debug("udp: receive: %s", strerror(errno));
-		return;
-	}
-	/* The IKE SA may close this socket while we go (it moved to the NAT-T port). */
-	for (int i = 0; i < n && sk->fd >= 0; i++)
-		dgram_input(s, sk, dp->rx[i], dp->rx_len[i]);
 }

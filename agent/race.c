@@ -1,26 +1,35 @@
 /*
- * The fallback race over [transport] order (e.g. udp tcp tls).
+ * The race: which path carries the IKE SA's request — the first
+ * IKE_SA_INIT (RACE_INIT), or the UPDATE_SA_ADDRESSES of a move
+ * (RACE_MOVE, RFC 4555).
  *
  * RFC 9329 §5 ≈: prefer UDP; retransmit the first UDP IKE_SA_INIT at least
- * once before falling back (link.c sets the retransmission timeout to half
- * of udp_timeout). The first transport starts at once; each next one when
- * the newest has had no answer for udp_timeout, or at once when one failed
+ * once before falling back (session.c sets the retransmission timeout to
+ * half of udp_timeout). RFC 9329 §7.1 ≈ for a move: "the initiator SHOULD
+ * first attempt to send the UPDATE_SA_ADDRESSES over UDP; if no response,
+ * it then tries TCP", the same request with the same message ID, its NAT
+ * detection computed for the transport it goes over (ike_sa_resend()).
+ *
+ * The paths of the order start one after another: the next when the
+ * newest has had no answer for udp_timeout, at once when one failed
  * outright (refused, proxy refused, TLS failed), or when the newest is a
  * stream whose connect (TCP, proxy CONNECT, TLS handshake) is not done in
  * RACE_CONNECT_STALL_MS: a SYN that a firewall swallows does not hold back
- * the next transport (as Happy Eyeballs, RFC 8305 §5, waits 250 ms). Earlier attempts stay
- * alive: each is its own IKE SA with its own SPIs on its own link. The
- * first whose IKE_SA_INIT is answered wins; the others are freed without
- * DELETE (an IKE SA whose IKE_SA_INIT the gateway answered but that lost
- * the race stays half-open at the gateway until it expires there).
+ * the next transport (Happy Eyeballs, RFC 8305 §5, waits 250 ms). Earlier
+ * paths stay: the first that brings an answer to the IKE SA's request
+ * wins and becomes the session's path; the others close.
  *
- * "RFC 9329 §6.4 ≈: an IKE_SA_INIT error notify over TCP is acted on at
- * once": an attempt that the gateway refused (an error notify, bad
- * proposal) ends the race with that failure, whatever else is running.
+ * While racing, the IKE SA's retransmissions go over the UDP paths only
+ * (RFC 9329 §6.2 ≈: none over TCP); a path that comes up gets the
+ * outstanding request once. A move may list the path in use (a stream
+ * being checked against UDP in the background): it is not opened again
+ * and never freed here.
  *
- * Decisions are taken from the loop (t_check, t_step, a link's t_report),
- * never from inside an IKE SA's callbacks; each is one log line.
+ * Decisions are taken from the loop (t_step, a path's failure report) or
+ * right after a path's input, never from inside the IKE SA; each is one
+ * log line.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,34 +42,33 @@
 struct race {
 	struct session *s;
 	bool active;
+	enum race_goal goal;
 	uint64_t start_ms;
-	unsigned next;			/* index in the order of the next transport */
+	enum config_transport order[CONFIG_MAX_TRANSPORTS];
+	unsigned n_order;
+	unsigned next;			/* index in order of the next path */
 	unsigned n;
-	struct link *att[CONFIG_MAX_TRANSPORTS];
-	struct loop_timer t_step;	/* udp_timeout: start the next transport */
-	struct loop_timer t_tick;	/* the attempts' IKE SA timers */
-	struct loop_timer t_check;	/* look for a winner */
+	struct path *cand[CONFIG_MAX_TRANSPORTS];
+	struct path *keep;		/* the session's path, a candidate of this move */
+	struct path *only;		/* the one path a send goes to, while set */
+	bool sent;			/* the request went out over some path */
+	bool udp_tried;			/* a UDP path carried it and lost */
+	struct loop_timer t_step;	/* udp_timeout: start the next path */
 };
 
-static const char *kname(const struct link *l)
+static const char *kname(const struct path *p)
 {
-	return link_kind_name(l->kind);
+	return path_kind_name(p->kind);
 }
 
-/* As session.c: the gateway answered and said no. */
-static bool refused(const struct link *l)
+static const char *goal_msg(const struct race *r)
 {
-	enum ike_sa_fail f;
-
-	if (!l->ike || ike_sa_state(l->ike) != IKE_SA_DEAD)
-		return false;
-	f = ike_sa_failure(l->ike);
-	return f == IKE_FAIL_PEER_ERROR || f == IKE_FAIL_AUTH || f == IKE_FAIL_PROTOCOL;
+	return r->goal == RACE_INIT ? "IKE_SA_INIT" : "UPDATE_SA_ADDRESSES";
 }
 
-static bool live(const struct link *l)
+static bool live(const struct path *p)
 {
-	return l->state != LINK_FAILED && !(l->ike && ike_sa_state(l->ike) == IKE_SA_DEAD);
+	return p->state != PATH_FAILED;
 }
 
 static unsigned n_live(const struct race *r)
@@ -68,51 +76,66 @@ static unsigned n_live(const struct race *r)
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < r->n; i++)
-		n += live(r->att[i]);
+		n += live(r->cand[i]);
 	return n;
 }
 
-/* ---- timers ---------------------------------------------------------------- */
+/* ---- sending -------------------------------------------------------------- */
 
-static void rearm_tick(struct race *r)
+int race_send(struct session *s, const uint8_t *msg, size_t len)
 {
-	uint64_t dl = 0, now = loop_now_ms();
+	struct race *r = s->race;
+	int ok = -1;
 
+	if (r->only)
+		return path_send_ike(r->only, msg, len);
 	for (unsigned i = 0; i < r->n; i++) {
-		uint64_t d = r->att[i]->ike ? ike_sa_next_deadline(r->att[i]->ike) : 0;
+		struct path *p = r->cand[i];
 
-		if (d && (!dl || d < dl))
-			dl = d;
+		if (p->kind == CONFIG_TRANSPORT_UDP && p->state == PATH_UP &&
+		    path_send_ike(p, msg, len) == 0)
+			ok = 0;
 	}
-	if (!r->active || !dl)
-		loop_timer_disarm(r->s->loop, &r->t_tick);
-	else
-		loop_timer_arm(r->s->loop, &r->t_tick, dl > now ? dl - now : 0);
+	if (ok < 0)
+		errno = ENOTCONN;
+	return ok;
 }
 
-static void on_tick(void *ctx)
+/* The request over p: started there, or sent once more (same message ID). */
+static void carry(struct race *r, struct path *p)
 {
-	struct race *r = ctx;
+	struct session *s = r->s;
 	uint64_t now = loop_now_ms();
+	int rc;
 
-	for (unsigned i = 0; i < r->n; i++) {
-		struct ike_sa *sa = r->att[i]->ike;
-		uint64_t d = sa ? ike_sa_next_deadline(sa) : 0;
-
-		if (d && d <= now)
-			ike_sa_tick(sa, now);
+	r->only = p;
+	if (r->goal == RACE_INIT && !s->ike) {
+		rc = session_ike_start(s, p);
+	} else {
+		/* RFC 9329 §7.1 ≈: NAT detection for the transport actually used. */
+		if (r->goal == RACE_MOVE)
+			session_ike_addrs(s, p);
+		if (r->goal == RACE_MOVE && !r->sent)
+			rc = ike_sa_move(s->ike, now);
+		else
+			rc = ike_sa_resend(s->ike, now);
 	}
-	race_poke(r->s);
+	r->only = NULL;
+	if (rc == 0)
+		r->sent = true;
+	else
+		log_debug("race: %s not sent over %s: %s", goal_msg(r), kname(p), strerror(errno));
+	session_rearm_ike(s);
 }
 
-/* ---- starting attempts -------------------------------------------------------- */
+/* ---- starting paths -------------------------------------------------------- */
 
-static void via(const struct link *l, char *buf, size_t cap)
+static void via(const struct race *r, const struct path *p, char *buf, size_t cap)
 {
-	const struct config *cfg = l->s->cfg;
+	const struct config *cfg = r->s->cfg;
 
 	buf[0] = '\0';
-	if (l->proxy)
+	if (p->proxy)
 		snprintf(buf, cap, " through proxy %s:%u", cfg->transport.proxy_host,
 			 cfg->transport.proxy_port);
 }
@@ -125,49 +148,71 @@ static void log_rest(const struct race *r, const char *why)
 
 	names[0] = '\0';
 	for (unsigned i = 0; i < r->n && off < sizeof(names); i++)
-		if (live(r->att[i]))
+		if (live(r->cand[i]))
 			off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s",
-						off ? ", " : "", kname(r->att[i]));
+						off ? ", " : "", kname(r->cand[i]));
 	if (names[0])
 		log_warn("%s, waiting for %s", why, names);
 	else
 		log_warn("%s, no transport left to try", why);
 }
 
+static void arm_step(struct race *r, const struct path *p)
+{
+	uint64_t step = r->s->cfg->transport.udp_timeout_ms;
+
+	if (r->next >= r->n_order)
+		return;
+	if (p->kind != CONFIG_TRANSPORT_UDP && p->state == PATH_CONNECTING &&
+	    step > RACE_CONNECT_STALL_MS)
+		step = RACE_CONNECT_STALL_MS;	/* on_step looks at the connect */
+	loop_timer_arm(r->s->loop, &r->t_step, step);
+}
+
 /*
- * Start the next transports until one is under way; why is the first half
- * of the decision's log line ("udp: no answer in 1.0 s"). False when none
- * is left to start.
+ * Start the next paths until one is under way; why is the first half of
+ * the decision's log line ("udp: no answer in 1.0 s"). False when none is
+ * left to start.
  */
 static bool start_next(struct race *r, const char *why)
 {
-	const struct config *cfg = r->s->cfg;
+	struct session *s = r->s;
 	char line[400], px[320];
 
 	snprintf(line, sizeof(line), "%s", why);
-	while (r->next < cfg->transport.n_order) {
-		struct link *l = link_new(r->s, cfg->transport.order[r->next++]);
+	while (r->next < r->n_order) {
+		enum config_transport k = r->order[r->next++];
+		struct path *p;
 
-		if (!l) {
+		if (r->keep && r->keep->kind == k && live(r->keep)) {
+			/* the path in use: the request goes over it once more */
+			r->cand[r->n++] = r->keep;
+			log_info("%s, trying %s %s (the path in use)", line, kname(r->keep),
+				 r->keep->where);
+			r->keep->start_ms = loop_now_ms();
+			if (r->keep->state == PATH_UP)
+				carry(r, r->keep);
+			arm_step(r, r->keep);
+			return true;
+		}
+		p = path_new(&s->penv, k);
+		if (!p) {
 			log_err("race: out of memory");
 			continue;
 		}
-		r->att[r->n++] = l;
-		via(l, px, sizeof(px));
-		log_info("%s, trying %s %s%s", line, kname(l), l->where, px);
-		session_note(r->s, "trying %s %s%s (%s)", kname(l), l->where, px, line);
-		if (link_open(l) == 0) {
-			uint64_t step = cfg->transport.udp_timeout_ms;
-
-			if (l->kind != CONFIG_TRANSPORT_UDP && step > RACE_CONNECT_STALL_MS)
-				step = RACE_CONNECT_STALL_MS;	/* on_step looks at the connect */
-			if (r->next < cfg->transport.n_order)
-				loop_timer_arm(r->s->loop, &r->t_step, step);
+		r->cand[r->n++] = p;
+		via(r, p, px, sizeof(px));
+		log_info("%s, trying %s %s%s", line, kname(p), p->where, px);
+		session_note(s, "trying %s %s%s (%s)", kname(p), p->where, px, line);
+		if (path_open(p, r->goal == RACE_MOVE) == 0) {
+			if (p->state == PATH_UP)
+				carry(r, p);	/* UDP is up at once; a stream when connected */
+			arm_step(r, p);
 			return true;
 		}
-		l->state = LINK_FAILED;
-		snprintf(line, sizeof(line), "%s: %s", kname(l), l->err);
-		snprintf(r->s->last_error, sizeof(r->s->last_error), "%.150s", line);
+		p->state = PATH_FAILED;
+		snprintf(line, sizeof(line), "%s: %s", kname(p), p->err);
+		snprintf(s->last_error, sizeof(s->last_error), "%.150s", line);
 	}
 	if (strcmp(line, why))
 		log_rest(r, line);
@@ -177,114 +222,94 @@ static bool start_next(struct race *r, const char *why)
 static void on_step(void *ctx)
 {
 	struct race *r = ctx;
-	const struct link *last;
+	const struct path *last;
 	uint64_t age, limit = r->s->cfg->transport.udp_timeout_ms;
 	char why[128];
 
 	if (!r->active || !r->n)
 		return;
-	last = r->att[r->n - 1];
+	last = r->cand[r->n - 1];
 	age = loop_now_ms() - last->start_ms;
-	if (last->kind != CONFIG_TRANSPORT_UDP && last->state == LINK_CONNECTING && age < limit) {
+	if (last->kind != CONFIG_TRANSPORT_UDP && last->state == PATH_CONNECTING && age < limit) {
 		snprintf(why, sizeof(why), "%s: not connected in %.2f s", kname(last), age / 1000.0);
 	} else if (age < limit) {
-		/* connected in time: the IKE_SA_INIT gets the rest of udp_timeout */
+		/* connected in time: the request gets the rest of udp_timeout */
 		loop_timer_arm(r->s->loop, &r->t_step, limit - age);
 		return;
 	} else {
 		snprintf(why, sizeof(why), "%s: no answer in %.1f s", kname(last), limit / 1000.0);
+		if (last->kind == CONFIG_TRANSPORT_UDP)
+			r->udp_tried = true;
 	}
 	(void)start_next(r, why);
 }
 
 /* ---- the end of the race ------------------------------------------------------- */
 
-/* l becomes the session's link; every other attempt goes. */
-static void promote(struct race *r, struct link *l, char *gone, size_t cap)
+/* Close every candidate but the winner and the session's path. */
+static void drop_others(struct race *r, const struct path *w, char *gone, size_t cap)
 {
 	struct session *s = r->s;
 	size_t off = 0;
 
 	gone[0] = '\0';
 	for (unsigned i = 0; i < r->n; i++) {
-		struct link *o = r->att[i];
+		struct path *o = r->cand[i];
 
-		if (o == l)
+		if (o == w)
 			continue;
+		if (o->kind == CONFIG_TRANSPORT_UDP)
+			r->udp_tried = true;
 		if (off < cap)
 			off += (size_t)snprintf(gone + off, cap - off, "%s%s", off ? ", " : "", kname(o));
-		link_free(o);
+		if (o != s->path)
+			path_free(o);
 	}
 	r->n = 0;
 	r->active = false;
+	r->keep = NULL;
 	loop_timer_disarm(s->loop, &r->t_step);
-	loop_timer_disarm(s->loop, &r->t_tick);
-	loop_timer_disarm(s->loop, &r->t_check);
-	s->link = l;
-	s->ike = l->ike;
 }
 
-static void win(struct race *r, struct link *l)
+void race_answered(struct session *s, struct path *p)
 {
-	struct session *s = r->s;
+	struct race *r = s->race;
 	char gone[64];
-	double secs = (loop_now_ms() - r->start_ms) / 1000.0;
-
-	promote(r, l, gone, sizeof(gone));
-	if (gone[0])
-		log_info("%s: IKE_SA_INIT answered first (after %.2f s), abandoning %s", kname(l), secs,
-			 gone);
-	else
-		log_info("%s: IKE_SA_INIT answered (after %.2f s)", kname(l), secs);
-	if (ike_sa_state(l->ike) == IKE_SA_DEAD)
-		session_ike_state(s, IKE_SA_INIT_SENT, IKE_SA_DEAD);
-	session_rearm_ike(s);
-}
-
-/* l's IKE SA failed for good: the session's failure handling takes over. */
-static void lose(struct race *r, struct link *l)
-{
-	char gone[64];
-
-	promote(r, l, gone, sizeof(gone));
-	if (gone[0])
-		log_info("%s: %s; abandoning %s", kname(l), l->err, gone);
-	session_ike_state(r->s, IKE_SA_INIT_SENT, IKE_SA_DEAD);
-}
-
-static void on_check(void *ctx)
-{
-	struct race *r = ctx;
+	uint64_t ms = loop_now_ms() - r->start_ms;
+	enum race_goal g = r->goal;
+	bool udp_tried;
 
 	if (!r->active)
 		return;
-	for (unsigned i = 0; i < r->n; i++) {
-		if (r->att[i]->ike && ike_sa_init_done(r->att[i]->ike)) {
-			win(r, r->att[i]);
-			return;
-		}
-	}
-	rearm_tick(r);
+	drop_others(r, p, gone, sizeof(gone));
+	udp_tried = r->udp_tried && p->kind != CONFIG_TRANSPORT_UDP;
+	if (gone[0])
+		log_info("%s: %s answered first (after %.2f s), abandoning %s", kname(p),
+			 goal_msg(r), ms / 1000.0, gone);
+	else
+		log_info("%s: %s answered (after %.2f s)", kname(p), goal_msg(r), ms / 1000.0);
+	session_path_won(s, p, g, ms, udp_tried);
 }
 
-void race_link_failed(struct session *s, struct link *l)
+void race_path_up(struct session *s, struct path *p)
 {
 	struct race *r = s->race;
-	bool mine = false;
+
+	if (r->active)
+		carry(r, p);
+}
+
+void race_path_failed(struct session *s, struct path *p)
+{
+	struct race *r = s->race;
 	char why[400];
 
-	for (unsigned i = 0; i < r->n; i++)
-		mine |= r->att[i] == l;
-	if (!r->active || !mine)
+	if (!race_has(s, p))
 		return;
-	if (refused(l)) {
-		lose(r, l);
-		return;
-	}
-	l->state = LINK_FAILED;
-	snprintf(why, sizeof(why), "%s: %s", kname(l), l->err);
+	p->state = PATH_FAILED;
+	snprintf(why, sizeof(why), "%s: %s", kname(p), p->err);
 	snprintf(s->last_error, sizeof(s->last_error), "%.150s", why);
-	if (r->next < s->cfg->transport.n_order) {
+	if (r->next < r->n_order) {
 		loop_timer_disarm(s->loop, &r->t_step);
 		if (start_next(r, why))
 			return;
@@ -293,13 +318,9 @@ void race_link_failed(struct session *s, struct link *l)
 	}
 	if (n_live(r))
 		return;
-	/* Nothing left: this IKE SA's failure, or the newest transport's. */
-	if (l->ike) {
-		lose(r, l);
-		return;
-	}
-	l = r->att[r->n - 1];
-	snprintf(why, sizeof(why), "%s: %s", kname(l), l->err);
+	/* Nothing left: the newest path's failure. */
+	p = r->cand[r->n - 1];
+	snprintf(why, sizeof(why), "%s: %s", kname(p), p->err);
 	race_stop(s);
 	session_transport_failed(s, why);
 }
@@ -314,8 +335,6 @@ struct race *race_new(struct session *s)
 		return NULL;
 	r->s = s;
 	loop_timer_init(&r->t_step, "race step", on_step, r);
-	loop_timer_init(&r->t_tick, "race ike", on_tick, r);
-	loop_timer_init(&r->t_check, "race check", on_check, r);
 	return r;
 }
 
@@ -324,15 +343,26 @@ void race_free(struct race *r)
 	free(r);
 }
 
-int race_start(struct session *s)
+int race_start(struct session *s, enum race_goal g, const enum config_transport *order,
+	       unsigned n, struct path *keep, const char *why)
 {
 	struct race *r = s->race;
 
 	race_stop(s);
+	if (n > CONFIG_MAX_TRANSPORTS)
+		n = CONFIG_MAX_TRANSPORTS;
 	r->active = true;
+	r->goal = g;
 	r->start_ms = loop_now_ms();
+	memcpy(r->order, order, n * sizeof(order[0]));
+	r->n_order = n;
 	r->next = 0;
-	if (start_next(r, "race"))
+	r->keep = keep;
+	r->sent = r->udp_tried = false;
+	/* Retransmissions while UDP goes first (RFC 9329 §6.2 ≈: none over TCP). */
+	if (g == RACE_MOVE && s->ike)
+		ike_sa_set_reliable(s->ike, order[0] != CONFIG_TRANSPORT_UDP);
+	if (start_next(r, why))
 		return 0;
 	race_stop(s);
 	return -1;
@@ -341,16 +371,12 @@ int race_start(struct session *s)
 void race_stop(struct session *s)
 {
 	struct race *r = s->race;
+	char gone[64];
 
 	if (!r)
 		return;
-	for (unsigned i = 0; i < r->n; i++)
-		link_free(r->att[i]);
-	r->n = 0;
-	r->active = false;
-	loop_timer_disarm(s->loop, &r->t_step);
-	loop_timer_disarm(s->loop, &r->t_tick);
-	loop_timer_disarm(s->loop, &r->t_check);
+	drop_others(r, NULL, gone, sizeof(gone));
+	r->udp_tried = false;
 }
 
 bool race_active(const struct session *s)
@@ -358,35 +384,22 @@ bool race_active(const struct session *s)
 	return s->race && s->race->active;
 }
 
-const struct link *race_latest(const struct session *s)
+bool race_has(const struct session *s, const struct path *p)
 {
-	return race_active(s) && s->race->n ? s->race->att[s->race->n - 1] : NULL;
+	const struct race *r = s->race;
+
+	for (unsigned i = 0; r && r->active && i < r->n; i++)
+		if (r->cand[i] == p)
+			return true;
+	return false;
 }
 
-/*
- * Right after an attempt's input: the winner is taken at once, before the
- * IKE_AUTH answer (which may be in the same read) brings up a Child SA.
- * l's caller goes on using l; only the other attempts are freed.
- */
-void race_input_done(struct session *s, struct link *l)
+enum race_goal race_goal(const struct session *s)
 {
-	struct race *r = s->race;
-
-	for (unsigned i = 0; r->active && i < r->n; i++) {
-		if (r->att[i] == l && l->ike && ike_sa_init_done(l->ike)) {
-			win(r, l);
-			return;
-		}
-	}
-	race_poke(s);
+	return s->race->goal;
 }
 
-void race_poke(struct session *s)
+const struct path *race_latest(const struct session *s)
 {
-	struct race *r = s->race;
-
-	if (!r->active)
-		return;
-	loop_timer_arm(s->loop, &r->t_check, 0);
-	rearm_tick(r);
+	return race_active(s) && s->race->n ? s->race->cand[s->race->n - 1] : NULL;
 }

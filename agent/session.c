@@ -8,6 +8,7 @@
  * which runs from the loop once the call has returned.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,14 +114,6 @@ static void on_ike_timer(void *ctx)
 	rearm_ike(s);
 }
 
-void session_ike_input(struct session *s, const uint8_t *msg, size_t len)
-{
-	if (!s->ike)
-		return;
-	ike_sa_input(s->ike, msg, len, loop_now_ms());
-	rearm_ike(s);
-}
-
 void session_rekey_child(struct session *s)
 {
 	if (!s->ike)
@@ -219,6 +212,8 @@ static int net_up(struct session *s, const struct session_net *want)
 	if (tun_j_dev_open(j, &s->tun, mtu, TUN_DEFAULT_TXQLEN) < 0)
 		goto fail;
 	net_set_ipv6(s, net_has_ipv6(&s->net));
+	if (s->roam.nw)
+		netwatch_ignore_ifindex(s->roam.nw, s->tun.ifindex);	/* the tunnel is no network */
 	if (loop_add_fd(s->loop, s->tun.fd, EPOLLIN, dp_tun_event, s) < 0)
 		goto fail;
 	s->tun_in_loop = true;
@@ -289,13 +284,13 @@ static void announce(struct session *s)
 		     si.remote, si.virtual_ip[0] ? si.virtual_ip : "none");
 }
 
-/* The IKE SA's callbacks arrive through the session's link (agent/link.c). */
-void session_child_up(struct session *s, const struct ike_child_info *ci)
+static void session_child_up(struct session *s, const struct ike_child_info *ci)
 {
 	if (s->state == SESS_CLOSING)
 		return;
-	/* ESP is always encapsulated: UDP on the NAT-T port, or the link's stream. */
-	link_float(s->link);
+	/* ESP is always encapsulated: UDP on the NAT-T port, or the path's stream. */
+	if (s->path)
+		path_float(s->path);
 	if ((!ci->rekey || !s->net.up) && net_ensure(s, ci) < 0) {
 		snprintf(s->last_error, sizeof(s->last_error), "network setup failed: %s",
 			 strerror(errno));
@@ -309,7 +304,7 @@ void session_child_up(struct session *s, const struct ike_child_info *ci)
 	announce(s);
 }
 
-void session_ike_state(struct session *s, enum ike_sa_state old, enum ike_sa_state now)
+static void session_ike_state(struct session *s, enum ike_sa_state now)
 {
 	if (now == IKE_SA_ESTABLISHED) {
 		if (s->state != SESS_CLOSING)
@@ -317,20 +312,270 @@ void session_ike_state(struct session *s, enum ike_sa_state old, enum ike_sa_sta
 		s->ever_up = true;
 		s->backoff_ms = 0;
 		s->last_error[0] = '\0';
-		s->close_ike_sock = true;	/* IKE_AUTH answered: port 500 is done */
+		s->close_ike_port = true;	/* IKE_AUTH answered: port 500 is done */
 		defer(s);
 		announce(s);
+		roam_established(s);
 	} else if (now == IKE_SA_DEAD) {
 		s->dead_pending = true;
 		defer(s);
 	}
 }
 
+/* ---- the IKE SA's callbacks ------------------------------------------------ */
+
+/*
+ * Which path a message goes over: an answer, or a request made while
+ * handling input, over the path that input came from; while racing as the
+ * race says; else over the session's path.
+ */
+static int op_send(void *ctx, const uint8_t *msg, size_t len)
+{
+	struct session *s = ctx;
+
+	if (s->rx_path)
+		return path_send_ike(s->rx_path, msg, len);
+	if (race_active(s))
+		return race_send(s, msg, len);
+	if (!s->path) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	return path_send_ike(s->path, msg, len);
+}
+
+static void op_float(void *ctx)
+{
+	struct session *s = ctx;
+	struct path *p = s->rx_path ? s->rx_path : s->path;
+
+	if (p)
+		path_float(p);
+}
+
+static void op_child_up(void *ctx, const struct ike_child_info *ci)
+{
+	session_child_up(ctx, ci);
+}
+
+static void op_child_down(void *ctx, uint32_t spi_in)
+{
+	dp_child_remove(ctx, spi_in);
+}
+
+static void op_state(void *ctx, enum ike_sa_state old, enum ike_sa_state now)
+{
+	(void)old;
+	session_ike_state(ctx, now);
+}
+
+/* RFC 4555 §3.5: the gateway refused the new addresses; try again from scratch. */
+static void op_moved(void *ctx, int result, const char *why)
+{
+	struct session *s = ctx;
+
+	if (result == 0)
+		return;
+	snprintf(s->last_error, sizeof(s->last_error), "move refused: %.140s", why);
+	s->restart_pending = true;
+	defer(s);
+}
+
+static const struct ike_sa_ops session_ike_ops = {
+	.send = op_send,
+	.float_port = op_float,
+	.child_up = op_child_up,
+	.child_down = op_child_down,
+	.state_changed = op_state,
+	.moved = op_moved,
+};
+
+static void ss_ip(const struct sockaddr_storage *ss, uint8_t ip[16], uint16_t *port)
+{
+	memset(ip, 0, 16);
+	if (ss->ss_family == AF_INET)
+		memcpy(ip, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	else if (ss->ss_family == AF_INET6)
+		memcpy(ip, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+	*port = sockaddr_port(ss);
+}
+
+void session_ike_addrs(struct session *s, const struct path *p)
+{
+	uint8_t lip[16], rip[16];
+	uint16_t lport, rport;
+
+	if (!s->ike)
+		return;
+	ss_ip(&p->local, lip, &lport);
+	ss_ip(&p->remote, rip, &rport);
+	ike_sa_set_addrs(s->ike, p->remote.ss_family == AF_INET6 ? AF_INET6 : AF_INET, lip, lport,
+			 rip, rport);
+}
+
+/*
+ * RFC 9329 §5 ≈: "it is RECOMMENDED to retransmit the initial UDP message
+ * at least once before trying to fall back to TCP": the first
+ * retransmission comes at half of udp_timeout when another transport waits.
+ */
+static uint32_t retransmit_ms(const struct session *s, enum config_transport k)
+{
+	uint32_t half = s->cfg->transport.udp_timeout_ms / 2;
+
+	if (k != CONFIG_TRANSPORT_UDP || s->cfg->transport.n_order < 2)
+		return SESSION_RETRANSMIT_MS;
+	if (half < SESSION_RETRANSMIT_MIN_MS)
+		half = SESSION_RETRANSMIT_MIN_MS;
+	return half < SESSION_RETRANSMIT_MS ? half : SESSION_RETRANSMIT_MS;
+}
+
+int session_ike_start(struct session *s, struct path *p)
+{
+	struct ike_sa_cfg c = s->ike_cfg;
+
+	c.retransmit_ms = retransmit_ms(s, p->kind);
+	s->ike = ike_sa_new(&c, &session_ike_ops, s);
+	if (!s->ike) {
+		snprintf(s->last_error, sizeof(s->last_error), "cannot create the IKE SA");
+		log_err("ike: %s", s->last_error);
+		errno = ENOMEM;
+		return -1;
+	}
+	session_ike_addrs(s, p);
+	/* RFC 9329 §6.2 ≈: initiators SHOULD NOT retransmit requests over TCP. */
+	ike_sa_set_reliable(s->ike, p->kind != CONFIG_TRANSPORT_UDP);
+	log_info("%s: sending IKE_SA_INIT", path_kind_name(p->kind));
+	if (ike_sa_start(s->ike, loop_now_ms()) < 0)
+		return -1;	/* the IKE SA is DEAD and said why */
+	rearm_ike(s);
+	return 0;
+}
+
+void session_path_won(struct session *s, struct path *p, enum race_goal g, uint64_t ms,
+		      bool udp_tried)
+{
+	struct path *old = s->path;
+	char a[96], b[96];
+
+	s->path = p;
+	session_ike_addrs(s, p);
+	ike_sa_set_reliable(s->ike, p->kind != CONFIG_TRANSPORT_UDP);
+	roam_won(s, p, udp_tried);
+	if (g == RACE_MOVE && old != p) {
+		uint64_t since = s->roam.change_ms ? loop_now_ms() - s->roam.change_ms : ms;
+
+		s->st.path_changes++;
+		s->last_move.done = true;
+		path_describe(old, s->last_move.from, sizeof(s->last_move.from));
+		path_describe(p, s->last_move.to, sizeof(s->last_move.to));
+		s->last_move.transport = p->kind;
+		s->last_move.ms = since;
+		s->last_move.at_ms = loop_now_ms();
+		log_info("agent: moved from %s to %s in %.2f s, IKE SA kept (%s)",
+			 path_describe(old, a, sizeof(a)), path_describe(p, b, sizeof(b)),
+			 since / 1000.0, s->roam.why);
+		session_note(s, "moved to %s %s", path_kind_name(p->kind), p->where);
+		/* After the answer nothing more comes over the old path: close it. */
+		path_free(old);
+	} else if (g == RACE_MOVE) {
+		log_info("agent: staying on %s (%s)", path_describe(p, a, sizeof(a)), s->roam.why);
+	}
+	if (p->kind == CONFIG_TRANSPORT_UDP && g == RACE_MOVE)
+		path_float(p);
+	rearm_ike(s);
+	if (s->roam.recheck) {
+		s->roam.recheck = false;
+		s->recheck_pending = true;
+		defer(s);
+	}
+}
+
+/* ---- the paths' callbacks ---------------------------------------------------- */
+
+static void own_ike_input(void *ctx, struct path *p, const uint8_t *msg, size_t len)
+{
+	struct session *s = ctx;
+	uint64_t before;
+
+	if (!s->ike)
+		return;
+	before = ike_sa_answers(s->ike);
+	s->rx_path = p;
+	ike_sa_input(s->ike, msg, len, loop_now_ms());
+	s->rx_path = NULL;
+	if (race_has(s, p) && ike_sa_answers(s->ike) != before)
+		race_answered(s, p);
+	rearm_ike(s);
+}
+
+static void own_esp_input(void *ctx, struct path *p, uint8_t *pkt, size_t len)
+{
+	(void)p;
+	dp_esp_input(ctx, pkt, len);
+}
+
+static void own_dropped(void *ctx, struct path *p)
+{
+	struct session *s = ctx;
+
+	(void)p;
+	s->st.drops++;
+}
+
+static void own_up(void *ctx, struct path *p, bool again)
+{
+	struct session *s = ctx;
+
+	if (race_has(s, p)) {
+		race_path_up(s, p);
+		return;
+	}
+	/* During a move the race decides where the IKE SA goes. */
+	if (p != s->path || !again || !s->ike || race_active(s))
+		return;
+	s->st.transport_reconnects++;
+	s->st.reconnects++;
+	session_note(s, "up over %s %s%s again, IKE SA kept (reconnect %llu)",
+		     path_kind_name(p->kind), p->where, p->proxy ? " via proxy" : "",
+		     (unsigned long long)s->st.transport_reconnects);
+	log_info("%s: IKE SA kept, resending what is outstanding", path_kind_name(p->kind));
+	session_ike_addrs(s, p);
+	/* Outstanding requests again, else UPDATE_SA_ADDRESSES or an empty INFORMATIONAL. */
+	ike_sa_reconnected(s->ike, loop_now_ms());
+	rearm_ike(s);
+}
+
+static void own_failed(void *ctx, struct path *p)
+{
+	struct session *s = ctx;
+	char why[300];
+
+	if (race_has(s, p)) {
+		race_path_failed(s, p);
+		return;
+	}
+	/* The path a move leaves: the race decides (its failure ends the IKE SA). */
+	if (p != s->path || race_active(s))
+		return;
+	snprintf(why, sizeof(why), "%s: %.250s", path_kind_name(p->kind), p->err);
+	session_transport_failed(s, why);
+}
+
+static const struct path_owner session_path_owner = {
+	.ike_input = own_ike_input,
+	.esp_input = own_esp_input,
+	.up = own_up,
+	.failed = own_failed,
+	.dropped = own_dropped,
+};
+
 /* ---- connect, disconnect, reconnect ------------------------------------------ */
 
-/* The transport race (agent/race.c) makes the IKE SA; the winner becomes s->link, s->ike. */
+/* The race (agent/race.c) makes the IKE SA over the first path up; the winner becomes s->path. */
 static int session_connect(struct session *s)
 {
+	enum config_transport order[CONFIG_MAX_TRANSPORTS];
+	unsigned n;
 	char err[256];
 
 	s->attempt_ms = loop_now_ms();
@@ -342,21 +587,21 @@ static int session_connect(struct session *s)
 	}
 	s->ike_cfg.trust = s->trust;
 	s->ike_cfg.cred = s->cred;
-	return race_start(s);
+	n = roam_order(s, order);
+	return race_start(s, RACE_INIT, order, n, NULL, "race");
 }
 
 /* IKE SA, ESP SAs and sockets go; the tun and its setup stay. */
 static void session_disconnect(struct session *s)
 {
 	loop_timer_disarm(s->loop, &s->t_ike);
-	loop_timer_disarm(s->loop, &s->t_keepalive);
+	loop_timer_disarm(s->loop, &s->roam.t_udp_probe);
 	race_stop(s);
-	link_free(s->link);	/* its IKE SA (s->ike), socket or stream */
-	s->link = NULL;
+	path_free(s->path);	/* its sockets or stream */
+	s->path = NULL;
+	ike_sa_free(s->ike);
 	s->ike = NULL;
 	dp_children_free(s);
-	dp_sock_close(s, &s->sock_nat);
-	dp_sock_close(s, &s->sock_ike);
 	memset(&s->ike_cfg, 0, sizeof(s->ike_cfg));
 	s->announced = false;
 	s->up_since_ms = 0;
@@ -384,6 +629,18 @@ static void on_reconnect(void *ctx)
 	s->st.reconnects++;
 	log_info("agent: reconnecting to %s (attempt after %.1fs back-off)",
 		 s->cfg->gateway.address, s->backoff_ms / 1000.0);
+	if (session_connect(s) < 0) {
+		session_disconnect(s);
+		schedule_reconnect(s);
+	}
+}
+
+void session_restart(struct session *s, const char *why)
+{
+	log_warn("agent: %s; setting up a new IKE SA now", why);
+	session_disconnect(s);
+	s->st.reconnects++;
+	session_set_state(s, SESS_RECONNECTING, why);
 	if (session_connect(s) < 0) {
 		session_disconnect(s);
 		schedule_reconnect(s);
@@ -464,13 +721,19 @@ static void on_event(void *ctx)
 {
 	struct session *s = ctx;
 
-	if (s->close_ike_sock) {
-		s->close_ike_sock = false;
-		if (s->sock_nat.fd >= 0 && s->sock_ike.fd >= 0) {
-			log_debug("udp: port %u socket closed, IKE continues on the NAT-T port",
-				  s->cfg->gateway.port);
-			dp_sock_close(s, &s->sock_ike);
-		}
+	if (s->close_ike_port) {
+		s->close_ike_port = false;
+		if (s->path)
+			path_close_ike_port(s->path);
+	}
+	if (s->restart_pending) {
+		s->restart_pending = false;
+		if (s->state != SESS_CLOSING)
+			session_restart(s, s->last_error);
+	}
+	if (s->recheck_pending) {
+		s->recheck_pending = false;
+		roam_check(s, "the network changed during the move");
 	}
 	if (s->dead_pending) {
 		s->dead_pending = false;
@@ -492,7 +755,7 @@ static void on_event(void *ctx)
 
 void session_transport_failed(struct session *s, const char *why)
 {
-	snprintf(s->last_error, sizeof(s->last_error), "%s", why);
+	snprintf(s->last_error, sizeof(s->last_error), "%.150s", why);
 	s->transport_failed = true;
 	defer(s);
 }
@@ -566,7 +829,7 @@ static int session_open(struct session *s, const struct config *cfg, const char 
 	*rc = CMD_EXIT_RUNTIME;
 	s->cfg = cfg;
 	s->ctl_path = ctl_path;
-	s->tun.fd = s->sock_ike.fd = s->sock_nat.fd = -1;
+	s->tun.fd = -1;
 	s->start_ms = loop_now_ms();
 	s->loop = loop_new();
 	s->race = race_new(s);
@@ -575,8 +838,13 @@ static int session_open(struct session *s, const struct config *cfg, const char 
 		fprintf(stderr, "ikeagent: out of memory\n");
 		return -1;
 	}
+	s->penv = (struct path_env){
+		.loop = s->loop, .cfg = cfg, .tls_cache = s->tls_cache,
+		.own = &session_path_owner, .ctx = s,
+		.rx = s->dp.rx, .rx_len = s->dp.rx_len, .rx_n = UDP_BATCH_MAX, .rx_cap = DP_PKT_CAP,
+		.tx = s->dp.ike_tx,
+	};
 	loop_timer_init(&s->t_ike, "ike", on_ike_timer, s);
-	loop_timer_init(&s->t_keepalive, "keepalive", dp_keepalive, s);
 	loop_timer_init(&s->t_event, "event", on_event, s);
 	loop_timer_init(&s->t_reconnect, "reconnect", on_reconnect, s);
 	loop_timer_init(&s->t_close, "close", on_close_timeout, s);
@@ -638,19 +906,20 @@ static int session_resolve(struct session *s)
 	char a[64];
 
 	/* Resolved once: a reconnect must not depend on DNS that may be in the tunnel. */
-	if (sockaddr_resolve(s->cfg->gateway.address, s->cfg->gateway.port, &s->gw,
-			     &s->gw_len) < 0) {
+	if (sockaddr_resolve(s->cfg->gateway.address, s->cfg->gateway.port, &s->penv.gw,
+			     &s->penv.gw_len) < 0) {
 		fprintf(stderr, "ikeagent: cannot resolve gateway '%s'\n", s->cfg->gateway.address);
 		return -1;
 	}
 	log_info("agent: connecting to %s (%s)", s->cfg->gateway.address,
-		 sockaddr_str((struct sockaddr *)&s->gw, a, sizeof(a)));
+		 sockaddr_str((struct sockaddr *)&s->penv.gw, a, sizeof(a)));
 	return 0;
 }
 
 static void session_close(struct session *s)
 {
 	session_disconnect(s);
+	roam_free(s);
 	net_down(s, false);	/* DNS through the helper: it goes last */
 	tun_priv_stop();
 	ctl_server_close(s->ctl);
@@ -714,6 +983,7 @@ int session_run(const struct config *cfg, const char *ctl_path)
 	}
 	if (session_resolve(s) < 0)
 		goto done;
+	roam_init(s);
 	session_set_state(s, SESS_CONNECTING, "starting");
 	if (session_connect(s) < 0) {
 		session_disconnect(s);

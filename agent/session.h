@@ -1,15 +1,20 @@
 /*
  * One connection to the gateway, as `ikeagent run` keeps it: the event
- * loop, the UDP sockets (port 500, then the NAT-T port), the IKE SA, the
- * Child SAs' ESP state, the tun device with its addresses, routes and DNS
- * (all journaled), the control socket and the counters `status` shows.
+ * loop, the one IKE SA, the path that carries it (agent/path.h: UDP, or an
+ * RFC 9329 stream over TCP or TLS, maybe through a proxy), the Child SAs'
+ * ESP state, the tun device with its addresses, routes and DNS (all
+ * journaled), the control socket and the counters `status` shows.
  *
  *   session.c   lifecycle: connect, reconnect with back-off, shutdown,
- *               the IKE SA's callbacks, signals, control requests
- *   link*.c,    the transports (UDP, RFC 9329 TCP/TLS, through a proxy)
- *   race.c      and the fallback race between them: see agent/link.h
- *   datapath.c  the sockets; tun -> ESP -> UDP and UDP -> IKE or ESP -> tun,
- *               batched; Child SA install/remove; NAT-T keepalives
+ *               the IKE SA's callbacks and the paths' (which path a
+ *               message goes over), signals, control requests
+ *   race.c      which path carries the first IKE_SA_INIT, or the
+ *               UPDATE_SA_ADDRESSES of a move (RFC 9329 §7.1 fallback)
+ *   roam.c      the network: changes seen by rtnetlink, when to move the
+ *               IKE SA (MOBIKE, RFC 4555), the transport that worked on each
+ *               network (agent/netmem.h)
+ *   datapath.c  tun -> ESP -> path and path -> ESP -> tun, batched; Child
+ *               SA install/remove
  *   cfgmap.c    struct config -> struct ike_sa_cfg; traffic selectors
  *               <-> CIDRs
  *   status.c    status as text and as JSON
@@ -20,7 +25,9 @@
  * leaked) until the next Child SA is up. If the gateway then hands out a
  * different address or traffic selectors, the network setup is rebuilt.
  * A broken TCP/TLS connection is not such a failure: the link reconnects
- * under the same IKE SA (agent/link_stream.c). `reconnects` counts both
+ * under the same IKE SA (agent/path_stream.c), and a move to another
+ * network or transport keeps the IKE SA too (roam.c); `path_changes`
+ * counts the moves. `reconnects` counts both
  * kinds, `transport_reconnects` only the latter.
  */
 #ifndef IKEAGENT_AGENT_SESSION_H
@@ -34,8 +41,10 @@
 
 #include "agent/config.h"
 #include "agent/ctl.h"
-#include "agent/link.h"
 #include "agent/loop.h"
+#include "agent/netmem.h"
+#include "agent/netwatch.h"
+#include "agent/path.h"
 #include "esp/esp.h"
 #include "ike/sa.h"
 #include "transport/udp.h"
@@ -47,17 +56,23 @@
 #define SESSION_MAX_DNS		(2 * IKE_SA_MAX_DNS)	/* IPv4 and IPv6 servers */
 _Static_assert(SESSION_MAX_DNS <= TUN_DNS_MAX, "SESSION_MAX_DNS");
 #define SESSION_MTU_UDP		1400	/* mtu = auto on UDP */
-#define SESSION_KEEPALIVE_MS	20000	/* RFC 3948 keepalive when idle */
 #define SESSION_CLOSE_WAIT_MS	2000	/* for the answer to our DELETE */
 #define SESSION_RETRANSMIT_MS	1000
 #define SESSION_RETRANSMIT_TRIES 5
+#define SESSION_RETRANSMIT_MIN_MS 100
 #define SESSION_BACKOFF_MIN_MS	1000
 /* One packet buffer: ESP header + IV, the largest inner packet, trailer + ICV. */
 #define DP_MTU_MAX		9000
 #define DP_PKT_CAP		9344	/* >= 16 + 9000 + 273, a multiple of 64 */
 _Static_assert(DP_PKT_CAP >= ESP_HEADROOM + DP_MTU_MAX + ESP_TAILROOM_MAX, "DP_PKT_CAP");
-#define DP_IKE_MAX		65536	/* IKE message + non-ESP marker */
+#define DP_IKE_MAX		PATH_IKE_MAX
 #define SESSION_NOTE_MAX	256	/* one STATUS= line for systemd */
+
+/* What a race of paths is for (race.c). */
+enum race_goal {
+	RACE_INIT,	/* the first IKE_SA_INIT */
+	RACE_MOVE,	/* a move's UPDATE_SA_ADDRESSES (RFC 4555) */
+};
 
 enum session_state {
 	SESS_CONNECTING,	/* first attempt */
@@ -67,14 +82,6 @@ enum session_state {
 };
 
 struct session;
-
-struct session_sock {
-	struct session *s;
-	int fd;			/* -1: closed */
-	bool nat_t;		/* NAT-T port: non-ESP marker, ESP, keepalives */
-	struct link *link;	/* the UDP link whose IKE SA gets what arrives */
-	struct sockaddr_storage local, peer;
-};
 
 struct session_child {
 	bool used;
@@ -104,6 +111,31 @@ struct session_stats {
 	uint64_t rekeys;
 	uint64_t reconnects;		/* IKE SA set up again + transport reconnects */
 	uint64_t transport_reconnects;	/* TCP/TLS connection re-made, IKE SA kept */
+	uint64_t path_changes;		/* moves of the IKE SA to another path */
+};
+
+/* The last move, for status. */
+struct session_move {
+	bool done;
+	char from[96], to[96];		/* path_describe() */
+	enum config_transport transport;
+	uint64_t ms;			/* from the network change to the answer */
+	uint64_t at_ms;
+};
+
+/* What roam.c keeps: the network we are on and what it remembers of it. */
+struct session_roam {
+	struct netwatch *nw;
+	bool mem_ok;
+	struct netmem mem;
+	char network[128];		/* netwatch_network_id() of the route to the gateway; "" */
+	char why[160];			/* why the transport in use was chosen */
+	int ifindex;			/* of the route to the gateway */
+	uint8_t src[16];		/* its source address */
+	uint64_t change_ms;		/* the network change a move answers */
+	bool recheck;			/* changed again during a move: look once it is over */
+	bool hostile;			/* remembered as UDP-hostile: its transport went first */
+	struct loop_timer t_udp_probe;	/* back to UDP from a remembered TCP network? */
 };
 
 /* Preallocated once: no allocation in the data path. */
@@ -130,12 +162,12 @@ struct session {
 	struct ike_sa_cfg ike_cfg;
 	struct ike_trust *trust;	/* [auth] ca: loaded once, kept across reconnects */
 	struct ike_cred *cred;		/* [auth] cert + key with method = pubkey */
-	struct sockaddr_storage gw;	/* the gateway, resolved once at start */
-	socklen_t gw_len;
-	struct session_sock sock_ike;	/* to gateway port 500 */
-	struct session_sock sock_nat;	/* to the NAT-T port */
-	struct link *link;		/* the transport in use (s->ike is its IKE SA) */
-	struct race *race;		/* the attempts while no transport has won */
+	struct path_env penv;		/* what every path shares: the gateway, buffers, ... */
+	struct path *path;		/* the one that carries the IKE SA and ESP now */
+	struct path *rx_path;		/* the path of the message being processed */
+	struct race *race;		/* the paths tried for the first IKE_SA_INIT, or a move */
+	struct session_roam roam;
+	struct session_move last_move;
 	struct stream_tls_cache *tls_cache;	/* TLS resumption, for the session's life */
 
 	struct session_child child[SESSION_CHILDREN];
@@ -152,19 +184,20 @@ struct session {
 	struct datapath dp;
 
 	struct loop_timer t_ike;	/* ike_sa_next_deadline() */
-	struct loop_timer t_keepalive;
 	struct loop_timer t_event;	/* deferred work, outside the IKE SA's callbacks */
 	struct loop_timer t_reconnect;
 	struct loop_timer t_close;	/* deadline for the DELETE answer */
 	struct loop_timer t_watchdog;	/* WATCHDOG=1 to systemd, from the loop */
 
-	uint64_t start_ms, attempt_ms, up_since_ms, last_tx_ms;
+	uint64_t start_ms, attempt_ms, up_since_ms;
 	uint32_t backoff_ms;
 	bool ever_up, announced;
 	bool state_set;			/* state has been set once (logs old -> new after) */
 	bool ready_sent;		/* READY=1 told to systemd */
 	char down_why[64];		/* why we are closing */
-	bool dead_pending, down_pending, close_ike_sock, undo_failed;
+	bool dead_pending, down_pending, close_ike_port, undo_failed;
+	bool restart_pending;		/* a move was refused: new IKE SA (deferred) */
+	bool recheck_pending;		/* the network changed during a move: look again */
 	bool transport_failed;		/* see session_transport_failed() */
 };
 
@@ -177,35 +210,78 @@ int session_run(const struct config *cfg, const char *ctl_path);
 void session_set_state(struct session *s, enum session_state st, const char *why);
 /* A change within the state (a transport tried, a connection re-made): STATUS= only. */
 void session_note(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A received IKE message (after the non-ESP marker) for the IKE SA. */
-void session_ike_input(struct session *s, const uint8_t *msg, size_t len);
 /* The current Child SA's ESP counters near their end: rekey it now. */
 void session_rekey_child(struct session *s);
 /* The tun device failed (deleted under us): stop reading it, disconnect, exit 1. */
 void session_tun_failed(struct session *s, int err);
-/* The IKE SA's callbacks, for the session's link (link.c forwards them). */
-void session_child_up(struct session *s, const struct ike_child_info *ci);
-void session_ike_state(struct session *s, enum ike_sa_state old, enum ike_sa_state now);
 /* s->ike's deadline changed. */
 void session_rearm_ike(struct session *s);
-/* No transport reached the gateway, or the link in use stays down: why in
+/* No transport reached the gateway, or the path in use stays down: why in
  * one line; the session reconnects from scratch (deferred). */
 void session_transport_failed(struct session *s, const char *why);
+/* The IKE SA, created and started over p (its addresses for NAT detection). */
+int session_ike_start(struct session *s, struct path *p) MUST_CHECK;
+/* NAT detection from now on with p's addresses (RFC 9329 §6.5 ≈). */
+void session_ike_addrs(struct session *s, const struct path *p);
+/* The race is over: p carries the IKE SA (and ESP) from now on. */
+void session_path_won(struct session *s, struct path *p, enum race_goal g, uint64_t ms,
+		      bool udp_tried);
+/* Start over with a new IKE SA now (no MOBIKE, or a move that cannot work). */
+void session_restart(struct session *s, const char *why);
+
+/* race.c */
+struct race *race_new(struct session *s);
+void race_free(struct race *r);
+/*
+ * Race the transports of order (why: the first half of the first log
+ * line) for the first IKE_SA_INIT (the IKE SA is made over the first path
+ * up) or a move's UPDATE_SA_ADDRESSES (keep: the path in use, raced too if
+ * its kind is in order). -1: nothing could be started.
+ */
+int race_start(struct session *s, enum race_goal g, const enum config_transport *order,
+	       unsigned n, struct path *keep, const char *why) MUST_CHECK;
+/* Close every path tried but the session's. */
+void race_stop(struct session *s);
+bool race_active(const struct session *s);
+bool race_has(const struct session *s, const struct path *p);
+enum race_goal race_goal(const struct session *s);
+/* The newest path tried (status while racing), NULL if none. */
+const struct path *race_latest(const struct session *s);
+/* The IKE SA's requests while racing: over the UDP paths (or the one being started). */
+int race_send(struct session *s, const uint8_t *msg, size_t len) MUST_CHECK;
+/* p brought an answer to the IKE SA's request: it wins. */
+void race_answered(struct session *s, struct path *p);
+/* A stream path tried came up: the request goes over it. */
+void race_path_up(struct session *s, struct path *p);
+void race_path_failed(struct session *s, struct path *p);
+
+/* roam.c */
+/* Watch the network ([tunnel] roam) and open the memory ([tunnel] network_memory). */
+void roam_init(struct session *s);
+void roam_free(struct session *s);
+/* The transports to try on the network we are on now: [transport] order,
+ * what worked here last first. Also sets s->roam.network and why. */
+unsigned roam_order(struct session *s, enum config_transport *order);
+/* The network changed (why: what rtnetlink saw): move the IKE SA if the path in use is gone
+ * or another source/device is now the route to the gateway. */
+void roam_check(struct session *s, const char *why);
+/*
+ * The order for a network: [transport] order, with e's transport first
+ * when UDP got no answer there (*hostile). e may be NULL (not known).
+ */
+unsigned roam_pick_order(const struct config *cfg, const struct netmem_entry *e,
+			 enum config_transport *order, bool *hostile);
+/* A race was won over p: remember it for this network. */
+void roam_won(struct session *s, const struct path *p, bool udp_tried);
+/* The IKE SA is up: a stream on a remembered UDP-hostile network checks UDP later. */
+void roam_established(struct session *s);
 
 /* datapath.c */
 int dp_init(struct datapath *dp) MUST_CHECK;
-/* A socket connected to the gateway's port (SO_MARK = fwmark), watched by the loop. */
-int dp_sock_open(struct session *s, struct session_sock *sk, uint16_t port, bool nat_t) MUST_CHECK;
-void dp_sock_close(struct session *s, struct session_sock *sk);
 void dp_free(struct datapath *dp);
 void dp_tun_event(void *ctx, uint32_t events);
-void dp_sock_event(void *ctx, uint32_t events);
-/* One IKE message on sk, with the non-ESP marker on the NAT-T port. */
-int dp_send_ike(struct session *s, struct session_sock *sk, const uint8_t *msg,
-		size_t len) MUST_CHECK;
-/* One UDP-4500 payload (a NAT-T datagram or an RFC 9329 frame body) from l. */
-void dp_natt_input(struct session *s, struct link *l, uint8_t *p, size_t len);
-void dp_keepalive(void *ctx);
+/* One ESP packet from the gateway (any path: ESP is authenticated by its SA). */
+void dp_esp_input(struct session *s, uint8_t *p, size_t len);
 int dp_child_install(struct session *s, const struct ike_child_info *ci) MUST_CHECK;
 void dp_child_remove(struct session *s, uint32_t spi_in);
 void dp_children_free(struct session *s);
@@ -250,6 +326,10 @@ struct status_info {
 	const char *ike_state;
 	const char *transport;
 	char local[64], remote[64];
+	char network[128];		/* what identifies the network we are on; "" */
+	char why[160];			/* why this transport */
+	struct session_move last_move;
+	uint64_t move_ago_s;
 	bool proxy;			/* tcp/tls through an HTTP CONNECT proxy */
 	char proxy_addr[300];		/* "host:port", never the credentials */
 	char virtual_ip[TUN_CIDR_STRLEN];	/* "" if none */

@@ -48,22 +48,38 @@ static void collect_net(const struct session *s, struct status_info *si)
 		snprintf(si->tun, sizeof(si->tun), "%s", s->tun.name);
 }
 
+/* The path in use (or the newest tried while racing): transport, addresses, proxy. */
+static void collect_path(const struct session *s, struct status_info *si)
+{
+	const struct path *p = s->path ? s->path : race_latest(s);
+	const struct config *cfg = s->cfg;
+
+	si->transport = cfg->transport.n_order ? path_kind_name(cfg->transport.order[0]) : "udp";
+	sockaddr_str((const struct sockaddr *)&s->penv.gw, si->remote, sizeof(si->remote));
+	if (!p)
+		return;	/* between attempts: what comes first next time */
+	si->transport = path_kind_name(p->kind);
+	if (p->state == PATH_UP && p->local.ss_family)
+		sockaddr_str((const struct sockaddr *)&p->local, si->local, sizeof(si->local));
+	snprintf(si->remote, sizeof(si->remote), "%s", p->where);
+	si->proxy = p->proxy;
+	if (p->proxy)
+		snprintf(si->proxy_addr, sizeof(si->proxy_addr), "%s%s%s:%u",
+			 strchr(cfg->transport.proxy_host, ':') ? "[" : "", cfg->transport.proxy_host,
+			 strchr(cfg->transport.proxy_host, ':') ? "]" : "", cfg->transport.proxy_port);
+}
+
 void status_collect(const struct session *s, struct status_info *si)
 {
-	const struct session_sock *sk = s->sock_nat.fd >= 0 ? &s->sock_nat : &s->sock_ike;
 	const struct session_child *cur = NULL;
 
 	memset(si, 0, sizeof(*si));
 	si->state = session_state_name(s->state);
 	si->ike_state = s->ike ? ike_sa_state_name(ike_sa_state(s->ike)) : "none";
-	si->transport = "udp";
-	if (sk->fd >= 0) {
-		sockaddr_str((const struct sockaddr *)&sk->local, si->local, sizeof(si->local));
-		sockaddr_str((const struct sockaddr *)&sk->peer, si->remote, sizeof(si->remote));
-	} else {
-		sockaddr_str((const struct sockaddr *)&s->gw, si->remote, sizeof(si->remote));
-	}
-	link_status(s, si);	/* tcp/tls: the stream's addresses and the proxy */
+	collect_path(s, si);
+	snprintf(si->network, sizeof(si->network), "%s", s->roam.network);
+	snprintf(si->why, sizeof(si->why), "%s", s->roam.why);
+	si->last_move = s->last_move;
 	collect_net(s, si);
 	if (s->ike)
 		ike_sa_spis(s->ike, &si->spi_i, &si->spi_r);
@@ -86,6 +102,8 @@ void status_collect(const struct session *s, struct status_info *si)
 	if (s->state == SESS_ESTABLISHED && s->up_since_ms)
 		si->uptime_s = (loop_now_ms() - s->up_since_ms) / 1000;
 	si->last_error = s->last_error;
+	if (s->last_move.done)
+		si->move_ago_s = (loop_now_ms() - s->last_move.at_ms) / 1000;
 }
 
 const char *status_join(char (*items)[TUN_CIDR_STRLEN], size_t n, char *out, size_t cap)
@@ -175,6 +193,16 @@ int status_text(const struct status_info *si, char *out, size_t cap)
 	sb_printf(&b, "rekeys:      %" PRIu64 ", reconnects: %" PRIu64 " (transport: %" PRIu64 ")\n",
 		  si->st.rekeys, si->st.reconnects, si->st.transport_reconnects);
 	sb_printf(&b, "uptime:      %" PRIu64 "s\n", si->uptime_s);
+	if (si->network[0])
+		sb_printf(&b, "network:     %s\n", si->network);
+	if (si->why[0])
+		sb_printf(&b, "why %s:%*s%s\n", si->transport, (int)(8 - strlen(si->transport)), "",
+			  si->why);
+	sb_printf(&b, "moves:       %" PRIu64, si->st.path_changes);
+	if (si->last_move.done)
+		sb_printf(&b, ", last %" PRIu64 "s ago: %s -> %s in %.2fs", si->move_ago_s,
+			  si->last_move.from, si->last_move.to, si->last_move.ms / 1000.0);
+	sb_printf(&b, "\n");
 	if (si->last_error && si->last_error[0])
 		sb_printf(&b, "last error:  %s\n", si->last_error);
 	return sb_done(&b);
@@ -252,6 +280,19 @@ int status_json(const struct status_info *si, char *out, size_t cap)
 		  si->st.bytes_out, si->st.packets_in, si->st.packets_out, si->st.drops,
 		  si->st.rekeys, si->st.reconnects, si->st.transport_reconnects, si->uptime_s);
 	json_key_str(&b, "last_error", si->last_error ? si->last_error : "", true);
+	json_key_str(&b, "network", si->network, true);
+	json_key_str(&b, "transport_why", si->why, true);
+	sb_printf(&b, ",\"path_changes\":%" PRIu64 ",\"last_move\":", si->st.path_changes);
+	if (si->last_move.done) {
+		sb_printf(&b, "{\"from\":");
+		json_str(&b, si->last_move.from);
+		json_key_str(&b, "to", si->last_move.to, false);
+		json_key_str(&b, "transport", path_kind_name(si->last_move.transport), false);
+		sb_printf(&b, ",\"ms\":%" PRIu64 ",\"ago\":%" PRIu64 "}", si->last_move.ms,
+			  si->move_ago_s);
+	} else {
+		sb_printf(&b, "null");
+	}
 	sb_printf(&b, "}\n");
 	return sb_done(&b);
 }

@@ -89,7 +89,7 @@ la_wait_up "tcp" 10
 [ "$(la_json_str transport)" = tcp ] || la_fail "tcp: transport: $(la_status_json)"
 kill_mid_transfer "tcp" 4500 50
 tcp_xfer=$XFER_MS tcp_down=$DOWN_MS
-grep -q 'ike: telling the gateway about the new connection\|ike: resending' "$AGENT_LOG" ||
+grep -q 'ike: telling the gateway about the new connection\|ike: resending\|ike: new TCP connection: telling the gateway' "$AGENT_LOG" ||
 	la_fail "tcp: the IKE SA did not tell the gateway about the new connection"
 la_ping_inside 3 || la_fail "tcp: ping after the reconnect"
 la_down "tcp"

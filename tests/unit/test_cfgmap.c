@@ -401,7 +401,8 @@ START_TEST(status_json_escapes)
 	ck_assert_ptr_nonnull(strstr(out, "\"routes\":[\"10.99.1.0/24\"],\"dns\":[],"));
 	ck_assert_ptr_nonnull(strstr(out, "\"ike_spi\":\"0102030405060708:a0b0c0d0e0f00010\""));
 	ck_assert_ptr_nonnull(strstr(out, "\"child_spi_in\":\"c0ffee01\",\"child_spi_out\":null"));
-	ck_assert_ptr_nonnull(strstr(out, "\"last_error\":\"gateway said \\\"no\\\"\\\\\\u000a\"}"));
+	ck_assert_ptr_nonnull(strstr(out, "\"last_error\":\"gateway said \\\"no\\\"\\\\\\u000a\","));
+	ck_assert_ptr_nonnull(strstr(out, "\"path_changes\":0,\"last_move\":null}"));
 	/* too small: an error, never an overrun */
 	ck_assert_int_eq(status_json(&si, out, 40), -1);
 	ck_assert_uint_lt(strlen(out), 40);

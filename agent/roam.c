@@ -1,0 +1,263 @@
+/*
+ * Following the user across networks.
+ *
+ * rtnetlink (agent/netwatch.h) says, once a burst of changes has settled,
+ * that addresses, links or routes changed. We then ask the kernel for the
+ * route to the gateway with ikeagent's fwmark (so the tunnel's own routes
+ * never count) and move the IKE SA when the path in use no longer has
+ * that route's source address: the address went away, its link went down,
+ * or another uplink is now preferred. A move is a race (race.c) for the
+ * UPDATE_SA_ADDRESSES of RFC 4555: UDP first, then TCP, TLS, the proxy, as
+ * [transport] order says, the same request over each (RFC 9329 §7.1). A
+ * gateway without MOBIKE gets a new IKE SA instead.
+ *
+ * The memory (agent/netmem.h, state_dir/networks) holds per network the
+ * transport that last worked and whether UDP got no answer there. On a
+ * network remembered as UDP-hostile the remembered transport goes first,
+ * for the first IKE_SA_INIT and for moves, instead of waiting udp_timeout
+ * for UDP; ROAM_UDP_PROBE_MS after the tunnel is up there, UDP is tried
+ * once more in the background (a move raced against the path in use), so
+ * a network that changed its mind is noticed.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/session.h"
+#include "util/log.h"
+
+#define ROAM_UDP_PROBE_MS	10000
+
+static void gw_ip(const struct session *s, int *family, uint8_t ip[16])
+{
+	const struct sockaddr_storage *gw = &s->penv.gw;
+
+	memset(ip, 0, 16);
+	*family = gw->ss_family;
+	if (gw->ss_family == AF_INET6)
+		memcpy(ip, &((const struct sockaddr_in6 *)gw)->sin6_addr, 16);
+	else
+		memcpy(ip, &((const struct sockaddr_in *)gw)->sin_addr, 4);
+}
+
+static bool same_ip(const struct sockaddr_storage *ss, int family, const uint8_t *ip)
+{
+	if (ss->ss_family != family)
+		return false;
+	if (family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)ss)->sin6_addr, ip, 16);
+	return !memcmp(&((const struct sockaddr_in *)ss)->sin_addr, ip, 4);
+}
+
+/* The route to the gateway now; the network it goes through into s->roam. */
+static int route_now(struct session *s, struct net_route *r)
+{
+	uint8_t ip[16];
+	int family;
+
+	gw_ip(s, &family, ip);
+	if (netwatch_route(family, ip, s->cfg->agent.fwmark, r) < 0)
+		return -1;
+	if (netwatch_network_id(r, s->roam.network, sizeof(s->roam.network)) < 0)
+		s->roam.network[0] = '\0';
+	s->roam.ifindex = r->ifindex;
+	memcpy(s->roam.src, r->src, sizeof(s->roam.src));
+	return 0;
+}
+
+static const struct netmem_entry *remembered(const struct session *s)
+{
+	if (!s->roam.mem_ok || !s->roam.network[0])
+		return NULL;
+	return netmem_get(&s->roam.mem, s->roam.network);
+}
+
+unsigned roam_pick_order(const struct config *cfg, const struct netmem_entry *e,
+			 enum config_transport *order, bool *hostile)
+{
+	unsigned n = 0;
+
+	*hostile = e && e->udp_blocked && e->transport != CONFIG_TRANSPORT_UDP &&
+		   config_uses_transport(cfg, e->transport);
+	if (*hostile)
+		order[n++] = e->transport;
+	for (unsigned i = 0; i < cfg->transport.n_order && n < CONFIG_MAX_TRANSPORTS; i++)
+		if (!*hostile || cfg->transport.order[i] != order[0])
+			order[n++] = cfg->transport.order[i];
+	return n;
+}
+
+unsigned roam_order(struct session *s, enum config_transport *order)
+{
+	const struct netmem_entry *e;
+	struct net_route r;
+	unsigned n;
+	char d[128];
+
+	if (route_now(s, &r) < 0)
+		s->roam.network[0] = '\0';
+	e = remembered(s);
+	n = roam_pick_order(s->cfg, e, order, &s->roam.hostile);
+	if (s->roam.hostile) {
+		snprintf(s->roam.why, sizeof(s->roam.why), "remembered for this network: %s",
+			 netmem_describe(e, (uint64_t)time(NULL), d, sizeof(d)));
+		log_info("agent: network %s: %s, trying %s first", s->roam.network, s->roam.why,
+			 path_kind_name(order[0]));
+	} else {
+		snprintf(s->roam.why, sizeof(s->roam.why), "first of [transport] order");
+	}
+	return n;
+}
+
+void roam_won(struct session *s, const struct path *p, bool udp_tried)
+{
+	const struct netmem_entry *e = remembered(s);
+	bool blocked = udp_tried;
+
+	if (p->kind == CONFIG_TRANSPORT_UDP)
+		snprintf(s->roam.why, sizeof(s->roam.why), "udp answered");
+	else if (udp_tried)
+		snprintf(s->roam.why, sizeof(s->roam.why), "udp got no answer on this network");
+	/* Not tried this time: what we knew of UDP here stays. */
+	if (!udp_tried && p->kind != CONFIG_TRANSPORT_UDP && e)
+		blocked = e->udp_blocked;
+	if (!s->roam.mem_ok || !s->roam.network[0])
+		return;
+	if (netmem_put(&s->roam.mem, s->roam.network, p->kind, p->proxy, blocked,
+		       (uint64_t)time(NULL)) < 0)
+		log_warn("agent: cannot remember the transport for network %s: %s",
+			 s->roam.network, strerror(errno));
+}
+
+/* ---- moves ---------------------------------------------------------------- */
+
+static void move(struct session *s, const char *why, struct path *keep)
+{
+	enum config_transport order[CONFIG_MAX_TRANSPORTS];
+	unsigned n;
+	char line[320];
+
+	if (!ike_sa_mobike(s->ike)) {
+		snprintf(line, sizeof(line), "%s, and the gateway did not agree to MOBIKE", why);
+		session_restart(s, line);
+		return;
+	}
+	n = roam_order(s, order);
+	if (keep) {
+		/* the background check: UDP, else the path in use */
+		order[0] = CONFIG_TRANSPORT_UDP;
+		order[1] = keep->kind;
+		n = 2;
+	}
+	s->roam.change_ms = loop_now_ms();
+	snprintf(line, sizeof(line), "%s; moving the IKE SA", why);
+	if (race_start(s, RACE_MOVE, order, n, keep, line) < 0)
+		session_restart(s, "no path to the gateway on the new network");
+}
+
+static void on_udp_probe(void *ctx)
+{
+	struct session *s = ctx;
+
+	if (s->state != SESS_ESTABLISHED || race_active(s) || !s->path ||
+	    s->path->kind == CONFIG_TRANSPORT_UDP || !s->ike || !ike_sa_mobike(s->ike))
+		return;
+	move(s, "network remembered as UDP-hostile: checking UDP again", s->path);
+}
+
+void roam_established(struct session *s)
+{
+	if (s->roam.hostile && s->cfg->tunnel.roam && s->path &&
+	    s->path->kind != CONFIG_TRANSPORT_UDP &&
+	    config_uses_transport(s->cfg, CONFIG_TRANSPORT_UDP))
+		loop_timer_arm(s->loop, &s->roam.t_udp_probe, ROAM_UDP_PROBE_MS);
+}
+
+void roam_check(struct session *s, const char *why)
+{
+	struct net_route r;
+	char src[64], line[300];
+	bool changed;
+	int prev_if = s->roam.ifindex;
+	uint8_t prev_src[16];
+
+	memcpy(prev_src, s->roam.src, sizeof(prev_src));
+	if (route_now(s, &r) < 0) {
+		log_info("network: %s; no route to the gateway now (%s), waiting", why,
+			 strerror(errno));
+		return;
+	}
+	changed = r.ifindex != prev_if || memcmp(r.src, prev_src, sizeof(prev_src));
+	inet_ntop(r.family, r.src, src, sizeof(src));
+	snprintf(line, sizeof(line), "network: %s; the gateway is now reached from %s on %s", why,
+		 src, r.ifname);
+	switch (s->state) {
+	case SESS_CLOSING:
+		return;
+	case SESS_RECONNECTING:
+		if (loop_timer_armed(&s->t_reconnect)) {
+			log_info("%s: reconnecting now", line);
+			loop_timer_arm(s->loop, &s->t_reconnect, 0);
+		}
+		return;
+	case SESS_CONNECTING:
+		if (changed && race_active(s) && !s->ike) {
+			session_restart(s, line);
+		}
+		return;
+	case SESS_ESTABLISHED:
+		break;
+	}
+	if (race_active(s)) {
+		if (changed)
+			s->roam.recheck = true;
+		return;
+	}
+	if (!s->path || !s->ike)
+		return;
+	if (same_ip(&s->path->local, r.family, r.src) && s->path->state != PATH_FAILED) {
+		log_debug("%s: the tunnel's path (%s) is still it", line, src);
+		return;
+	}
+	move(s, line, NULL);
+}
+
+/* ---- set-up --------------------------------------------------------------- */
+
+static void on_change(void *ctx, const char *why)
+{
+	roam_check(ctx, why);
+}
+
+void roam_init(struct session *s)
+{
+	const struct config *cfg = s->cfg;
+	struct net_route r;
+	char err[256];
+
+	loop_timer_init(&s->roam.t_udp_probe, "udp probe", on_udp_probe, s);
+	if (cfg->tunnel.network_memory) {
+		if (netmem_open(&s->roam.mem, cfg->agent.state_dir, err, sizeof(err)) < 0)
+			log_warn("agent: network memory off: %s", err);
+		else
+			s->roam.mem_ok = true;
+	}
+	if (route_now(s, &r) < 0)
+		log_info("agent: no route to the gateway yet (%s)", strerror(errno));
+	if (!cfg->tunnel.roam)
+		return;
+	s->roam.nw = netwatch_new(s->loop, on_change, s);
+	if (!s->roam.nw)
+		log_warn("agent: cannot watch the network (%s): a network change is noticed only "
+			 "when the gateway stops answering", strerror(errno));
+}
+
+void roam_free(struct session *s)
+{
+	loop_timer_disarm(s->loop, &s->roam.t_udp_probe);
+	netwatch_free(s->roam.nw);
+	s->roam.nw = NULL;
+}
