@@ -69,6 +69,8 @@
 #   TB_UPLINKS [1]      2: the two-uplink topology above (read when sourced)
 #   TB_NAT_B [0]        1 (with TB_UPLINKS=2): ika-rt masquerades uplink B,
 #                       so the gateway sees B as 10.97.0.254 behind a NAT
+#   TB_RT_RPFILTER [1]  ika-rt's rp_filter: 1 drops what a network gets with
+#                       the other network's source address (BCP 38); 0 not
 
 # The TB_* constants below are for the scripts that source this file.
 # shellcheck disable=SC2034
@@ -862,7 +864,11 @@ tb__uplinks_up() {
 	for l in "$TB_IF_RT_A" "$TB_IF_RT_B" "$TB_IF_RT_GW"; do
 		ip -n "$TB_NS_RT" link set "$l" up || return 1
 	done
-	ip netns exec "$TB_NS_RT" sysctl -qw net.ipv4.ip_forward=1
+	# Each network carries only its own addresses (BCP 38): a packet with
+	# A's source address sent out over B is dropped, as a real provider
+	# would (TB_RT_RPFILTER=0: ika-rt forwards it).
+	ip netns exec "$TB_NS_RT" sysctl -qw net.ipv4.ip_forward=1 \
+		net.ipv4.conf.all.rp_filter="${TB_RT_RPFILTER:-1}"
 	# A route over a link without carrier is not used (as a laptop's
 	# network manager would remove it).
 	ip netns exec "$TB_NS_CLI" sysctl -qw net.ipv4.conf.all.ignore_routes_with_linkdown=1 \
