@@ -99,7 +99,14 @@ rl_client_stop() {
 	ss)
 		tb_cli_swanctl --terminate --ike gw --timeout 5 >/dev/null 2>&1
 		tb_client_ss_stop ;;
-	agent) la_alive && la_sigint "stop" ;;
+	agent)
+		# Not la_sigint: the moves reorder ika-cli's routes (link down/up),
+		# so its snapshot comparison would fail on the order alone.
+		if la_alive; then
+			kill -INT "$AGENT_PID"
+			la_wait_exit "stop"
+			[ "$AGENT_RC" = 0 ] || la_fail "stop: ikeagent run exited $AGENT_RC after SIGINT"
+		fi ;;
 	esac
 	tb_wait_for "! tb_gw_swanctl --list-sas 2>/dev/null | grep -q ESTABLISHED" 5
 }
