@@ -428,3 +428,69 @@ tr_report() {
 	[ -n "${line2:-}" ] && echo "time to tunnel (per run): $line2"
 	echo "raw numbers: $BENCH_RAW"
 }
+
+# ---- BENCH_MODE=roam ------------------------------------------------------------------
+# The moves of tests/net/test_roam.sh (tests/net/lib_roam.sh, sourced by
+# scripts/bench with lib_agent.sh and lib_transport.sh), BENCH_RUNS rounds
+# per client: strongSwan's own client the UDP->UDP moves (address of A
+# gone, A back, link A down, A up), ikeagent those and, once per round, the
+# UDP-blocked network B (-> TCP, back -> UDP, remembered -> TCP). The rows
+# of every move go to BENCH_RAW; one table of median gaps side by side.
+# A client whose move does not happen is put back on A (rl_recover) and
+# goes on; if that fails too its remaining rounds are skipped.
+
+ro_client() {
+	local run
+	ROAM_CLIENT=$1
+	rl_client_start
+	note "roam: $1 up on A: $(rl_sa)"
+	for run in $(seq 1 "$BENCH_RUNS"); do
+		rl_udp_moves || { note "roam: $1: not working again, its other rounds skipped"; break; }
+		if [ "$1" = agent ]; then
+			rl_stream_moves || { rl_unblock; note "roam: agent: network B without UDP failed"; }
+			rl_unblock
+		fi
+	done
+	rl_client_stop
+}
+
+# ro_cell CLASS CLIENT: "median (moved/all)" of the gaps, "–" without rows.
+ro_cell() {
+	local m n all
+	all=$(awk -F'|' -v c="$1" -v cl="$2" '$2 == c && $3 == cl' "$RL_ROWS" | wc -l)
+	[ "$all" -gt 0 ] || { echo "–"; return 0; }
+	n=$(awk -F'|' -v c="$1" -v cl="$2" '$2 == c && $3 == cl && $4 ~ /^[0-9]+$/' "$RL_ROWS" | wc -l)
+	m=$(rl_median "$1" "$2")
+	echo "$(fmt "$m" %.0f) ($n/$all)"
+}
+
+ro_main() {
+	local c class ss ika lim
+	rl_up
+	echo "# mode=roam runs=$BENCH_RUNS ping_interval=$ROAM_PING_INTERVAL ss_prefer_best=$ROAM_SS_PREFER_BEST down=$ROAM_DOWN rpfilter=${TB_RT_RPFILTER:-1}" >>"$BENCH_RAW"
+	for c in ${BENCH_ROAM_CLIENTS:-ss agent}; do
+		ro_client "$c"
+	done
+	sed 's/^/row=/' "$RL_ROWS" >>"$BENCH_RAW"
+	echo
+	echo "### roaming: median ping gap in ms (ping every $ROAM_PING_INTERVAL s through the tunnel; moved/all moves), $BENCH_RUNS rounds; strongSwan client with prefer_best_path = $ROAM_SS_PREFER_BEST; ika-rt rp_filter ${TB_RT_RPFILTER:-1}"
+	echo
+	echo "| move | strongSwan client | ikeagent | ikeagent / strongSwan | ikeagent target |"
+	echo "|---|---:|---:|---:|---|"
+	for class in udp-udp return udp-tcp tcp-udp remembered; do
+		case $class in
+		udp-udp) lim="≤ 300 (A gone / A down -> B)" ;;
+		return) lim="≤ 300 (A back: to A)" ;;
+		udp-tcp) lim="≤ 1500 (B drops UDP)" ;;
+		tcp-udp) lim="≤ 500 (A back: TCP -> UDP)" ;;
+		remembered) lim="≤ 500 (B known UDP-hostile)" ;;
+		esac
+		ss=$(rl_median "$class" ss) ika=$(rl_median "$class" agent)
+		printf '| %s | %s | %s | %s | %s |\n' "$class" "$(ro_cell "$class" ss)" "$(ro_cell "$class" agent)" \
+			"$(fmt "$(ratio "$ika" "$ss")" %.2f)" "$lim"
+	done
+	echo
+	echo "every move:"
+	rl_table
+	echo "raw numbers: $BENCH_RAW"
+}

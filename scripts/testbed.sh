@@ -7,10 +7,24 @@
 #   ika-gw   10.99.1.1/24 [fd99:1::1/64] --veth-- 10.99.1.2/24 [fd99:1::2/64] ika-in
 #   VPN pool 10.99.100.0/24 (+ fd99:100::/120), DNS attribute 10.99.1.53
 #
+# TB_UPLINKS=2 (set before sourcing): a roaming laptop with two uplinks and a
+# router namespace in front of the gateway, which then has ONE address on a
+# third subnet, reachable over either uplink (no NAT unless TB_NAT_B=1):
+#
+#   ika-cli  A 10.99.0.2/24  --veth--  10.99.0.1/24 A  ika-rt
+#   ika-cli  B 10.98.0.2/24  --veth--  10.98.0.1/24 B  ika-rt
+#   ika-rt   10.97.0.254/24  --veth--  10.97.0.1/24    ika-gw (TB_GW_ADDR)
+#   ika-gw   10.99.1.1/24    --veth--  10.99.1.2/24    ika-in (as above)
+#
+#   The client has a default route on each uplink, A metric 100 (in use
+#   while it is there), B metric 200. IPv4 only. See "two uplinks" below:
+#   tb_uplink_del|add|down|up|use|block|current|state.
+#
 # bash (arrays, local -x). Use as a CLI:
 #   scripts/testbed.sh up [VARIANT]     namespaces + inside services + gateway
 #   scripts/testbed.sh client [VARIANT] strongSwan client in ika-cli, connect
 #   scripts/testbed.sh down | status | exec NS CMD...
+#   TB_UPLINKS=2 scripts/testbed.sh uplink add|del|down|up|use|block|state X...
 # or source it and call tb_up, tb_gw_start [VARIANT], tb_client_ss_start
 # [VARIANT], tb_client_ss_stop, tb_gw_stop, tb_down, tb_status,
 # tb_wait_for CMD TIMEOUT, tb_ns_exec NS CMD..., tb_gw_swanctl / tb_cli_swanctl,
@@ -41,6 +55,9 @@
 #   TB_RAND_TIME [0]    (rekey jitter; 0 keeps tests deterministic)
 #   TB_MOBIKE [yes]     TB_FRAGMENT_SIZE [1280]
 #   TB_RETRANSMIT_TIMEOUT [2.0]  TB_RETRANSMIT_TRIES [3]
+#   TB_PREFER_BEST_PATH [no]  charon.prefer_best_path: yes makes a MOBIKE
+#                       client move its SA to a better route (lower metric)
+#                       that appears, not only when the path in use is gone
 #   TB_LOG_KEYS [0]     1: log at "ike 4" and "chd 4": SK_* and ESP keys
 #   TB_LOG_ENC [1]  TB_LOG_ESP [1]    other charon log levels
 #   TB_FWMARK [0x1a1a]  mark on charon's own IKE/ESP packets (see conf)
@@ -49,6 +66,11 @@
 #                       client veth, so a working ping proves the tunnel
 #   TB_TIMEOUT [10]     seconds for charon start / connection up
 #   TB_KEEP [0]         1: tb_down keeps $TB_DIR (logs)
+#   TB_UPLINKS [1]      2: the two-uplink topology above (read when sourced)
+#   TB_NAT_B [0]        1 (with TB_UPLINKS=2): ika-rt masquerades uplink B,
+#                       so the gateway sees B as 10.97.0.254 behind a NAT
+#   TB_RT_RPFILTER [1]  ika-rt's rp_filter: 1 drops what a network gets with
+#                       the other network's source address (BCP 38); 0 not
 
 # The TB_* constants below are for the scripts that source this file.
 # shellcheck disable=SC2034
@@ -71,6 +93,23 @@ TB_IN_ADDR6=fd99:1::2
 TB_VPN_POOL=10.99.100.0/24
 TB_INSIDE_NET=10.99.1.0/24
 TB_HTTP_PORT=8080
+# Two uplinks (TB_UPLINKS=2): the router namespace and the gateway moved
+# behind it. The names exist in both topologies (cleanup looks for them).
+TB_UPLINKS=${TB_UPLINKS:-1}
+TB_NS_RT=$TB_PREFIX-rt
+TB_IF_CLI_B=$TB_PREFIX-cli1 # in ika-cli: uplink B (TB_IF_CLI is uplink A)
+TB_IF_RT_A=$TB_PREFIX-rt0   # in ika-rt, peer of TB_IF_CLI
+TB_IF_RT_B=$TB_PREFIX-rt1   # in ika-rt, peer of TB_IF_CLI_B
+TB_IF_RT_GW=$TB_PREFIX-rtg  # in ika-rt, peer of TB_IF_GW_OUT
+TB_CLI_ADDR_B=10.98.0.2
+TB_RT_ADDR_A=10.99.0.1
+TB_RT_ADDR_B=10.98.0.1
+TB_RT_ADDR_GW=10.97.0.254
+TB_UPLINK_METRIC_A=100
+TB_UPLINK_METRIC_B=200
+if [ "$TB_UPLINKS" = 2 ]; then
+	TB_GW_ADDR=10.97.0.1
+fi
 TB_CHARON=${TB_CHARON:-/usr/lib/ipsec/charon}
 TB_SWANCTL=${TB_SWANCTL:-swanctl}
 TB_PSK=${TB_PSK:-ikeagent-testbed-psk-0123456789}
@@ -101,12 +140,13 @@ tb_wait_for() {
 	done
 }
 
-# tb_ns NAME: cli|gw|in (or a full namespace name) -> namespace name
+# tb_ns NAME: cli|gw|in|rt (or a full namespace name) -> namespace name
 tb_ns() {
 	case $1 in
 	cli | client) echo "$TB_NS_CLI" ;;
 	gw | gateway) echo "$TB_NS_GW" ;;
 	in | inside) echo "$TB_NS_IN" ;;
+	rt | router) echo "$TB_NS_RT" ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -136,6 +176,17 @@ tb_check() {
 		echo "no /dev/net/tun"
 		return 1
 	}
+	case $TB_UPLINKS in
+	1) ;;
+	2)
+		[ "${TB_IPV6:-0}" = 1 ] && {
+			echo "TB_UPLINKS=2 is IPv4 only (TB_IPV6=1 given)"
+			return 1
+		} ;;
+	*)
+		echo "TB_UPLINKS=$TB_UPLINKS: want 1 or 2"
+		return 1 ;;
+	esac
 	local probe=$TB_PREFIX-probe$$
 	if ! ip netns add "$probe" 2>/dev/null; then
 		echo "cannot create network namespaces (ip netns add failed)"
@@ -207,14 +258,15 @@ tb_down() {
 
 tb__cleanup() {
 	local ns l
-	for ns in "$TB_NS_CLI" "$TB_NS_GW" "$TB_NS_IN"; do
+	for ns in "$TB_NS_CLI" "$TB_NS_RT" "$TB_NS_GW" "$TB_NS_IN"; do
 		tb__ns_exists "$ns" || continue
 		tb__ns_kill_all "$ns"
 		ip netns del "$ns" 2>/dev/null || tb_log "could not delete namespace $ns"
 	done
 	# Veths are created inside the namespaces and die with them; this only
 	# catches an interface of ours that ended up in the root namespace.
-	for l in "$TB_IF_CLI" "$TB_IF_GW_OUT" "$TB_IF_GW_IN" "$TB_IF_IN"; do
+	for l in "$TB_IF_CLI" "$TB_IF_GW_OUT" "$TB_IF_GW_IN" "$TB_IF_IN" "$TB_IF_CLI_B" \
+		"$TB_IF_RT_A" "$TB_IF_RT_B" "$TB_IF_RT_GW"; do
 		ip link show "$l" >/dev/null 2>&1 && ip link del "$l" 2>/dev/null
 	done
 	case $TB_DIR in
@@ -235,17 +287,22 @@ tb_up() {
 	tb__lock || return 1
 	TB_KEEP=0 tb__cleanup
 	mkdir -p "$TB_DIR"/{gw,cli,in,pki} || return 1
-	local ns
-	for ns in "$TB_NS_CLI" "$TB_NS_GW" "$TB_NS_IN"; do
+	local ns nss=("$TB_NS_CLI" "$TB_NS_GW" "$TB_NS_IN")
+	[ "$TB_UPLINKS" = 2 ] && nss+=("$TB_NS_RT")
+	for ns in "${nss[@]}"; do
 		ip netns add "$ns" || return 1
 		ip -n "$ns" link set lo up
 		# rp_filter off: decrypted packets arrive on ipsec0.
 		ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 	done
-	ip -n "$TB_NS_CLI" link add "$TB_IF_CLI" type veth peer name "$TB_IF_GW_OUT" netns "$TB_NS_GW" || return 1
+	if [ "$TB_UPLINKS" = 2 ]; then
+		tb__uplinks_up || return 1
+	else
+		ip -n "$TB_NS_CLI" link add "$TB_IF_CLI" type veth peer name "$TB_IF_GW_OUT" netns "$TB_NS_GW" || return 1
+		ip -n "$TB_NS_CLI" addr add "$TB_CLI_ADDR/24" dev "$TB_IF_CLI"
+		ip -n "$TB_NS_GW" addr add "$TB_GW_ADDR/24" dev "$TB_IF_GW_OUT"
+	fi
 	ip -n "$TB_NS_GW" link add "$TB_IF_GW_IN" type veth peer name "$TB_IF_IN" netns "$TB_NS_IN" || return 1
-	ip -n "$TB_NS_CLI" addr add "$TB_CLI_ADDR/24" dev "$TB_IF_CLI"
-	ip -n "$TB_NS_GW" addr add "$TB_GW_ADDR/24" dev "$TB_IF_GW_OUT"
 	ip -n "$TB_NS_GW" addr add "$TB_GW_IN_ADDR/24" dev "$TB_IF_GW_IN"
 	ip -n "$TB_NS_IN" addr add "$TB_IN_ADDR/24" dev "$TB_IF_IN"
 	if [ "${TB_IPV6:-0}" = 1 ]; then
@@ -261,7 +318,16 @@ tb_up() {
 	ip -n "$TB_NS_IN" link set "$TB_IF_IN" up
 	ip netns exec "$TB_NS_GW" sysctl -qw net.ipv4.ip_forward=1
 	# The client's uplink: a default route to the gateway ("the internet").
-	ip -n "$TB_NS_CLI" route add default via "$TB_GW_ADDR"
+	# Two uplinks: one per uplink (tb__uplinks_up); the gateway reaches
+	# both client networks via ika-rt, and nothing else (no default route:
+	# the inside host's DNS lookups, e.g. http.server's getfqdn, must fail
+	# at once, not time out behind the gateway's forward filter).
+	if [ "$TB_UPLINKS" = 2 ]; then
+		ip -n "$TB_NS_GW" route add 10.99.0.0/24 via "$TB_RT_ADDR_GW"
+		ip -n "$TB_NS_GW" route add 10.98.0.0/24 via "$TB_RT_ADDR_GW"
+	else
+		ip -n "$TB_NS_CLI" route add default via "$TB_GW_ADDR"
+	fi
 	ip -n "$TB_NS_IN" route add default via "$TB_GW_IN_ADDR"
 	if [ "${TB_IPV6:-0}" = 1 ]; then
 		ip -n "$TB_NS_CLI" -6 route add default via "$TB_GW_ADDR6"
@@ -383,7 +449,8 @@ tb__strongswan_conf() {
 		TBV_LOG_ENC=${TB_LOG_ENC:-1} TBV_LOG_ESP=${TB_LOG_ESP:-1} \
 		TBV_FWMARK=${TB_FWMARK:-0x1a1a} TBV_FRAGMENT_SIZE=${TB_FRAGMENT_SIZE:-1280} \
 		TBV_RETRANSMIT_TIMEOUT=${TB_RETRANSMIT_TIMEOUT:-2.0} \
-		TBV_RETRANSMIT_TRIES=${TB_RETRANSMIT_TRIES:-3}
+		TBV_RETRANSMIT_TRIES=${TB_RETRANSMIT_TRIES:-3} \
+		TBV_PREFER_BEST_PATH=${TB_PREFER_BEST_PATH:-no}
 	tb__render "$TB_TEMPLATES/strongswan.conf.in" "$TB_DIR/$role/strongswan.conf"
 }
 
@@ -695,6 +762,7 @@ tb_proxy_start() {
 		echo "LogLevel Info"
 		echo "MaxClients 20"
 		echo "Allow $TB_CLI_ADDR"
+		[ "$TB_UPLINKS" = 2 ] && printf 'Allow %s\nAllow %s\n' "$TB_CLI_ADDR_B" "$TB_RT_ADDR_GW"
 		echo "DisableViaHeader Yes"
 		echo "BasicAuth $user $pass"
 		for p in "$@"; do echo "ConnectPort $p"; done
@@ -745,9 +813,191 @@ tb_block() {
 	EOF
 }
 
+# ---- two uplinks (TB_UPLINKS=2) -------------------------------------------------
+# A laptop with two networks, A (10.99.0.0/24) and B (10.98.0.0/24), each
+# with its own router address on ika-rt, which routes both to the gateway's
+# one address (TB_GW_ADDR=10.97.0.1). Changes are made the way a laptop
+# sees them: an address goes (DHCP lease gone) or the link goes down, and
+# comes back with its default route (A metric 100, B metric 200: the one
+# with the lowest metric that is there is in use). Filters that make one
+# network hostile sit in ika-rt (forwarding), so the client sees a silent
+# network, not EPERM, and the other uplink is untouched.
+#
+#   tb_uplink_add X        address + default route on X (idempotent; link up)
+#   tb_uplink_del X        the address of X goes (the kernel drops its routes)
+#   tb_uplink_down X [admin|carrier]  admin (default): the client sets X down
+#                          (routes flushed, address kept); carrier: the far
+#                          end goes down (NO-CARRIER; routes ignored as
+#                          linkdown, net.ipv4.conf.all.ignore_routes_with_linkdown=1)
+#   tb_uplink_up X         both ends up again, address and route back
+#   tb_uplink_use X [addr|link]  X up; the other one gone (by address/link)
+#   tb_uplink_block X [WHAT...]  in ika-rt, network X drops WHAT: udp (all
+#                          UDP), ike (UDP 500/4500), tcp4500, tls443, all;
+#                          no WHAT: X passes everything again
+#   tb_uplink_current      A, B or none: the uplink the client's route to
+#                          the gateway takes now
+#   tb_uplink_state        one line per uplink and the one in use (print)
+#   tb_uplink_addr X       the client's address on X; tb_uplink_seen X: the
+#                          address the gateway sees (B behind NAT: 10.97.0.254)
+# X: A or B (a or b).
+
+# tb__uplink X: sets UL_IF UL_RTIF UL_ADDR UL_RT UL_METRIC (2 for a bad X).
+tb__uplink() {
+	case $1 in
+	A | a) UL_IF=$TB_IF_CLI UL_RTIF=$TB_IF_RT_A UL_ADDR=$TB_CLI_ADDR UL_RT=$TB_RT_ADDR_A UL_METRIC=$TB_UPLINK_METRIC_A ;;
+	B | b) UL_IF=$TB_IF_CLI_B UL_RTIF=$TB_IF_RT_B UL_ADDR=$TB_CLI_ADDR_B UL_RT=$TB_RT_ADDR_B UL_METRIC=$TB_UPLINK_METRIC_B ;;
+	*) tb_log "uplink '$1': want A or B"; return 2 ;;
+	esac
+	[ "$TB_UPLINKS" = 2 ] || { tb_log "uplink $1: not a two-uplink testbed (TB_UPLINKS=2)"; return 2; }
+}
+
+# tb__uplinks_up: ika-rt, the veths of both uplinks and of the gateway.
+tb__uplinks_up() {
+	local l
+	ip -n "$TB_NS_CLI" link add "$TB_IF_CLI" type veth peer name "$TB_IF_RT_A" netns "$TB_NS_RT" || return 1
+	ip -n "$TB_NS_CLI" link add "$TB_IF_CLI_B" type veth peer name "$TB_IF_RT_B" netns "$TB_NS_RT" || return 1
+	ip -n "$TB_NS_RT" link add "$TB_IF_RT_GW" type veth peer name "$TB_IF_GW_OUT" netns "$TB_NS_GW" || return 1
+	ip -n "$TB_NS_RT" addr add "$TB_RT_ADDR_A/24" dev "$TB_IF_RT_A"
+	ip -n "$TB_NS_RT" addr add "$TB_RT_ADDR_B/24" dev "$TB_IF_RT_B"
+	ip -n "$TB_NS_RT" addr add "$TB_RT_ADDR_GW/24" dev "$TB_IF_RT_GW"
+	ip -n "$TB_NS_GW" addr add "$TB_GW_ADDR/24" dev "$TB_IF_GW_OUT"
+	for l in "$TB_IF_RT_A" "$TB_IF_RT_B" "$TB_IF_RT_GW"; do
+		ip -n "$TB_NS_RT" link set "$l" up || return 1
+	done
+	# Each network carries only its own addresses (BCP 38): a packet with
+	# A's source address sent out over B is dropped, as a real provider
+	# would (TB_RT_RPFILTER=0: ika-rt forwards it).
+	ip netns exec "$TB_NS_RT" sysctl -qw net.ipv4.ip_forward=1 \
+		net.ipv4.conf.all.rp_filter="${TB_RT_RPFILTER:-1}"
+	# A route over a link without carrier is not used (as a laptop's
+	# network manager would remove it).
+	ip netns exec "$TB_NS_CLI" sysctl -qw net.ipv4.conf.all.ignore_routes_with_linkdown=1 \
+		net.ipv4.conf.default.ignore_routes_with_linkdown=1
+	if [ "${TB_NAT_B:-0}" = 1 ]; then
+		ip netns exec "$TB_NS_RT" nft -f - <<-EOF || return 1
+			table ip tbnat {
+				chain postrouting {
+					type nat hook postrouting priority srcnat; policy accept;
+					iifname "$TB_IF_RT_B" oifname "$TB_IF_RT_GW" masquerade
+				}
+			}
+		EOF
+	fi
+	tb_uplink_add A && tb_uplink_add B
+}
+
+tb_uplink_addr() { local UL_IF UL_RTIF UL_ADDR UL_RT UL_METRIC; tb__uplink "$1" && echo "$UL_ADDR"; }
+tb_uplink_seen() {
+	case $1 in
+	B | b) if [ "${TB_NAT_B:-0}" = 1 ]; then echo "$TB_RT_ADDR_GW"; return 0; fi ;;
+	esac
+	tb_uplink_addr "$1"
+}
+
+tb_uplink_add() {
+	local UL_IF UL_RTIF UL_ADDR UL_RT UL_METRIC
+	tb__uplink "$1" || return
+	ip -n "$TB_NS_CLI" link set "$UL_IF" up || return 1
+	if ! ip -n "$TB_NS_CLI" -4 -o addr show dev "$UL_IF" | grep -q " $UL_ADDR/"; then
+		ip -n "$TB_NS_CLI" addr add "$UL_ADDR/24" dev "$UL_IF" || return 1
+	fi
+	ip -n "$TB_NS_CLI" route replace default via "$UL_RT" dev "$UL_IF" metric "$UL_METRIC"
+}
+
+tb_uplink_del() {
+	local UL_IF UL_RTIF UL_ADDR UL_RT UL_METRIC
+	tb__uplink "$1" || return
+	ip -n "$TB_NS_CLI" -4 -o addr show dev "$UL_IF" | grep -q " $UL_ADDR/" || return 0
+	ip -n "$TB_NS_CLI" addr del "$UL_ADDR/24" dev "$UL_IF"
+}
+
+tb_uplink_down() {
+	local UL_IF UL_RTIF UL_ADDR UL_RT UL_METRIC
+	tb__uplink "$1" || return
+	case ${2:-admin} in
+	admin) ip -n "$TB_NS_CLI" link set "$UL_IF" down ;;
+	carrier) ip -n "$TB_NS_RT" link set "$UL_RTIF" down ;;
+	*) tb_log "tb_uplink_down: '$2': want admin or carrier"; return 2 ;;
+	esac
+}
+
+tb_uplink_up() {
+	local UL_IF UL_RTIF UL_ADDR UL_RT UL_METRIC
+	tb__uplink "$1" || return
+	ip -n "$TB_NS_RT" link set "$UL_RTIF" up || return 1
+	tb_uplink_add "$1"
+}
+
+tb_uplink_use() {
+	local other=B
+	case $1 in B | b) other=A ;; esac
+	tb_uplink_up "$1" || return
+	case ${2:-addr} in
+	addr) tb_uplink_del "$other" ;;
+	link) tb_uplink_down "$other" ;;
+	*) tb_log "tb_uplink_use: '$2': want addr or link"; return 2 ;;
+	esac
+}
+
+tb_uplink_block() {
+	local UL_IF UL_RTIF UL_ADDR UL_RT UL_METRIC x rules="" w
+	tb__uplink "$1" || return
+	x=$(echo "$1" | tr ab AB)
+	shift
+	ip netns exec "$TB_NS_RT" nft delete table inet "tbul$x" 2>/dev/null
+	[ $# -gt 0 ] || return 0
+	for w in "$@"; do
+		case $w in
+		udp) rules="$rules iifname \"$UL_RTIF\" meta l4proto udp drop; oifname \"$UL_RTIF\" meta l4proto udp drop;" ;;
+		ike)
+			rules="$rules iifname \"$UL_RTIF\" udp dport { 500, 4500 } drop;"
+			rules="$rules oifname \"$UL_RTIF\" udp sport { 500, 4500 } drop;" ;;
+		tcp4500) rules="$rules iifname \"$UL_RTIF\" tcp dport 4500 drop;" ;;
+		tls443) rules="$rules iifname \"$UL_RTIF\" tcp dport 443 drop;" ;;
+		all) rules="$rules iifname \"$UL_RTIF\" drop; oifname \"$UL_RTIF\" drop;" ;;
+		*) tb_log "tb_uplink_block: unknown '$w' (udp ike tcp4500 tls443 all)"; return 2 ;;
+		esac
+	done
+	ip netns exec "$TB_NS_RT" nft -f - <<-EOF
+		table inet tbul$x {
+			chain forward {
+				type filter hook forward priority 0; policy accept;
+				$rules
+			}
+		}
+	EOF
+}
+
+tb_uplink_current() {
+	local r
+	r=$(ip -n "$TB_NS_CLI" -o route get "$TB_GW_ADDR" 2>/dev/null)
+	case $r in
+	*" dev $TB_IF_CLI "*) echo A ;;
+	*" dev $TB_IF_CLI_B "*) echo B ;;
+	*) echo none ;;
+	esac
+}
+
+tb_uplink_state() {
+	local x UL_IF UL_RTIF UL_ADDR UL_RT UL_METRIC link addr route blk
+	for x in A B; do
+		tb__uplink $x || return
+		link=$(ip -n "$TB_NS_CLI" -o link show dev "$UL_IF" 2>/dev/null |
+			sed -n 's/.*state \([A-Z]*\).*/\1/p')
+		ip -n "$TB_NS_CLI" -o link show dev "$UL_IF" 2>/dev/null | grep -q NO-CARRIER && link="$link no-carrier"
+		addr=$(ip -n "$TB_NS_CLI" -4 -o addr show dev "$UL_IF" 2>/dev/null | awk '{ print $4 }' | tr '\n' ' ')
+		route=$(ip -n "$TB_NS_CLI" route show default dev "$UL_IF" 2>/dev/null | tr '\n' ' ')
+		blk=$(ip netns exec "$TB_NS_RT" nft list table inet "tbul$x" 2>/dev/null |
+			grep -c drop)
+		echo "uplink $x ($UL_IF): link ${link:-absent}, address ${addr:-none}, default route ${route:-none}, $blk drop rule(s) in $TB_NS_RT"
+	done
+	echo "in use: $(tb_uplink_current) ($(ip -n "$TB_NS_CLI" -o route get "$TB_GW_ADDR" 2>&1 | head -n 1))"
+}
+
 tb_status() {
 	local ns role
-	for ns in "$TB_NS_CLI" "$TB_NS_GW" "$TB_NS_IN"; do
+	for ns in "$TB_NS_CLI" "$TB_NS_RT" "$TB_NS_GW" "$TB_NS_IN"; do
+		[ "$ns" = "$TB_NS_RT" ] && [ "$TB_UPLINKS" != 2 ] && continue
 		if tb__ns_exists "$ns"; then
 			echo "namespace $ns: up ($(ip netns pids "$ns" | wc -l) processes)"
 		else
@@ -780,6 +1030,15 @@ tb_main() {
 	gw-start) tb_gw_start "$@" ;;
 	gw-stop) tb_gw_stop ;;
 	exec) tb_ns_exec "$@" ;;
+	uplink)
+		# uplink add|del|down|up|use|block|current|state [X ...] (TB_UPLINKS=2)
+		case ${1:-} in
+		add | del | down | up | use | block | current | state | addr | seen)
+			local f=tb_uplink_$1
+			shift
+			"$f" "$@" ;;
+		*) tb__usage; return 2 ;;
+		esac ;;
 	*) tb__usage; return 2 ;;
 	esac
 }
