@@ -82,6 +82,10 @@ int drop_privileges(struct session *s, int *rc, char *err, size_t errlen)
 	if (tun_priv_start(&s->dns) < 0)
 		return err_set(err, errlen, "cannot start the privileged helper: %s",
 			       strerror(errno));
+	/* What the agent still writes after the drop: the network memory (agent/roam.c). */
+	if (s->roam.mem_ok && netmem_hand_over(&s->roam.mem, id.uid, id.gid) < 0)
+		log_warn("agent: cannot hand %s to %s (%s): the network memory will not be saved",
+			 s->roam.mem.dir, id.name, strerror(errno));
 	if (privdrop_become(&id, kept_caps, sizeof(kept_caps) / sizeof(kept_caps[0]), err,
 			    errlen) < 0)
 		return -1;

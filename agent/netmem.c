@@ -1,5 +1,5 @@
 /*
- * The network memory and its file <state_dir>/networks: reading it (a bad
+ * The network memory and its file <dir>/networks: reading it (a bad
  * one is ignored whole), changing it under an flock shared with other
  * ikeagent processes, and saving it atomically. The text is netmem_fmt.c's.
  */
@@ -104,7 +104,7 @@ static int load(struct netmem *m, char *err, size_t errlen)
 	int fd, ret = -1, e;
 
 	m->n = 0;
-	fd = open(m->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	fd = openat(m->dirfd, FILE_NAME, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		return 0;
 	if (fd < 0 && errno == ELOOP) {
@@ -148,14 +148,10 @@ done:
 	return ret;
 }
 
-static void fsync_dir(const char *dir)
+static void fsync_dir(const struct netmem *m)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0 || fsync(fd) < 0)
-		log_debug("netmem: cannot fsync %s: %s", dir, strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	if (fsync(m->dirfd) < 0)
+		log_debug("netmem: cannot fsync %s: %s", m->dir, strerror(errno));
 }
 
 static int write_all(int fd, const uint8_t *p, size_t len)
@@ -173,10 +169,10 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
-/* Write m to m->path atomically: <path>.tmp.<pid>, fsync, rename, fsync the directory. */
+/* Write m to m->path atomically: networks.tmp.<pid>, fsync, rename, fsync the directory. */
 static int save(const struct netmem *m)
 {
-	char tmp[NETMEM_PATH_MAX + 32];
+	char tmp[64];
 	uint8_t *buf = malloc(NETMEM_FILE_MAX);
 	bool made = false;
 	int fd = -1, ret = -1, e;
@@ -184,11 +180,11 @@ static int save(const struct netmem *m)
 
 	if (!buf || netmem_format(m, buf, NETMEM_FILE_MAX, &len) < 0)
 		goto done;
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", m->path, (long)getpid());
+	snprintf(tmp, sizeof(tmp), FILE_NAME ".tmp.%ld", (long)getpid());
 	/* Left by a dead process that had our pid, or planted: never written through. */
-	if (unlink(tmp) < 0 && errno != ENOENT)
+	if (unlinkat(m->dirfd, tmp, 0) < 0 && errno != ENOENT)
 		goto done;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(m->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		goto done;
 	made = true;
@@ -197,17 +193,17 @@ static int save(const struct netmem *m)
 		goto done;
 	e = close(fd);
 	fd = -1;
-	if (e < 0 || rename(tmp, m->path) < 0)
+	if (e < 0 || renameat(m->dirfd, tmp, m->dirfd, FILE_NAME) < 0)
 		goto done;
 	made = false;
-	fsync_dir(m->dir);
+	fsync_dir(m);
 	ret = 0;
 done:
 	e = errno;
 	if (fd >= 0)
 		close(fd);
 	if (made)
-		unlink(tmp);
+		unlinkat(m->dirfd, tmp, 0);
 	free(buf);
 	errno = e;
 	return ret;
@@ -216,14 +212,11 @@ done:
 /* Take the lock every change of the file holds; its fd (close to unlock), or -1. */
 static int lock_take(const struct netmem *m)
 {
-	char path[NETMEM_PATH_MAX + 16];
 	struct stat st;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/" LOCK_NAME, m->dir);
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-	if (fd < 0 && errno == ENOENT && (mkdir(m->dir, 0700) == 0 || errno == EEXIST))
-		fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	fd = openat(m->dirfd, LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+		    0600);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -259,6 +252,7 @@ static int commit(struct netmem *m, const struct change *c)
 		goto done;
 	memcpy(disk->dir, m->dir, sizeof(disk->dir));
 	memcpy(disk->path, m->path, sizeof(disk->path));
+	disk->dirfd = m->dirfd;
 	what = "lock";
 	suffix = ".lock";
 	lock = lock_take(m);
@@ -288,24 +282,69 @@ done:
 
 /* ---- public ---------------------------------------------------------------- */
 
-int netmem_open(struct netmem *m, const char *state_dir, char *err, size_t errlen)
+int netmem_open(struct netmem *m, const char *dir, char *err, size_t errlen)
 {
+	struct stat st;
+
 	memset(m, 0, sizeof(*m));
-	if (!state_dir || state_dir[0] != '/') {
-		(void)err_set(err, errlen, "state_dir '%s' is not an absolute path",
-			      state_dir ? state_dir : "");
+	m->dirfd = -1;
+	if (!dir || dir[0] != '/') {
+		(void)err_set(err, errlen, "'%s' is not an absolute path", dir ? dir : "");
 		errno = EINVAL;
 		return -1;
 	}
-	if ((size_t)snprintf(m->dir, sizeof(m->dir), "%s", state_dir) >= sizeof(m->dir) ||
-	    (size_t)snprintf(m->path, sizeof(m->path), "%s/" FILE_NAME, state_dir) >=
-	    sizeof(m->path)) {
-		(void)err_set(err, errlen, "state_dir '%.64s...' is too long", state_dir);
+	if ((size_t)snprintf(m->dir, sizeof(m->dir), "%s", dir) >= sizeof(m->dir) ||
+	    (size_t)snprintf(m->path, sizeof(m->path), "%s/" FILE_NAME, dir) >= sizeof(m->path)) {
+		(void)err_set(err, errlen, "'%.64s...' is too long", dir);
 		memset(m, 0, sizeof(*m));
+		m->dirfd = -1;
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	return load(m, err, errlen);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		(void)err_set(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	/* Every later access goes through this fd: it works after a drop of privileges. */
+	m->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (m->dirfd < 0 || fstat(m->dirfd, &st) < 0 ||
+	    (st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & 022)) {
+		int e = m->dirfd < 0 ? errno : EPERM;
+
+		(void)err_set(err, errlen, "%s: %s", dir, m->dirfd < 0 ? strerror(e) :
+			      "not a directory of ours or root that only its owner may write");
+		netmem_close(m);
+		errno = e;
+		return -1;
+	}
+	if (load(m, err, errlen) < 0) {
+		int e = errno;
+
+		netmem_close(m);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+void netmem_close(struct netmem *m)
+{
+	if (m->dirfd >= 0)
+		close(m->dirfd);
+	m->dirfd = -1;
+}
+
+int netmem_hand_over(const struct netmem *m, uid_t uid, gid_t gid)
+{
+	static const char *const names[] = { FILE_NAME, LOCK_NAME };
+
+	if (m->dirfd < 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (fchownat(m->dirfd, names[i], uid, gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    errno != ENOENT)
+			return -1;
+	return fchown(m->dirfd, uid, gid);
 }
 
 int netmem_put(struct netmem *m, const char *key, enum config_transport t, bool proxy,

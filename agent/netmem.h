@@ -7,7 +7,7 @@
  *   "gw 10.1.0.1 aa:bb:cc:dd:ee:ff"   or   "net 10.2.0.0/24 dev eth1":
  * 1..127 bytes of printable ASCII (0x20..0x7e; no tab, no newline).
  *
- * The file <state_dir>/networks (mode 0600), text:
+ * The file <dir>/networks (mode 0600), text:
  *   ikeagent-networks 1
  *   <seen_s> <transport> <flags> <key>
  *   ...
@@ -23,8 +23,8 @@
  *
  * Saving is atomic: <path>.tmp.<pid> (O_EXCL|O_NOFOLLOW, 0600) is written,
  * fsync'd and renamed over the file, then the directory is fsync'd. Several
- * agents may share a state_dir: every change takes an flock on
- * <state_dir>/networks.lock (0600), re-reads the file, applies just this
+ * agents may share the directory: every change takes an flock on
+ * <dir>/networks.lock (0600), re-reads the file, applies just this
  * change to what is on disk (so entries of other processes stay), writes it,
  * and unlocks. The lock is held for one read and one write of a small file;
  * flock waits for it without a time limit (a peer stopped while holding it
@@ -38,6 +38,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "agent/config.h"
 #include "util/buf.h"
@@ -59,18 +60,25 @@ struct netmem_entry {
 
 /* About 37 KiB: static or on the heap, not on a small stack. */
 struct netmem {
-	char dir[NETMEM_PATH_MAX];		/* state_dir */
-	char path[NETMEM_PATH_MAX];		/* <state_dir>/networks */
+	char dir[NETMEM_PATH_MAX];		/* the directory: for logs */
+	char path[NETMEM_PATH_MAX];		/* <dir>/networks: for logs */
+	int dirfd;				/* every access goes through it; -1: closed */
 	size_t n;
 	struct netmem_entry e[NETMEM_MAX];	/* oldest put first */
 };
 
 /*
- * Read <state_dir>/networks (state_dir absolute). A missing file, and one
- * that is ignored (see above), give an empty memory and 0. -1 with errno and
- * err for a bad state_dir or an I/O error other than ENOENT. Creates nothing.
+ * Open dir (absolute; created 0700, one level, if missing; ours or root's,
+ * writable by its owner only) and read <dir>/networks. A missing file, and
+ * one that is ignored (see above), give an empty memory and 0. -1 with errno
+ * and err for a bad dir or an I/O error other than ENOENT. Every later
+ * access goes through the directory's fd, so it keeps working after the
+ * process gave up root (see netmem_hand_over()).
  */
-int netmem_open(struct netmem *m, const char *state_dir, char *err, size_t errlen) MUST_CHECK;
+int netmem_open(struct netmem *m, const char *dir, char *err, size_t errlen) MUST_CHECK;
+void netmem_close(struct netmem *m);
+/* The directory, the file and the lock become uid's, before the process becomes uid. */
+int netmem_hand_over(const struct netmem *m, uid_t uid, gid_t gid) MUST_CHECK;
 
 /* The entry of key, or NULL (also for a key that is not valid). */
 const struct netmem_entry *netmem_get(const struct netmem *m, const char *key);
@@ -82,8 +90,7 @@ const struct netmem_entry *netmem_get(const struct netmem *m, const char *key);
  * smallest seen_s goes (of equals, the one put first). Then saved (read-merge-write under the lock), and *m becomes what was
  * saved, with other processes' entries. EINVAL for a bad key, proxy with udp,
  * or udp_blocked with udp. On an I/O error -1 with errno, logged here (which
- * step, which file), and the change is kept in m only. Creates state_dir
- * (0700, one level) if it is missing.
+ * step, which file), and the change is kept in m only.
  */
 int netmem_put(struct netmem *m, const char *key, enum config_transport t, bool proxy,
 	       bool udp_blocked, uint64_t now_s) MUST_CHECK;

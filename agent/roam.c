@@ -11,7 +11,7 @@
  * [transport] order says, the same request over each (RFC 9329 §7.1). A
  * gateway without MOBIKE gets a new IKE SA instead.
  *
- * The memory (agent/netmem.h, state_dir/networks) holds per network the
+ * The memory (agent/netmem.h, state_dir/roam/networks) holds per network the
  * transport that last worked and whether UDP got no answer there. On a
  * network remembered as UDP-hostile the remembered transport goes first,
  * for the first IKE_SA_INIT and for moves, instead of waiting udp_timeout
@@ -30,6 +30,7 @@
 #include "util/log.h"
 
 #define ROAM_UDP_PROBE_MS	10000
+#define ROAM_DIR		"roam"	/* in state_dir: the memory, handed to [agent] user */
 
 static void gw_ip(const struct session *s, int *family, uint8_t ip[16])
 {
@@ -59,8 +60,10 @@ static int route_now(struct session *s, struct net_route *r)
 	int family;
 
 	gw_ip(s, &family, ip);
-	if (netwatch_route(family, ip, s->cfg->agent.fwmark, r) < 0)
+	if (netwatch_route(family, ip, s->cfg->agent.fwmark, r) < 0) {
+		s->roam.ifindex = 0;	/* new paths: not bound to a device */
 		return -1;
+	}
 	if (netwatch_network_id(r, s->roam.network, sizeof(s->roam.network)) < 0)
 		s->roam.network[0] = '\0';
 	s->roam.ifindex = r->ifindex;
@@ -239,8 +242,12 @@ void roam_init(struct session *s)
 	char err[256];
 
 	loop_timer_init(&s->roam.t_udp_probe, "udp probe", on_udp_probe, s);
+	s->roam.mem.dirfd = -1;
 	if (cfg->tunnel.network_memory) {
-		if (netmem_open(&s->roam.mem, cfg->agent.state_dir, err, sizeof(err)) < 0)
+		char dir[NETMEM_PATH_MAX];
+
+		snprintf(dir, sizeof(dir), "%s/" ROAM_DIR, cfg->agent.state_dir);
+		if (netmem_open(&s->roam.mem, dir, err, sizeof(err)) < 0)
 			log_warn("agent: network memory off: %s", err);
 		else
 			s->roam.mem_ok = true;
@@ -257,7 +264,11 @@ void roam_init(struct session *s)
 
 void roam_free(struct session *s)
 {
-	loop_timer_disarm(s->loop, &s->roam.t_udp_probe);
+	if (s->loop)
+		loop_timer_disarm(s->loop, &s->roam.t_udp_probe);
 	netwatch_free(s->roam.nw);
 	s->roam.nw = NULL;
+	if (s->roam.mem_ok)
+		netmem_close(&s->roam.mem);
+	s->roam.mem_ok = false;
 }

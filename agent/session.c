@@ -976,14 +976,14 @@ int session_run(const struct config *cfg, const char *ctl_path)
 	}
 	if (session_journal(s) < 0)
 		goto done;
+	if (session_resolve(s) < 0)
+		goto done;
+	roam_init(s);	/* its memory's directory is handed to [agent] user */
 	/* Root is needed no longer: before the first packet, become [agent] user. */
 	if (drop_privileges(s, &rc, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ikeagent: %s\n", err);
 		goto done;
 	}
-	if (session_resolve(s) < 0)
-		goto done;
-	roam_init(s);
 	session_set_state(s, SESS_CONNECTING, "starting");
 	if (session_connect(s) < 0) {
 		session_disconnect(s);
