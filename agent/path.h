@@ -89,6 +89,7 @@ struct path {
 	enum config_transport kind;
 	enum path_state state;
 	bool proxy;			/* tcp/tls through the HTTP CONNECT proxy */
+	int ifindex;			/* its sockets are bound to this device; 0: none */
 	uint64_t start_ms;		/* path_open() */
 	uint64_t up_ms;			/* first up */
 	uint64_t last_tx_ms;

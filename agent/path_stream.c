@@ -104,6 +104,7 @@ static void cfg_fill(const struct path *p, struct stream_cfg *c)
 	sockaddr_set_port(&c->peer, p->kind == CONFIG_TRANSPORT_TLS ? cfg->transport.tls_port :
 			  cfg->transport.tcp_port);
 	c->mark = cfg->agent.fwmark;
+	c->ifindex = p->ifindex;
 	c->max_frame = cfg->transport.max_frame;
 	/* SNI and certificate name: tls_sni, else the gateway's name (never a literal). */
 	c->peer_host = cfg->gateway.address;

@@ -58,7 +58,7 @@ static int sock_open(struct path *p, struct path_sock *sk, uint16_t port, bool n
 	sk->nat_t = nat_t;
 	sk->peer = e->gw;
 	sockaddr_set_port(&sk->peer, port);
-	sk->fd = udp_open((struct sockaddr *)&sk->peer, e->gw_len, e->cfg->agent.fwmark);
+	sk->fd = udp_open((struct sockaddr *)&sk->peer, e->gw_len, e->cfg->agent.fwmark, p->ifindex);
 	if (sk->fd < 0) {
 		snprintf(p->err, sizeof(p->err), "cannot open a UDP socket to %s: %s",
 			 sockaddr_str((struct sockaddr *)&sk->peer, b, sizeof(b)), strerror(errno));

@@ -201,6 +201,8 @@ static bool start_next(struct race *r, const char *why)
 			continue;
 		}
 		r->cand[r->n++] = p;
+		/* Bound to the device of the route to the gateway: it stays this path. */
+		p->ifindex = s->roam.ifindex;
 		via(r, p, px, sizeof(px));
 		log_info("%s, trying %s %s%s", line, kname(p), p->where, px);
 		session_note(s, "trying %s %s%s (%s)", kname(p), p->where, px, line);

@@ -27,6 +27,7 @@
  * password goes to curl only (CURLOPT_PROXYPASSWORD), never to a log.
  */
 #include "transport/stream_int.h"
+#include "transport/udp.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -51,6 +52,7 @@ struct pxy {
 	int tfd;			/* curl's timer */
 	int taken;			/* the tunnel socket once taken, else -1 */
 	uint32_t mark;
+	int ifindex;
 	bool cb_failed;			/* a callback could not do its job */
 	char target[300];		/* host:port, for messages */
 	char via[300];			/* proxy host:port */
@@ -97,6 +99,12 @@ static curl_socket_t cb_open(void *clientp, curlsocktype purpose, struct curl_so
 		return CURL_SOCKET_BAD;
 	if (p->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &p->mark, sizeof(p->mark)) < 0) {
 		errf(p, "proxy: SO_MARK %u: %s", p->mark, strerror(errno));
+		p->cb_failed = true;
+		close(fd);
+		return CURL_SOCKET_BAD;
+	}
+	if (sock_bind_dev(fd, p->ifindex) < 0) {
+		errf(p, "proxy: device %d: %s", p->ifindex, strerror(errno));
 		p->cb_failed = true;
 		close(fd);
 		return CURL_SOCKET_BAD;
@@ -230,6 +238,7 @@ struct pxy *pxy_new(const struct pxy_params *pp, char *err, size_t errlen)
 	}
 	p->epfd = p->tfd = p->taken = -1;
 	p->mark = pp->mark;
+	p->ifindex = pp->ifindex;
 	clock_gettime(CLOCK_MONOTONIC, &p->t0);
 	if (hostport(p->target, sizeof(p->target), pp->target, pp->target_port) < 0 ||
 	    hostport(p->via, sizeof(p->via), pp->host, pp->port) < 0 ||

@@ -166,6 +166,10 @@ static int tcp_start(struct stream *s)
 		strm_fail(s, "tcp: SO_MARK %u: %s", s->mark, strm_errstr(errno, eb, sizeof(eb)));
 		return -1;
 	}
+	if (sock_bind_dev(s->fd, s->ifindex) < 0) {
+		strm_fail(s, "tcp: device %d: %s", s->ifindex, strm_errstr(errno, eb, sizeof(eb)));
+		return -1;
+	}
 	set_state(s, ST_TCP_CONNECTING);
 	if (connect(s->fd, (const struct sockaddr *)&s->peer, s->peerlen) == 0) {
 		tcp_check(s);
@@ -183,6 +187,7 @@ static int proxy_start(struct stream *s)
 		.user = s->proxy_user, .pass = s->proxy_pass,
 		.target = s->host, .target_port = s->port,
 		.mark = s->mark,
+		.ifindex = s->ifindex,
 	};
 	char err[STREAM_ERR_LEN];
 
@@ -427,6 +432,7 @@ static int cfg_copy(struct stream *s, const struct stream_cfg *c)
 	s->peer = c->peer;
 	s->peerlen = c->peerlen;
 	s->mark = c->mark;
+	s->ifindex = c->ifindex;
 	s->max_frame = c->max_frame ? c->max_frame : TCPFRAME_MAX_LEN;
 	s->verify = c->verify;
 	s->tls_cache = c->tls_cache;

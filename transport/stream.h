@@ -77,6 +77,7 @@ struct stream_cfg {
 	socklen_t peerlen;
 	uint16_t peer_port;		/* 0: the port in peer */
 	uint32_t mark;			/* SO_MARK on every socket; 0: none */
+	int ifindex;			/* every socket bound to this device; 0: none */
 	size_t max_frame;		/* largest framed message we send, <= 65535;
 					 * 0: 65535. Received frames may be 65535. */
 	/* TLS */

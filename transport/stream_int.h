@@ -40,6 +40,7 @@ struct stream {
 	socklen_t peerlen;
 	uint16_t port;
 	uint32_t mark;
+	int ifindex;			/* bound to this device; 0: none */
 	size_t max_frame;
 	bool verify;
 	struct stream_tls_cache *tls_cache;
@@ -107,6 +108,7 @@ struct pxy_params {
 	const char *target;		/* host or literal to CONNECT to */
 	uint16_t target_port;
 	uint32_t mark;			/* SO_MARK on curl's sockets; 0: none */
+	int ifindex;			/* and bound to this device; 0: none */
 };
 
 /* Starts the CONNECT (nothing blocks; the work happens in pxy_handle). */

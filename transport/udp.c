@@ -9,7 +9,14 @@
 #include <string.h>
 #include <unistd.h>
 
-int udp_open(const struct sockaddr *peer, socklen_t peerlen, uint32_t mark)
+int sock_bind_dev(int fd, int ifindex)
+{
+	if (ifindex <= 0)
+		return 0;
+	return setsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &ifindex, sizeof(ifindex));
+}
+
+int udp_open(const struct sockaddr *peer, socklen_t peerlen, uint32_t mark, int ifindex)
 {
 	int fd = socket(peer->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int on = 1;
@@ -17,6 +24,8 @@ int udp_open(const struct sockaddr *peer, socklen_t peerlen, uint32_t mark)
 	if (fd < 0)
 		return -1;
 	if (mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
+		goto fail;
+	if (sock_bind_dev(fd, ifindex) < 0)
 		goto fail;
 	/* Let the kernel tell us about unreachable peers on recv(). */
 	if (peer->sa_family == AF_INET)

@@ -18,9 +18,18 @@
 
 /*
  * Open a socket connected to peer; mark (if non-zero) is set with SO_MARK so
- * a full tunnel's routing rule lets it bypass the tun device.
+ * a full tunnel's routing rule lets it bypass the tun device; ifindex (if
+ * > 0) binds it to that device (sock_bind_dev()).
  */
-int udp_open(const struct sockaddr *peer, socklen_t peerlen, uint32_t mark) MUST_CHECK;
+int udp_open(const struct sockaddr *peer, socklen_t peerlen, uint32_t mark,
+	     int ifindex) MUST_CHECK;
+/*
+ * Bind fd to device ifindex (SO_BINDTOIFINDEX; nothing for ifindex <= 0):
+ * its packets leave through that device whatever the default route says
+ * later, with the source address it was given there. A path to the gateway
+ * stays the path it was while the laptop's routes move to another network.
+ */
+int sock_bind_dev(int fd, int ifindex) MUST_CHECK;
 /* One datagram; 0 sent, -1 error (errno; EAGAIN when the socket is full). */
 int udp_send(int fd, const void *buf, size_t len) MUST_CHECK;
 /* Up to n datagrams in one syscall; returns how many were sent, or -1. */
