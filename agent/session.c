@@ -88,21 +88,40 @@ void session_rearm_ike(struct session *s)
 }
 
 /*
- * After a suspend the NAT mapping, the TCP connection or the gateway's SA
- * may be gone: check now rather than after `dpd`; a pending reconnect
- * goes ahead at once rather than after the rest of its back-off.
+ * After a suspend the network, the NAT mapping, the TCP connection or the
+ * gateway's SA may be gone: look at the route now (a move if it changed),
+ * else check now rather than after `dpd`. Behind a NAT with MOBIKE the
+ * check is an UPDATE_SA_ADDRESSES: the NAT may have given us a new port,
+ * which the gateway learns only from that (RFC 4555 §3.5). A pending
+ * reconnect goes ahead at once rather than after the rest of its back-off.
  */
 static void on_resume(void *ctx, uint64_t slept_ms)
 {
 	struct session *s = ctx;
+	uint64_t now = loop_now_ms();
 
-	log_info("agent: the system slept for %.1f s; checking the gateway now", slept_ms / 1000.0);
-	if (s->state == SESS_ESTABLISHED && s->ike) {
-		ike_sa_check_liveness(s->ike, loop_now_ms(), "resumed from a suspend");
-		rearm_ike(s);
-	} else if (s->state == SESS_RECONNECTING && loop_timer_armed(&s->t_reconnect)) {
+	log_info("agent: the system slept for %.1f s; checking the network and the gateway now",
+		 slept_ms / 1000.0);
+	if (s->state == SESS_RECONNECTING && loop_timer_armed(&s->t_reconnect)) {
 		loop_timer_arm(s->loop, &s->t_reconnect, 0);
+		return;
 	}
+	if (s->state != SESS_ESTABLISHED || !s->ike)
+		return;
+	if (s->cfg->tunnel.roam)
+		roam_check(s, "resumed from a suspend");
+	if (race_active(s) || s->state != SESS_ESTABLISHED || !s->ike)
+		return;	/* a move (or a new IKE SA) is under way: it is the check */
+	if (ike_sa_mobike(s->ike) && ike_sa_nat_detected(s->ike) && s->path) {
+		session_ike_addrs(s, s->path);
+		if (ike_sa_move(s->ike, now) == 0) {
+			log_info("agent: behind a NAT: telling the gateway our address again");
+			rearm_ike(s);
+			return;
+		}
+	}
+	ike_sa_check_liveness(s->ike, now, "resumed from a suspend");
+	rearm_ike(s);
 }
 
 static void on_ike_timer(void *ctx)
