@@ -6,8 +6,9 @@
  * journaled), the control socket and the counters `status` shows.
  *
  *   session.c   lifecycle: connect, reconnect with back-off, shutdown,
- *               the IKE SA's callbacks and the paths' (which path a
- *               message goes over), signals, control requests
+ *               the network setup, signals, control requests
+ *   session_path.c  the IKE SA's callbacks and the paths': which path a
+ *               message goes over
  *   race.c      which path carries the first IKE_SA_INIT, or the
  *               UPDATE_SA_ADDRESSES of a move (RFC 9329 §7.1 fallback)
  *   roam.c      the network: changes seen by rtnetlink, when to move the
@@ -210,6 +211,11 @@ int session_run(const struct config *cfg, const char *ctl_path);
 void session_set_state(struct session *s, enum session_state st, const char *why);
 /* A change within the state (a transport tried, a connection re-made): STATUS= only. */
 void session_note(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Run on_event's deferred work from the loop, outside any callback. */
+void session_defer(struct session *s);
+/* The IKE SA's news (session_path.c passes them on). */
+void session_child_up(struct session *s, const struct ike_child_info *ci);
+void session_ike_state(struct session *s, enum ike_sa_state now);
 /* The current Child SA's ESP counters near their end: rekey it now. */
 void session_rekey_child(struct session *s);
 /* The tun device failed (deleted under us): stop reading it, disconnect, exit 1. */
@@ -219,6 +225,8 @@ void session_rearm_ike(struct session *s);
 /* No transport reached the gateway, or the path in use stays down: why in
  * one line; the session reconnects from scratch (deferred). */
 void session_transport_failed(struct session *s, const char *why);
+/* session_path.c: what the paths tell the session. */
+extern const struct path_owner session_path_owner;
 /* The IKE SA, created and started over p (its addresses for NAT detection). */
 int session_ike_start(struct session *s, struct path *p) MUST_CHECK;
 /* NAT detection from now on with p's addresses (RFC 9329 §6.5 ≈). */
