@@ -442,16 +442,24 @@ tr_report() {
 ro_client() {
 	local run
 	ROAM_CLIENT=$1
-	rl_client_start
-	note "roam: $1 up on A: $(rl_sa)"
 	for run in $(seq 1 "$BENCH_RUNS"); do
-		rl_udp_moves || { note "roam: $1: not working again, its other rounds skipped"; break; }
+		# A fresh client every round; ikeagent with an empty network memory,
+		# so that its UDP-blocked B is a first visit (udp-tcp) every time and
+		# only the second visit of the round counts as remembered.
+		[ "$1" = agent ] && rm -rf "$WORK/state/roam"
+		rl_client_start
+		note "roam: $1 up on A (round $run): $(rl_sa)"
+		if ! rl_udp_moves; then
+			note "roam: $1: not working again, its other rounds skipped"
+			rl_client_stop
+			break
+		fi
 		if [ "$1" = agent ]; then
 			rl_stream_moves || { rl_unblock; note "roam: agent: network B without UDP failed"; }
 			rl_unblock
 		fi
+		rl_client_stop
 	done
-	rl_client_stop
 }
 
 # ro_cell CLASS CLIENT: "median (moved/all)" of the gaps, "–" without rows.
