@@ -36,7 +36,6 @@
 #define NETWATCH_ID_MAX		127	/* characters of a network id */
 #define NETWATCH_LINKS		64	/* links whose flags are remembered */
 #define NETWATCH_ADDRS		64	/* addresses remembered */
-#define NETWATCH_TIMEOUT_MS	1000	/* a synchronous request gives up after this */
 
 struct netwatch;
 
@@ -70,8 +69,8 @@ struct net_route {
  * packet marked with fwmark `mark` (0 = unmarked) would take it, so that
  * policy routing with the agent's fwmark is honoured: the tunnel's own
  * routes are bypassed as for the agent's own IKE and ESP packets. Blocks
- * NETWATCH_TIMEOUT_MS at most per answer (a few requests: the route, then
- * an address dump for prefix_len). -1 with errno: the kernel's
+ * NL_TIMEOUT_MS (util/nl.h) at most per answer (a few requests: the route,
+ * then an address dump for prefix_len). -1 with errno: the kernel's
  * (ENETUNREACH, EHOSTUNREACH, ...), EAFNOSUPPORT, ETIMEDOUT, or ENETUNREACH
  * for a route that is not unicast (unreachable, blackhole, prohibit, local).
  */

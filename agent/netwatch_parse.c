@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "util/nl.h"
+
 /* ---- the debounce ----------------------------------------------------- */
 
 uint64_t netwatch_due_ms(uint64_t first_ms, uint64_t last_ms, uint64_t now_ms)
@@ -66,31 +68,6 @@ const char *netwatch_why_str(struct netwatch_why *y)
 
 /* ---- rtnetlink messages ----------------------------------------------- */
 
-static size_t alen(int family)
-{
-	return family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
-}
-
-/* An address attribute of exactly the family's size; false otherwise. */
-static bool attr_addr(const struct nlattr *a, int family, uint8_t out[16])
-{
-	size_t n = alen(family);
-
-	if (!n || mnl_attr_get_payload_len(a) != n)
-		return false;
-	memset(out, 0, 16);
-	memcpy(out, mnl_attr_get_payload(a), n);
-	return true;
-}
-
-static bool attr_u32(const struct nlattr *a, uint32_t *out)
-{
-	if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
-		return false;
-	*out = mnl_attr_get_u32(a);
-	return true;
-}
-
 /* A name attribute, NUL-terminated or not, cut to IF_NAMESIZE - 1. */
 static void attr_name(const struct nlattr *a, char out[IF_NAMESIZE])
 {
@@ -140,18 +117,18 @@ static bool parse_addr(const struct nlmsghdr *nlh, struct netwatch_event *ev)
 	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
 		switch (mnl_attr_get_type(a)) {
 		case IFA_LOCAL:	/* the own address where both exist (peer setups) */
-			if (attr_addr(a, ev->family, ev->addr))
+			if (nl_attr_addr(a, ev->family, ev->addr) == 0)
 				ev->has_addr = have_local = true;
 			break;
 		case IFA_ADDRESS:
-			if (!have_local && attr_addr(a, ev->family, ev->addr))
+			if (!have_local && nl_attr_addr(a, ev->family, ev->addr) == 0)
 				ev->has_addr = true;
 			break;
 		case IFA_LABEL:
 			attr_name(a, ev->ifname);
 			break;
 		case IFA_FLAGS:
-			if (attr_u32(a, &v))
+			if (nl_attr_u32(a, &v) == 0)
 				ev->flags = v;
 			break;
 		}
@@ -175,15 +152,15 @@ static bool parse_route(const struct nlmsghdr *nlh, struct netwatch_event *ev)
 	mnl_attr_for_each(a, nlh, sizeof(*rtm)) {
 		switch (mnl_attr_get_type(a)) {
 		case RTA_DST:
-			if (attr_addr(a, ev->family, ev->addr))
+			if (nl_attr_addr(a, ev->family, ev->addr) == 0)
 				ev->has_addr = true;
 			break;
 		case RTA_OIF:
-			if (attr_u32(a, &v))
+			if (nl_attr_u32(a, &v) == 0)
 				ev->ifindex = (int)v;
 			break;
 		case RTA_TABLE:
-			(void)attr_u32(a, &ev->table);
+			(void)nl_attr_u32(a, &ev->table);
 			break;
 		}
 	}

@@ -1,162 +1,25 @@
 /*
  * The network watcher's synchronous questions: the route to the gateway,
  * the prefix of its source address, the router's link-layer address, and
- * the network id made of them. Each request has a netlink socket of its
- * own that waits NETWATCH_TIMEOUT_MS at most per answer.
+ * the network id made of them, each one nl_talk() (util/nl.h): a socket of
+ * its own that waits NL_TIMEOUT_MS at most per answer.
  */
 #include "agent/netwatch.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 
 #include "util/log.h"
+#include "util/nl.h"
 
-#define REQ_SIZE	512
-#define RECV_SIZE	32768	/* MNL_SOCKET_DUMP_SIZE */
 #define LLADDR_MAX	20	/* longest link-layer address named in an id (InfiniBand) */
 #define NUD_KNOWN	(NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT)
-
-static size_t alen(int family)
-{
-	return family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
-}
-
-static bool attr_addr(const struct nlattr *a, int family, uint8_t out[16])
-{
-	size_t n = alen(family);
-
-	if (!n || mnl_attr_get_payload_len(a) != n)
-		return false;
-	memset(out, 0, 16);
-	memcpy(out, mnl_attr_get_payload(a), n);
-	return true;
-}
-
-/* ---- one request, its answers ----------------------------------------- */
-
-struct talk {
-	mnl_cb_t cb;
-	void *data;
-};
-
-static int talk_data_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct talk *t = data;
-
-	return t->cb(nlh, t->data);
-}
-
-static int talk_error_cb(const struct nlmsghdr *nlh, void *data)
-{
-	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-
-	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e)) {
-		errno = EBADMSG;
-		return MNL_CB_ERROR;
-	}
-	if (e->error == 0)
-		return MNL_CB_STOP;
-	errno = -e->error;
-	return MNL_CB_ERROR;
-}
-
-static int talk_done_cb(const struct nlmsghdr *nlh, void *data)
-{
-	int err;
-
-	if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(err)) {
-		memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
-		if (err < 0) {
-			errno = -err;
-			return MNL_CB_ERROR;
-		}
-	}
-	return MNL_CB_STOP;
-}
-
-static struct mnl_socket *talk_open(void)
-{
-	struct timeval tv = { .tv_sec = NETWATCH_TIMEOUT_MS / 1000,
-			      .tv_usec = NETWATCH_TIMEOUT_MS % 1000 * 1000 };
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	int err;
-
-	if (!nl)
-		return NULL;
-	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		err = errno;
-		mnl_socket_close(nl);
-		errno = err;
-		return NULL;
-	}
-	return nl;
-}
-
-/*
- * Send nlh (a GET; NLM_F_ACK added unless it is a dump) and feed each
- * answer to cb. -1 with errno: the kernel's, the socket's, ETIMEDOUT.
- */
-static int talk(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
-{
-	static const uint32_t seq = 1;	/* one request per socket */
-	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {
-		[NLMSG_ERROR] = talk_error_cb,
-		[NLMSG_DONE] = talk_done_cb,
-	};
-	struct talk t = { .cb = cb, .data = data };
-	uint32_t buf[RECV_SIZE / 4];	/* aligned for the headers in it */
-	struct mnl_socket *nl = talk_open();
-	int ret = MNL_CB_ERROR, err;
-	ssize_t n;
-
-	if (!nl)
-		return -1;
-	nlh->nlmsg_seq = seq;
-	if (!(nlh->nlmsg_flags & NLM_F_DUMP))
-		nlh->nlmsg_flags |= NLM_F_ACK;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		goto out;
-	for (;;) {
-		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				errno = ETIMEDOUT;
-			ret = MNL_CB_ERROR;
-			break;
-		}
-		ret = mnl_cb_run2(buf, (size_t)n, seq, mnl_socket_get_portid(nl), talk_data_cb, &t,
-				  ctl, NLMSG_MIN_TYPE);
-		if (ret <= MNL_CB_STOP)
-			break;
-	}
-out:
-	err = errno;
-	mnl_socket_close(nl);
-	errno = err;
-	return ret < MNL_CB_STOP ? -1 : 0;
-}
-
-static struct nlmsghdr *req(void *buf, uint16_t type, uint16_t flags)
-{
-	struct nlmsghdr *nlh;
-
-	memset(buf, 0, REQ_SIZE);
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-	return nlh;
-}
 
 /* ---- the route -------------------------------------------------------- */
 
@@ -171,6 +34,7 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
 	struct net_route *r = ra->out;
 	const struct nlattr *a;
+	uint32_t v;
 
 	if (nlh->nlmsg_type != RTM_NEWROUTE || mnl_nlmsg_get_payload_len(nlh) < sizeof(*rtm) ||
 	    rtm->rtm_family != r->family)
@@ -179,14 +43,14 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 	mnl_attr_for_each(a, nlh, sizeof(*rtm)) {
 		switch (mnl_attr_get_type(a)) {
 		case RTA_OIF:
-			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
-				r->ifindex = (int)mnl_attr_get_u32(a);
+			if (nl_attr_u32(a, &v) == 0)
+				r->ifindex = (int)v;
 			break;
 		case RTA_PREFSRC:
-			(void)attr_addr(a, r->family, r->src);
+			(void)nl_attr_addr(a, r->family, r->src);
 			break;
 		case RTA_GATEWAY:
-			if (attr_addr(a, r->family, r->gw))
+			if (nl_attr_addr(a, r->family, r->gw) == 0)
 				r->has_gw = true;
 			break;
 		}
@@ -212,9 +76,9 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
 		if (mnl_attr_get_type(a) == IFA_LOCAL)
-			has_local = attr_addr(a, ifa->ifa_family, local);
+			has_local = nl_attr_addr(a, ifa->ifa_family, local) == 0;
 		else if (mnl_attr_get_type(a) == IFA_ADDRESS)
-			has_addr = attr_addr(a, ifa->ifa_family, addr);
+			has_addr = nl_attr_addr(a, ifa->ifa_family, addr) == 0;
 	}
 	/* IFA_LOCAL is the own address where both exist (peer setups). */
 	if ((has_local && memcmp(local, aa->r->src, 16) == 0) ||
@@ -226,13 +90,13 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 /* The prefix length of r->src on r->ifindex; 0 if it is not found. */
 static uint8_t route_prefix_len(const struct net_route *r)
 {
-	uint8_t buf[REQ_SIZE];
+	uint8_t buf[NL_REQ_SIZE];
 	struct addr_ans aa = { .r = r };
-	struct nlmsghdr *nlh = req(buf, RTM_GETADDR, NLM_F_DUMP);
+	struct nlmsghdr *nlh = nl_req(buf, RTM_GETADDR, NLM_F_DUMP);
 	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 
 	ifa->ifa_family = (uint8_t)r->family;
-	if (talk(nlh, addr_cb, &aa) < 0) {
+	if (nl_talk(nlh, addr_cb, &aa) < 0) {
 		log_debug("netwatch: address dump: %s", strerror(errno));
 		return 0;
 	}
@@ -241,8 +105,8 @@ static uint8_t route_prefix_len(const struct net_route *r)
 
 int netwatch_route(int family, const uint8_t *dst_ip, uint32_t mark, struct net_route *out)
 {
-	uint8_t buf[REQ_SIZE];
-	size_t n = alen(family);
+	uint8_t buf[NL_REQ_SIZE];
+	size_t n = nl_alen(family);
 	struct route_ans ra = { .out = out };
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
@@ -253,14 +117,14 @@ int netwatch_route(int family, const uint8_t *dst_ip, uint32_t mark, struct net_
 		return -1;
 	}
 	out->family = family;
-	nlh = req(buf, RTM_GETROUTE, 0);
+	nlh = nl_req(buf, RTM_GETROUTE, 0);
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = (uint8_t)family;
 	rtm->rtm_dst_len = (uint8_t)(n * 8);
 	mnl_attr_put(nlh, RTA_DST, n, dst_ip);
 	if (mark)
 		mnl_attr_put_u32(nlh, RTA_MARK, mark);
-	if (talk(nlh, route_cb, &ra) < 0)
+	if (nl_talk(nlh, route_cb, &ra) < 0)
 		return -1;
 	if (ra.type != RTN_UNICAST || out->ifindex <= 0) {
 		/* unreachable, blackhole, prohibit, local, or no answer at all */
@@ -296,7 +160,7 @@ static int neigh_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	mnl_attr_for_each(a, nlh, sizeof(*ndm)) {
 		if (mnl_attr_get_type(a) == NDA_DST)
-			has_dst = attr_addr(a, ndm->ndm_family, dst);
+			has_dst = nl_attr_addr(a, ndm->ndm_family, dst) == 0;
 		else if (mnl_attr_get_type(a) == NDA_LLADDR)
 			ll = a;
 	}
@@ -310,16 +174,16 @@ static int neigh_cb(const struct nlmsghdr *nlh, void *data)
 
 int netwatch_network_id(const struct net_route *r, char *out, size_t cap)
 {
-	uint8_t buf[REQ_SIZE];
+	uint8_t buf[NL_REQ_SIZE];
 	struct neigh_ans na = { .r = r };
 	struct nlmsghdr *nlh;
 	struct ndmsg *ndm;
 
-	if (r->has_gw && alen(r->family)) {
-		nlh = req(buf, RTM_GETNEIGH, NLM_F_DUMP);
+	if (r->has_gw && nl_alen(r->family)) {
+		nlh = nl_req(buf, RTM_GETNEIGH, NLM_F_DUMP);
 		ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
 		ndm->ndm_family = (uint8_t)r->family;
-		if (talk(nlh, neigh_cb, &na) < 0) {
+		if (nl_talk(nlh, neigh_cb, &na) < 0) {
 			log_debug("netwatch: neighbour dump: %s", strerror(errno));
 			na.lladdr_len = 0;
 		}
@@ -333,7 +197,7 @@ int netwatch_network_id_fmt(const struct net_route *r, const uint8_t *lladdr, si
 {
 	char ip[INET6_ADDRSTRLEN], ll[LLADDR_MAX * 3 + 1] = "", name[IF_NAMESIZE];
 	uint8_t net[16] = { 0 };
-	size_t n = alen(r->family), bits = r->prefix_len;
+	size_t n = nl_alen(r->family), bits = r->prefix_len;
 	int len;
 
 	if (cap)

@@ -1,12 +1,13 @@
 /* rtnetlink with libmnl: routes, route lookups and policy rules. */
 #include "tun/tun.h"
-#include "tun/nl_int.h"
 
 #include <errno.h>
 #include <linux/fib_rules.h>
 #include <linux/rtnetlink.h>
 #include <string.h>
 #include <sys/socket.h>
+
+#include "util/nl.h"
 
 /* rtm_table/frh->table is 8 bits; larger ids travel in RTA_TABLE/FRA_TABLE. */
 static uint8_t table8(uint32_t table)
