@@ -15,7 +15,7 @@
  * transport that last worked and whether UDP got no answer there. On a
  * network remembered as UDP-hostile the remembered transport goes first,
  * for the first IKE_SA_INIT and for moves, instead of waiting udp_timeout
- * for UDP; ROAM_UDP_PROBE_MS after the tunnel is up there, UDP is tried
+ * for UDP; ROAM_UDP_PROBE_MS after a race was won there, UDP is tried
  * once more in the background (a move raced against the path in use), so
  * a network that changed its mind is noticed.
  */
@@ -124,6 +124,12 @@ void roam_won(struct session *s, const struct path *p, bool udp_tried)
 		snprintf(s->roam.why, sizeof(s->roam.why), "udp answered");
 	else if (udp_tried)
 		snprintf(s->roam.why, sizeof(s->roam.why), "udp got no answer on this network");
+	/* On a network remembered as UDP-hostile, UDP is tried again later. */
+	if (s->roam.hostile && p->kind != CONFIG_TRANSPORT_UDP && s->cfg->tunnel.roam &&
+	    config_uses_transport(s->cfg, CONFIG_TRANSPORT_UDP))
+		loop_timer_arm(s->loop, &s->roam.t_udp_probe, ROAM_UDP_PROBE_MS);
+	else
+		loop_timer_disarm(s->loop, &s->roam.t_udp_probe);
 	/* Not tried this time: what we knew of UDP here stays. */
 	if (!udp_tried && p->kind != CONFIG_TRANSPORT_UDP && e)
 		blocked = e->udp_blocked;
@@ -171,14 +177,6 @@ static void on_udp_probe(void *ctx)
 	move(s, "network remembered as UDP-hostile: checking UDP again", s->path);
 }
 
-void roam_established(struct session *s)
-{
-	if (s->roam.hostile && s->cfg->tunnel.roam && s->path &&
-	    s->path->kind != CONFIG_TRANSPORT_UDP &&
-	    config_uses_transport(s->cfg, CONFIG_TRANSPORT_UDP))
-		loop_timer_arm(s->loop, &s->roam.t_udp_probe, ROAM_UDP_PROBE_MS);
-}
-
 void roam_check(struct session *s, const char *why)
 {
 	struct net_route r;
@@ -213,6 +211,13 @@ void roam_check(struct session *s, const char *why)
 		return;
 	case SESS_ESTABLISHED:
 		break;
+	}
+	if (race_active(s) && race_goal(s) == RACE_MOVE && changed) {
+		/* The move under way aims at a network that is gone already: aim again
+		 * (the outstanding update is rebuilt in place, same message ID). */
+		race_stop(s);
+		move(s, line, NULL);
+		return;
 	}
 	if (race_active(s)) {
 		if (changed)

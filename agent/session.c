@@ -334,7 +334,6 @@ void session_ike_state(struct session *s, enum ike_sa_state now)
 		s->close_ike_port = true;	/* IKE_AUTH answered: port 500 is done */
 		session_defer(s);
 		announce(s);
-		roam_established(s);
 	} else if (now == IKE_SA_DEAD) {
 		s->dead_pending = true;
 		session_defer(s);
@@ -352,7 +351,7 @@ static int session_connect(struct session *s)
 
 	s->attempt_ms = loop_now_ms();
 	s->announced = false;
-	/* The template of every attempt's IKE SA; link.c adds the addresses. */
+	/* The IKE SA's template; session_ike_start() adds the first path's addresses. */
 	if (cfgmap_ike(s->cfg, NULL, NULL, &s->ike_cfg, err, sizeof(err)) < 0) {
 		log_err("agent: %s", err);
 		return -1;

@@ -25,7 +25,7 @@
  * its address, routes and DNS stay: traffic for the tunnel is dropped (not
  * leaked) until the next Child SA is up. If the gateway then hands out a
  * different address or traffic selectors, the network setup is rebuilt.
- * A broken TCP/TLS connection is not such a failure: the link reconnects
+ * A broken TCP/TLS connection is not such a failure: the path reconnects
  * under the same IKE SA (agent/path_stream.c), and a move to another
  * network or transport keeps the IKE SA too (roam.c); `path_changes`
  * counts the moves. `reconnects` counts both
@@ -279,10 +279,10 @@ void roam_check(struct session *s, const char *why);
  */
 unsigned roam_pick_order(const struct config *cfg, const struct netmem_entry *e,
 			 enum config_transport *order, bool *hostile);
-/* A race was won over p: remember it for this network. */
+/* A race was won over p: remember it for this network; on a remembered
+ * UDP-hostile one, check UDP again in ROAM_UDP_PROBE_MS (a move raced
+ * against the path in use). */
 void roam_won(struct session *s, const struct path *p, bool udp_tried);
-/* The IKE SA is up: a stream on a remembered UDP-hostile network checks UDP later. */
-void roam_established(struct session *s);
 
 /* datapath.c */
 int dp_init(struct datapath *dp) MUST_CHECK;

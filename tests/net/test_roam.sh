@@ -100,8 +100,43 @@ if [ "$ROAM_CLIENT" = agent ]; then
 	limit tcp-udp 500
 	limit remembered 500
 fi
+# What `status --json` says about the moves: as many as the rows that moved,
+# the last one back to A over UDP.
+if [ "$ROAM_CLIENT" = agent ] && [ -z "$BROKEN" ]; then
+	js=$(la_status_json)
+	want=$(awk -F'|' '$4 ~ /^[0-9]+$/' "$RL_ROWS" | wc -l)
+	got=$(echo "$js" | sed -n 's/.*"path_changes":\([0-9]*\).*/\1/p')
+	[ "$got" = "$want" ] || bad "status: path_changes $got, but $want moves happened"
+	echo "$js" | grep -q '"last_move":{"from":"tcp [^"]*","to":"udp 10.99.0.2:[0-9]* -> [^"]*","transport":"udp","ms":[0-9]*' ||
+		bad "status: last_move is not the move from tcp back to udp on A: $(echo "$js" | grep -o '"last_move":[^}]*}')"
+	echo "$js" | grep -q '"network":"gw 10.99.0.1 ' || bad "status: network is not A's router: $(la_json_str network "$js")"
+fi
 [ "$FAILS" = 0 ] || la_fail "$FAILS roaming assertion(s) failed (above)"
 
 rl_client_stop
+
+# Without MOBIKE (ikeagent told not to announce it): a network change gives
+# a new IKE SA at once, and the log says why.
+NOMOBIKE=""
+if [ "$ROAM_CLIENT" = agent ]; then
+	lt_conf "$WORK/agent.conf" tunnel.mobike=no tunnel.reconnect=yes
+	la_start "$WORK/agent.conf"
+	la_wait_up "without MOBIKE" 10
+	before=$(rl_sa)
+	t0=$(date +%s%N)
+	tb_uplink_del A
+	tb_wait_for "rl_on B && tb_ping_inside" "$(la_dl 10)" ||
+		la_fail "without MOBIKE: not working on B within 10 s ($(rl_sa))"
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	[ "${before%% *}" != "$(rl_sa | cut -d' ' -f1)" ] ||
+		la_fail "without MOBIKE: the IKE SA kept its SPIs: it cannot have moved"
+	grep -q "did not agree to MOBIKE; setting up a new IKE SA now" "$AGENT_LOG" ||
+		la_fail "without MOBIKE: the log does not say why a new IKE SA was set up"
+	tb_uplink_add A
+	rl_client_stop
+	NOMOBIKE=", without MOBIKE a new IKE SA on B in $ms ms"
+	echo "$LA_NAME: without MOBIKE: new IKE SA on B, working in $ms ms"
+fi
+
 la_pass "$ROAM_CLIENT: UDP->UDP median $(rl_median udp-udp) ms$([ "$ROAM_CLIENT" = agent ] &&
-	echo ", UDP->TCP $(rl_median udp-tcp) ms, TCP->UDP $(rl_median tcp-udp) ms, remembered $(rl_median remembered) ms")"
+	echo ", UDP->TCP $(rl_median udp-tcp) ms, TCP->UDP $(rl_median tcp-udp) ms, remembered $(rl_median remembered) ms")$NOMOBIKE"
