@@ -58,6 +58,17 @@ static int drop_target(const struct config *cfg, struct privdrop_id *id, bool *d
 	return 0;
 }
 
+uid_t drop_user_uid(const struct config *cfg)
+{
+	struct privdrop_id id;
+
+	/* As drop_target() decides, without its warning (drop_privileges() says it). */
+	if (geteuid() != 0 || privdrop_is_root(cfg->agent.user) ||
+	    privdrop_user(cfg->agent.user, &id) < 0)
+		return (uid_t)-1;
+	return id.uid;
+}
+
 int drop_check(const struct config *cfg, char *err, size_t errlen)
 {
 	struct privdrop_id id;

@@ -84,11 +84,16 @@ const struct netmem_entry *netmem_get(const struct netmem *m, const char *key)
 
 /* ---- the file ------------------------------------------------------------- */
 
-/* What we read: a regular file of ours or root's that only its owner may write. */
-static bool trusted(const struct stat *st)
+/* Ours, root's, or the user the memory was handed to (m->owner). */
+static bool owner_ok(const struct netmem *m, uid_t uid)
 {
-	return S_ISREG(st->st_mode) && (st->st_uid == geteuid() || st->st_uid == 0) &&
-	       !(st->st_mode & 022);
+	return uid == geteuid() || uid == 0 || (m->owner != (uid_t)-1 && uid == m->owner);
+}
+
+/* What we read: a regular file of an owner_ok() user that only its owner may write. */
+static bool trusted(const struct netmem *m, const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && owner_ok(m, st->st_uid) && !(st->st_mode & 022);
 }
 
 /*
@@ -113,9 +118,9 @@ static int load(struct netmem *m, char *err, size_t errlen)
 	}
 	if (fd < 0 || fstat(fd, &st) < 0)
 		goto done;
-	if (!trusted(&st)) {
-		log_warn("netmem: %s is not a regular file of uid %u or root that only its owner "
-			 "may write, ignoring it", m->path, (unsigned)geteuid());
+	if (!trusted(m, &st)) {
+		log_warn("netmem: %s is not a regular file of uid %u, %d or root that only its "
+			 "owner may write, ignoring it", m->path, (unsigned)geteuid(), (int)m->owner);
 		ret = 0;
 		goto done;
 	}
@@ -253,6 +258,7 @@ static int commit(struct netmem *m, const struct change *c)
 	memcpy(disk->dir, m->dir, sizeof(disk->dir));
 	memcpy(disk->path, m->path, sizeof(disk->path));
 	disk->dirfd = m->dirfd;
+	disk->owner = m->owner;
 	what = "lock";
 	suffix = ".lock";
 	lock = lock_take(m);
@@ -282,12 +288,13 @@ done:
 
 /* ---- public ---------------------------------------------------------------- */
 
-int netmem_open(struct netmem *m, const char *dir, char *err, size_t errlen)
+int netmem_open(struct netmem *m, const char *dir, uid_t owner, char *err, size_t errlen)
 {
 	struct stat st;
 
 	memset(m, 0, sizeof(*m));
 	m->dirfd = -1;
+	m->owner = owner;
 	if (!dir || dir[0] != '/') {
 		(void)err_set(err, errlen, "'%s' is not an absolute path", dir ? dir : "");
 		errno = EINVAL;
@@ -298,6 +305,7 @@ int netmem_open(struct netmem *m, const char *dir, char *err, size_t errlen)
 		(void)err_set(err, errlen, "'%.64s...' is too long", dir);
 		memset(m, 0, sizeof(*m));
 		m->dirfd = -1;
+		m->owner = owner;
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -308,7 +316,7 @@ int netmem_open(struct netmem *m, const char *dir, char *err, size_t errlen)
 	/* Every later access goes through this fd: it works after a drop of privileges. */
 	m->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (m->dirfd < 0 || fstat(m->dirfd, &st) < 0 ||
-	    (st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & 022)) {
+	    !owner_ok(m, st.st_uid) || (st.st_mode & 022)) {
 		int e = m->dirfd < 0 ? errno : EPERM;
 
 		(void)err_set(err, errlen, "%s: %s", dir, m->dirfd < 0 ? strerror(e) :

@@ -63,19 +63,22 @@ struct netmem {
 	char dir[NETMEM_PATH_MAX];		/* the directory: for logs */
 	char path[NETMEM_PATH_MAX];		/* <dir>/networks: for logs */
 	int dirfd;				/* every access goes through it; -1: closed */
+	uid_t owner;				/* may own dir and file too; (uid_t)-1: none */
 	size_t n;
 	struct netmem_entry e[NETMEM_MAX];	/* oldest put first */
 };
 
 /*
- * Open dir (absolute; created 0700, one level, if missing; ours or root's,
- * writable by its owner only) and read <dir>/networks. A missing file, and
+ * Open dir (absolute; created 0700, one level, if missing; ours, root's or
+ * owner's (the user it was handed to; (uid_t)-1: none), writable by its
+ * owner only) and read <dir>/networks. A missing file, and
  * one that is ignored (see above), give an empty memory and 0. -1 with errno
  * and err for a bad dir or an I/O error other than ENOENT. Every later
  * access goes through the directory's fd, so it keeps working after the
  * process gave up root (see netmem_hand_over()).
  */
-int netmem_open(struct netmem *m, const char *dir, char *err, size_t errlen) MUST_CHECK;
+int netmem_open(struct netmem *m, const char *dir, uid_t owner, char *err,
+		size_t errlen) MUST_CHECK;
 void netmem_close(struct netmem *m);
 /* The directory, the file and the lock become uid's, before the process becomes uid. */
 int netmem_hand_over(const struct netmem *m, uid_t uid, gid_t gid) MUST_CHECK;

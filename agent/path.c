@@ -43,11 +43,12 @@ void path_report_failure(struct path *p)
 	loop_timer_arm(p->env->loop, &p->t_report, 0);
 }
 
-struct path *path_new(const struct path_env *env, enum config_transport k)
+struct path *path_new(const struct path_env *env, enum config_transport k, bool nat_port)
 {
 	struct path *p = calloc(1, sizeof(*p));
 	const struct config *cfg = env->cfg;
-	uint16_t port = k == CONFIG_TRANSPORT_UDP ? cfg->gateway.port :
+	uint16_t port = k == CONFIG_TRANSPORT_UDP ? (nat_port ? cfg->gateway.nat_port :
+						      cfg->gateway.port) :
 			k == CONFIG_TRANSPORT_TCP ? cfg->transport.tcp_port : cfg->transport.tls_port;
 	struct sockaddr_storage gw = env->gw;
 	char a[64];
@@ -56,6 +57,7 @@ struct path *path_new(const struct path_env *env, enum config_transport k)
 		return NULL;
 	p->env = env;
 	p->kind = k;
+	p->nat_port = nat_port;
 	p->fd = p->sk_ike.fd = p->sk_nat.fd = -1;
 	p->proxy = k != CONFIG_TRANSPORT_UDP && cfg->transport.proxy_host;
 	sockaddr_set_port(&gw, port);
@@ -66,12 +68,12 @@ struct path *path_new(const struct path_env *env, enum config_transport k)
 	return p;
 }
 
-int path_open(struct path *p, bool nat_port)
+int path_open(struct path *p)
 {
 	p->start_ms = loop_now_ms();
 	p->state = PATH_CONNECTING;
 	if (p->kind == CONFIG_TRANSPORT_UDP)
-		return path_udp_open(p, nat_port);
+		return path_udp_open(p, p->nat_port);
 	return path_stream_open(p);
 }
 

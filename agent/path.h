@@ -89,6 +89,7 @@ struct path {
 	enum config_transport kind;
 	enum path_state state;
 	bool proxy;			/* tcp/tls through the HTTP CONNECT proxy */
+	bool nat_port;			/* udp: opened on the NAT-T port */
 	int ifindex;			/* its sockets are bound to this device; 0: none */
 	uint64_t start_ms;		/* path_open() */
 	uint64_t up_ms;			/* first up */
@@ -117,14 +118,16 @@ struct path {
 const char *path_kind_name(enum config_transport k);
 /* A stream's error without its "tcp: "/"tls: " (the path's kind goes first). */
 const char *path_bare_error(const char *err);
-/* A new path of kind k (not started); NULL: out of memory. */
-struct path *path_new(const struct path_env *env, enum config_transport k);
 /*
- * Start it. UDP opens its socket to port 500, or straight to the NAT-T
- * port with nat_port (a move: IKE_SA_INIT is long done) and is up at once;
- * a stream connects (up: owner->up). -1: failed at once, p->err says why.
+ * A new path of kind k (not started); NULL: out of memory. nat_port: UDP
+ * goes straight to the NAT-T port (a move: IKE_SA_INIT is long done).
  */
-int path_open(struct path *p, bool nat_port) MUST_CHECK;
+struct path *path_new(const struct path_env *env, enum config_transport k, bool nat_port);
+/*
+ * Start it. UDP opens its socket (port 500 or the NAT-T port) and is up at
+ * once; a stream connects (up: owner->up). -1: failed at once, p->err says why.
+ */
+int path_open(struct path *p) MUST_CHECK;
 /* Close sockets or stream and free. NULL is fine. */
 void path_free(struct path *p);
 /* One IKE message (no marker: the path adds it on the NAT-T port or a stream). */

@@ -195,7 +195,7 @@ static bool start_next(struct race *r, const char *why)
 			arm_step(r, r->keep);
 			return true;
 		}
-		p = path_new(&s->penv, k);
+		p = path_new(&s->penv, k, r->goal == RACE_MOVE);
 		if (!p) {
 			log_err("race: out of memory");
 			continue;
@@ -206,7 +206,7 @@ static bool start_next(struct race *r, const char *why)
 		via(r, p, px, sizeof(px));
 		log_info("%s, trying %s %s%s", line, kname(p), p->where, px);
 		session_note(s, "trying %s %s%s (%s)", kname(p), p->where, px, line);
-		if (path_open(p, r->goal == RACE_MOVE) == 0) {
+		if (path_open(p) == 0) {
 			if (p->state == PATH_UP)
 				carry(r, p);	/* UDP is up at once; a stream when connected */
 			arm_step(r, p);

@@ -17,7 +17,8 @@
  * for the first IKE_SA_INIT and for moves, instead of waiting udp_timeout
  * for UDP; ROAM_UDP_PROBE_MS after a race was won there, UDP is tried
  * once more in the background (a move raced against the path in use), so
- * a network that changed its mind is noticed.
+ * a network that changed its mind is noticed; each check UDP fails doubles
+ * the wait, up to ROAM_UDP_PROBE_MAX_MS.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +31,7 @@
 #include "util/log.h"
 
 #define ROAM_UDP_PROBE_MS	10000
+#define ROAM_UDP_PROBE_MAX_MS	600000
 #define ROAM_DIR		"roam"	/* in state_dir: the memory, handed to [agent] user */
 
 static void gw_ip(const struct session *s, int *family, uint8_t ip[16])
@@ -71,11 +73,31 @@ static int route_now(struct session *s, struct net_route *r)
 	return 0;
 }
 
+/* See session.h: the MAC may not be known yet. */
+const struct netmem_entry *roam_lookup(const struct netmem *m, const char *id)
+{
+	const struct netmem_entry *e = netmem_get(m, id), *found = NULL;
+	const char *dev = strstr(id, " dev ");
+	size_t n;
+
+	if (e || strncmp(id, "gw ", 3) || !dev)
+		return e;
+	n = (size_t)(dev - id) + 1;	/* "gw IP " */
+	for (size_t i = 0; i < m->n; i++) {
+		if (strncmp(m->e[i].key, id, n) || strstr(m->e[i].key, " dev "))
+			continue;
+		if (found)
+			return NULL;
+		found = &m->e[i];
+	}
+	return found;
+}
+
 static const struct netmem_entry *remembered(const struct session *s)
 {
 	if (!s->roam.mem_ok || !s->roam.network[0])
 		return NULL;
-	return netmem_get(&s->roam.mem, s->roam.network);
+	return roam_lookup(&s->roam.mem, s->roam.network);
 }
 
 unsigned roam_pick_order(const struct config *cfg, const struct netmem_entry *e,
@@ -117,8 +139,13 @@ unsigned roam_order(struct session *s, enum config_transport *order)
 
 void roam_won(struct session *s, const struct path *p, bool udp_tried)
 {
-	const struct netmem_entry *e = remembered(s);
+	const struct netmem_entry *e;
+	struct net_route r;
 	bool blocked = udp_tried;
+
+	/* Traffic went out there: the router's MAC is known now, the id is its best. */
+	(void)route_now(s, &r);
+	e = remembered(s);
 
 	if (p->kind == CONFIG_TRANSPORT_UDP)
 		snprintf(s->roam.why, sizeof(s->roam.why), "udp answered");
@@ -126,10 +153,16 @@ void roam_won(struct session *s, const struct path *p, bool udp_tried)
 		snprintf(s->roam.why, sizeof(s->roam.why), "udp got no answer on this network");
 	/* On a network remembered as UDP-hostile, UDP is tried again later. */
 	if (s->roam.hostile && p->kind != CONFIG_TRANSPORT_UDP && s->cfg->tunnel.roam &&
-	    config_uses_transport(s->cfg, CONFIG_TRANSPORT_UDP))
-		loop_timer_arm(s->loop, &s->roam.t_udp_probe, ROAM_UDP_PROBE_MS);
-	else
+	    config_uses_transport(s->cfg, CONFIG_TRANSPORT_UDP)) {
+		/* 10 s, then twice as long after each check UDP failed, up to 10 min */
+		s->roam.probe_ms = !s->roam.probe_ms ? ROAM_UDP_PROBE_MS :
+				   s->roam.probe_ms >= ROAM_UDP_PROBE_MAX_MS / 2 ?
+				   ROAM_UDP_PROBE_MAX_MS : s->roam.probe_ms * 2;
+		loop_timer_arm(s->loop, &s->roam.t_udp_probe, s->roam.probe_ms);
+	} else {
 		loop_timer_disarm(s->loop, &s->roam.t_udp_probe);
+		s->roam.probe_ms = 0;
+	}
 	/* Not tried this time: what we knew of UDP here stays. */
 	if (!udp_tried && p->kind != CONFIG_TRANSPORT_UDP && e)
 		blocked = e->udp_blocked;
@@ -155,6 +188,8 @@ static void move(struct session *s, const char *why, struct path *keep)
 		return;
 	}
 	n = roam_order(s, order);
+	if (!keep)
+		s->roam.probe_ms = 0;	/* a new network: its first check comes soon */
 	if (keep) {
 		/* the background check: UDP, else the path in use */
 		order[0] = CONFIG_TRANSPORT_UDP;
@@ -252,7 +287,8 @@ void roam_init(struct session *s)
 		char dir[NETMEM_PATH_MAX];
 
 		snprintf(dir, sizeof(dir), "%s/" ROAM_DIR, cfg->agent.state_dir);
-		if (netmem_open(&s->roam.mem, dir, err, sizeof(err)) < 0)
+		/* Handed to [agent] user by an earlier run: read it as root all the same. */
+		if (netmem_open(&s->roam.mem, dir, drop_user_uid(cfg), err, sizeof(err)) < 0)
 			log_warn("agent: network memory off: %s", err);
 		else
 			s->roam.mem_ok = true;

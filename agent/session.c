@@ -359,6 +359,7 @@ static int session_connect(struct session *s)
 	s->ike_cfg.trust = s->trust;
 	s->ike_cfg.cred = s->cred;
 	n = roam_order(s, order);
+	s->roam.probe_ms = 0;
 	return race_start(s, RACE_INIT, order, n, NULL, "race");
 }
 

@@ -137,6 +137,7 @@ struct session_roam {
 	bool recheck;			/* changed again during a move: look once it is over */
 	bool hostile;			/* remembered as UDP-hostile: its transport went first */
 	struct loop_timer t_udp_probe;	/* back to UDP from a remembered TCP network? */
+	uint32_t probe_ms;		/* its interval now: 10 s, doubling up to 10 min */
 };
 
 /* Preallocated once: no allocation in the data path. */
@@ -279,6 +280,14 @@ void roam_check(struct session *s, const char *why);
  */
 unsigned roam_pick_order(const struct config *cfg, const struct netmem_entry *e,
 			 enum config_transport *order, bool *hostile);
+/*
+ * What m says of network id. Its router's MAC may not be in the neighbour
+ * table yet (nothing was sent there since the link came up): the id is
+ * then "gw IP dev IF", and the one entry for a router of that address with
+ * a known MAC is taken for it; with two such entries (two networks behind
+ * 192.168.1.1, say) nothing is known (NULL).
+ */
+const struct netmem_entry *roam_lookup(const struct netmem *m, const char *id);
 /* A race was won over p: remember it for this network; on a remembered
  * UDP-hostile one, check UDP again in ROAM_UDP_PROBE_MS (a move raced
  * against the path in use). */
@@ -299,6 +308,8 @@ struct session_child *dp_child_current(struct session *s);
 /* drop.c: giving up root after the setup that needs it ([agent] user, socket_group) */
 /* The control socket's group (CTL_NO_GROUP: root only); -1 if a configured one is missing. */
 int drop_socket_group(const struct config *cfg, gid_t *out, char *err, size_t errlen) MUST_CHECK;
+/* The uid [agent] user will run as; (uid_t)-1 when the agent stays as it is. */
+uid_t drop_user_uid(const struct config *cfg);
 /* Would [agent] user and socket_group work here (`ikeagent check`)? */
 int drop_check(const struct config *cfg, char *err, size_t errlen) MUST_CHECK;
 /*

@@ -115,6 +115,32 @@ fi
 
 rl_client_stop
 
+# Started on the network remembered as UDP-hostile (B): TCP at once, no
+# wait for UDP; B then lets UDP through again, and the background check of
+# UDP (10 s after the race) moves the tunnel to UDP.
+REMEMBERED=""
+if [ "$ROAM_CLIENT" = agent ] && [ -z "$BROKEN" ]; then
+	tb_uplink_block B udp || la_fail "cannot block UDP on uplink B"
+	tb_uplink_del A
+	lt_conf "$WORK/agent.conf" tunnel.mobike=yes tunnel.reconnect=yes
+	t0=$(date +%s%N)
+	la_start "$WORK/agent.conf"
+	la_wait_up "start on the remembered B" 10
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	[ "$(la_json_str transport)" = tcp ] || bad "start on B: transport $(la_json_str transport), want tcp"
+	grep -q "trying tcp first" "$AGENT_LOG" || bad "start on B: the memory was not used"
+	! grep -q "udp: no answer" "$AGENT_LOG" || bad "start on B: waited for UDP although B is remembered"
+	tb_uplink_block B
+	tb_wait_for '[ "$(la_json_str transport)" = udp ]' "$(la_dl 20)" ||
+		bad "B lets UDP through again: still on $(la_json_str transport) after 20 s"
+	grep -q "checking UDP again" "$AGENT_LOG" || bad "no background check of UDP in the log"
+	REMEMBERED=", started on remembered B over tcp in $ms ms, back on udp by the background check"
+	echo "$LA_NAME: started on the remembered B: up over tcp in $ms ms; UDP open again -> $(la_json_str transport)"
+	tb_uplink_add A
+	rl_client_stop
+fi
+[ "$FAILS" = 0 ] || la_fail "$FAILS roaming assertion(s) failed (above)"
+
 # Without MOBIKE (ikeagent told not to announce it): a network change gives
 # a new IKE SA at once, and the log says why.
 NOMOBIKE=""
@@ -139,4 +165,4 @@ if [ "$ROAM_CLIENT" = agent ]; then
 fi
 
 la_pass "$ROAM_CLIENT: UDP->UDP median $(rl_median udp-udp) ms$([ "$ROAM_CLIENT" = agent ] &&
-	echo ", UDP->TCP $(rl_median udp-tcp) ms, TCP->UDP $(rl_median tcp-udp) ms, remembered $(rl_median remembered) ms")$NOMOBIKE"
+	echo ", UDP->TCP $(rl_median udp-tcp) ms, TCP->UDP $(rl_median tcp-udp) ms, remembered $(rl_median remembered) ms")$REMEMBERED$NOMOBIKE"

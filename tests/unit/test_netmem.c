@@ -120,7 +120,7 @@ START_TEST(round_trip)
 {
 	const struct netmem_entry *e;
 
-	ck_assert_int_eq(netmem_open(&m, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(netmem_open(&m, dir, (uid_t)-1, err, sizeof(err)), 0);
 	ck_assert_uint_eq(m.n, 0);
 	ck_assert_int_eq(netmem_put(&m, "gw 10.1.0.1 aa:bb:cc:dd:ee:ff", TCP, false, true, 1000),
 			 0);
@@ -133,7 +133,7 @@ START_TEST(round_trip)
 		    "3000 tls pu hotel  two spaces \n"
 		    "18446744073709551615 tls p cafe\n");
 
-	ck_assert_int_eq(netmem_open(&m2, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(netmem_open(&m2, dir, (uid_t)-1, err, sizeof(err)), 0);
 	ck_assert_uint_eq(m2.n, 4);
 	same_entries(&m, &m2);
 	e = netmem_get(&m2, "hotel  two spaces ");
@@ -151,7 +151,7 @@ END_TEST
 
 START_TEST(forget_removes)
 {
-	ck_assert_int_eq(netmem_open(&m, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(netmem_open(&m, dir, (uid_t)-1, err, sizeof(err)), 0);
 	ck_assert_int_eq(netmem_put(&m, "a", TCP, false, false, 1), 0);
 	ck_assert_int_eq(netmem_put(&m, "b", TCP, false, false, 2), 0);
 	ck_assert_int_eq(netmem_forget(&m, "a"), 0);
@@ -168,7 +168,7 @@ START_TEST(bad_arguments)
 
 	memset(longkey, 'k', sizeof(longkey) - 1);
 	longkey[NETMEM_KEY_MAX] = '\0';
-	ck_assert_int_eq(netmem_open(&m, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(netmem_open(&m, dir, (uid_t)-1, err, sizeof(err)), 0);
 	errno = 0;
 	ck_assert_int_eq(netmem_put(&m, "", TCP, false, false, 1), -1);
 	ck_assert_int_eq(errno, EINVAL);
@@ -185,7 +185,7 @@ START_TEST(bad_arguments)
 	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_uint_eq(m.n, 1);
 
-	ck_assert_int_eq(netmem_open(&m, "relative/dir", err, sizeof(err)), -1);
+	ck_assert_int_eq(netmem_open(&m, "relative/dir", (uid_t)-1, err, sizeof(err)), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "not an absolute path"));
 }
@@ -219,19 +219,44 @@ END_TEST
 
 /* ---- missing and corrupt files --------------------------------------------- */
 
+/* Handed to [agent] user before the drop: root reads it back next time when told whom to. */
+START_TEST(handed_over_to_the_agent_user)
+{
+	char sub[128];
+
+	in_dir(sub, sizeof(sub), "handed");
+	ck_assert_int_eq(netmem_open(&m, sub, (uid_t)-1, err, sizeof(err)), 0);
+	ck_assert_int_eq(netmem_put(&m, "a", TCP, false, true, 1), 0);
+	if (geteuid() != 0) {
+		netmem_close(&m);
+		check_skip("handed_over_to_the_agent_user", "chown needs root");
+		return;
+	}
+	ck_assert_int_eq(netmem_hand_over(&m, 65534, 65534), 0);
+	netmem_close(&m);
+	ck_assert_int_eq(netmem_open(&m, sub, 65534, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(netmem_get(&m, "a"));
+	ck_assert(netmem_get(&m, "a")->udp_blocked);
+	netmem_close(&m);
+	/* not told: someone else's directory */
+	ck_assert_int_eq(netmem_open(&m, sub, (uid_t)-1, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "not a directory of ours or root"));
+}
+END_TEST
+
 START_TEST(missing_file)
 {
 	char sub[128];
 
-	ck_assert_int_eq(netmem_open(&m, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(netmem_open(&m, dir, (uid_t)-1, err, sizeof(err)), 0);
 	ck_assert_uint_eq(m.n, 0);
 	ck_assert_uint_eq(files_named("networks"), 0);	/* open creates nothing */
 	/* A directory that does not exist yet: made (0700), empty, the first put saves. */
 	in_dir(sub, sizeof(sub), "state");
-	ck_assert_int_eq(netmem_open(&m, sub, err, sizeof(err)), 0);
+	ck_assert_int_eq(netmem_open(&m, sub, (uid_t)-1, err, sizeof(err)), 0);
 	ck_assert_uint_eq(m.n, 0);
 	ck_assert_int_eq(netmem_put(&m, "a", TCP, false, false, 1), 0);
-	ck_assert_int_eq(netmem_open(&m2, sub, err, sizeof(err)), 0);
+	ck_assert_int_eq(netmem_open(&m2, sub, (uid_t)-1, err, sizeof(err)), 0);
 	ck_assert_uint_eq(m2.n, 1);
 }
 END_TEST
@@ -244,10 +269,10 @@ START_TEST(io_error_is_an_error)
 	in_dir(file, sizeof(file), "plain");
 	write_file(file, "x", 1);
 	snprintf(sub, sizeof(sub), "%s/state", file);
-	ck_assert_int_eq(netmem_open(&m, file, err, sizeof(err)), -1);
+	ck_assert_int_eq(netmem_open(&m, file, (uid_t)-1, err, sizeof(err)), -1);
 	ck_assert_int_eq(errno, ENOTDIR);
 	ck_assert_ptr_nonnull(strstr(err, "plain"));
-	ck_assert_int_eq(netmem_open(&m, sub, err, sizeof(err)), -1);
+	ck_assert_int_eq(netmem_open(&m, sub, (uid_t)-1, err, sizeof(err)), -1);
 	/* A put that cannot save keeps the change in memory. */
 	strcpy(m.dir, file);
 	snprintf(m.path, sizeof(m.path), "%s/networks", file);
@@ -312,7 +337,7 @@ static void check_ignored(const void *text, size_t len, const char *why)
 	/* ... and open goes on with an empty memory. */
 	in_dir(path, sizeof(path), "networks");
 	write_file(path, text, len);
-	ck_assert_int_eq(netmem_open(&m, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(netmem_open(&m, dir, (uid_t)-1, err, sizeof(err)), 0);
 	ck_assert_uint_eq(m.n, 0);
 }
 
@@ -399,15 +424,15 @@ START_TEST(untrusted_file_ignored)
 
 	in_dir(path, sizeof(path), "networks");
 	write_file(path, "ikeagent-networks 1\n1 tcp - a\n", 30);
-	ck_assert_int_eq(netmem_open(&m, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(netmem_open(&m, dir, (uid_t)-1, err, sizeof(err)), 0);
 	ck_assert_uint_eq(m.n, 1);
 	ck_assert_int_eq(chmod(path, 0666), 0);
-	ck_assert_int_eq(netmem_open(&m, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(netmem_open(&m, dir, (uid_t)-1, err, sizeof(err)), 0);
 	ck_assert_uint_eq(m.n, 0);
 	/* A directory (or fifo) at the path is not read either. */
 	ck_assert_int_eq(unlink(path), 0);
 	ck_assert_int_eq(mkfifo(path, 0600), 0);
-	ck_assert_int_eq(netmem_open(&m, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(netmem_open(&m, dir, (uid_t)-1, err, sizeof(err)), 0);
 	ck_assert_uint_eq(m.n, 0);
 }
 END_TEST
@@ -424,7 +449,7 @@ START_TEST(full_memory_evicts_oldest)
 	in_dir(path, sizeof(path), "networks");
 	write_file(path, text, len);
 	free(text);
-	ck_assert_int_eq(netmem_open(&m, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(netmem_open(&m, dir, (uid_t)-1, err, sizeof(err)), 0);
 	ck_assert_uint_eq(m.n, NETMEM_MAX);
 	ck_assert_uint_eq(netmem_get(&m, "key 100")->seen_s, 5);
 
@@ -441,7 +466,7 @@ START_TEST(full_memory_evicts_oldest)
 	ck_assert_int_eq(netmem_put(&m, "key 1", UDP, false, false, 5002), 0);
 	ck_assert_ptr_nonnull(netmem_get(&m, "key 2"));
 	ck_assert_uint_eq(m.n, NETMEM_MAX);
-	ck_assert_int_eq(netmem_open(&m2, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(netmem_open(&m2, dir, (uid_t)-1, err, sizeof(err)), 0);
 	same_entries(&m, &m2);
 }
 END_TEST
@@ -450,7 +475,7 @@ START_TEST(update_moves_entry)
 {
 	const struct netmem_entry *e;
 
-	ck_assert_int_eq(netmem_open(&m, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(netmem_open(&m, dir, (uid_t)-1, err, sizeof(err)), 0);
 	ck_assert_int_eq(netmem_put(&m, "a", UDP, false, false, 10), 0);
 	ck_assert_int_eq(netmem_put(&m, "b", TCP, false, true, 20), 0);
 	ck_assert_int_eq(netmem_put(&m, "c", TLS, true, true, 30), 0);
@@ -472,7 +497,7 @@ static void child_puts(int c, int n)
 	static struct netmem own;
 	char key[64];
 
-	if (netmem_open(&own, dir, NULL, 0) < 0)
+	if (netmem_open(&own, dir, (uid_t)-1, NULL, 0) < 0)
 		_exit(10);
 	for (int i = 0; i < n; i++) {
 		snprintf(key, sizeof(key), "child %d key %d", c, i);
@@ -504,7 +529,7 @@ START_TEST(concurrent_writers_keep_each_other)
 	char key[64];
 
 	two_writers(100);
-	ck_assert_int_eq(netmem_open(&m, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(netmem_open(&m, dir, (uid_t)-1, err, sizeof(err)), 0);
 	ck_assert_uint_eq(m.n, 200);
 	for (int c = 0; c < 2; c++) {
 		for (int i = 0; i < 100; i++) {
@@ -521,7 +546,7 @@ START_TEST(concurrent_writers_past_the_cap)
 	char key[64];
 
 	two_writers(150);
-	ck_assert_int_eq(netmem_open(&m, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(netmem_open(&m, dir, (uid_t)-1, err, sizeof(err)), 0);
 	ck_assert_uint_eq(m.n, NETMEM_MAX);
 	/*
 	 * An entry goes only as the smallest seen_s of 256 on disk. Of the keys
@@ -546,7 +571,7 @@ START_TEST(file_mode_and_no_tmp)
 	struct stat st;
 
 	umask(0);
-	ck_assert_int_eq(netmem_open(&m, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(netmem_open(&m, dir, (uid_t)-1, err, sizeof(err)), 0);
 	ck_assert_int_eq(netmem_put(&m, "a", TCP, false, false, 1), 0);
 	in_dir(path, sizeof(path), "networks");
 	ck_assert_int_eq(lstat(path, &st), 0);
@@ -585,7 +610,7 @@ START_TEST(symlink_at_file_not_followed)
 	victim(target, sizeof(target));
 	in_dir(path, sizeof(path), "networks");
 	ck_assert_int_eq(symlink(target, path), 0);
-	ck_assert_int_eq(netmem_open(&m, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(netmem_open(&m, dir, (uid_t)-1, err, sizeof(err)), 0);
 	ck_assert_uint_eq(m.n, 0);	/* not read through the link */
 	ck_assert_int_eq(netmem_put(&m, "a", TCP, false, false, 1), 0);
 	victim_untouched(target);	/* not written through it */
@@ -604,7 +629,7 @@ START_TEST(symlink_at_tmp_not_followed)
 	snprintf(name, sizeof(name), "networks.tmp.%ld", (long)getpid());
 	in_dir(path, sizeof(path), name);
 	ck_assert_int_eq(symlink(target, path), 0);
-	ck_assert_int_eq(netmem_open(&m, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(netmem_open(&m, dir, (uid_t)-1, err, sizeof(err)), 0);
 	ck_assert_int_eq(netmem_put(&m, "a", TCP, false, false, 1), 0);
 	victim_untouched(target);
 	ck_assert_int_eq(lstat(path, &st), -1);
@@ -620,7 +645,7 @@ START_TEST(symlink_at_lock_refused)
 	victim(target, sizeof(target));
 	in_dir(path, sizeof(path), "networks.lock");
 	ck_assert_int_eq(symlink(target, path), 0);
-	ck_assert_int_eq(netmem_open(&m, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(netmem_open(&m, dir, (uid_t)-1, err, sizeof(err)), 0);
 	ck_assert_int_eq(netmem_put(&m, "a", TCP, false, false, 1), -1);
 	ck_assert_int_eq(errno, ELOOP);
 	ck_assert_ptr_nonnull(netmem_get(&m, "a"));	/* in memory still */
@@ -645,6 +670,7 @@ static Suite *netmem_suite(void)
 	tcase_add_test(tm, full_memory_evicts_oldest);
 	tcase_add_test(tm, update_moves_entry);
 	tcase_add_test(tf, missing_file);
+	tcase_add_test(tf, handed_over_to_the_agent_user);
 	tcase_add_test(tf, io_error_is_an_error);
 	tcase_add_test(tf, corrupt_files_ignored);
 	tcase_add_test(tf, too_many_entries_ignored);

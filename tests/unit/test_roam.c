@@ -101,6 +101,39 @@ START_TEST(remembered_transport_no_longer_configured_is_ignored)
 }
 END_TEST
 
+static void put(struct netmem *m, const char *key, enum config_transport t)
+{
+	struct netmem_entry *e = &m->e[m->n++];
+
+	memset(e, 0, sizeof(*e));
+	snprintf(e->key, sizeof(e->key), "%s", key);
+	e->transport = t;
+	e->udp_blocked = t != CONFIG_TRANSPORT_UDP;
+	e->seen_s = 1000 + m->n;
+}
+
+/* The router's MAC not learnt yet: the one router of that address stands in for it. */
+START_TEST(router_mac_not_known_yet)
+{
+	static struct netmem m;
+
+	memset(&m, 0, sizeof(m));
+	m.dirfd = -1;
+	put(&m, "gw 10.98.0.1 02:00:00:00:00:01", CONFIG_TRANSPORT_TCP);
+	put(&m, "net 10.5.0.0/24 dev wlan0", CONFIG_TRANSPORT_TLS);
+	ck_assert_str_eq(roam_lookup(&m, "gw 10.98.0.1 02:00:00:00:00:01")->key,
+			 "gw 10.98.0.1 02:00:00:00:00:01");
+	ck_assert_str_eq(roam_lookup(&m, "gw 10.98.0.1 dev wlan0")->key,
+			 "gw 10.98.0.1 02:00:00:00:00:01");
+	ck_assert_ptr_null(roam_lookup(&m, "gw 10.98.0.10 dev wlan0"));	/* not a prefix match */
+	ck_assert_ptr_null(roam_lookup(&m, "gw 10.98.0.1 02:00:00:00:00:02"));	/* another router */
+	ck_assert_str_eq(roam_lookup(&m, "net 10.5.0.0/24 dev wlan0")->key, "net 10.5.0.0/24 dev wlan0");
+	/* two networks behind 10.98.0.1: which one is unknown */
+	put(&m, "gw 10.98.0.1 02:00:00:00:00:02", CONFIG_TRANSPORT_UDP);
+	ck_assert_ptr_null(roam_lookup(&m, "gw 10.98.0.1 dev wlan0"));
+}
+END_TEST
+
 static Suite *roam_suite(void)
 {
 	Suite *s = suite_create("roam");
@@ -110,6 +143,7 @@ static Suite *roam_suite(void)
 	tcase_add_test(tc, udp_hostile_network_starts_with_what_worked);
 	tcase_add_test(tc, udp_that_worked_changes_nothing);
 	tcase_add_test(tc, remembered_transport_no_longer_configured_is_ignored);
+	tcase_add_test(tc, router_mac_not_known_yet);
 	suite_add_tcase(s, tc);
 	return s;
 }
