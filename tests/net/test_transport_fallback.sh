@@ -50,10 +50,12 @@ expect_transport() {
 
 lt_up
 la_blob 1
+# Every case is a first visit of this network: the memory of the case before
+# (e.g. UDP got no answer here) would put its transport first.
 
 # ---- 1. nothing blocked: UDP ----------------------------------------------------------
 
-lt_conf "$WORK/a.conf"
+lt_conf "$WORK/a.conf" tunnel.network_memory=no
 lt_start_timed "$WORK/a.conf" "udp open" 10
 t_udp=$LT_TTT_MS
 expect_transport "udp open" udp
@@ -64,7 +66,7 @@ la_down "udp open"
 # ---- 2. UDP blocked: TCP --------------------------------------------------------------
 
 lt_block udp
-lt_conf "$WORK/b.conf"
+lt_conf "$WORK/b.conf" tunnel.network_memory=no
 lt_start_timed "$WORK/b.conf" "udp blocked" 10
 t_tcp=$LT_TTT_MS
 expect_transport "udp blocked" tcp
@@ -85,7 +87,7 @@ la_down "udp blocked"
 # ---- 3. only TCP 443: TLS -------------------------------------------------------------
 
 lt_block udp tcp4500
-lt_conf "$WORK/c.conf"
+lt_conf "$WORK/c.conf" tunnel.network_memory=no
 lt_start_timed "$WORK/c.conf" "only tls" 10
 t_tls=$LT_TTT_MS
 expect_transport "only tls" tls
@@ -103,7 +105,7 @@ la_down "only tls"
 
 lt_proxy_start 443
 lt_block all-but-proxy
-lt_conf "$WORK/d.conf" \
+lt_conf "$WORK/d.conf" tunnel.network_memory=no \
 	transport.proxy="http://$LT_PROXY_USER:$LT_PROXY_PASS@$TB_GW_ADDR:$LT_PROXY_PORT"
 lt_start_timed "$WORK/d.conf" "proxy" 10
 t_proxy=$LT_TTT_MS
@@ -123,7 +125,7 @@ lt_no_secret "proxy"
 # ---- 5. the proxy refuses every CONNECT -----------------------------------------------
 
 lt_proxy_start 8443
-lt_conf "$WORK/e.conf" tunnel.reconnect=yes \
+lt_conf "$WORK/e.conf" tunnel.network_memory=no tunnel.reconnect=yes \
 	transport.proxy="http://$LT_PROXY_USER:$LT_PROXY_PASS@$TB_GW_ADDR:$LT_PROXY_PORT"
 la_start "$WORK/e.conf"
 la_log_wait "tls: proxy refused CONNECT to $TB_GW_ADDR:443: HTTP 403, (no transport left to try|waiting for udp)" 5 ||
