@@ -221,9 +221,14 @@ int netwatch_parse(const void *buf, size_t len, netwatch_event_cb cb, void *ctx)
 	left = (int)len;
 	/*
 	 * mnl_nlmsg_ok() compares (int)nlmsg_len <= left: a length of 2^31 or
-	 * more turns negative and passes. Compare unsigned as well.
+	 * more turns negative and passes. Compare unsigned as well. And
+	 * mnl_attr_for_each() walks up to MNL_ALIGN(nlmsg_len): the padding
+	 * must be in the buffer too (the kernel always sends it; a message cut
+	 * just before its padding let an attribute reach 1-3 bytes past the
+	 * end, found by fuzz_netwatch).
 	 */
-	for (; mnl_nlmsg_ok(nlh, left) && nlh->nlmsg_len <= (uint32_t)left;
+	for (; mnl_nlmsg_ok(nlh, left) && nlh->nlmsg_len <= (uint32_t)left &&
+	       MNL_ALIGN(nlh->nlmsg_len) <= (uint32_t)left;
 	     nlh = mnl_nlmsg_next(nlh, &left)) {
 		if (parse_one(nlh, &ev)) {
 			cb(ctx, &ev);

@@ -332,6 +332,39 @@ START_TEST(parse_truncated)
 }
 END_TEST
 
+/*
+ * fuzz_netwatch's finding: a message whose length is not a multiple of 4,
+ * last in the buffer without its padding, with an attribute whose length
+ * reaches into that padding. mnl_attr_for_each() walks to the aligned end:
+ * the message is cut (EBADMSG), nothing is read past the buffer (an
+ * exact-size heap copy, so ASan would see it).
+ */
+START_TEST(parse_message_without_its_padding)
+{
+	struct msgbuf m = { .len = 0 };
+	struct nlmsghdr *nlh = put_msg(&m, RTM_NEWLINK, sizeof(struct ifinfomsg));
+	struct nlattr *a = mnl_nlmsg_get_payload_tail(nlh);
+	struct evs e;
+	uint8_t *copy;
+	size_t len;
+
+	a->nla_type = IFLA_IFNAME;
+	a->nla_len = 12;			/* 8 bytes of name */
+	memcpy(a + 1, "ethernet", 8);
+	nlh->nlmsg_len += 9;			/* but the message ends after the 5th */
+	len = nlh->nlmsg_len;
+	ck_assert_uint_ne(len % 4, 0);
+	copy = malloc(len);
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, m.b, len);
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(netwatch_parse(copy, len, collect, &e), -1);
+	ck_assert_int_eq(errno, EBADMSG);
+	ck_assert_int_eq(e.n, 0);
+	free(copy);
+}
+END_TEST
+
 START_TEST(parse_bad_attributes)
 {
 	struct msgbuf m = { .len = 0 };
@@ -627,6 +660,7 @@ static Suite *netwatch_suite(void)
 	tcase_add_test(pure, parse_valid_messages);
 	tcase_add_test(pure, parse_truncated);
 	tcase_add_test(pure, parse_bad_attributes);
+	tcase_add_test(pure, parse_message_without_its_padding);
 	suite_add_tcase(s, pure);
 	tcase_set_timeout(ns, 30);
 	tcase_add_test(ns, route_and_network_id);
