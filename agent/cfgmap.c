@@ -214,7 +214,7 @@ static int esp_props_check(const struct proposal_list *l, char *err, size_t errl
 	return 0;
 }
 
-static void addr_from(const struct sockaddr_storage *ss, uint8_t ip[16], uint16_t *port)
+void cfgmap_addr(const struct sockaddr_storage *ss, uint8_t ip[16], uint16_t *port)
 {
 	memset(ip, 0, 16);
 	*port = 0;
@@ -299,8 +299,8 @@ int cfgmap_ike(const struct config *cfg, const struct sockaddr_storage *local,
 	out->retransmit_ms = SESSION_RETRANSMIT_MS;
 	out->retransmit_tries = SESSION_RETRANSMIT_TRIES;
 	out->family = remote && remote->ss_family == AF_INET6 ? AF_INET6 : AF_INET;
-	addr_from(local, out->local_ip, &out->local_port);
-	addr_from(remote, out->remote_ip, &out->remote_port);
+	cfgmap_addr(local, out->local_ip, &out->local_port);
+	cfgmap_addr(remote, out->remote_ip, &out->remote_port);
 	/* ESP always travels in UDP (RFC 7296 §2.23 allows faking the NAT). */
 	out->force_encap = true;
 	return 0;

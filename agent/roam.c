@@ -34,35 +34,24 @@
 #define ROAM_UDP_PROBE_MAX_MS	600000
 #define ROAM_DIR		"roam"	/* in state_dir: the memory, handed to [agent] user */
 
-static void gw_ip(const struct session *s, int *family, uint8_t ip[16])
-{
-	const struct sockaddr_storage *gw = &s->penv.gw;
-
-	memset(ip, 0, 16);
-	*family = gw->ss_family;
-	if (gw->ss_family == AF_INET6)
-		memcpy(ip, &((const struct sockaddr_in6 *)gw)->sin6_addr, 16);
-	else
-		memcpy(ip, &((const struct sockaddr_in *)gw)->sin_addr, 4);
-}
-
+/* ss has address ip (16 bytes, zero-padded, as netwatch and cfgmap_addr give it). */
 static bool same_ip(const struct sockaddr_storage *ss, int family, const uint8_t *ip)
 {
-	if (ss->ss_family != family)
-		return false;
-	if (family == AF_INET6)
-		return !memcmp(&((const struct sockaddr_in6 *)ss)->sin6_addr, ip, 16);
-	return !memcmp(&((const struct sockaddr_in *)ss)->sin_addr, ip, 4);
+	uint8_t a[16];
+	uint16_t port;
+
+	cfgmap_addr(ss, a, &port);
+	return ss->ss_family == family && !memcmp(a, ip, sizeof(a));
 }
 
 /* The route to the gateway now; the network it goes through into s->roam. */
 static int route_now(struct session *s, struct net_route *r)
 {
 	uint8_t ip[16];
-	int family;
+	uint16_t port;
 
-	gw_ip(s, &family, ip);
-	if (netwatch_route(family, ip, s->cfg->agent.fwmark, r) < 0) {
+	cfgmap_addr(&s->penv.gw, ip, &port);
+	if (netwatch_route(s->penv.gw.ss_family, ip, s->cfg->agent.fwmark, r) < 0) {
 		s->roam.ifindex = 0;	/* new paths: not bound to a device */
 		return -1;
 	}

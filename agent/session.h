@@ -329,6 +329,8 @@ int drop_privileges(struct session *s, int *rc, char *err, size_t errlen) MUST_C
 int cfgmap_ike(const struct config *cfg, const struct sockaddr_storage *local,
 	       const struct sockaddr_storage *remote, struct ike_sa_cfg *out, char *err,
 	       size_t errlen) MUST_CHECK;
+/* An address as IKE carries it: the IP zero-padded to 16 bytes, the port (NULL: zeros). */
+void cfgmap_addr(const struct sockaddr_storage *ss, uint8_t ip[16], uint16_t *port);
 void cfgmap_cidr_to_ts(const struct cidr *c, struct ike_ts_sel *ts);
 /* A selector's address range as the fewest CIDRs; ENOBUFS beyond max. */
 int cfgmap_ts_to_cidrs(const struct ike_ts_sel *ts, struct tun_cidr *out, size_t max,

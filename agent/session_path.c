@@ -84,16 +84,6 @@ static const struct ike_sa_ops session_ike_ops = {
 	.moved = op_moved,
 };
 
-static void ss_ip(const struct sockaddr_storage *ss, uint8_t ip[16], uint16_t *port)
-{
-	memset(ip, 0, 16);
-	if (ss->ss_family == AF_INET)
-		memcpy(ip, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-	else if (ss->ss_family == AF_INET6)
-		memcpy(ip, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
-	*port = sockaddr_port(ss);
-}
-
 void session_ike_addrs(struct session *s, const struct path *p)
 {
 	uint8_t lip[16], rip[16];
@@ -101,8 +91,8 @@ void session_ike_addrs(struct session *s, const struct path *p)
 
 	if (!s->ike)
 		return;
-	ss_ip(&p->local, lip, &lport);
-	ss_ip(&p->remote, rip, &rport);
+	cfgmap_addr(&p->local, lip, &lport);
+	cfgmap_addr(&p->remote, rip, &rport);
 	ike_sa_set_addrs(s->ike, p->remote.ss_family == AF_INET6 ? AF_INET6 : AF_INET, lip, lport,
 			 rip, rport);
 }
