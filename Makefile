@@ -1,7 +1,7 @@
 # ikeagent build. `make` builds build/ikeagent; `make check` runs every test;
 # `make test` is the one command CI runs (deps, sanitized tests, fuzz smoke).
 #
-# Layout: every .c under util/ ike/ esp/ transport/ tun/ agent/ goes into
+# Layout: every .c under util/ eap/ ike/ esp/ transport/ tun/ agent/ goes into
 # one static library (agent/main.c excepted); each tests/unit/test_*.c is a
 # Check program; each tests/fuzz/fuzz_*.c a libFuzzer target whose corpus
 # lives in tests/fuzz/corpus/NAME/.
@@ -24,7 +24,7 @@ LDLIBS_ALL = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypt
 TEST_LIBS  = $(shell pkg-config --libs check libsodium 2>/dev/null || echo -lcheck -lsodium) -lm
 
 # MODULES lets one module be built and tested alone: make MODULES="util esp" ...
-MODULES ?= util ike esp transport tun agent
+MODULES ?= util eap ike esp transport tun agent
 LIB_SRC  = $(filter-out agent/main.c relay/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      = $(BUILD)/libikeagent.a
