@@ -30,6 +30,7 @@ static const char no_legacy[] = "MD4 is not available: OpenSSL's legacy provider
 static struct {
 	pthread_once_t once;
 	OSSL_LIB_CTX *ctx;
+	OSSL_PROVIDER *prov[2];
 	EVP_MD *md4;
 	EVP_CIPHER *des;
 } legacy = { .once = PTHREAD_ONCE_INIT };
@@ -40,20 +41,23 @@ static void legacy_init(void)
 
 	if (!ctx)
 		return;
-	if (!OSSL_PROVIDER_load(ctx, "legacy") || !OSSL_PROVIDER_load(ctx, "default"))
-		goto fail;
+	legacy.prov[0] = OSSL_PROVIDER_load(ctx, "legacy");
+	legacy.prov[1] = OSSL_PROVIDER_load(ctx, "default");
 	legacy.md4 = EVP_MD_fetch(ctx, "MD4", NULL);
 	legacy.des = EVP_CIPHER_fetch(ctx, "DES-ECB", NULL);
-	if (!legacy.md4 || !legacy.des)
-		goto fail;
-	legacy.ctx = ctx;
-	return;
-fail:
+	if (legacy.prov[0] && legacy.prov[1] && legacy.md4 && legacy.des) {
+		legacy.ctx = ctx;
+		return;
+	}
 	EVP_MD_free(legacy.md4);
 	EVP_CIPHER_free(legacy.des);
+	for (int i = 0; i < 2; i++)
+		if (legacy.prov[i])
+			OSSL_PROVIDER_unload(legacy.prov[i]);
+	OSSL_LIB_CTX_free(ctx);
+	memset(&legacy.prov, 0, sizeof(legacy.prov));
 	legacy.md4 = NULL;
 	legacy.des = NULL;
-	OSSL_LIB_CTX_free(ctx);	/* unloads the providers too */
 }
 
 static bool legacy_ok(void)

@@ -181,6 +181,17 @@ static bool tok_is(const struct tok *t, const char *key)
 	return t->len >= 2 && t->p[0] == key[0] && t->p[1] == '=';
 }
 
+/* "S=" and 40 hex digits (RFC 2759 §5: auth_string). */
+static bool is_auth_string(const struct tok *t)
+{
+	if (t->len != MSCHAP_AUTH_STR_LEN)
+		return false;
+	for (size_t i = 2; i < t->len; i++)
+		if (!t->p[i] || !strchr("0123456789ABCDEFabcdef", t->p[i]))
+			return false;
+	return true;
+}
+
 /* Success request (RFC 2759 §5): "S=<auth_string> M=<message>". */
 static enum eap_mstatus on_success(struct mschapv2 *s, struct rd *in, struct wr *out,
 				   struct eap_merr *e)
@@ -196,7 +207,7 @@ static enum eap_mstatus on_success(struct mschapv2 *s, struct rd *in, struct wr 
 		if (tok_is(&t, "S") && !sig.p)
 			sig = t;
 	/* RFC 2759 §5: "If the authenticator response is either missing or incorrect, the peer MUST end the session." */
-	if (!sig.p || sig.len != MSCHAP_AUTH_STR_LEN) {
+	if (!sig.p || !is_auth_string(&sig)) {
 		s->state = ST_FAILED;
 		mschap_result_clear(&s->res);
 		return eap_merr_set(e, EAP_FAIL_PROTOCOL, "the server's MSCHAPv2 Success has no valid "
