@@ -20,7 +20,8 @@ static const char key_magic3[] =
 	"On the client side, this is the receive key; on the server side, it is the send key.";
 #define SHS_PAD_LEN	40
 
-static const char no_legacy[] = "MD4 is not available: OpenSSL's legacy provider could not be loaded";
+static const char no_legacy[] =
+	"MD4 is not available: OpenSSL's legacy provider could not be loaded";
 
 /*
  * MD4 and single DES live in OpenSSL 3's legacy provider. We load it into

@@ -206,7 +206,10 @@ static enum eap_mstatus on_success(struct mschapv2 *s, struct rd *in, struct wr 
 	while (next_token(&m, &t) && !tok_is(&t, "M"))
 		if (tok_is(&t, "S") && !sig.p)
 			sig = t;
-	/* RFC 2759 §5: "If the authenticator response is either missing or incorrect, the peer MUST end the session." */
+	/*
+	 * RFC 2759 §5: "If the authenticator response is either missing or
+	 * incorrect, the peer MUST end the session."
+	 */
 	if (!sig.p || !is_auth_string(&sig)) {
 		s->state = ST_FAILED;
 		mschap_result_clear(&s->res);

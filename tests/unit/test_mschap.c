@@ -558,7 +558,8 @@ static const struct ike_pl *fx_pl(const struct ike_msg *m, uint8_t type)
 	return p;
 }
 
-static void fx_load(struct fx_msg *f, const char *what, const struct ike_keys *k, bool from_initiator)
+static void fx_load(struct fx_msg *f, const char *what, const struct ike_keys *k,
+		    bool from_initiator)
 {
 	f->len = load_fixture(FX_CASE, what, f->raw, sizeof(f->raw));
 	ck_assert_int_eq(ike_msg_decode(&f->m, f->raw, f->len), 0);
