@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include <openssl/types.h>
+#include <openssl/x509.h>
 
 #include "util/buf.h"
 
