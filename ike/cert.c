@@ -349,6 +349,41 @@ void ike_cred_free(struct ike_cred *c)
 	free(c);
 }
 
+static X509 *der_x509(const uint8_t *der, size_t len)
+{
+	const uint8_t *p = der;
+
+	return len <= LONG_MAX ? d2i_X509(NULL, &p, (long)len) : NULL;
+}
+
+int ike_cred_x509(const struct ike_cred *c, X509 **cert, STACK_OF(X509) **chain)
+{
+	*cert = NULL;
+	*chain = NULL;
+	if (!c || !c->n || !(*cert = der_x509(c->der[0], c->der_len[0])))
+		goto fail;
+	for (unsigned i = 1; i < c->n; i++) {
+		X509 *x = der_x509(c->der[i], c->der_len[i]);
+
+		if (!x || (!*chain && !(*chain = sk_X509_new_null())) || !sk_X509_push(*chain, x)) {
+			X509_free(x);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	X509_free(*cert);
+	sk_X509_pop_free(*chain, X509_free);
+	*cert = NULL;
+	*chain = NULL;
+	return -1;
+}
+
+EVP_PKEY *ike_cred_key(const struct ike_cred *c)
+{
+	return c ? c->key : NULL;
+}
+
 int ike_cred_cert_der(const struct ike_cred *c, unsigned idx, const uint8_t **der, size_t *len)
 {
 	if (!c || idx >= c->n)

@@ -45,6 +45,7 @@
 #include <time.h>
 
 #include <openssl/types.h>
+#include <openssl/x509.h>
 
 #include "util/buf.h"
 
@@ -110,6 +111,13 @@ void ike_cred_free(struct ike_cred *c);
 /* DER of our certificate (idx 0) and of the intermediates (1..); -1 past the end. */
 int ike_cred_cert_der(const struct ike_cred *c, unsigned idx, const uint8_t **der,
 		      size_t *len) MUST_CHECK;
+/*
+ * The same credential as OpenSSL objects (EAP-TLS): *cert and *chain (the
+ * intermediates, NULL if none) are new: free them with X509_free and
+ * sk_X509_pop_free(chain, X509_free); the key is borrowed. -1 on failure.
+ */
+int ike_cred_x509(const struct ike_cred *c, X509 **cert, STACK_OF(X509) **chain) MUST_CHECK;
+EVP_PKEY *ike_cred_key(const struct ike_cred *c);
 
 /* ---- The gateway's certificate ---- */
 

@@ -108,6 +108,7 @@ void ike_sa_free(struct ike_sa *sa)
 		return;
 	dh_free(&sa->dh);
 	dh_free(&sa->rk_dh);
+	sa_auth_free(sa);
 	sa_old_drop(sa);
 	sk_dir_free(&sa->sk_out);
 	sk_dir_free(&sa->sk_in);

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "eap/eap.h"
 #include "ike/cert.h"
 #include "ike/id.h"
 #include "ike/keys.h"
@@ -67,6 +68,15 @@ struct ike_sa_cfg {
 	 * certificate from it, else with the PSK; cred set: we sign, else PSK */
 	const struct ike_trust *trust;
 	const struct ike_cred *cred;
+	/*
+	 * EAP (RFC 7296 §2.16) in place of our AUTH: identity, methods,
+	 * password, EAP-TLS credential (borrowed; its verify_server is the
+	 * SA's own: the gateway's certificate checked against trust). NULL:
+	 * PSK or cred. The gateway proves itself first, with a certificate
+	 * from trust (else the PSK); eap_unverified allows neither (insecure).
+	 */
+	const struct eap_cfg *eap;
+	bool eap_unverified;
 	struct proposal_list ike_props;
 	struct proposal_list esp_props;
 	unsigned n_remote_ts;

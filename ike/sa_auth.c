@@ -35,7 +35,7 @@ _Static_assert(AUTH_REST_MAX + IKE_CRED_MAX_CERTS * CERT_PL_HDR + IKE_CRED_MAX_B
 	       "the largest IKE_AUTH does not fit SA_MSG_MAX");
 
 /* RestOfInitIDPayload (§2.15): ID Type, three reserved octets, the data. */
-static size_t id_body(const struct ike_id *id, uint8_t *out, size_t cap)
+size_t sa_id_body(const struct ike_id *id, uint8_t *out, size_t cap)
 {
 	if (cap < 4u + id->len)
 		return 0;
@@ -186,26 +186,32 @@ static int put_certreq(struct ike_sa *sa, struct ike_mw *b)
 	return ike_put_certreq(b, &c);
 }
 
+/*
+ * Our first IKE_AUTH (§1.2): IDi, [CERT,] [CERTREQ,] [IDr,] AUTH, CP, SA,
+ * TSi, TSr and notifies. With EAP (§2.16) there is no AUTH and no CERT
+ * yet: the gateway proves itself first, then EAP runs.
+ */
 static int auth_payloads(struct ike_sa *sa, struct ike_mw *b)
 {
 	uint8_t idb[4 + IKE_ID_MAX], authv[AUTH_DATA_MAX], spi[4], method;
 	size_t idlen, alen;
+	bool eap = sa->cfg.eap != NULL;
 	int rc = -1;
 
-	idlen = id_body(&sa->cfg.local_id, idb, sizeof(idb));
-	if (!idlen || auth_value(sa, idb, idlen, authv, sizeof(authv), &alen, &method) < 0)
+	idlen = sa_id_body(&sa->cfg.local_id, idb, sizeof(idb));
+	if (!idlen || (!eap && auth_value(sa, idb, idlen, authv, sizeof(authv), &alen, &method) < 0))
 		goto out;
-	put_be32(spi, sa->auth_spi_in);
+	put_be32(spi, sa->auth->spi_in);
 	struct ike_pl_id idi = { .type = sa->cfg.local_id.type, .data = sa->cfg.local_id.data,
 				 .len = sa->cfg.local_id.len };
 	struct ike_pl_id idr = { .type = sa->cfg.remote_id.type, .data = sa->cfg.remote_id.data,
 				 .len = sa->cfg.remote_id.len };
 	struct ike_pl_auth au = { .method = method, .data = authv, .len = (uint16_t)alen };
 
-	/* §1.2: IDi, [CERT,] [CERTREQ,] [IDr,] AUTH, SA, TSi, TSr */
-	if (ike_put_id(b, PL_IDi, &idi) < 0 || put_certs(sa, b) < 0 || put_certreq(sa, b) < 0 ||
+	if (ike_put_id(b, PL_IDi, &idi) < 0 || (!eap && put_certs(sa, b) < 0) ||
+	    put_certreq(sa, b) < 0 ||
 	    (sa->cfg.remote_id.type && ike_put_id(b, PL_IDr, &idr) < 0) ||
-	    ike_put_auth(b, &au) < 0 || put_cp_request(sa, b) < 0 ||
+	    (!eap && ike_put_auth(b, &au) < 0) || put_cp_request(sa, b) < 0 ||
 	    sa_put_proposals(b, &sa->cfg.esp_props, PROTO_ESP, spi, 4) < 0 ||
 	    put_any_ts(b, PL_TSi, sa->cfg.want_ip6) < 0 ||
 	    put_remote_ts(sa, b) < 0 || put_status(b, N_INITIAL_CONTACT) < 0 ||
@@ -213,7 +219,8 @@ static int auth_payloads(struct ike_sa *sa, struct ike_mw *b)
 		goto out;
 	rc = 0;
 out:
-	OPENSSL_cleanse(authv, sizeof(authv));
+	if (!eap)
+		OPENSSL_cleanse(authv, sizeof(authv));
 	return rc;
 }
 
@@ -233,7 +240,7 @@ static void auth_too_large(struct ike_sa *sa, size_t plen)
 			SA_MSG_MAX);
 }
 
-int sa_auth_send(struct ike_sa *sa, uint64_t now)
+int sa_auth_request(struct ike_sa *sa, sa_fill_fn fill, uint64_t now)
 {
 	/* Two messages of up to 64 KiB: in the heap, not on the stack. */
 	uint8_t *plain = malloc(SA_MSG_MAX), *out = malloc(SA_MSG_MAX);
@@ -244,10 +251,13 @@ int sa_auth_send(struct ike_sa *sa, uint64_t now)
 
 	if (!plain || !out)
 		goto out;
-	sa->auth_spi_in = sa_random_spi();
+	if (++sa->auth->rounds > SA_AUTH_MAX_ROUNDS) {
+		sa_fail(sa, IKE_FAIL_PROTOCOL, "IKE_AUTH did not end within %d round trips",
+			SA_AUTH_MAX_ROUNDS);
+		goto out;
+	}
 	wr_init(&w, plain, SA_MSG_MAX);
-	if (ike_mw_begin_inner(&b, &w) < 0 || auth_payloads(sa, &b) < 0 ||
-	    ike_mw_finish(&b, &plen) < 0) {
+	if (ike_mw_begin_inner(&b, &w) < 0 || fill(sa, &b) < 0 || ike_mw_finish(&b, &plen) < 0) {
 		if (!wr_ok(&w))
 			auth_too_large(sa, 0);
 		goto out;
@@ -259,15 +269,41 @@ int sa_auth_send(struct ike_sa *sa, uint64_t now)
 	if (sa_protect(sa, IKE_AUTH, false, sa->next_msg_id, ike_mw_first(&b), plain, plen, out,
 		       SA_MSG_MAX, &len) < 0)
 		goto out;
-	sa_set_state(sa, IKE_SA_AUTH_SENT);
-	log_info("ike: IKE_AUTH sent (%s, %zu bytes)", sa->cfg.cred ? "certificate" : "psk", len);
 	rc = sa_send_request(sa, REQ_AUTH, IKE_AUTH, out, len, now);
+	if (rc == 0 && sa->auth->rounds == 1)
+		log_info("ike: IKE_AUTH sent (%s, %zu bytes)", sa->cfg.eap ? "EAP" :
+			 sa->cfg.cred ? "certificate" : "psk", len);
+	else if (rc == 0)
+		log_debug("ike: IKE_AUTH round %u sent (%zu bytes)", sa->auth->rounds, len);
 out:
 	if (plain)
 		OPENSSL_cleanse(plain, SA_MSG_MAX);
 	free(plain);
 	free(out);
 	return rc;
+}
+
+int sa_auth_send(struct ike_sa *sa, uint64_t now)
+{
+	sa_auth_free(sa);
+	if (!(sa->auth = calloc(1, sizeof(*sa->auth))))
+		return -1;
+	sa->auth->spi_in = sa_random_spi();
+	sa->auth->step = sa->cfg.eap ? AUTH_EAP_FIRST : AUTH_ONE;
+	if (sa->cfg.eap && sa_eap_begin(sa) < 0)
+		return -1;
+	sa_set_state(sa, IKE_SA_AUTH_SENT);
+	return sa_auth_request(sa, auth_payloads, now);
+}
+
+void sa_auth_free(struct ike_sa *sa)
+{
+	if (!sa->auth)
+		return;
+	eap_peer_free(sa->auth->eap);
+	OPENSSL_cleanse(sa->auth, sizeof(*sa->auth));
+	free(sa->auth);
+	sa->auth = NULL;
 }
 
 static bool is_signature(uint8_t method)
@@ -356,7 +392,12 @@ static int verify_signature(struct ike_sa *sa, const struct ike_msg *m, const st
 	return rc;
 }
 
-static int verify_psk(struct ike_sa *sa, const struct ike_pl *idp, const struct ike_pl_auth *au)
+/*
+ * A shared-key AUTH of the gateway (§2.15): key is the PSK, or with EAP
+ * the MSK (§2.16: "the shared key from the EAP method").
+ */
+static int verify_mac(struct ike_sa *sa, const uint8_t *idb, size_t idlen,
+		      const struct ike_pl_auth *au, const uint8_t *key, size_t key_len)
 {
 	const uint8_t *skp;
 	size_t skplen;
@@ -365,23 +406,44 @@ static int verify_psk(struct ike_sa *sa, const struct ike_pl *idp, const struct 
 	/* ResponderSignedOctets = RealMessage2 | NonceIData | MACedIDForR (§2.15) */
 	struct auth_octets o = { .msg = sa->init_resp, .msg_len = sa->init_resp_len,
 				 .nonce = sa->ni, .nonce_len = SA_NONCE_LEN,
-				 .id = idp->body, .id_len = idp->len };
-	if (!sa->cfg.psk ||
-	    auth_psk_verify(sa->algs.prf, sa->cfg.psk, sa->cfg.psk_len, skp, skplen, &o, au->data,
-			    au->len) < 0) {
-		sa_fail(sa, IKE_FAIL_AUTH, "gateway's AUTH did not verify (is the PSK the same on both sides?)");
+				 .id = idb, .id_len = idlen };
+	return key && auth_psk_verify(sa->algs.prf, key, key_len, skp, skplen, &o, au->data,
+				      au->len) == 0 ? 0 : -1;
+}
+
+/* The gateway's last AUTH after EAP: the MSK's MAC over the IDr of its first answer. */
+static int verify_eap_mac(struct ike_sa *sa, const struct ike_msg *m, const uint8_t *msk,
+			  size_t msk_len)
+{
+	unsigned it = 0;
+	const struct ike_pl *ap = ike_msg_find(m, PL_AUTH, &it);
+	struct ike_pl_auth au;
+
+	if (!ap || ike_pl_auth_decode(ap, &au) < 0) {
+		sa_fail(sa, IKE_FAIL_PROTOCOL, "the gateway's last IKE_AUTH response lacks AUTH");
+		return -1;
+	}
+	if (au.method != AUTH_SHARED_KEY_MIC ||
+	    verify_mac(sa, sa->auth->idr, sa->auth->idr_len, &au, msk, msk_len) < 0) {
+		sa_fail(sa, IKE_FAIL_AUTH, "the gateway's AUTH after EAP did not verify (%s): it "
+			"does not hold the EAP key", ike_auth_method_name(au.method));
 		return -1;
 	}
 	return 0;
 }
 
-static int auth_verify_peer(struct ike_sa *sa, const struct ike_msg *m)
+int sa_auth_verify_peer(struct ike_sa *sa, const struct ike_msg *m, const uint8_t *msk,
+			size_t msk_len)
 {
 	unsigned i1 = 0, i2 = 0;
-	const struct ike_pl *idp = ike_msg_find(m, PL_IDr, &i1), *ap = ike_msg_find(m, PL_AUTH, &i2);
+	const struct ike_pl *idp, *ap;
 	struct ike_pl_id id;
 	struct ike_pl_auth au;
 
+	if (msk)
+		return verify_eap_mac(sa, m, msk, msk_len);
+	idp = ike_msg_find(m, PL_IDr, &i1);
+	ap = ike_msg_find(m, PL_AUTH, &i2);
 	if (!idp || !ap || ike_pl_id_decode(idp, &id) < 0 || ike_pl_auth_decode(ap, &au) < 0) {
 		sa_fail(sa, IKE_FAIL_PROTOCOL, "IKE_AUTH response lacks IDr or AUTH");
 		return -1;
@@ -392,6 +454,13 @@ static int auth_verify_peer(struct ike_sa *sa, const struct ike_msg *m)
 		sa_fail(sa, IKE_FAIL_AUTH, "gateway identity is not the configured gateway id");
 		return -1;
 	}
+	if (idp->len > sizeof(sa->auth->idr)) {
+		sa_fail(sa, IKE_FAIL_PROTOCOL, "the gateway's IDr is longer than %zu bytes",
+			sizeof(sa->auth->idr));
+		return -1;
+	}
+	memcpy(sa->auth->idr, idp->body, idp->len);
+	sa->auth->idr_len = idp->len;
 	/* The method is the policy's, not the gateway's choice: no downgrade to a PSK. */
 	if (sa->cfg.trust) {
 		if (!is_signature(au.method)) {
@@ -401,12 +470,21 @@ static int auth_verify_peer(struct ike_sa *sa, const struct ike_msg *m)
 		}
 		return verify_signature(sa, m, idp, &id, &au);
 	}
+	if (!sa->cfg.psk && sa->cfg.eap_unverified) {
+		log_warn("ike: gateway NOT verified (%s; [auth] insecure = yes): anyone on the path "
+			 "can pose as it and see the EAP login", ike_auth_method_name(au.method));
+		return 0;
+	}
 	if (au.method != AUTH_SHARED_KEY_MIC) {
 		sa_fail(sa, IKE_FAIL_AUTH, "gateway authenticated with %s; set [auth] ca to accept certificates",
 			ike_auth_method_name(au.method));
 		return -1;
 	}
-	return verify_psk(sa, idp, &au);
+	if (verify_mac(sa, idp->body, idp->len, &au, sa->cfg.psk, sa->cfg.psk_len) < 0) {
+		sa_fail(sa, IKE_FAIL_AUTH, "gateway's AUTH did not verify (is the PSK the same on both sides?)");
+		return -1;
+	}
+	return 0;
 }
 
 static void cp_extract(const struct ike_pl_cp *cp, struct ike_child_info *ci)
@@ -480,27 +558,19 @@ void sa_child_install(struct ike_sa *sa, const struct ike_algs *algs, uint32_t s
 	child_keys_clear(&ck);
 }
 
-void sa_auth_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
+void sa_auth_finish(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 {
 	struct ike_pl_any tsi, tsr, cp;
+	struct ike_pl_notify n;
 	struct ike_algs algs;
 	uint8_t spi_out[IKE_MAX_SPI];
-	uint16_t err, dh;
+	uint32_t spi_in = sa->auth->spi_in;
+	uint16_t dh;
 	bool have_cp;
 
-	if (sa_first_error_notify(m, &err) == 0) {
-		sa_fail(sa, err == N_AUTHENTICATION_FAILED ? IKE_FAIL_AUTH : IKE_FAIL_PEER_ERROR,
-			"gateway answered IKE_AUTH with %s", ike_notify_name(err));
-		return;
-	}
-	if (auth_verify_peer(sa, m) < 0)
-		return;
-	{
-		struct ike_pl_notify n;
-
-		sa->peer_mobike = sa_find_notify(m, N_MOBIKE_SUPPORTED, &n) != NULL;
-		sa_mobike_peer_addrs(sa, m);
-	}
+	/* MOBIKE_SUPPORTED: in the gateway's answer with its AUTH (with EAP, the first or the last) */
+	sa->peer_mobike |= sa_find_notify(m, N_MOBIKE_SUPPORTED, &n) != NULL;
+	sa_mobike_peer_addrs(sa, m);
 	if (sa_accepted(m, &sa->cfg.esp_props, PROTO_ESP, 4, &algs, &dh, spi_out) < 0 ||
 	    ike_algs_check(&algs, true) < 0 || !ike_encr_is_aead(algs.encr)) {
 		sa_fail(sa, IKE_FAIL_PROTOCOL, "gateway chose an ESP proposal we did not offer");
@@ -515,13 +585,34 @@ void sa_auth_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 		sa_fail(sa, IKE_FAIL_PEER_ERROR, "gateway assigned no virtual IP");
 		return;
 	}
+	sa_auth_free(sa);
 	free(sa->init_req);
 	sa->init_req = NULL;
 	sa->now_ms = now;
 	sa_rekey_schedule(sa, true, false);
 	sa_set_state(sa, IKE_SA_ESTABLISHED);
-	sa_child_install(sa, &algs, sa->auth_spi_in, get_be32(spi_out), NULL, 0, sa->ni,
+	sa_child_install(sa, &algs, spi_in, get_be32(spi_out), NULL, 0, sa->ni,
 			 SA_NONCE_LEN, sa->nr, sa->nr_len, true, &tsi.u.ts, &tsr.u.ts,
 			 have_cp ? &cp.u.cp : NULL, false);
 	sa->last_rx_ms = now;
+}
+
+void sa_auth_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
+{
+	uint16_t err;
+
+	if (!sa->auth)
+		return;
+	if (sa->auth->step != AUTH_ONE) {
+		sa_eap_response(sa, m, now);
+		return;
+	}
+	if (sa_first_error_notify(m, &err) == 0) {
+		sa_fail(sa, err == N_AUTHENTICATION_FAILED ? IKE_FAIL_AUTH : IKE_FAIL_PEER_ERROR,
+			"gateway answered IKE_AUTH with %s", ike_notify_name(err));
+		return;
+	}
+	if (sa_auth_verify_peer(sa, m, NULL, 0) < 0)
+		return;
+	sa_auth_finish(sa, m, now);
 }

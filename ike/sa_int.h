@@ -47,6 +47,29 @@ struct sa_request {
 	       REQ_REKEY_CHILD, REQ_REKEY_IKE, REQ_UPDATE } kind;
 };
 
+/*
+ * IKE_AUTH, one exchange unit (sa_auth.c; the EAP rounds in sa_eap.c):
+ * one round trip with a PSK or a certificate; with EAP (RFC 7296 §2.16)
+ *   AUTH_EAP_FIRST  IDi, [CERTREQ,] [IDr,] CP, SA, TSi, TSr   (no AUTH)
+ *                   <- IDr, CERT, AUTH, EAP(request)          gateway proven here
+ *   AUTH_EAP        EAP(response) <- EAP(request)              as often as the method needs
+ *   AUTH_EAP_LAST   AUTH (MSK)    <- AUTH (MSK), CP, SA, TSi, TSr
+ * Lives from our first IKE_AUTH request until established or dead; message
+ * IDs and retransmission stay with sa.c's one outstanding request.
+ */
+#define SA_AUTH_MAX_ROUNDS	64	/* IKE_AUTH requests in one login (EAP-TLS fragments) */
+struct sa_auth_x {
+	enum sa_auth_step { AUTH_ONE, AUTH_EAP_FIRST, AUTH_EAP, AUTH_EAP_LAST } step;
+	uint32_t spi_in;		/* our SPI of the Child SA negotiated in IKE_AUTH */
+	unsigned rounds;		/* IKE_AUTH requests sent */
+	struct eap_peer *eap;
+	struct eap_cfg eap_cfg;		/* cfg.eap with the SA's check of the EAP server */
+	uint8_t idr[4 + IKE_ID_MAX];	/* the gateway's RestOfRespIDPayload (§2.15) */
+	size_t idr_len;
+	uint8_t eap_out[EAP_MSG_MAX];	/* our EAP response of this round */
+	size_t eap_out_len;
+};
+
 struct ike_sa {
 	struct ike_sa_cfg cfg;
 	struct ike_sa_ops ops;
@@ -81,8 +104,7 @@ struct ike_sa {
 	unsigned n_peer_hashes;
 	bool on_nat_port;
 
-	/* the Child SA we are negotiating in IKE_AUTH */
-	uint32_t auth_spi_in;
+	struct sa_auth_x *auth;		/* IKE_AUTH under way; NULL before and after */
 	struct sa_child children[SA_MAX_CHILDREN];
 
 	/* message IDs (§2.3): ours, and the gateway's with its cached response */
@@ -210,8 +232,22 @@ int sa_accepted(const struct ike_msg *m, const struct proposal_list *l, uint8_t 
 void sa_init_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
 
 /* sa_auth.c: IKE_AUTH */
+/* RestOfInitIDPayload (§2.15) of id into out; 0 if it does not fit. */
+size_t sa_id_body(const struct ike_id *id, uint8_t *out, size_t cap);
 int sa_auth_send(struct ike_sa *sa, uint64_t now) MUST_CHECK;
 void sa_auth_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
+void sa_auth_free(struct ike_sa *sa);
+/* Seal and send one IKE_AUTH request of the exchange (fill builds the inner payloads). */
+int sa_auth_request(struct ike_sa *sa, sa_fill_fn fill, uint64_t now) MUST_CHECK;
+/* The gateway's IDr and AUTH (§2.15): certificate, PSK, or the key an EAP method gave (§2.16). */
+int sa_auth_verify_peer(struct ike_sa *sa, const struct ike_msg *m, const uint8_t *msk,
+			size_t msk_len) MUST_CHECK;
+/* The Child SA, CP and traffic selectors of the last IKE_AUTH response: established. */
+void sa_auth_finish(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
+
+/* sa_eap.c: the EAP rounds of IKE_AUTH (§2.16) */
+int sa_eap_begin(struct ike_sa *sa) MUST_CHECK;
+void sa_eap_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
 void sa_child_install(struct ike_sa *sa, const struct ike_algs *algs, uint32_t spi_in,
 		      uint32_t spi_out, const uint8_t *gir, size_t gir_len, const uint8_t *ni,
 		      size_t ni_len, const uint8_t *nr, size_t nr_len, bool we_initiated, const struct ike_pl_ts *tsi,

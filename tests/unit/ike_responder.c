@@ -511,21 +511,58 @@ static void gw_put_cert_auth(struct gw *g, struct ike_mw *b, const struct auth_o
 	ck_assert_int_eq(ike_put_auth(b, &ar), 0);
 }
 
+/* The Child SA part of the last IKE_AUTH response (CP, SA, TSi, TSr) for the request in g->m. */
+void gw_auth_child(struct gw *g, struct gw_out *o)
+{
+	struct ike_pl_any sap, cp;
+	struct ike_proposal chosen;
+	uint8_t vip[4], dns[2][4];
+	uint16_t dh;
+
+	gw_get(g, PL_CP, &cp);
+	ck_assert_uint_eq(cp.u.cp.cfg_type, CFG_REQUEST);
+	inet_pton(AF_INET, "10.9.0.7", vip);
+	inet_pton(AF_INET, "10.9.0.1", dns[0]);
+	inet_pton(AF_INET, "10.9.0.2", dns[1]);
+	struct ike_pl_cp cpr = { .cfg_type = CFG_REPLY, .n = 3, .attr = {
+		{ .type = INTERNAL_IP4_ADDRESS, .val = vip, .len = 4 },
+		{ .type = INTERNAL_IP4_DNS, .val = dns[0], .len = 4 },
+		{ .type = INTERNAL_IP4_DNS, .val = dns[1], .len = 4 } } };
+
+	ck_assert_int_eq(ike_put_cp(&o->b, &cpr), 0);
+	gw_get(g, PL_SA, &sap);
+	/* strongSwan leaves the PFS group out of the IKE_AUTH Child SA (§1.2). */
+	gw_pick(&sap.u.sa, false, 0, &chosen, &g->esp, &dh);
+	ck_assert_uint_eq(chosen.spi_size, 4);
+	g->esp_out = get_be32(chosen.spi);
+	ck_assert_int_eq(RAND_bytes((uint8_t *)&g->esp_in, 4), 1);
+	g->esp_in |= 0x1000;
+	put_be32(chosen.spi, g->esp_in);
+	ck_assert_int_eq(ike_put_sa(&o->b, &chosen, 1), 0);
+	/* Narrowed: TSi to the virtual IP, TSr to the gateway's network. */
+	ck_assert_int_eq(ike_put_ts(&o->b, PL_TSi, &g->ts_client), 0);
+	ck_assert_int_eq(ike_put_ts(&o->b, PL_TSr, &g->ts_net), 0);
+	ck_assert_int_eq(child_keys_derive(&g->ck, &g->ike.keys, &g->esp, NULL, 0, g->ni, g->ni_len,
+					   g->nr, sizeof(g->nr)), 0);
+}
+
 void gw_auth(struct gw *g, const uint8_t *req, size_t len)
 {
-	struct ike_pl_any idi, au, sap, cp;
-	struct ike_proposal chosen;
-	uint8_t idb[4 + 64], mac[PRF_MAX_LEN], vip[4], dns[2][4];
+	struct ike_pl_any idi, au;
+	uint8_t idb[4 + 64], mac[PRF_MAX_LEN];
 	const uint8_t *skp;
 	size_t skplen, maclen, idlen;
 	unsigned it = 0;
-	uint16_t dh;
 	struct gw_out o;
 
 	gw_open(g, &g->ike, req, len);
 	ck_assert_uint_eq(g->m.hdr.exchange, IKE_AUTH);
 	ck_assert_uint_eq(g->m.hdr.msg_id, 1);
 	gw_get(g, PL_IDi, &idi);
+	if (g->eap_first && !gw_has(g, PL_AUTH)) {
+		g->eap_first(g, req, len);	/* RFC 7296 §2.16: no AUTH, EAP wanted */
+		return;
+	}
 	gw_get(g, PL_AUTH, &au);
 	const struct ike_pl *idp = ike_msg_find(&g->m, PL_IDi, &it);
 	/* InitiatorSignedOctets = RealMessage1 | NonceRData | MACedIDForI */
@@ -587,31 +624,7 @@ void gw_auth(struct gw *g, const uint8_t *req, size_t len)
 			ck_assert_int_eq(ike_put_notify(&o.b, &an), 0);
 		}
 	}
-	gw_get(g, PL_CP, &cp);
-	ck_assert_uint_eq(cp.u.cp.cfg_type, CFG_REQUEST);
-	inet_pton(AF_INET, "10.9.0.7", vip);
-	inet_pton(AF_INET, "10.9.0.1", dns[0]);
-	inet_pton(AF_INET, "10.9.0.2", dns[1]);
-	struct ike_pl_cp cpr = { .cfg_type = CFG_REPLY, .n = 3, .attr = {
-		{ .type = INTERNAL_IP4_ADDRESS, .val = vip, .len = 4 },
-		{ .type = INTERNAL_IP4_DNS, .val = dns[0], .len = 4 },
-		{ .type = INTERNAL_IP4_DNS, .val = dns[1], .len = 4 } } };
-
-	ck_assert_int_eq(ike_put_cp(&o.b, &cpr), 0);
-	gw_get(g, PL_SA, &sap);
-	/* strongSwan leaves the PFS group out of the IKE_AUTH Child SA (§1.2). */
-	gw_pick(&sap.u.sa, false, 0, &chosen, &g->esp, &dh);
-	ck_assert_uint_eq(chosen.spi_size, 4);
-	g->esp_out = get_be32(chosen.spi);
-	ck_assert_int_eq(RAND_bytes((uint8_t *)&g->esp_in, 4), 1);
-	g->esp_in |= 0x1000;
-	put_be32(chosen.spi, g->esp_in);
-	ck_assert_int_eq(ike_put_sa(&o.b, &chosen, 1), 0);
-	/* Narrowed: TSi to the virtual IP, TSr to the gateway's network. */
-	ck_assert_int_eq(ike_put_ts(&o.b, PL_TSi, &g->ts_client), 0);
-	ck_assert_int_eq(ike_put_ts(&o.b, PL_TSr, &g->ts_net), 0);
-	ck_assert_int_eq(child_keys_derive(&g->ck, &g->ike.keys, &g->esp, NULL, 0, g->ni, g->ni_len,
-					   g->nr, sizeof(g->nr)), 0);
+	gw_auth_child(g, &o);
 	gw_answer(g, &g->ike, &o);
 }
 

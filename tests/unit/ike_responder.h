@@ -96,6 +96,9 @@ struct gw {
 	const size_t *more_len;
 	unsigned n_more;
 	char peer_err[256];		/* why the client's certificate or AUTH failed */
+	/* EAP: an IKE_AUTH without AUTH goes here (tests/unit/gw_eap.c) */
+	void (*eap_first)(struct gw *g, const uint8_t *req, size_t len);
+	void *eap;
 	/* MOBIKE (RFC 4555) */
 	bool mobike;			/* MOBIKE_SUPPORTED in the IKE_AUTH response */
 	const struct ike_sa_addr *add_addrs;	/* ADDITIONAL_*_ADDRESS there (borrowed) */
@@ -160,6 +163,8 @@ void gw_pick(const struct ike_pl_sa *sa, bool with_dh, uint16_t want_dh,
 /* The gateway's answers to the SA's IKE_SA_INIT and IKE_AUTH requests, into g->out. */
 void gw_sa_init(struct gw *g, const uint8_t *req, size_t len);
 void gw_auth(struct gw *g, const uint8_t *req, size_t len);
+/* The CP, SA, TSi and TSr of an IKE_AUTH response to the request in g->m, into o. */
+void gw_auth_child(struct gw *g, struct gw_out *o);
 /* Addresses of a path as the client claims them (ike_sa_set_addrs). */
 struct gw_path {
 	int family;
