@@ -37,6 +37,7 @@ int cmd_run(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_down(int argc, char **argv);
+int cmd_password(int argc, char **argv);
 
 /* "ikeagent: <cmd>: <message> (see 'ikeagent <cmd> --help')" on stderr; returns 2. */
 static inline int cmd_usage_error(const char *cmd, const char *fmt, ...)

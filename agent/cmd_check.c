@@ -10,6 +10,7 @@
 #include "agent/cmd.h"
 #include "agent/config.h"
 #include "agent/session.h"
+#include "eap/eap.h"
 #include "transport/stream.h"
 #include "util/err.h"
 
@@ -62,7 +63,7 @@ static int check_credentials(const struct config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	ike_trust_free(t);
-	if (cfg->auth.method == CONFIG_AUTH_PUBKEY &&
+	if (cfg->auth.cert &&
 	    !(c = ike_cred_load(cfg->auth.cert, cfg->auth.key, why, sizeof(why)))) {
 		snprintf(err, errlen, "[auth] cert/key: %s", why);
 		return -1;
@@ -109,8 +110,15 @@ int cmd_check(int argc, char **argv)
 	}
 	props_text(&cfg.tunnel.ike, ikes, sizeof(ikes));
 	props_text(&cfg.tunnel.esp, esps, sizeof(esps));
-	printf("%s: ok (gateway %s, auth %s, ike %s, esp %s)\n", file, cfg.gateway.address,
-	       method_names[cfg.auth.method], ikes, esps);
+	if (cfg.auth.method == CONFIG_AUTH_EAP) {
+		char m[64];
+
+		printf("%s: ok (gateway %s, auth eap: %s, ike %s, esp %s)\n", file,
+		       cfg.gateway.address, eap_methods_str(cfg.auth.eap, m, sizeof(m)), ikes, esps);
+	} else {
+		printf("%s: ok (gateway %s, auth %s, ike %s, esp %s)\n", file, cfg.gateway.address,
+		       method_names[cfg.auth.method], ikes, esps);
+	}
 	config_free(&cfg);
 	return CMD_EXIT_OK;
 }

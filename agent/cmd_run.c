@@ -1,5 +1,5 @@
 /*
- * ikeagent run -c FILE [--socket PATH] [-v|--debug]
+ * ikeagent run -c FILE [--socket PATH] [--password-from terminal|control] [-v|--debug]
  *
  * Loads the configuration (an error is its one "FILE:LINE: ..." line, exit
  * 2) and runs the session in the foreground until SIGINT/SIGTERM or
@@ -18,9 +18,13 @@
 
 static void run_usage(void)
 {
-	printf("Usage: %s run -c FILE [--socket PATH] [-v|--debug]\n"
+	printf("Usage: %s run -c FILE [--socket PATH] [--password-from terminal|control] "
+	       "[-v|--debug]\n"
 	       "  -c, --config FILE   configuration (see agent.conf.example)\n"
 	       "      --socket PATH   control socket (default: [agent] socket)\n"
+	       "      --password-from terminal|control\n"
+	       "                      EAP password not in the configuration: ask on the\n"
+	       "                      terminal (default), or wait for `ikeagent password`\n"
 	       "  -v, --debug         log at debug level\n", PROG_NAME);
 }
 
@@ -28,6 +32,7 @@ struct run_opts {
 	const char *config;
 	const char *socket;
 	bool debug;
+	enum login_password_from pw;
 };
 
 static int run_parse(int argc, char **argv, struct run_opts *o)
@@ -35,6 +40,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 's' },
+		{ "password-from", required_argument, NULL, 'p' },
 		{ "debug", no_argument, NULL, 'v' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -49,6 +55,15 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		switch (c) {
 		case 'c': o->config = optarg; break;
 		case 's': o->socket = optarg; break;
+		case 'p':
+			if (!strcmp(optarg, "terminal"))
+				o->pw = LOGIN_FROM_TERMINAL;
+			else if (!strcmp(optarg, "control"))
+				o->pw = LOGIN_FROM_CONTROL;
+			else
+				return cmd_usage_error("run", "--password-from: '%s' is not terminal "
+						       "or control", optarg);
+			break;
 		case 'v': o->debug = true; break;
 		case 'h': run_usage(); return 1;
 		case ':': return cmd_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
@@ -87,7 +102,7 @@ int cmd_run(int argc, char **argv)
 	log_set_level(o.debug ? LOG_LVL_DEBUG : cfg.agent.log_level);
 	/* A status client that hangs up must not kill the agent. */
 	signal(SIGPIPE, SIG_IGN);
-	rc = session_run(&cfg, o.socket ? o.socket : cfg.agent.socket);
+	rc = session_run(&cfg, o.socket ? o.socket : cfg.agent.socket, o.pw);
 	config_free(&cfg);
 	return rc;
 }

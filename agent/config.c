@@ -23,6 +23,7 @@ enum opt_type {
 	T_CIDRS, T_LOCAL_TS, T_IKE, T_ESP,
 	T_METHOD, T_LOG_LEVEL, T_ORDER,
 	T_PSK, T_PSK_FILE, T_PROXY,		/* set several fields */
+	T_PASSWORD, T_PASSWORD_FILE, T_EAP,
 };
 
 enum {
@@ -59,8 +60,7 @@ static const struct cfg_opt opts[] = {
 	OPT("gateway", "nat_port", "4500", "NAT-T port", T_PORT, gateway.nat_port, 0, 0, 0),
 
 	OPT("auth", "id", NULL, "our identity", T_IDENT, auth.id, 0, 0, OPT_REQUIRED),
-	OPT("auth", "method", "psk", "psk or pubkey (eap: not yet)", T_METHOD, auth.method,
-	    0, 0, 0),
+	OPT("auth", "method", "psk", "psk, pubkey or eap", T_METHOD, auth.method, 0, 0, 0),
 	{ { "auth", "psk", NULL, "pre-shared key", false }, T_PSK, OFF(auth.psk), 0, 0,
 	  OPT_SECRET, "psk_file" },
 	{ { "auth", "psk_file", NULL, "file holding the pre-shared key, mode 0600", false },
@@ -68,6 +68,15 @@ static const struct cfg_opt opts[] = {
 	OPT("auth", "ca", NULL, "CA of the gateway's certificate (set: gateway must use one)", T_PATH, auth.ca, 0, 0, 0),
 	OPT("auth", "cert", NULL, "our certificate", T_PATH, auth.cert, 0, 0, 0),
 	OPT("auth", "key", NULL, "our private key", T_PATH, auth.key, 0, 0, 0),
+	OPT("auth", "eap", NULL, "EAP methods allowed: mschapv2, tls (default: those with "
+	    "credentials)", T_EAP, auth.eap, 0, 0, 0),
+	OPT("auth", "user", NULL, "EAP user name (default: id)", T_IDENT, auth.user, 0, 0, 0),
+	{ { "auth", "password", NULL, "EAP password (none: asked on the terminal)", false },
+	  T_PASSWORD, OFF(auth.password), 0, 0, OPT_SECRET, "password_file" },
+	{ { "auth", "password_file", NULL, "file holding the EAP password, mode 0600", false },
+	  T_PASSWORD_FILE, OFF(auth.password_file), 0, 0, 0, "password" },
+	OPT("auth", "insecure", "no", "EAP without verifying the gateway (tests only)", T_BOOL,
+	    auth.insecure, 0, 0, 0),
 
 	OPT("tunnel", "ike", "aes256gcm16-prfsha256-x25519, aes256gcm16-prfsha384-ecp256, "
 	    "aes256-sha256-modp2048", "IKE proposals", T_IKE, tunnel.ike, 0, 0, 0),
@@ -186,7 +195,7 @@ static bool owns_string(const struct cfg_opt *o)
 {
 	switch (o->type) {
 	case T_IDENT: case T_HOST: case T_SNI: case T_PATH: case T_IFNAME: case T_ACCOUNT:
-	case T_PSK_FILE:
+	case T_PSK_FILE: case T_PASSWORD_FILE:
 		return true;
 	default:
 		return false;
@@ -209,19 +218,27 @@ static int set_str(char **dst, const char *val, char *msg, size_t msglen)
 	return 0;
 }
 
-static void psk_release(struct config *cfg)
+static void secret_release(uint8_t **p, size_t *len)
 {
-	config_wipe_free(cfg->auth.psk, cfg->auth.psk_len);
-	cfg->auth.psk = NULL;
-	cfg->auth.psk_len = 0;
+	config_wipe_free(*p, *len);
+	*p = NULL;
+	*len = 0;
 }
 
-static int set_psk(struct config *cfg, const void *key, size_t len, char *msg, size_t msglen)
+static void secrets_release(struct config *cfg)
 {
+	secret_release(&cfg->auth.psk, &cfg->auth.psk_len);
+	secret_release(&cfg->auth.password, &cfg->auth.password_len);
+}
+
+static int set_secret(uint8_t **dst, size_t *dst_len, size_t max, const void *val, size_t len,
+		      char *msg, size_t msglen)
+{
+	const char *what = max == CONFIG_PSK_MAX ? "key" : "password";
 	uint8_t *p;
 
-	if (len == 0 || len > CONFIG_PSK_MAX) {
-		(void)err_set(msg, msglen, "the key must be 1..%d bytes", CONFIG_PSK_MAX);
+	if (len == 0 || len > max) {
+		(void)err_set(msg, msglen, "the %s must be 1..%zu bytes", what, max);
 		return -1;
 	}
 	p = malloc(len);
@@ -229,17 +246,26 @@ static int set_psk(struct config *cfg, const void *key, size_t len, char *msg, s
 		(void)err_set(msg, msglen, "out of memory");
 		return -1;
 	}
-	memcpy(p, key, len);
-	psk_release(cfg);
-	cfg->auth.psk = p;
-	cfg->auth.psk_len = len;
+	memcpy(p, val, len);
+	secret_release(dst, dst_len);
+	*dst = p;
+	*dst_len = len;
 	return 0;
 }
 
-/* psk_file: the key is the file's content minus one trailing newline. */
-static int set_psk_file(struct config *cfg, const char *path, char *msg, size_t msglen)
+static int set_psk(struct config *cfg, const void *key, size_t len, char *msg, size_t msglen)
 {
-	size_t n = 0, cap = CONFIG_PSK_MAX + 2;	/* key + CR LF */
+	return set_secret(&cfg->auth.psk, &cfg->auth.psk_len, CONFIG_PSK_MAX, key, len, msg, msglen);
+}
+
+/*
+ * psk_file, password_file: the secret is the file's content minus one
+ * trailing newline; a file group or others can read is refused.
+ */
+static int set_secret_file(uint8_t **dst, size_t *dst_len, size_t max, char **file,
+			   const char *path, char *msg, size_t msglen)
+{
+	size_t n = 0, cap = max + 2;	/* secret + CR LF */
 	char *buf = NULL;
 	char why[128];
 	mode_t mode;
@@ -261,11 +287,31 @@ static int set_psk_file(struct config *cfg, const char *path, char *msg, size_t 
 		n--;
 	if (n == 0)
 		(void)err_set(msg, msglen, "%s is empty", path);
-	else if (set_psk(cfg, buf, n, msg, msglen) == 0)
-		rc = set_str(&cfg->auth.psk_file, path, msg, msglen);
+	else if (set_secret(dst, dst_len, max, buf, n, msg, msglen) == 0)
+		rc = set_str(file, path, msg, msglen);
 done:
 	config_wipe_free(buf, cap + 1);
 	return rc;
+}
+
+/* eap = mschapv2 tls (spaces or commas) */
+static int set_eap(unsigned *m, const char *val, char *msg, size_t msglen)
+{
+	char buf[128], *save = NULL, *w;
+
+	if (strlen(val) >= sizeof(buf))
+		return err_set(msg, msglen, "too long");
+	snprintf(buf, sizeof(buf), "%s", val);
+	*m = 0;
+	for (w = strtok_r(buf, " ,\t", &save); w; w = strtok_r(NULL, " ,\t", &save)) {
+		if (strcmp(w, "mschapv2") == 0)
+			*m |= CONFIG_EAP_MSCHAPV2;
+		else if (strcmp(w, "tls") == 0)
+			*m |= CONFIG_EAP_TLS;
+		else
+			return err_set(msg, msglen, "'%s' is not mschapv2 or tls", w);
+	}
+	return *m ? 0 : err_set(msg, msglen, "no method named (mschapv2, tls)");
 }
 
 static void proxy_release(struct config *cfg)
@@ -304,10 +350,10 @@ static int set_method(enum config_auth_method *m, const char *val, char *msg, si
 	else if (strcmp(val, "pubkey") == 0)
 		*m = CONFIG_AUTH_PUBKEY;
 	else if (strcmp(val, "eap") == 0)
-		(void)err_set(msg, msglen, "'eap' is not supported yet");
+		*m = CONFIG_AUTH_EAP;
 	else
-		(void)err_set(msg, msglen, "'%s' is not psk or pubkey", val);
-	return strcmp(val, "psk") == 0 || strcmp(val, "pubkey") == 0 ? 0 : -1;
+		return err_set(msg, msglen, "'%s' is not psk, pubkey or eap", val);
+	return 0;
 }
 
 static int set_duration(const struct cfg_opt *o, const char *val, uint32_t *out,
@@ -442,7 +488,17 @@ static int set_value(struct config *cfg, const struct cfg_opt *o, const char *va
 	case T_PSK:
 		return set_psk(cfg, val, strlen(val), msg, msglen);
 	case T_PSK_FILE:
-		return set_psk_file(cfg, val, msg, msglen);
+		return set_secret_file(&cfg->auth.psk, &cfg->auth.psk_len, CONFIG_PSK_MAX,
+				       &cfg->auth.psk_file, val, msg, msglen);
+	case T_PASSWORD:
+		return set_secret(&cfg->auth.password, &cfg->auth.password_len, CONFIG_PASSWORD_MAX,
+				  val, strlen(val), msg, msglen);
+	case T_PASSWORD_FILE:
+		return set_secret_file(&cfg->auth.password, &cfg->auth.password_len,
+				       CONFIG_PASSWORD_MAX, &cfg->auth.password_file, val, msg,
+				       msglen);
+	case T_EAP:
+		return set_eap(f, val, msg, msglen);
 	case T_PROXY:
 		return set_proxy(cfg, val, msg, msglen);
 	}
@@ -704,17 +760,61 @@ static int cfg_err(struct config *cfg, char *err, size_t errlen, const struct cf
 	return -1;
 }
 
+/* EAP (method = eap): ca (or insecure), the methods and their credentials. */
+static int check_eap(struct config *cfg, char *err, size_t errlen)
+{
+	const struct cfg_opt *m = find_opt("auth", "method"), *e = find_opt("auth", "eap");
+	bool have_cert = cfg->auth.cert && cfg->auth.key;
+
+	if (cfg->auth.psk)
+		return cfg_err(cfg, err, errlen, find_opt("auth", cfg->auth.psk_file ? "psk_file" : "psk"),
+			       "a pre-shared key is set but [auth] method = eap");
+	if (!cfg->auth.ca && !cfg->auth.insecure)
+		return cfg_err(cfg, err, errlen, m, "[auth] method = eap needs ca: the gateway's "
+			       "certificate is checked before any password or certificate is sent "
+			       "(insecure = yes skips that check)");
+	if ((cfg->auth.cert != NULL) != (cfg->auth.key != NULL))
+		return cfg_err(cfg, err, errlen, find_opt("auth", cfg->auth.cert ? "cert" : "key"),
+			       "EAP-TLS needs both cert and key");
+	if (!cfg->auth.eap) {
+		/* default: the methods we have credentials for; a password can be asked for */
+		if (have_cert)
+			cfg->auth.eap |= CONFIG_EAP_TLS;
+		if (!have_cert || cfg->auth.password)
+			cfg->auth.eap |= CONFIG_EAP_MSCHAPV2;
+	}
+	if ((cfg->auth.eap & CONFIG_EAP_TLS) && !have_cert)
+		return cfg_err(cfg, err, errlen, e, "eap = tls needs cert and key");
+	if (!(cfg->auth.eap & CONFIG_EAP_TLS) && have_cert)
+		return cfg_err(cfg, err, errlen, find_opt("auth", "cert"),
+			       "cert is set but [auth] eap has no tls");
+	if (!(cfg->auth.eap & CONFIG_EAP_MSCHAPV2) && cfg->auth.password)
+		return cfg_err(cfg, err, errlen, find_opt("auth", cfg->auth.password_file ?
+							 "password_file" : "password"),
+			       "a password is set but [auth] eap has no mschapv2");
+	return 0;
+}
+
 /*
- * method says how WE authenticate (psk, or pubkey with cert + key); ca says
- * how the GATEWAY must: set, with a certificate from that CA; unset, with
- * the PSK. pubkey without ca would leave the gateway unauthenticated.
+ * method says how WE authenticate (psk; pubkey with cert + key; eap); ca
+ * says how the GATEWAY must: set, with a certificate from that CA; unset,
+ * with the PSK. pubkey without ca would leave the gateway unauthenticated.
  */
 static int check_auth(struct config *cfg, char *err, size_t errlen)
 {
 	static const char *const files[] = { "cert", "key", "ca" };
+	static const char *const eap_only[] = { "eap", "user", "password", "password_file",
+						"insecure" };
 	bool pubkey = cfg->auth.method == CONFIG_AUTH_PUBKEY;
 	const struct cfg_opt *psk = find_opt("auth", cfg->auth.psk_file ? "psk_file" : "psk");
 
+	if (cfg->auth.method == CONFIG_AUTH_EAP)
+		return check_eap(cfg, err, errlen);
+	for (size_t i = 0; i < sizeof(eap_only) / sizeof(eap_only[0]); i++)
+		if (config_is_set(cfg, "auth", eap_only[i]))
+			return cfg_err(cfg, err, errlen, find_opt("auth", eap_only[i]),
+				       "%s is set but [auth] method = %s (not eap)", eap_only[i],
+				       pubkey ? "pubkey" : "psk");
 	if (!pubkey && !cfg->auth.psk)
 		return cfg_err(cfg, err, errlen, find_opt("auth", "method"),
 			       "[auth] method = psk needs psk or psk_file");
@@ -815,6 +915,8 @@ static int check_file_secrets(struct config *cfg, mode_t mode, char *err, size_t
 		return 0;
 	if (cfg->auth.psk && !cfg->auth.psk_file)
 		o = find_opt("auth", "psk");
+	else if (cfg->auth.password && !cfg->auth.password_file)
+		o = find_opt("auth", "password");
 	else if (cfg->transport.proxy_pass)
 		o = find_opt("transport", "proxy");
 	if (!o)
@@ -855,7 +957,7 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < NOPTS; i++)
 		if (owns_string(&opts[i]))
 			free(*FIELD(cfg, &opts[i], char *));
-	psk_release(cfg);
+	secrets_release(cfg);
 	proxy_release(cfg);
 	free(cfg->source);
 	memset(cfg, 0, sizeof(*cfg));

@@ -35,6 +35,9 @@
 #define CONFIG_LINE_MAX		4096		/* bytes per line, without newline */
 #define CONFIG_FILE_MAX		(1024 * 1024)
 #define CONFIG_PSK_MAX		1024		/* bytes, from psk or psk_file */
+#define CONFIG_PASSWORD_MAX	256		/* bytes, from password or password_file */
+#define CONFIG_EAP_MSCHAPV2	(1u << 0)	/* = EAP_ALLOW_* (eap/eap.h) */
+#define CONFIG_EAP_TLS		(1u << 1)
 #define CONFIG_MAX_TS		16		/* CIDRs in one traffic selector list */
 #define CONFIG_MAX_OPTS		64		/* capacity of the option table */
 #define CONFIG_DEFAULT_USER	"ikeagent"	/* [agent] user and socket_group */
@@ -53,7 +56,7 @@ struct cidr_list {
 enum config_auth_method {
 	CONFIG_AUTH_PSK,
 	CONFIG_AUTH_PUBKEY,
-	CONFIG_AUTH_EAP,	/* reserved: refused while parsing */
+	CONFIG_AUTH_EAP,	/* EAP in IKE_AUTH (RFC 7296 §2.16) */
 };
 
 enum config_transport {
@@ -78,7 +81,13 @@ struct config {
 		uint8_t *psk;		/* secret: from psk or psk_file; not NUL-terminated */
 		size_t psk_len;
 		char *psk_file;		/* path the psk came from, NULL if inline */
-		char *ca, *cert, *key;	/* absolute paths, pubkey only */
+		char *ca, *cert, *key;	/* absolute paths; cert/key: pubkey, or eap with tls */
+		unsigned eap;		/* CONFIG_EAP_*: methods allowed (method = eap) */
+		char *user;		/* EAP identity and MSCHAPv2 user; NULL: id */
+		uint8_t *password;	/* secret: from password or password_file; NULL: ask */
+		size_t password_len;
+		char *password_file;
+		bool insecure;		/* EAP without a verified gateway */
 	} auth;
 	struct {
 		struct proposal_list ike, esp;

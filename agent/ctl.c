@@ -13,13 +13,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "util/log.h"
 
 /*
  * Wire format of a reply: one byte exit code, then text. Requests are at
  * most CTL_REQ_MAX bytes and end with '\n'.
  */
-#define CTL_REQ_MAX 64
+#define CTL_REQ_MAX 320	/* "password " and CONFIG_PASSWORD_MAX bytes */
 
 struct ctl_server {
 	struct loop *loop;
@@ -109,6 +111,7 @@ static void ctl_serve(struct ctl_server *s, int c)
 		code = s->handler(s->ctx, req, reply + 1, sizeof(reply) - 1);
 	else
 		code = 1;
+	OPENSSL_cleanse(req, sizeof(req));	/* it may hold the EAP password */
 	reply[0] = (char)(code < 0 ? 1 : code > 125 ? 125 : code);
 	if (write(c, reply, 1 + strlen(reply + 1)) < 0)
 		log_debug("ctl: reply not delivered: %s", strerror(errno));

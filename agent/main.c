@@ -9,6 +9,8 @@
 static const struct cmd commands[] = {
 	{ "run", cmd_run, "-c FILE [--socket PATH] [-v|--debug]",
 	  "connect and keep the tunnel up (foreground)" },
+	{ "password", cmd_password, "[--socket PATH]",
+	  "give a waiting agent the EAP password (terminal or stdin)" },
 	{ "check", cmd_check, "-c FILE", "parse and validate a configuration file" },
 	{ "status", cmd_status, "[--socket PATH] [--json]", "show the running agent's state" },
 	{ "down", cmd_down, "[--socket PATH]", "disconnect the running agent and wait for it to exit" },

@@ -357,7 +357,11 @@ static int session_connect(struct session *s)
 		return -1;
 	}
 	s->ike_cfg.trust = s->trust;
-	s->ike_cfg.cred = s->cred;
+	s->ike_cfg.cred = s->cfg->auth.method == CONFIG_AUTH_PUBKEY ? s->cred : NULL;
+	if (s->cfg->auth.method == CONFIG_AUTH_EAP) {
+		s->ike_cfg.eap = &s->login.cfg;
+		s->ike_cfg.eap_unverified = s->cfg->auth.insecure;
+	}
 	n = roam_order(s, order);
 	s->roam.probe_ms = 0;
 	return race_start(s, RACE_INIT, order, n, NULL, "race");
@@ -455,8 +459,10 @@ static void handle_dead(struct session *s)
 		return;
 	}
 	if (!s->ever_up && fail_is_fatal(why)) {
-		log_err("ike: connection refused: %s", s->last_error);
-		fprintf(stderr, "ikeagent: %s\n", s->last_error);
+		const char *pfx = why == IKE_FAIL_AUTH ? "auth: " : "";
+
+		log_err("ike: connection refused: %s%s", pfx, s->last_error);
+		fprintf(stderr, "ikeagent: %s%s\n", pfx, s->last_error);
 		s->exit_code = CMD_EXIT_REFUSED;
 		finish(s);
 		return;
@@ -572,12 +578,22 @@ static int on_ctl(void *ctx, const char *req, char *reply, size_t cap)
 			log_warn("ctl: status reply truncated");
 		return 0;
 	}
+	if (!strncmp(req, "password ", 9)) {
+		int code = login_ctl_password(s, req + 9, reply, cap);
+
+		if (code == 0 && s->state == SESS_CONNECTING && !s->ike && session_connect(s) < 0) {
+			session_disconnect(s);
+			schedule_reconnect(s);
+		}
+		return code;
+	}
 	if (!strcmp(req, "down")) {
 		snprintf(reply, cap, "disconnecting\n");
 		request_down(s, "down requested", 0);
 		return 0;
 	}
-	snprintf(reply, cap, "unknown request '%.32s' (ping, status, status json, down)\n", req);
+	snprintf(reply, cap, "unknown request '%.32s' (ping, status, status json, down, password)\n",
+		 req);
 	return 2;
 }
 
@@ -715,7 +731,7 @@ static int session_credentials(struct session *s)
 		fprintf(stderr, "ikeagent: [auth] ca: %s\n", err);
 		return -1;
 	}
-	if (s->cfg->auth.method == CONFIG_AUTH_PUBKEY &&
+	if (s->cfg->auth.cert &&
 	    !(s->cred = ike_cred_load(s->cfg->auth.cert, s->cfg->auth.key, err, sizeof(err)))) {
 		fprintf(stderr, "ikeagent: [auth] cert/key: %s\n", err);
 		return -1;
@@ -730,7 +746,7 @@ static int session_credentials(struct session *s)
 	return 0;
 }
 
-int session_run(const struct config *cfg, const char *ctl_path)
+int session_run(const struct config *cfg, const char *ctl_path, enum login_password_from pw)
 {
 	struct session *s = calloc(1, sizeof(*s));
 	int rc = CMD_EXIT_RUNTIME;
@@ -746,6 +762,11 @@ int session_run(const struct config *cfg, const char *ctl_path)
 		rc = CMD_EXIT_USAGE;
 		goto done;
 	}
+	if (login_prepare(s, pw, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ikeagent: auth: %s\n", err);
+		rc = CMD_EXIT_USAGE;
+		goto done;
+	}
 	if (session_journal(s) < 0)
 		goto done;
 	if (session_resolve(s) < 0)
@@ -756,8 +777,9 @@ int session_run(const struct config *cfg, const char *ctl_path)
 		fprintf(stderr, "ikeagent: %s\n", err);
 		goto done;
 	}
-	session_set_state(s, SESS_CONNECTING, "starting");
-	if (session_connect(s) < 0) {
+	session_set_state(s, SESS_CONNECTING, login_waiting(s) ? "waiting for the password" :
+			  "starting");
+	if (!login_waiting(s) && session_connect(s) < 0) {
 		session_disconnect(s);
 		if (!cfg->tunnel.reconnect) {
 			fprintf(stderr, "ikeagent: cannot connect to %s\n", cfg->gateway.address);
@@ -775,6 +797,7 @@ int session_run(const struct config *cfg, const char *ctl_path)
 		 "network configuration restored");
 done:
 	session_close(s);
+	login_free(s);
 	ike_trust_free(s->trust);
 	ike_cred_free(s->cred);
 	free(s);

@@ -151,6 +151,18 @@ struct datapath {
 	uint8_t *ike_tx;	/* DP_IKE_MAX bytes */
 };
 
+/* The user's EAP login (agent/login.c). */
+enum login_password_from { LOGIN_FROM_TERMINAL, LOGIN_FROM_CONTROL };
+struct session_login {
+	struct eap_cfg cfg;		/* what each IKE SA's EAP peer gets (ike_sa_cfg.eap) */
+	const char *user;		/* EAP identity, MSCHAPv2 user: [auth] user, else id */
+	X509 *cert;			/* EAP-TLS: our certificate and intermediates */
+	STACK_OF(X509) *chain;
+	uint8_t *password;		/* the one copy, wiped at exit (CONFIG_PASSWORD_MAX + 2 bytes) */
+	size_t password_len;
+	bool waiting;			/* for `ikeagent password` on the control socket */
+};
+
 struct session {
 	const struct config *cfg;
 	const char *ctl_path;
@@ -163,7 +175,8 @@ struct session {
 	struct ike_sa *ike;
 	struct ike_sa_cfg ike_cfg;
 	struct ike_trust *trust;	/* [auth] ca: loaded once, kept across reconnects */
-	struct ike_cred *cred;		/* [auth] cert + key with method = pubkey */
+	struct ike_cred *cred;		/* [auth] cert + key: method = pubkey, or eap with tls */
+	struct session_login login;
 	struct path_env penv;		/* what every path shares: the gateway, buffers, ... */
 	struct path *path;		/* the one that carries the IKE SA and ESP now */
 	struct path *rx_path;		/* the path of the message being processed */
@@ -204,7 +217,7 @@ struct session {
 };
 
 /* session.c: run the agent until it is told to stop; returns the exit code. */
-int session_run(const struct config *cfg, const char *ctl_path);
+int session_run(const struct config *cfg, const char *ctl_path, enum login_password_from pw);
 /*
  * The one place the session's state changes: logs "agent: old -> new
  * (why)" and tells systemd (STATUS=, STOPPING=1 when closing).
@@ -237,6 +250,18 @@ void session_path_won(struct session *s, struct path *p, enum race_goal g, uint6
 		      bool udp_tried);
 /* Start over with a new IKE SA now (no MOBIKE, or a move that cannot work). */
 void session_restart(struct session *s, const char *why);
+
+/*
+ * login.c: the EAP login. Prepare before privileges go: the identity, the
+ * EAP-TLS certificate, the password from the configuration or the
+ * terminal (asked now), or, from control, awaited (login_waiting()) until
+ * `ikeagent password` gives it (login_ctl_password()). -1 with err.
+ */
+int login_prepare(struct session *s, enum login_password_from from, char *err,
+		  size_t errlen) MUST_CHECK;
+bool login_waiting(const struct session *s);
+int login_ctl_password(struct session *s, const char *arg, char *reply, size_t cap);
+void login_free(struct session *s);
 
 /* race.c */
 struct race *race_new(struct session *s);

@@ -261,6 +261,36 @@ START_TEST(pubkey_config)
 }
 END_TEST
 
+/* method = eap: the methods allowed follow the credentials unless eap names them. */
+START_TEST(eap_config)
+{
+	struct config c;
+
+	ck_assert_msg(parse_all("[gateway]\naddress = g\n[auth]\nid = a@b\nmethod = eap\n"
+				"ca = /etc/ca.pem\nuser = alice\npassword = p w\n", &c) == 0, "%s", err);
+	ck_assert_int_eq(c.auth.method, CONFIG_AUTH_EAP);
+	ck_assert_uint_eq(c.auth.eap, CONFIG_EAP_MSCHAPV2);
+	ck_assert_str_eq(c.auth.user, "alice");
+	ck_assert_uint_eq(c.auth.password_len, 3);
+	ck_assert(memcmp(c.auth.password, "p w", 3) == 0);
+	ck_assert(!c.auth.insecure);
+	config_free(&c);
+	/* a certificate and no password: EAP-TLS only (nothing to ask for) */
+	ck_assert_msg(parse_all("[gateway]\naddress = g\n[auth]\nid = a\nmethod = eap\n"
+				"insecure = yes\ncert = /c.pem\nkey = /k.pem\n", &c) == 0, "%s", err);
+	ck_assert_uint_eq(c.auth.eap, CONFIG_EAP_TLS);
+	ck_assert(c.auth.insecure);
+	ck_assert_ptr_null(c.auth.password);
+	config_free(&c);
+	/* both named: both allowed, the password to be asked for */
+	ck_assert_msg(parse_all("[gateway]\naddress = g\n[auth]\nid = a\nmethod = eap\n"
+				"ca = /ca\neap = tls, mschapv2\ncert = /c.pem\nkey = /k.pem\n", &c) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(c.auth.eap, CONFIG_EAP_MSCHAPV2 | CONFIG_EAP_TLS);
+	config_free(&c);
+}
+END_TEST
+
 START_TEST(comments_quotes_bom_crlf)
 {
 	struct config c;
@@ -358,8 +388,10 @@ static const struct {
 	  "no '/', ':', '%' or spaces)" },
 	{ "[agent]\nlog_level = loud\n",
 	  "agent.conf:2: log_level: 'loud' is not error, warn, info or debug" },
-	{ "[auth]\nmethod = eap\n", "agent.conf:2: method: 'eap' is not supported yet" },
-	{ "[auth]\nmethod = cert\n", "agent.conf:2: method: 'cert' is not psk or pubkey" },
+	{ "[auth]\nmethod = cert\n", "agent.conf:2: method: 'cert' is not psk, pubkey or eap" },
+	{ "[auth]\neap = md5\n", "agent.conf:2: eap: 'md5' is not mschapv2 or tls" },
+	{ "[auth]\neap = ,\n", "agent.conf:2: eap: no method named (mschapv2, tls)" },
+	{ "[auth]\npassword_file = /tmp\n", "agent.conf:2: password_file: /tmp: not a regular file" },
 	{ "[transport]\norder = udp tcp udp\n", "agent.conf:2: order: 'udp' is listed twice" },
 	{ "[transport]\norder = udp,tcp\n", "agent.conf:2: order: 'udp,tcp' is not udp, tcp or tls" },
 	{ "[transport]\nproxy = https://p.example:3128\n",
@@ -391,6 +423,19 @@ static const struct {
 	{ "[gateway]\naddress = g\n[auth]\nid = a\npsk = " SECRET "\nmethod = pubkey\n",
 	  "agent.conf:5: psk is set but [auth] method = pubkey" },
 	{ MINIMAL "cert = /c.pem\n", "agent.conf:6: cert is set but [auth] method = psk" },
+	{ MINIMAL "user = alice\n", "agent.conf:6: user is set but [auth] method = psk (not eap)" },
+	{ "[gateway]\naddress = g\n[auth]\nid = a\nmethod = eap\n",
+	  "agent.conf:5: [auth] method = eap needs ca: the gateway's certificate is checked before "
+	  "any password or certificate is sent (insecure = yes skips that check)" },
+	{ "[gateway]\naddress = g\n[auth]\nid = a\nmethod = eap\nca = /ca\neap = tls\n",
+	  "agent.conf:7: eap = tls needs cert and key" },
+	{ "[gateway]\naddress = g\n[auth]\nid = a\nmethod = eap\nca = /ca\ncert = /c\n",
+	  "agent.conf:7: EAP-TLS needs both cert and key" },
+	{ "[gateway]\naddress = g\n[auth]\nid = a\nmethod = eap\nca = /ca\neap = tls\n"
+	  "cert = /c\nkey = /k\npassword = " SECRET "\n",
+	  "agent.conf:10: a password is set but [auth] eap has no mschapv2" },
+	{ "[gateway]\naddress = g\n[auth]\nid = a\nmethod = eap\nca = /ca\npsk = " SECRET "\n",
+	  "agent.conf:7: a pre-shared key is set but [auth] method = eap" },
 	{ MINIMAL "[tunnel]\nrekey_jitter = 30m\n",
 	  "agent.conf:7: rekey_jitter (30m) must be less than half of child_lifetime (1h)" },
 	{ MINIMAL "[tunnel]\nike_lifetime = 8m\n",
@@ -851,6 +896,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, every_option_parses);
 	tcase_add_test(tc, pubkey_config);
+	tcase_add_test(tc, eap_config);
 	tcase_add_test(tc, comments_quotes_bom_crlf);
 	tcase_add_loop_test(tc, error_messages, 0, sizeof(errors) / sizeof(errors[0]));
 	tcase_add_test(tc, line_limits_and_nul);
