@@ -668,7 +668,7 @@ tb_gw_wait_child() {
 # VARIANT defaults to the gateway's. Connects (tb_client_ss_initiate) unless
 # TB_CLI_INITIATE=0.
 tb_client_ss_start() {
-	local d=$TB_DIR/cli variant=$1
+	local d=$TB_DIR/cli variant=${1:-}
 	[ -n "$variant" ] || variant=$(cat "$TB_DIR/gw/variant" 2>/dev/null || echo psk)
 	local -x TBV_VARIANT TBV_GW_AUTH TBV_CLI_AUTH TBV_GW_CERTS TBV_CLI_EAP_ID \
 		TBV_CLI_CERTS TBV_EAP_SECRET TBV_PSK TBV_GW_ID TBV_CLI_ID TBV_MOBIKE TBV_DPD_DELAY \
