@@ -12,10 +12,13 @@ BUILD="build-essential pkg-config libssl-dev libcurl4-openssl-dev libmnl-dev lib
 TEST="check libsodium-dev clang libclang-rt-14-dev mandoc systemd"
 # The testbed, network tests, demo and bench: namespaces, a hostile network,
 # a real strongSwan gateway (libstrongswan-standard-plugins has its openssl
-# plugin: AES-GCM; libcharon-extauth-plugins its eap-mschapv2), a real
-# CONNECT proxy, traffic and captures. python3 runs the tests' small helpers.
+# plugin: AES-GCM; libcharon-extauth-plugins its eap-mschapv2,
+# libcharon-extra-plugins eap-identity, eap-tls with libtls and
+# kernel-libipsec), a real CONNECT proxy, traffic and captures. python3 runs
+# the tests' small helpers; script(1) (bsdutils) gives ikeagent a terminal
+# to ask a password on (test_tunnel_eap.sh).
 NET="iproute2 iputils-ping nftables iptables iperf3 tinyproxy tshark curl python3 xxd openssl
-procps util-linux
+procps util-linux bsdutils
 strongswan-charon strongswan-swanctl strongswan-pki libcharon-extra-plugins
 libcharon-extauth-plugins libstrongswan-extra-plugins libstrongswan-standard-plugins"
 

@@ -35,6 +35,9 @@
 #                                 certificate from a CA generated with pki)
 #   eap                           client authenticates with EAP-MSCHAPv2
 #                                 (default: PSK)
+#   eaptls                        client authenticates with EAP-TLS: a client
+#                                 certificate from either testbed CA (both
+#                                 loaded on the gateway); see "EAP-TLS" below
 #   split (default) | full        gateway local_ts 10.99.1.0/24 or 0.0.0.0/0
 #   v6                            also IPv6 pool/selectors (needs TB_IPV6=1)
 #
@@ -45,6 +48,15 @@
 #   TB_PSK                   pre-shared key [ikeagent-testbed-psk-0123456789]
 #   TB_GW_ID [gw.ikeagent.test]  TB_CLI_ID [client@ikeagent.test]
 #   TB_EAP_USER [testuser]   TB_EAP_PASS [testpass-123]
+#   TB_CLI_EAP_ID            the strongSwan client's EAP identity [TB_EAP_USER
+#                            with eap, TB_CLI_ID with eaptls]
+#   TB_CLI_CERT [rsa]        the strongSwan client's certificate (eaptls):
+#                            rsa | ecdsa ($TB_DIR/pki/client-TYPE.pem)
+#   TB_CLI_CA                the CA the strongSwan client trusts for the
+#                            gateway [the gateway variant's: rsa | ecdsa]
+#   TB_TLS_MIN [1.2]  TB_TLS_MAX [1.2]   charon.tls.version_min/max (EAP-TLS)
+#                            of both charons; 1.3 works between two 5.9.8
+#                            charons, see "EAP-TLS" below
 #   TB_IKE_PROPOSALS, TB_ESP_PROPOSALS     gateway proposals (see below)
 #   TB_CLI_PROPOSALS [aes256gcm16-prfsha256-x25519]
 #   TB_CLI_ESP_PROPOSALS [aes256gcm16]
@@ -71,6 +83,28 @@
 #                       so the gateway sees B as 10.97.0.254 behind a NAT
 #   TB_RT_RPFILTER [1]  ika-rt's rp_filter: 1 drops what a network gets with
 #                       the other network's source address (BCP 38); 0 not
+#
+# EAP-TLS (variant eaptls, strongSwan 5.9.8's libtls as the server):
+# - Client certificates $TB_DIR/pki/client-rsa.pem (RSA 2048, issued by
+#   ca-rsa) and client-ecdsa.pem (P-256, by ca-ecdsa), keys client-TYPE.key;
+#   subject CN and subjectAltName (rfc822Name) = TB_CLI_ID.
+# - The gateway asks for the EAP identity (eap_id = %any) and then wants a
+#   trusted client certificate that CONTAINS that identity, as its subject
+#   DN or a subjectAltName (without eap_id: the IKE identity IDi). Both
+#   "client@ikeagent.test" and the DN "C=CH, O=ikeagent testbed,
+#   CN=client@ikeagent.test" work with the certificates above; "testuser"
+#   does not (libtls tls_find_public_key(): "no trusted certificate found
+#   for 'testuser' to verify TLS peer"; strongSwan's own client already
+#   refuses: "no usable TLS client certificate found for 'testuser'").
+# - The CertificateRequest's certificate_authorities lists only the RSA CAs
+#   (5.9.8 enumerates CA certificates with KEY_RSA), so a client must not
+#   pick or drop its ECDSA certificate by that list.
+# - TLS 1.3 (TB_TLS_MAX=1.3) works with a 5.9.8 client, but 5.9.8 predates
+#   RFC 9190 (strongSwan 5.9.10): its MSK is the TLS 1.3 exporter with label
+#   "client EAP encryption", empty context, 128 bytes (first 64 = MSK), not
+#   "EXPORTER_EAP_TLS_Key_Material" with context 0x0d, and it sends no
+#   protected success indication (0x00 record) before EAP-Success. An RFC
+#   9190 peer gets an AUTH mismatch (or waits for the 0x00) against it.
 
 # The TB_* constants below are for the scripts that source this file.
 # shellcheck disable=SC2034
@@ -394,10 +428,12 @@ tb__listening() { ip netns exec "$1" ss -Hltn "sport = :$2" 2>/dev/null | grep -
 # ---- PKI (certificate variants) -------------------------------------------
 
 # tb_pki_init: CA + gateway certificate for RSA and ECDSA in $TB_DIR/pki
-# (generated once per testbed). SAN = gateway FQDN and addresses.
+# (generated once per testbed). SAN = gateway FQDN and addresses. And a
+# client certificate of each type (EAP-TLS), issued by the CA of its type:
+# client-TYPE.pem/.key, CN and SAN = TB_CLI_ID.
 tb_pki_init() {
 	local d=$TB_DIR/pki t size
-	[ -s "$d/gw-ecdsa.pem" ] && return 0
+	[ -s "$d/client-ecdsa.pem" ] && return 0
 	mkdir -p "$d"
 	for t in rsa ecdsa; do
 		if [ $t = rsa ]; then size=2048; else size=256; fi
@@ -412,7 +448,12 @@ tb_pki_init() {
 				pki --issue --lifetime 825 --cacert "$d/ca-$t.pem" --cakey "$d/ca-$t.key" \
 					--dn "C=CH, O=ikeagent testbed, CN=$TB_GW_ID" --san "$TB_GW_ID" \
 					--san "$TB_GW_ADDR" --san "$TB_GW_ADDR6" \
-					--flag serverAuth --flag ikeIntermediate --outform pem >"$d/gw-$t.pem"
+					--flag serverAuth --flag ikeIntermediate --outform pem >"$d/gw-$t.pem" &&
+				pki --gen --type $t --size $size --outform pem >"$d/client-$t.key" &&
+				pki --pub --in "$d/client-$t.key" --type $t |
+				pki --issue --lifetime 825 --cacert "$d/ca-$t.pem" --cakey "$d/ca-$t.key" \
+					--dn "C=CH, O=ikeagent testbed, CN=$TB_CLI_ID" --san "$TB_CLI_ID" \
+					--flag clientAuth --outform pem >"$d/client-$t.pem"
 		} 2>>"$d/pki.log" || {
 			tb_log "pki failed for $t (see $d/pki.log)"
 			return 1
@@ -450,7 +491,8 @@ tb__strongswan_conf() {
 		TBV_FWMARK=${TB_FWMARK:-0x1a1a} TBV_FRAGMENT_SIZE=${TB_FRAGMENT_SIZE:-1280} \
 		TBV_RETRANSMIT_TIMEOUT=${TB_RETRANSMIT_TIMEOUT:-2.0} \
 		TBV_RETRANSMIT_TRIES=${TB_RETRANSMIT_TRIES:-3} \
-		TBV_PREFER_BEST_PATH=${TB_PREFER_BEST_PATH:-no}
+		TBV_PREFER_BEST_PATH=${TB_PREFER_BEST_PATH:-no} \
+		TBV_TLS_MIN=${TB_TLS_MIN:-1.2} TBV_TLS_MAX=${TB_TLS_MAX:-1.2}
 	tb__render "$TB_TEMPLATES/strongswan.conf.in" "$TB_DIR/$role/strongswan.conf"
 }
 
@@ -459,6 +501,7 @@ tb__variant_vars() {
 	local w
 	TBV_VARIANT=${1:-psk}
 	TBV_GW_AUTH=psk TBV_CLI_AUTH=psk TBV_GW_CERTS="" TBV_CLI_EAP_ID="" TBV_EAP_SECRET=""
+	TBV_CLI_CERTS=""
 	TB_V_CERT="" TB_V_FULL=0 TB_V_V6=0
 	for w in ${TBV_VARIANT//[,+]/ }; do
 		case $w in
@@ -467,13 +510,17 @@ tb__variant_vars() {
 			TB_V_CERT=$w TBV_GW_AUTH=pubkey
 			TBV_GW_CERTS="            certs = gw-$w.pem" ;;
 		eap)
+			[ "$TBV_CLI_AUTH" = eap-tls ] && { tb_log "variant: eap and eaptls exclude each other"; return 1; }
 			TBV_CLI_AUTH=eap-mschapv2
 			TBV_EAP_SECRET=$(printf '    eap-testbed {\n        id = %s\n        secret = "%s"\n    }' "$TB_EAP_USER" "$TB_EAP_PASS") ;;
+		eaptls)
+			[ "$TBV_CLI_AUTH" = eap-mschapv2 ] && { tb_log "variant: eap and eaptls exclude each other"; return 1; }
+			TBV_CLI_AUTH=eap-tls ;;
 		full) TB_V_FULL=1 ;;
 		split) TB_V_FULL=0 ;;
 		v6) TB_V_V6=1 ;;
 		*)
-			tb_log "unknown variant word '$w' (psk rsa ecdsa eap full split v6)"
+			tb_log "unknown variant word '$w' (psk rsa ecdsa eap eaptls full split v6)"
 			return 1 ;;
 		esac
 	done
@@ -511,7 +558,7 @@ tb__plugin_package() {
 	case $1 in
 	gcm | openssl) echo libstrongswan-standard-plugins ;;
 	chapoly | curve25519 | cmac) echo libstrongswan-extra-plugins ;;
-	eap-identity | kernel-libipsec) echo libcharon-extra-plugins ;;
+	eap-identity | eap-tls | kernel-libipsec) echo libcharon-extra-plugins ;;
 	eap-mschapv2) echo libcharon-extauth-plugins ;;
 	socket-default) echo strongswan-libcharon ;;
 	vici) echo strongswan-swanctl ;;
@@ -570,12 +617,13 @@ tb_cli_swanctl() { tb__swanctl cli "$@"; }
 tb_gw_start() {
 	local d=$TB_DIR/gw
 	local -x TBV_VARIANT TBV_GW_AUTH TBV_CLI_AUTH TBV_GW_CERTS TBV_CLI_EAP_ID \
-		TBV_EAP_SECRET TBV_PSK TBV_GW_ID TBV_CLI_ID TBV_MOBIKE TBV_DPD_DELAY \
+		TBV_CLI_CERTS TBV_EAP_SECRET TBV_PSK TBV_GW_ID TBV_CLI_ID TBV_MOBIKE TBV_DPD_DELAY \
 		TBV_IKE_REKEY_TIME TBV_CHILD_REKEY_TIME TBV_RAND_TIME \
 		TBV_GW_ADDRS TBV_POOLS TBV_LOCAL_TS TBV_IKE_PROPOSALS TBV_ESP_PROPOSALS
 	local TB_V_CERT TB_V_FULL TB_V_V6
 	tb__variant_vars "${1:-psk}" || return 1
-	[ "$TBV_CLI_AUTH" = eap-mschapv2 ] && TBV_CLI_EAP_ID="            eap_id = %any"
+	# EAP: ask the client for its EAP identity (EAP-Identity) first.
+	case $TBV_CLI_AUTH in eap-*) TBV_CLI_EAP_ID="            eap_id = %any" ;; esac
 	TBV_GW_ADDRS=$TB_GW_ADDR TBV_POOLS=vpool
 	TBV_IKE_PROPOSALS=$TB_IKE_PROPOSALS TBV_ESP_PROPOSALS=$TB_ESP_PROPOSALS
 	if [ "$TB_V_FULL" = 1 ]; then TBV_LOCAL_TS=0.0.0.0/0; else TBV_LOCAL_TS=$TB_INSIDE_NET; fi
@@ -590,6 +638,11 @@ tb_gw_start() {
 		cp "$TB_DIR/pki/gw-$TB_V_CERT.pem" "$d/x509/"
 		cp "$TB_DIR/pki/ca-$TB_V_CERT.pem" "$d/x509ca/"
 		cp "$TB_DIR/pki/gw-$TB_V_CERT.key" "$d/private/"
+	fi
+	if [ "$TBV_CLI_AUTH" = eap-tls ]; then
+		# Client certificates of either type: both CAs are trusted.
+		tb_pki_init || return 1
+		cp "$TB_DIR/pki/ca-rsa.pem" "$TB_DIR/pki/ca-ecdsa.pem" "$d/x509ca/"
 	fi
 	tb__strongswan_conf gw || return 1
 	tb__render "$TB_TEMPLATES/gw-swanctl.conf.in" "$d/swanctl.conf" || return 1
@@ -615,15 +668,20 @@ tb_gw_wait_child() {
 # VARIANT defaults to the gateway's. Connects (tb_client_ss_initiate) unless
 # TB_CLI_INITIATE=0.
 tb_client_ss_start() {
-	local d=$TB_DIR/cli variant=$1
+	local d=$TB_DIR/cli variant=${1:-}
 	[ -n "$variant" ] || variant=$(cat "$TB_DIR/gw/variant" 2>/dev/null || echo psk)
 	local -x TBV_VARIANT TBV_GW_AUTH TBV_CLI_AUTH TBV_GW_CERTS TBV_CLI_EAP_ID \
-		TBV_EAP_SECRET TBV_PSK TBV_GW_ID TBV_CLI_ID TBV_MOBIKE TBV_DPD_DELAY \
+		TBV_CLI_CERTS TBV_EAP_SECRET TBV_PSK TBV_GW_ID TBV_CLI_ID TBV_MOBIKE TBV_DPD_DELAY \
 		TBV_IKE_REKEY_TIME TBV_CHILD_REKEY_TIME TBV_RAND_TIME \
 		TBV_GW_ADDR TBV_VIPS TBV_REMOTE_TS TBV_IKE_PROPOSALS TBV_ESP_PROPOSALS
 	local TB_V_CERT TB_V_FULL TB_V_V6
 	tb__variant_vars "$variant" || return 1
-	[ "$TBV_CLI_AUTH" = eap-mschapv2 ] && TBV_CLI_EAP_ID="            eap_id = $TB_EAP_USER"
+	case $TBV_CLI_AUTH in
+	eap-mschapv2) TBV_CLI_EAP_ID="            eap_id = ${TB_CLI_EAP_ID:-$TB_EAP_USER}" ;;
+	eap-tls)
+		TBV_CLI_EAP_ID="            eap_id = ${TB_CLI_EAP_ID:-$TB_CLI_ID}"
+		TBV_CLI_CERTS="            certs = client-${TB_CLI_CERT:-rsa}.pem" ;;
+	esac
 	TBV_GW_ADDR=${TB_CLI_GW_ADDR:-$TB_GW_ADDR} TBV_VIPS=0.0.0.0
 	TBV_IKE_PROPOSALS=$TB_CLI_PROPOSALS TBV_ESP_PROPOSALS=$TB_CLI_ESP_PROPOSALS
 	if [ "$TB_V_FULL" = 1 ]; then TBV_REMOTE_TS=0.0.0.0/0; else TBV_REMOTE_TS=$TB_INSIDE_NET; fi
@@ -635,7 +693,12 @@ tb_client_ss_start() {
 	rm -f "$d"/x509/* "$d"/x509ca/* "$d"/private/*
 	if [ -n "$TB_V_CERT" ]; then
 		tb_pki_init || return 1
-		cp "$TB_DIR/pki/ca-$TB_V_CERT.pem" "$d/x509ca/"
+		cp "$TB_DIR/pki/ca-${TB_CLI_CA:-$TB_V_CERT}.pem" "$d/x509ca/" || return 1
+	fi
+	if [ "$TBV_CLI_AUTH" = eap-tls ]; then
+		tb_pki_init || return 1
+		cp "$TB_DIR/pki/client-${TB_CLI_CERT:-rsa}.pem" "$d/x509/" &&
+			cp "$TB_DIR/pki/client-${TB_CLI_CERT:-rsa}.key" "$d/private/" || return 1
 	fi
 	tb__strongswan_conf cli || return 1
 	tb__render "$TB_TEMPLATES/cli-swanctl.conf.in" "$d/swanctl.conf" || return 1

@@ -27,7 +27,11 @@ la_skip() {
 la_init() {
 	LA_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 	LA_BUILD=${1:-build}
-	IKA=$LA_ROOT/$LA_BUILD/ikeagent
+	# BUILD: relative to the tree, or absolute (make BUILD=/tmp/x).
+	case $LA_BUILD in
+	/*) IKA=$LA_BUILD/ikeagent ;;
+	*) IKA=$LA_ROOT/$LA_BUILD/ikeagent ;;
+	esac
 	[ "$(id -u)" = 0 ] || la_skip "not root"
 	command -v ip >/dev/null 2>&1 || la_skip "no ip(8)"
 	command -v curl >/dev/null 2>&1 || la_skip "no curl(1)"
