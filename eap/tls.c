@@ -148,7 +148,13 @@ static void msg_cb(int write_p, int version, int content_type, const void *buf, 
 	struct tls_st *st = arg;
 	const uint8_t *b = buf;
 
-	if (!write_p && content_type == SSL3_RT_ALERT && len == 2)
+	/*
+	 * Fatal alerts and close_notify; in TLS 1.3 every alert but
+	 * user_canceled ends the connection (RFC 8446 §6), whatever its level.
+	 */
+	if (!write_p && content_type == SSL3_RT_ALERT && len == 2 &&
+	    (b[0] == SSL3_AL_FATAL || b[1] == SSL_AD_CLOSE_NOTIFY ||
+	     (SSL_version(ssl) == TLS1_3_VERSION && b[1] != SSL_AD_USER_CANCELLED)))
 		st->alert = b[1];
 	else if (write_p && content_type == SSL3_RT_HANDSHAKE && len >= 1 &&
 		 b[0] == SSL3_MT_CERTIFICATE)

@@ -159,6 +159,7 @@ struct srv_opt {
 	bool len_always;	/* L on unfragmented messages too (strongSwan's include_length) */
 	bool tickets;		/* TLS 1.3 NewSessionTickets */
 	bool commit_apart;	/* TLS 1.3: the commitment in a request of its own */
+	bool fail_silently;	/* EAP-Failure instead of the last TLS message, no alert */
 };
 
 struct srv {
@@ -306,6 +307,8 @@ static enum srv_result srv_message(struct srv *s, const uint8_t *m, size_t n, ui
 	ck_assert_msg(!s->hs_done && !s->alerted, "TLS data from the peer after the handshake");
 	ck_assert_int_eq(BIO_write(s->rb, m, (int)n), (int)n);
 	r = SSL_do_handshake(s->ssl);
+	if (r == 1 && s->o.fail_silently)
+		return SRV_FAILURE;
 	if (r == 1) {
 		s->hs_done = true;
 		srv_keys(s);
@@ -616,6 +619,28 @@ END_TEST
 START_TEST(tls13_client_rejected) { rejected(0); }
 END_TEST
 
+/* EAP-Failure right after our Finished flight, no alert: still our certificate, most likely. */
+START_TEST(failure_without_alert)
+{
+	struct vctx v = { 0 };
+	struct eap_cfg c = cfg_for(pki.ec, pki.ec_key, NULL, &v, 0);
+	struct srv_opt o = { .frag = 1024, .fail_silently = true };
+	struct srv *s = srv_new(&o);
+	void *st = start(&c);
+	enum eap_fail_kind kind = EAP_FAIL_NONE;
+	const char *why;
+
+	ck_assert_int_eq(converse(s, st).res, SRV_FAILURE);
+	ck_assert(!eap_method_tls.done(st));
+	why = eap_method_tls.why_failed(st, &kind);
+	ck_assert_ptr_nonnull(why);
+	ck_assert_int_eq(kind, EAP_FAIL_REJECTED);
+	ck_assert_ptr_nonnull(strstr(why, "no TLS alert"));
+	eap_method_tls.free(st);
+	srv_free(s);
+}
+END_TEST
+
 /* ---- framing ---- */
 
 static struct vctx fv;
@@ -890,6 +915,7 @@ static Suite *eap_tls_suite(void)
 	tcase_add_test(tc, tls13_server_untrusted);
 	tcase_add_test(tc, tls12_client_rejected);
 	tcase_add_test(tc, tls13_client_rejected);
+	tcase_add_test(tc, failure_without_alert);
 	tcase_add_test(tc, framing_before_start);
 	tcase_add_test(tc, framing_short_headers);
 	tcase_add_test(tc, framing_length_over_cap);
