@@ -260,9 +260,14 @@ static bool tls_setup(struct tls_st *st, const struct eap_cfg *cfg, int max, str
 		what = "cannot set the TLS versions";
 		goto fail;
 	}
-	/* No resumption (RFC 9190 §5.7 makes it optional), no renegotiation, no compression. */
+	/*
+	 * No resumption (RFC 9190 §5.7 makes it optional), no renegotiation, no
+	 * compression. Servers without RFC 5746's renegotiation_info (strongSwan's
+	 * own TLS stack, 5.9.8) are accepted: the attack of RFC 5746 needs a
+	 * renegotiation, and we never renegotiate.
+	 */
 	SSL_CTX_set_options(st->ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
-			    SSL_OP_NO_COMPRESSION);
+			    SSL_OP_NO_COMPRESSION | SSL_OP_LEGACY_SERVER_CONNECT);
 	SSL_CTX_set_session_cache_mode(st->ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_verify(st->ctx, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_cert_verify_callback(st->ctx, verify_cb, st);
