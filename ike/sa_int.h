@@ -18,7 +18,7 @@
  */
 #define SA_MSG_MAX	65503
 #define SA_NONCE_LEN	32
-#define SA_MAX_CHILDREN	4
+#define SA_MAX_CHILDREN	IKE_SA_MAX_CHILDREN
 #define SA_PROBE_DELAY_MS	1000	/* after the failure: let the gateway finish its side */
 #define SA_PROBE_FIRST_MS	500	/* then 0.5 + 1 + 2 s: gone within 4.5 s */
 #define SA_PROBE_TRIES		3
