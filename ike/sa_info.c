@@ -366,7 +366,8 @@ static void child_rekey_request(struct ike_sa *sa, const struct ike_msg *m)
 	sa->rekeys++;
 	/* §2.17: the gateway started this exchange, so its nonce is Ni and encr_i is its key. */
 	sa_child_install(sa, &algs, spi_in, spi_out, dh ? gir : NULL, girlen, nonce.u.nonce.data,
-			 nonce.u.nonce.len, nr, sizeof(nr), false, &tsi.u.ts, &tsr.u.ts, NULL, true);
+			 nonce.u.nonce.len, nr, sizeof(nr), false, &tsi.u.ts, &tsr.u.ts, NULL,
+			 SA_INSTALL_REKEY);
 out:
 	OPENSSL_cleanse(gir, sizeof(gir));
 	OPENSSL_cleanse(nr, sizeof(nr));

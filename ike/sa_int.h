@@ -212,10 +212,12 @@ void sa_init_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
 /* sa_auth.c: IKE_AUTH */
 int sa_auth_send(struct ike_sa *sa, uint64_t now) MUST_CHECK;
 void sa_auth_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
+/* How a Child SA is installed: IKE_AUTH's, a rekey's, or a collision's redundant one (§2.8.1). */
+enum sa_install { SA_INSTALL_FIRST, SA_INSTALL_REKEY, SA_INSTALL_REDUNDANT };
 void sa_child_install(struct ike_sa *sa, const struct ike_algs *algs, uint32_t spi_in,
 		      uint32_t spi_out, const uint8_t *gir, size_t gir_len, const uint8_t *ni,
 		      size_t ni_len, const uint8_t *nr, size_t nr_len, bool we_initiated, const struct ike_pl_ts *tsi,
-		      const struct ike_pl_ts *tsr, const struct ike_pl_cp *cp, bool rekey);
+		      const struct ike_pl_ts *tsr, const struct ike_pl_cp *cp, enum sa_install how);
 
 /* sa_rekey.c: rekeying */
 void sa_rekey_schedule(struct ike_sa *sa, bool ike, bool child);

@@ -208,7 +208,7 @@ void sa_rekey_child_response(struct ike_sa *sa, const struct ike_msg *m, uint64_
 	sa->rekeys++;
 	sa_child_install(sa, &algs, get_be32(sa->rk_spi), get_be32(spi_out),
 			 glen ? gir : NULL, glen, sa->rk_ni, sizeof(sa->rk_ni), nonce.u.nonce.data,
-			 nonce.u.nonce.len, true, &tsi.u.ts, &tsr.u.ts, NULL, true);
+			 nonce.u.nonce.len, true, &tsi.u.ts, &tsr.u.ts, NULL, SA_INSTALL_REKEY);
 	/* §2.8: the initiator of the rekey deletes the old SA once the new one is in place. */
 	if (sa_child_by_spi(sa, old, true))
 		sa->delete_child_spi = old;
