@@ -4,6 +4,7 @@
 
 #include "ike/dh.h"
 #include "ike/sa.h"
+#include "ike/sa_collide.h"
 #include "ike/sk.h"
 
 /*
@@ -102,8 +103,8 @@ struct ike_sa {
 	struct dh rk_dh;		/* our KE for the rekey in flight */
 	uint8_t rk_ni[SA_NONCE_LEN];
 	uint8_t rk_spi[8];		/* our new IKE SPI, or our new ESP SPI in the first 4 */
-	uint32_t rk_child_spi;		/* the Child SA (our inbound SPI) our rekey in flight replaces */
 	uint16_t rk_group;		/* INVALID_KE_PAYLOAD asked for it: our next rekey's KE (0: none) */
+	struct sa_collide collide;	/* the gateway rekeys the same Child SA (§2.8.1), sa_collide.c */
 	struct {			/* the IKE SA the gateway's rekey replaced, until it deletes it */
 		bool active;
 		bool orig_initiator;
