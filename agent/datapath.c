@@ -44,6 +44,12 @@ void dp_free(struct datapath *dp)
 
 /* ---- Child SAs ---------------------------------------------------------- */
 
+/*
+ * Outbound traffic goes over the newest Child SA installed, unless it is
+ * the redundant one of a rekey collision (RFC 7296 §2.8.1: serial 0, it
+ * receives until deleted). Older ones receive until the IKE SA removes
+ * them (ops.child_down); it never holds more than SESSION_CHILDREN.
+ */
 struct session_child *dp_child_current(struct session *s)
 {
 	struct session_child *cur = NULL;
@@ -78,17 +84,10 @@ static void child_free(struct session *s, struct session_child *c)
 
 static struct session_child *child_slot(struct session *s)
 {
-	struct session_child *oldest = NULL;
-
-	for (size_t i = 0; i < SESSION_CHILDREN; i++) {
+	for (size_t i = 0; i < SESSION_CHILDREN; i++)
 		if (!s->child[i].used)
 			return &s->child[i];
-		if (!oldest || s->child[i].serial < oldest->serial)
-			oldest = &s->child[i];
-	}
-	log_info("esp: Child SA in %08x replaced before it was deleted", oldest->in.spi);
-	child_free(s, oldest);
-	return oldest;
+	return NULL;
 }
 
 int dp_child_install(struct session *s, const struct ike_child_info *ci)
@@ -102,6 +101,12 @@ int dp_child_install(struct session *s, const struct ike_child_info *ci)
 		return -1;
 	}
 	c = child_slot(s);
+	if (!c) {
+		/* Cannot happen: the IKE SA holds no more than this and removes each one it drops. */
+		log_err("esp: no room for Child SA in %08x (%d installed)", ci->spi_in,
+			SESSION_CHILDREN);
+		return -1;
+	}
 	if (esp_sa_init(&c->in, ESP_IN, alg, ci->key_in, ci->key_len, ci->spi_in) < 0 ||
 	    esp_sa_init(&c->out, ESP_OUT, alg, ci->key_out, ci->key_len, ci->spi_out) < 0) {
 		esp_sa_free(&c->in);
@@ -112,11 +117,11 @@ int dp_child_install(struct session *s, const struct ike_child_info *ci)
 		return -1;
 	}
 	c->used = true;
-	c->serial = ++s->child_serial;
+	c->serial = ci->redundant ? 0 : ++s->child_serial;
 	c->ts_local = ci->ts_local;
 	c->ts_remote = ci->ts_remote;
-	log_info("esp: Child SA %s: in %08x, out %08x, %s", ci->rekey ? "rekeyed" : "installed",
-		 ci->spi_in, ci->spi_out,
+	log_info("esp: Child SA %s: in %08x, out %08x, %s", ci->redundant ? "redundant (receive only)" :
+		 ci->rekey ? "rekeyed" : "installed", ci->spi_in, ci->spi_out,
 		 alg == AEAD_AES_GCM_16 ? "aes-gcm-16" : "chacha20-poly1305");
 	return 0;
 }

@@ -52,7 +52,7 @@
 #include "tun/tun.h"
 #include "util/buf.h"
 
-#define SESSION_CHILDREN	2	/* the current Child SA and the one it replaces */
+#define SESSION_CHILDREN	IKE_SA_MAX_CHILDREN	/* as many as the IKE SA holds: none evicted */
 #define SESSION_MAX_ROUTES	128	/* CIDRs routed into the tun: a selector range may need several */
 #define SESSION_MAX_DNS		(2 * IKE_SA_MAX_DNS)	/* IPv4 and IPv6 servers */
 _Static_assert(SESSION_MAX_DNS <= TUN_DNS_MAX, "SESSION_MAX_DNS");
@@ -86,7 +86,7 @@ struct session;
 
 struct session_child {
 	bool used;
-	uint64_t serial;	/* install order: the highest sends */
+	uint64_t serial;	/* install order: the highest sends; 0: redundant, receive only */
 	struct esp_sa in, out;
 	struct ike_pl_ts ts_local, ts_remote;	/* inbound packets are checked against them */
 	bool rekey_asked;	/* its ESP counters neared their end; the IKE SA was told */

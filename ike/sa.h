@@ -32,6 +32,13 @@
 #define IKE_SA_MAX_DNS 4	/* per family: glibc reads 3 (MAXNS), resolved more; gateways send 1-2 */
 #define IKE_SA_MAX_REMOTE_TS 32	/* selectors we propose in TSr (agent: CONFIG_MAX_TS) */
 #define IKE_SA_MAX_PEER_ADDRS 8	/* the gateway's ADDITIONAL_*_ADDRESS kept; more are ignored */
+/*
+ * Child SAs of one IKE SA at once, at most: the current one, the one it
+ * replaces until deleted, a second new one when both ends rekey at once
+ * (RFC 7296 §2.8.1), one more. The IKE SA calls ops.child_down for each
+ * one it drops, so a data path with this many slots never evicts one.
+ */
+#define IKE_SA_MAX_CHILDREN 4
 
 /* An address of the gateway (RFC 4555 §3.4); ip holds 4 bytes for AF_INET. */
 struct ike_sa_addr {
@@ -108,6 +115,12 @@ struct ike_child_info {
 	const uint8_t *key_out;
 	size_t key_len;
 	bool rekey;			/* replaces an existing Child SA */
+	/*
+	 * Both ends rekeyed the same Child SA and this one lost (RFC 7296
+	 * §2.8.1): it is deleted soon. Receive on it ("a node MUST accept
+	 * incoming packets through either SA"), keep sending on the other.
+	 */
+	bool redundant;
 	struct ike_pl_ts ts_local;	/* narrowed traffic selectors */
 	struct ike_pl_ts ts_remote;
 	bool has_vip4;

@@ -523,7 +523,7 @@ static void cp_extract(const struct ike_pl_cp *cp, struct ike_child_info *ci)
 void sa_child_install(struct ike_sa *sa, const struct ike_algs *algs, uint32_t spi_in,
 		      uint32_t spi_out, const uint8_t *gir, size_t gir_len, const uint8_t *ni,
 		      size_t ni_len, const uint8_t *nr, size_t nr_len, bool we_initiated, const struct ike_pl_ts *tsi,
-		      const struct ike_pl_ts *tsr, const struct ike_pl_cp *cp, bool rekey)
+		      const struct ike_pl_ts *tsr, const struct ike_pl_cp *cp, enum sa_install how)
 {
 	struct child_keys ck;
 	struct ike_child_info ci;
@@ -542,17 +542,20 @@ void sa_child_install(struct ike_sa *sa, const struct ike_algs *algs, uint32_t s
 	/* §2.17: encr_i protects traffic from the exchange's initiator. */
 	ci.key_out = we_initiated ? ck.encr_i : ck.encr_r;
 	ci.key_in = we_initiated ? ck.encr_r : ck.encr_i;
-	ci.rekey = rekey;
+	ci.rekey = how != SA_INSTALL_FIRST;
+	ci.redundant = how == SA_INSTALL_REDUNDANT;
 	ci.ts_local = we_initiated ? *tsi : *tsr;
 	ci.ts_remote = we_initiated ? *tsr : *tsi;
 	cp_extract(cp, &ci);
-	/* This is now the Child SA to rekey, with our side as TSi (§1.3.3). */
-	sa->child_spi_in = spi_in;
-	sa->ts_i = ci.ts_local;
-	sa->ts_r = ci.ts_remote;
-	sa_rekey_schedule(sa, false, true);
-	log_info("ike: Child SA %s: in %08x out %08x (%s)", rekey ? "rekeyed" : "up", spi_in, spi_out,
-		 ike_transform_name(TRANS_ENCR, algs->encr));
+	/* This is now the Child SA to rekey, with our side as TSi (§1.3.3); not a redundant one. */
+	if (!ci.redundant) {
+		sa->child_spi_in = spi_in;
+		sa->ts_i = ci.ts_local;
+		sa->ts_r = ci.ts_remote;
+		sa_rekey_schedule(sa, false, true);
+	}
+	log_info("ike: Child SA %s: in %08x out %08x (%s)", ci.redundant ? "rekeyed (redundant)" :
+		 ci.rekey ? "rekeyed" : "up", spi_in, spi_out, ike_transform_name(TRANS_ENCR, algs->encr));
 	if (sa->ops.child_up)
 		sa->ops.child_up(sa->ctx, &ci);
 	child_keys_clear(&ck);
@@ -593,7 +596,7 @@ void sa_auth_finish(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 	sa_set_state(sa, IKE_SA_ESTABLISHED);
 	sa_child_install(sa, &algs, spi_in, get_be32(spi_out), NULL, 0, sa->ni,
 			 SA_NONCE_LEN, sa->nr, sa->nr_len, true, &tsi.u.ts, &tsr.u.ts,
-			 have_cp ? &cp.u.cp : NULL, false);
+			 have_cp ? &cp.u.cp : NULL, SA_INSTALL_FIRST);
 	sa->last_rx_ms = now;
 }
 

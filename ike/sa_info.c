@@ -287,6 +287,16 @@ static void refuse(struct ike_sa *sa, const struct ike_msg *m, const char *what,
 		sa_probe(sa, sa->now_ms, SA_PROBE_DELAY_MS, "a gateway request was refused");
 }
 
+/* The Child SA a REKEY_SA notify names (by either of its SPIs) as our inbound SPI; 0: none. */
+static uint32_t named_child(struct ike_sa *sa, uint32_t spi)
+{
+	const struct sa_child *c = sa_child_by_spi(sa, spi, true);
+
+	if (!c)
+		c = sa_child_by_spi(sa, spi, false);
+	return c ? c->spi_in : 0;
+}
+
 /* The gateway rekeys a Child SA (§1.3.3): answer, install the new one, keep the old one. */
 static void child_rekey_request(struct ike_sa *sa, const struct ike_msg *m)
 {
@@ -301,7 +311,8 @@ static void child_rekey_request(struct ike_sa *sa, const struct ike_msg *m)
 	struct sa_refusal no = { .notify = N_NO_PROPOSAL_CHOSEN };
 	struct sa_reply r;
 	uint16_t dh;
-	bool have_ke;
+	bool have_ke, redundant;
+	uint32_t old_in = 0;		/* the Child SA it replaces: our inbound SPI */
 
 	if (!sa_find_notify(m, N_REKEY_SA, &rn)) {
 		if (have_child(sa)) {
@@ -314,11 +325,17 @@ static void child_rekey_request(struct ike_sa *sa, const struct ike_msg *m)
 		/* ours expired or was deleted: the gateway's new one takes its place */
 		log_info("ike: the gateway sets up a new Child SA in place of the one that is gone");
 	} else if (rn.proto != PROTO_ESP || rn.spi_size != 4 ||
-	    (!sa_child_by_spi(sa, get_be32(rn.spi), true) &&
-	     !sa_child_by_spi(sa, get_be32(rn.spi), false))) {
+	    !(old_in = named_child(sa, get_be32(rn.spi)))) {
 		/* §1.3.3 / §3.10.1 CHILD_SA_NOT_FOUND */
 		no.notify = N_CHILD_SA_NOT_FOUND;
 		no.why = "REKEY_SA names a Child SA we do not have";
+		refuse(sa, m, what, &no);
+		return;
+	} else if (sa_collide_closing(sa, old_in)) {
+		/* §2.25.1: "If a peer receives a request to rekey a Child SA that it is
+		 * currently trying to close, it SHOULD reply with TEMPORARY_FAILURE." */
+		no.notify = N_TEMPORARY_FAILURE;
+		no.why = "we rekeyed that Child SA and our Delete of it is out";
 		refuse(sa, m, what, &no);
 		return;
 	}
@@ -364,9 +381,13 @@ static void child_rekey_request(struct ike_sa *sa, const struct ike_msg *m)
 	}
 	reply_send(sa, m, &r);
 	sa->rekeys++;
+	/* Our rekey of the same Child SA: noted, or settled now (§2.8.1, sa_collide.c). */
+	redundant = sa_rekey_collision(sa, false, old_in, spi_in, nonce.u.nonce.data,
+				       nonce.u.nonce.len, nr, sizeof(nr));
 	/* §2.17: the gateway started this exchange, so its nonce is Ni and encr_i is its key. */
 	sa_child_install(sa, &algs, spi_in, spi_out, dh ? gir : NULL, girlen, nonce.u.nonce.data,
-			 nonce.u.nonce.len, nr, sizeof(nr), false, &tsi.u.ts, &tsr.u.ts, NULL, true);
+			 nonce.u.nonce.len, nr, sizeof(nr), false, &tsi.u.ts, &tsr.u.ts, NULL,
+			 redundant ? SA_INSTALL_REDUNDANT : SA_INSTALL_REKEY);
 out:
 	OPENSSL_cleanse(gir, sizeof(gir));
 	OPENSSL_cleanse(nr, sizeof(nr));

@@ -4,6 +4,7 @@
 
 #include "ike/dh.h"
 #include "ike/sa.h"
+#include "ike/sa_collide.h"
 #include "ike/sk.h"
 
 /*
@@ -18,7 +19,7 @@
  */
 #define SA_MSG_MAX	65503
 #define SA_NONCE_LEN	32
-#define SA_MAX_CHILDREN	4
+#define SA_MAX_CHILDREN	IKE_SA_MAX_CHILDREN
 #define SA_PROBE_DELAY_MS	1000	/* after the failure: let the gateway finish its side */
 #define SA_PROBE_FIRST_MS	500	/* then 0.5 + 1 + 2 s: gone within 4.5 s */
 #define SA_PROBE_TRIES		3
@@ -124,8 +125,8 @@ struct ike_sa {
 	struct dh rk_dh;		/* our KE for the rekey in flight */
 	uint8_t rk_ni[SA_NONCE_LEN];
 	uint8_t rk_spi[8];		/* our new IKE SPI, or our new ESP SPI in the first 4 */
-	uint32_t rk_child_spi;		/* the Child SA (our inbound SPI) our rekey in flight replaces */
 	uint16_t rk_group;		/* INVALID_KE_PAYLOAD asked for it: our next rekey's KE (0: none) */
+	struct sa_collide collide;	/* the gateway rekeys the same Child SA (§2.8.1), sa_collide.c */
 	struct {			/* the IKE SA the gateway's rekey replaced, until it deletes it */
 		bool active;
 		bool orig_initiator;
@@ -248,10 +249,13 @@ void sa_auth_finish(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
 /* sa_eap.c: the EAP rounds of IKE_AUTH (§2.16) */
 int sa_eap_begin(struct ike_sa *sa) MUST_CHECK;
 void sa_eap_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
+
+/* How a Child SA is installed: IKE_AUTH's, a rekey's, or a collision's redundant one (§2.8.1). */
+enum sa_install { SA_INSTALL_FIRST, SA_INSTALL_REKEY, SA_INSTALL_REDUNDANT };
 void sa_child_install(struct ike_sa *sa, const struct ike_algs *algs, uint32_t spi_in,
 		      uint32_t spi_out, const uint8_t *gir, size_t gir_len, const uint8_t *ni,
 		      size_t ni_len, const uint8_t *nr, size_t nr_len, bool we_initiated, const struct ike_pl_ts *tsi,
-		      const struct ike_pl_ts *tsr, const struct ike_pl_cp *cp, bool rekey);
+		      const struct ike_pl_ts *tsr, const struct ike_pl_cp *cp, enum sa_install how);
 
 /* sa_rekey.c: rekeying */
 void sa_rekey_schedule(struct ike_sa *sa, bool ike, bool child);

@@ -89,7 +89,7 @@ static int fill_rekey_child(struct ike_sa *sa, struct ike_mw *b)
 	uint32_t spi = sa_random_spi();
 
 	put_be32(sa->rk_spi, spi);
-	sa->rk_child_spi = sa->child_spi_in;
+	sa_collide_start(sa, sa->child_spi_in);	/* the SA we replace, for the response */
 	/* §1.3.3: REKEY_SA names the Child SA being replaced; none: a new one (§1.3.1) */
 	if ((sa->child_spi_in && put_notify_spi(b, N_REKEY_SA, PROTO_ESP, sa->child_spi_in) < 0) ||
 	    sa_put_proposals(b, l, PROTO_ESP, sa->rk_spi, 4) < 0 ||
@@ -193,25 +193,29 @@ void sa_rekey_child_response(struct ike_sa *sa, const struct ike_msg *m, uint64_
 	 * may have installed a newer Child SA meanwhile (§2.25.1), and that
 	 * one must not be deleted in place of the one we replaced.
 	 */
-	uint32_t old = sa->rk_child_spi;
+	uint32_t old = sa->collide.old_spi, spi_in = get_be32(sa->rk_spi);
+	bool redundant;
 
-	if (refused(sa, m, "Child SA", &sa->cfg.esp_props, &sa->child_rekey_at))
+	if (refused(sa, m, "Child SA", &sa->cfg.esp_props, &sa->child_rekey_at)) {
+		sa_collide_abort(sa);
 		return;
+	}
 	if (sa_accepted(m, &sa->cfg.esp_props, PROTO_ESP, 4, &algs, &dh, spi_out) < 0 ||
 	    !ike_encr_is_aead(algs.encr) || ike_algs_check(&algs, true) < 0 ||
 	    sa_decode_first(m, PL_NONCE, &nonce) < 0 || sa_decode_first(m, PL_TSi, &tsi) < 0 ||
 	    sa_decode_first(m, PL_TSr, &tsr) < 0 || rekey_gir(sa, m, dh, gir, &glen) < 0) {
 		log_warn("ike: unusable answer to our Child SA rekey; retrying in %us", REKEY_RETRY_MS / 1000);
 		sa_probe(sa, now, SA_PROBE_DELAY_MS, "our Child SA rekey failed");
+		sa_collide_abort(sa);
 		goto out;
 	}
 	sa->rekeys++;
-	sa_child_install(sa, &algs, get_be32(sa->rk_spi), get_be32(spi_out),
-			 glen ? gir : NULL, glen, sa->rk_ni, sizeof(sa->rk_ni), nonce.u.nonce.data,
-			 nonce.u.nonce.len, true, &tsi.u.ts, &tsr.u.ts, NULL, true);
-	/* §2.8: the initiator of the rekey deletes the old SA once the new one is in place. */
-	if (sa_child_by_spi(sa, old, true))
-		sa->delete_child_spi = old;
+	/* Queues the Delete of old, or settles a collision with the gateway's rekey of it. */
+	redundant = sa_rekey_collision(sa, true, old, spi_in, sa->rk_ni, sizeof(sa->rk_ni),
+				       nonce.u.nonce.data, nonce.u.nonce.len);
+	sa_child_install(sa, &algs, spi_in, get_be32(spi_out), glen ? gir : NULL, glen, sa->rk_ni,
+			 sizeof(sa->rk_ni), nonce.u.nonce.data, nonce.u.nonce.len, true, &tsi.u.ts,
+			 &tsr.u.ts, NULL, redundant ? SA_INSTALL_REDUNDANT : SA_INSTALL_REKEY);
 out:
 	OPENSSL_cleanse(gir, sizeof(gir));
 	dh_free(&sa->rk_dh);
@@ -222,7 +226,7 @@ void sa_delete_child_response(struct ike_sa *sa, const struct ike_msg *m, uint64
 	struct sa_child *c = sa_child_by_spi(sa, sa->delete_child_spi, true);
 
 	if (c) {
-		log_info("ike: old Child SA in %08x out %08x deleted", c->spi_in, c->spi_out);
+		log_info("ike: Child SA in %08x out %08x deleted", c->spi_in, c->spi_out);
 		if (sa->ops.child_down)
 			sa->ops.child_down(sa->ctx, c->spi_in);
 		c->used = false;

@@ -2,7 +2,8 @@
  * Rekeying (RFC 7296 §1.3.2, §1.3.3, §2.8, §2.17, §2.18) between the IKE
  * initiator (ike/sa*.c) and the scripted gateway of ike_responder.c: Child
  * SA and IKE SA rekeys started by either side, with the keys each side
- * derives compared, and the DELETE of what the rekey replaced.
+ * derives compared, the DELETE of what the rekey replaced, and both ends
+ * rekeying the same Child SA at once (§2.8.1, §2.25.1).
  */
 #include <string.h>
 
@@ -191,15 +192,19 @@ START_TEST(test_gateway_rekeys_child)
 }
 END_TEST
 
-/* Answer our Child SA rekey request (open in G.m) with the gateway's new SPI; ck: the new keys. */
-static void gw_answer_child_rekey(uint32_t new_gw_in, struct child_keys *ck)
+/*
+ * Answer our Child SA rekey request (open in G.m) with the gateway's new
+ * SPI and nonce nr (NULL: 32 random octets); ck: the new keys.
+ */
+static void gw_answer_child_rekey_nr(uint32_t new_gw_in, struct child_keys *ck,
+				     const uint8_t *nr_in, size_t nr_len)
 {
 	struct gw_out o;
 	struct ike_pl_any sa, nonce, ke;
 	struct ike_proposal chosen;
 	struct ike_algs esp;
 	struct dh d = { 0 };
-	uint8_t nr[32], gir[DH_MAX_SECRET_LEN];
+	uint8_t nr[IKE_NONCE_MAX], gir[DH_MAX_SECRET_LEN];
 	size_t glen = 0;
 	uint16_t dh;
 
@@ -211,7 +216,14 @@ static void gw_answer_child_rekey(uint32_t new_gw_in, struct child_keys *ck)
 	put_be32(chosen.spi, new_gw_in);
 	gw_begin(&o);
 	ck_assert_int_eq(ike_put_sa(&o.b, &chosen, 1), 0);
-	put_nonce(&o.b, nr);
+	if (nr_in) {
+		memcpy(nr, nr_in, nr_len);
+		ck_assert_int_eq(ike_put_nonce(&o.b, &(struct ike_pl_nonce){ .data = nr,
+					       .len = (uint16_t)nr_len }), 0);
+	} else {
+		nr_len = 32;
+		put_nonce(&o.b, nr);
+	}
 	if (dh) {
 		gw_get(&G, PL_KE, &ke);
 		ck_assert_uint_eq(ke.u.ke.group, dh);
@@ -223,9 +235,14 @@ static void gw_answer_child_rekey(uint32_t new_gw_in, struct child_keys *ck)
 	ck_assert_int_eq(ike_put_ts(&o.b, PL_TSr, &G.ts_net), 0);
 	/* We started the exchange: our nonce is Ni and encr_i our outbound key. */
 	ck_assert_int_eq(child_keys_derive(ck, &G.ike.keys, &esp, glen ? gir : NULL, glen,
-					   nonce.u.nonce.data, nonce.u.nonce.len, nr, 32), 0);
+					   nonce.u.nonce.data, nonce.u.nonce.len, nr, nr_len), 0);
 	gw_answer(&G, &G.ike, &o);
 	gw_deliver(&G, &H);
+}
+
+static void gw_answer_child_rekey(uint32_t new_gw_in, struct child_keys *ck)
+{
+	gw_answer_child_rekey_nr(new_gw_in, ck, NULL, 0);
 }
 
 /* 9. We rekey the Child SA when child_rekey_ms is up, with PFS, then delete the old one. */
@@ -287,44 +304,289 @@ START_TEST(test_we_rekey_child)
 }
 END_TEST
 
-/* Both sides rekey the same Child SA at once (§2.25.1): we still delete the one we rekeyed. */
-START_TEST(test_rekey_collision)
+/* §2.8.1's "lowest": octet by octet, and a nonce that ends first is the lower one. */
+START_TEST(test_nonce_order)
+{
+	static const uint8_t a[] = { 0, 1, 2 }, b[] = { 0, 1, 3 }, c[] = { 0, 1 }, d[] = { 1 };
+
+	ck_assert_int_lt(sa_nonce_cmp(a, 3, b, 3), 0);
+	ck_assert_int_gt(sa_nonce_cmp(b, 3, a, 3), 0);
+	ck_assert_int_eq(sa_nonce_cmp(a, 3, a, 3), 0);
+	ck_assert_int_lt(sa_nonce_cmp(c, 2, a, 3), 0);	/* a prefix is lower */
+	ck_assert_int_gt(sa_nonce_cmp(a, 3, c, 2), 0);
+	ck_assert_int_gt(sa_nonce_cmp(d, 1, a, 3), 0);	/* not compared as integers */
+}
+END_TEST
+
+static bool h_is_down(uint32_t spi)
+{
+	for (unsigned i = 0; i < H.n_down; i++)
+		if (H.down[i] == spi)
+			return true;
+	return false;
+}
+
+/* What agent/datapath.c sends on: the newest Child SA up and not down, unless redundant. */
+static uint32_t h_outbound(void)
+{
+	for (unsigned i = H.n_up; i-- > 0;)
+		if (!H.up[i].ci.redundant && !h_is_down(H.up[i].ci.spi_in))
+			return H.up[i].ci.spi_in;
+	return 0;
+}
+
+/* Child SAs up and not down; each one down exactly once, and only ones that were up. */
+static unsigned h_live(void)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < H.n_down; i++) {
+		bool was_up = false;
+
+		for (unsigned j = 0; j < H.n_up; j++)
+			was_up |= H.up[j].ci.spi_in == H.down[i];
+		ck_assert_msg(was_up, "child_down(%08x) of an SA never up", H.down[i]);
+		for (unsigned j = i + 1; j < H.n_down; j++)
+			ck_assert_uint_ne(H.down[i], H.down[j]);
+	}
+	for (unsigned i = 0; i < H.n_up; i++)
+		n += !h_is_down(H.up[i].ci.spi_in);
+	return n;
+}
+
+/*
+ * The gateway's request to rekey the Child SA it receives on as old_gw_in:
+ * its new SPI new_gw_in, its nonce ni; into G.out.
+ */
+static void gw_rekey_child_request(uint32_t old_gw_in, uint32_t new_gw_in, const uint8_t *ni,
+				   size_t ni_len)
 {
 	struct gw_out o;
+	uint8_t spi[4];
+
+	gw_begin(&o);
+	gw_notify(&o.b, N_REKEY_SA, PROTO_ESP, old_gw_in);
+	put_be32(spi, new_gw_in);
+	put_sa(&o.b, PROTO_ESP, spi, false);
+	ck_assert_int_eq(ike_put_nonce(&o.b, &(struct ike_pl_nonce){ .data = ni,
+				       .len = (uint16_t)ni_len }), 0);
+	ck_assert_int_eq(ike_put_ts(&o.b, PL_TSi, &G.ts_net), 0);
+	ck_assert_int_eq(ike_put_ts(&o.b, PL_TSr, &G.ts_client), 0);
+	gw_request(&G, &G.ike, &o, CREATE_CHILD_SA);
+}
+
+/* Deliver the gateway's rekey request; returns the SA we made for it (our inbound SPI). */
+static uint32_t gw_rekey_child_answered(void)
+{
+	struct ike_pl_any sa;
+	uint32_t id = G.ike.next_req - 1;
+
+	gw_deliver(&G, &H);
+	gw_expect_response(&G, &G.ike, &H, CREATE_CHILD_SA, id);
+	gw_get(&G, PL_SA, &sa);
+	return get_be32(sa_first_prop(&sa.u.sa).spi);
+}
+
+/* We send one INFORMATIONAL with one Delete: of our inbound SPI want. */
+static void expect_our_delete(uint32_t want)
+{
 	struct ike_pl_any del;
+
+	ike_sa_tick(H.sa, H.now);
+	gw_expect_request(&G, &G.ike, &H, INFORMATIONAL);
+	gw_get(&G, PL_DELETE, &del);
+	ck_assert_uint_eq(del.u.del.proto, PROTO_ESP);
+	ck_assert_uint_eq(del.u.del.n_spi, 1);
+	ck_assert_uint_eq(ike_delete_spi(&del.u.del, 0), want);
+}
+
+/*
+ * 9b. Both ends rekey the same Child SA O at once (RFC 7296 §2.8.1): ours
+ * makes A, the gateway's B. _i bit 0: the lowest of the four nonces is in
+ * the gateway's exchange (else in ours); bit 1: our response arrives
+ * first, the gateway's request after it (else its request arrives while
+ * ours is outstanding). The lowest nonces share a 16-octet prefix of
+ * zeros with the other exchange's lowest and are lower by being shorter.
+ * Then: the redundant SA is never sent on once both are up; whoever made
+ * it deletes it, whoever made the survivor deletes O; we send exactly the
+ * one Delete that is ours; every SA removed reaches child_down; the
+ * survivor is the one rekeyed next.
+ */
+START_TEST(test_rekey_collision)
+{
+	bool theirs_low = _i & 1, ours_first = _i & 2;
+	uint8_t zero16[16] = { 0 }, zero16_1[32] = { 0 };
+	const uint8_t *gw_ni = theirs_low ? zero16 : zero16_1;	/* Ni of its exchange */
+	const uint8_t *gw_nr = theirs_low ? zero16_1 : zero16;	/* Nr of ours */
+	size_t gw_ni_len = theirs_low ? 16 : 32, gw_nr_len = theirs_low ? 32 : 16;
+	struct ike_pl_notify rn;
 	struct child_keys ck;
+	struct gw_out o;
 	struct h_msg ours;
-	uint8_t ni[32], spi[4];
-	uint32_t a_in, a_gw;
+	uint32_t o_in, o_gw, a_in = 0, a_gw, b_in, b_gw, survivor, redundant;
+	unsigned nq;
+
+	memset(zero16_1 + 16, 1, 16);
+	h_init(&H, IKE_P, "aes256gcm16");
+	H.cfg.child_rekey_ms = 60000;
+	h_new(&H);
+	h_establish(&H, &G);
+	o_in = H.up[0].ci.spi_in;
+	o_gw = G.esp_in;
+	a_gw = o_gw ^ 0x00f00000;
+	b_gw = o_gw ^ 0x0f000000;
+	H.now += 60000;
+	ike_sa_tick(H.sa, H.now);
+	ours = *h_last(&H);
+	gw_open(&G, &G.ike, ours.buf, ours.len);
+	ck_assert(gw_has_notify(&G, N_REKEY_SA, &rn));
+	ck_assert_uint_eq(get_be32(rn.spi), o_in);
+	if (ours_first) {
+		/* 2: our response first: A is up and sent on, O's Delete queued, not yet out */
+		gw_answer_child_rekey_nr(a_gw, &ck, gw_nr, gw_nr_len);
+		ck_assert_uint_eq(H.n_up, 2);
+		a_in = H.up[1].ci.spi_in;
+		ck_assert(!H.up[1].ci.redundant);
+		ck_assert_uint_eq(h_outbound(), a_in);
+		gw_rekey_child_request(o_gw, b_gw, gw_ni, gw_ni_len);
+		b_in = gw_rekey_child_answered();
+	} else {
+		/* 1: the gateway's request while ours is outstanding: answered as usual */
+		gw_rekey_child_request(o_gw, b_gw, gw_ni, gw_ni_len);
+		b_in = gw_rekey_child_answered();
+		ck_assert_uint_eq(H.n_up, 2);
+		ck_assert_uint_eq(H.up[1].ci.spi_in, b_in);
+		ck_assert(!H.up[1].ci.redundant);
+		ck_assert_uint_eq(h_outbound(), b_in);
+		gw_open(&G, &G.ike, ours.buf, ours.len);
+		gw_answer_child_rekey_nr(a_gw, &ck, gw_nr, gw_nr_len);
+		a_in = H.up[2].ci.spi_in;
+		h_check_keys(&H.up[2], &ck, true);
+	}
+	child_keys_clear(&ck);
+	/* three SAs, none removed yet; traffic goes out over the survivor */
+	ck_assert_uint_eq(H.n_up, 3);
+	ck_assert_uint_eq(H.n_down, 0);
+	ck_assert_uint_eq(ike_sa_rekeys(H.sa), 2);
+	survivor = theirs_low ? a_in : b_in;
+	redundant = theirs_low ? b_in : a_in;
+	ck_assert_uint_eq(H.up[2].ci.redundant, (H.up[2].ci.spi_in == redundant));
+	ck_assert_uint_eq(h_outbound(), survivor);
+
+	nq = H.nq;
+	if (theirs_low) {
+		/* B is the gateway's to delete; A survives and we made it: we delete O */
+		expect_our_delete(o_in);
+		gw_begin(&o);
+		gw_delete(&o.b, PROTO_ESP, o_gw);
+		gw_answer(&G, &G.ike, &o);
+		gw_deliver(&G, &H);
+		ck_assert_uint_eq(H.n_down, 1);
+		ck_assert_uint_eq(H.down[0], o_in);
+		gw_deletes_child(b_gw, b_in);
+	} else {
+		/* A is ours to delete; B survives and the gateway made it: it deletes O */
+		expect_our_delete(a_in);
+		gw_begin(&o);
+		gw_delete(&o.b, PROTO_ESP, a_gw);
+		gw_answer(&G, &G.ike, &o);
+		gw_deliver(&G, &H);
+		ck_assert_uint_eq(H.n_down, 1);
+		ck_assert_uint_eq(H.down[0], a_in);
+		gw_deletes_child(o_gw, o_in);
+	}
+	/* our one Delete and our answer to the gateway's: nothing else, O or the survivor */
+	ike_sa_tick(H.sa, H.now);
+	ck_assert_uint_eq(H.nq, nq + 2);
+	ck_assert_uint_eq(H.n_down, 2);
+	ck_assert_uint_eq(h_live(), 1);
+	ck_assert_uint_eq(h_outbound(), survivor);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+
+	/* the survivor is the Child SA we rekey next */
+	H.now = ike_sa_next_deadline(H.sa);
+	ike_sa_tick(H.sa, H.now);
+	gw_expect_request(&G, &G.ike, &H, CREATE_CHILD_SA);
+	ck_assert(gw_has_notify(&G, N_REKEY_SA, &rn));
+	ck_assert_uint_eq(get_be32(rn.spi), survivor);
+}
+END_TEST
+
+/*
+ * 9c. Our rekey of O is answered and our Delete of O is out when the
+ * gateway's rekey of O arrives: §2.25.1, "a request to rekey a Child SA
+ * that it is currently trying to close": TEMPORARY_FAILURE, nothing
+ * installed, and A stays the one SA.
+ */
+START_TEST(test_rekey_collision_closing)
+{
+	uint8_t ni[32];
+	struct ike_pl_notify n;
+	struct child_keys ck;
+	uint32_t o_in, o_gw, id;
 
 	h_init(&H, IKE_P, "aes256gcm16");
 	H.cfg.child_rekey_ms = 60000;
 	h_new(&H);
 	h_establish(&H, &G);
-	a_in = H.up[0].ci.spi_in;
-	a_gw = G.esp_in;
+	o_in = H.up[0].ci.spi_in;
+	o_gw = G.esp_in;
+	H.now += 60000;
+	ike_sa_tick(H.sa, H.now);
+	gw_expect_request(&G, &G.ike, &H, CREATE_CHILD_SA);
+	gw_answer_child_rekey(o_gw ^ 0x00f00000, &ck);
+	child_keys_clear(&ck);
+	expect_our_delete(o_in);
+	memset(ni, 0, sizeof(ni));	/* the lowest nonce: it would win were it taken */
+	gw_rekey_child_request(o_gw, o_gw ^ 0x0f000000, ni, sizeof(ni));
+	id = G.ike.next_req - 1;
+	gw_deliver(&G, &H);
+	gw_expect_response(&G, &G.ike, &H, CREATE_CHILD_SA, id);
+	ck_assert(gw_has_notify(&G, N_TEMPORARY_FAILURE, &n));
+	ck_assert(!gw_has(&G, PL_SA));
+	ck_assert_uint_eq(H.n_up, 2);
+	ck_assert_uint_eq(h_outbound(), H.up[1].ci.spi_in);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+}
+END_TEST
+
+/*
+ * 9d. The gateway's rekey of O arrives while ours is outstanding, then the
+ * gateway refuses ours (TEMPORARY_FAILURE, as §2.25 allows): no collision
+ * is left. B replaced O; O is the gateway's to delete, so we send no
+ * Delete, and the next rekey (of B) is B's lifetime away, not a retry.
+ */
+START_TEST(test_rekey_collision_ours_refused)
+{
+	uint8_t ni[32];
+	struct gw_out o;
+	struct h_msg ours;
+	uint32_t o_gw, b_in;
+	unsigned nq;
+
+	h_init(&H, IKE_P, "aes256gcm16");
+	H.cfg.child_rekey_ms = 60000;
+	h_new(&H);
+	h_establish(&H, &G);
+	o_gw = G.esp_in;
 	H.now += 60000;
 	ike_sa_tick(H.sa, H.now);
 	ours = *h_last(&H);
-	gw_begin(&o);
-	gw_notify(&o.b, N_REKEY_SA, PROTO_ESP, a_gw);
-	put_be32(spi, a_gw ^ 0x0f000000);
-	put_sa(&o.b, PROTO_ESP, spi, false);
-	put_nonce(&o.b, ni);
-	ck_assert_int_eq(ike_put_ts(&o.b, PL_TSi, &G.ts_net), 0);
-	ck_assert_int_eq(ike_put_ts(&o.b, PL_TSr, &G.ts_client), 0);
-	gw_request(&G, &G.ike, &o, CREATE_CHILD_SA);
-	gw_deliver(&G, &H);
-	ck_assert_uint_eq(H.n_up, 2);
+	ck_assert_int_eq(RAND_bytes(ni, sizeof(ni)), 1);
+	gw_rekey_child_request(o_gw, o_gw ^ 0x0f000000, ni, sizeof(ni));
+	b_in = gw_rekey_child_answered();
 	gw_open(&G, &G.ike, ours.buf, ours.len);
-	gw_answer_child_rekey(a_gw ^ 0x00f00000, &ck);
-	ck_assert_uint_eq(H.n_up, 3);
-	h_check_keys(&H.up[2], &ck, true);
+	gw_begin(&o);
+	gw_notify(&o.b, N_TEMPORARY_FAILURE, 0, 0);
+	gw_answer(&G, &G.ike, &o);
+	gw_deliver(&G, &H);
+	nq = H.nq;
 	ike_sa_tick(H.sa, H.now);
-	ck_assert_uint_eq(gw_expect_request(&G, &G.ike, &H, INFORMATIONAL), 3);
-	gw_get(&G, PL_DELETE, &del);
-	ck_assert_uint_eq(del.u.del.spi[0], a_in);
-	child_keys_clear(&ck);
+	ck_assert_uint_eq(H.nq, nq);
+	ck_assert_uint_eq(ike_sa_next_deadline(H.sa), H.now + 60000);
+	ck_assert_uint_eq(h_outbound(), b_in);
+	gw_deletes_child(o_gw, H.up[0].ci.spi_in);
+	ck_assert_uint_eq(h_live(), 1);
 }
 END_TEST
 
@@ -781,7 +1043,10 @@ static Suite *ike_sa_rekey_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_gateway_rekeys_child, 0, 2);
 	tcase_add_test(tc, test_we_rekey_child);
-	tcase_add_test(tc, test_rekey_collision);
+	tcase_add_test(tc, test_nonce_order);
+	tcase_add_loop_test(tc, test_rekey_collision, 0, 4);
+	tcase_add_test(tc, test_rekey_collision_closing);
+	tcase_add_test(tc, test_rekey_collision_ours_refused);
 	tcase_add_test(tc, test_we_rekey_ike);
 	tcase_add_loop_test(tc, test_gateway_rekeys_ike, 0, 2);
 	tcase_add_loop_test(tc, test_gateway_rekey_refused, 0, 5);
