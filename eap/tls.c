@@ -577,10 +577,10 @@ static enum eap_mstatus tls_step(struct tls_st *st, struct eap_merr *e)
 		if (s != EAP_M_REPLY || st->phase != PH_COMMIT)
 			return s;
 		/*
-		 * RFC 9190 §2.5: "EAP peer implementations MUST accept any
-		 * application data as a Commitment Message from the EAP server
-		 * to not send any more handshake messages". Before it (e.g.
-		 * after NewSessionTicket alone) we answer with an empty response.
+		 * RFC 9190 §2.5 ≈: the peer MUST take any application data from
+		 * the server as its commitment not to send more handshake
+		 * messages. Before it (e.g. after NewSessionTicket alone) we
+		 * answer with an empty response.
 		 */
 		if (app) {
 			st->phase = PH_DONE;
@@ -589,9 +589,9 @@ static enum eap_mstatus tls_step(struct tls_st *st, struct eap_merr *e)
 		return EAP_M_REPLY;
 	case PH_DONE:
 		/*
-		 * RFC 9190 §2.5: after the commitment message the server "may
-		 * only send an EAP-Success, an EAP-Failure, or an EAP-Request with
-		 * a TLS Alert Message" (RFC 5216: after its Finished, the same).
+		 * RFC 9190 §2.5 ≈: after the commitment message the server sends
+		 * EAP-Success, EAP-Failure, or a TLS alert only (RFC 5216: after
+		 * its Finished, the same).
 		 */
 		s = read_records(st, &app, e);
 		if (s != EAP_M_REPLY || st->phase != PH_DONE)
