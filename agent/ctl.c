@@ -209,9 +209,13 @@ int ctl_request(const char *path, const char *request, char *out, size_t cap)
 		char line[CTL_REQ_MAX + 2];
 		int n = snprintf(line, sizeof(line), "%s\n", request);
 
+		bool sent;
+
 		/* The agent may have closed already: an error, not SIGPIPE. */
-		if (n < 0 || (size_t)n >= sizeof(line) ||
-		    send(fd, line, (size_t)n, MSG_NOSIGNAL) != (ssize_t)n)
+		sent = n >= 0 && (size_t)n < sizeof(line) &&
+		       send(fd, line, (size_t)n, MSG_NOSIGNAL) == (ssize_t)n;
+		OPENSSL_cleanse(line, sizeof(line));	/* `password ...` */
+		if (!sent)
 			goto out;
 	}
 	for (;;) {
