@@ -185,11 +185,14 @@ la_start() {
 	AGENT_LOG=$WORK/agent-$AGENT_N.log
 	LA_START_MS=$(la_now_ms)
 	# Not holding the testbed lock: a stray agent must not block the next run.
+	# LA_RUN_ARGS: more arguments for `ikeagent run` (split on spaces).
+	# shellcheck disable=SC2086
 	if [ -n "${TB_LOCK_FD:-}" ]; then
-		ip netns exec "$TB_NS_CLI" "$IKA" run -c "$1" >"$AGENT_LOG" 2>&1 </dev/null \
-			{TB_LOCK_FD}>&- &
+		ip netns exec "$TB_NS_CLI" "$IKA" run -c "$1" ${LA_RUN_ARGS:-} >"$AGENT_LOG" 2>&1 \
+			</dev/null {TB_LOCK_FD}>&- &
 	else
-		ip netns exec "$TB_NS_CLI" "$IKA" run -c "$1" >"$AGENT_LOG" 2>&1 </dev/null &
+		ip netns exec "$TB_NS_CLI" "$IKA" run -c "$1" ${LA_RUN_ARGS:-} >"$AGENT_LOG" 2>&1 \
+			</dev/null &
 	fi
 	AGENT_PID=$!
 }

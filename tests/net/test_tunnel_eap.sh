@@ -24,7 +24,11 @@
 #   g. the gateway rekeys the IKE SA every 6 s after an EAP login: at least
 #      one IKE rekey, the SPI changes, ping works, and the gateway saw one
 #      IKE_AUTH/EAP round only (no re-authentication)
-# Run in the order a b c d f g e (the gateway restarts once per variant).
+#   h. no password configured, `run --password-from control`: the agent
+#      waits (the gateway sees nothing) until `ikeagent password` gives it
+#      on the control socket (from stdin), then comes up; a second
+#      `ikeagent password` is refused; the password is in no log
+# Run in the order a b c d f g h e (the gateway restarts once per variant).
 # LA_EAP_TLS13=1 adds case e with TLS 1.3 only (TB_TLS_MIN=TB_TLS_MAX=1.3).
 # strongSwan 5.9.8 predates RFC 9190: its TLS 1.3 MSK is the exporter with
 # label "client EAP encryption" and no context, and it sends no protected
@@ -307,6 +311,28 @@ la_gw_sas | grep -q "EAP: '$TB_EAP_USER'" || la_fail "$CASE: the rekeyed SA lost
 n_rk=$(gw_count 'IKE_SA rw\[[0-9]+\] rekeyed between')
 la_down "$CASE: down"
 figures="$figures; g: $n_rk IKE rekey(s), one login"
+
+# ---- h. the password through the control socket ---------------------------------------------
+
+CASE="h (password on the control socket)"
+la_gw_restart rsa,eap
+gw_mark
+conf_mschap "$WORK/h.conf"
+LA_RUN_ARGS="--password-from control" la_start "$WORK/h.conf"
+tb_wait_for '[ "$(la_state)" = connecting ] || ! la_alive' "$(la_dl 10)"
+[ "$(la_state)" = connecting ] || la_fail "$CASE: not waiting for the password (state '$(la_state)', agent $(la_alive && echo running || echo gone))"
+grep -q 'waiting for the password' "$AGENT_LOG" || la_fail "$CASE: no log line saying it waits for the password"
+[ "$(gw_count 'parsed IKE_SA_INIT request')" = 0 ] || la_fail "$CASE: the agent contacted the gateway before it had the password"
+t=$(la_now_ms)
+out=$(printf '%s\n' "$TB_EAP_PASS" | "$IKA" password --socket "$LA_SOCK" 2>&1) ||
+	la_fail "$CASE: ikeagent password failed: $out"
+la_wait_up "$CASE"
+ms_h=$(( $(la_now_ms) - t ))
+gw_eap_ok EAP_MSCHAPV2
+out=$(printf 'again\n' | "$IKA" password --socket "$LA_SOCK" 2>&1) && la_fail "$CASE: a second password was taken: $out"
+grep -q -F "$TB_EAP_PASS" "$AGENT_LOG" && la_fail "$CASE: the password is in the agent's log"
+la_down "$CASE: down"
+figures="$figures; h: up in $ms_h ms after \`ikeagent password\`"
 
 # ---- e. EAP-TLS, RSA and ECDSA client certificates ---------------------------------------
 
