@@ -600,21 +600,27 @@ void sa_auth_finish(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 	sa->last_rx_ms = now;
 }
 
-void sa_auth_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
+bool sa_auth_refused(struct ike_sa *sa, const struct ike_msg *m, const char *what)
 {
 	uint16_t err;
 
+	if (sa_first_error_notify(m, &err) < 0)
+		return false;
+	sa_fail(sa, err == N_AUTHENTICATION_FAILED ? IKE_FAIL_AUTH : IKE_FAIL_PEER_ERROR,
+		"gateway answered %s with %s", what, ike_notify_name(err));
+	return true;
+}
+
+void sa_auth_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
+{
 	if (!sa->auth)
 		return;
 	if (sa->auth->step != AUTH_ONE) {
 		sa_eap_response(sa, m, now);
 		return;
 	}
-	if (sa_first_error_notify(m, &err) == 0) {
-		sa_fail(sa, err == N_AUTHENTICATION_FAILED ? IKE_FAIL_AUTH : IKE_FAIL_PEER_ERROR,
-			"gateway answered IKE_AUTH with %s", ike_notify_name(err));
+	if (sa_auth_refused(sa, m, "IKE_AUTH"))
 		return;
-	}
 	if (sa_auth_verify_peer(sa, m, NULL, 0) < 0)
 		return;
 	sa_auth_finish(sa, m, now);

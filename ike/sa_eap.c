@@ -174,15 +174,11 @@ void sa_eap_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 	size_t msk_len;
 	unsigned it = 0;
 	const struct ike_pl *ep = ike_msg_find(m, PL_EAP, &it);
-	uint16_t err;
 	struct ike_pl_notify n;
 
 	if (a->step == AUTH_EAP_LAST) {
-		if (sa_first_error_notify(m, &err) == 0) {
-			sa_fail(sa, err == N_AUTHENTICATION_FAILED ? IKE_FAIL_AUTH : IKE_FAIL_PEER_ERROR,
-				"gateway answered our AUTH after EAP with %s", ike_notify_name(err));
+		if (sa_auth_refused(sa, m, "our AUTH after EAP"))
 			return;
-		}
 		eap_key(sa, false, &msk, &msk_len);
 		if (sa_auth_verify_peer(sa, m, msk, msk_len) == 0)
 			sa_auth_finish(sa, m, now);
@@ -191,12 +187,7 @@ void sa_eap_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 	if (a->step == AUTH_EAP_FIRST) {
 		/* §2.16: the responder authenticates itself first; nothing of ours goes into
 		 * EAP before its AUTH verified (the password stays here if it does not). */
-		if (sa_first_error_notify(m, &err) == 0) {
-			sa_fail(sa, err == N_AUTHENTICATION_FAILED ? IKE_FAIL_AUTH : IKE_FAIL_PEER_ERROR,
-				"gateway answered IKE_AUTH with %s", ike_notify_name(err));
-			return;
-		}
-		if (sa_auth_verify_peer(sa, m, NULL, 0) < 0)
+		if (sa_auth_refused(sa, m, "IKE_AUTH") || sa_auth_verify_peer(sa, m, NULL, 0) < 0)
 			return;
 		sa->peer_mobike |= sa_find_notify(m, N_MOBIKE_SUPPORTED, &n) != NULL;
 		if (!ep) {
@@ -212,9 +203,6 @@ void sa_eap_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 		eap_round(sa, ep, now);
 		return;
 	}
-	if (sa_first_error_notify(m, &err) == 0)
-		sa_fail(sa, err == N_AUTHENTICATION_FAILED ? IKE_FAIL_AUTH : IKE_FAIL_PEER_ERROR,
-			"gateway answered our EAP response with %s", ike_notify_name(err));
-	else
+	if (!sa_auth_refused(sa, m, "our EAP response"))
 		sa_fail(sa, IKE_FAIL_PROTOCOL, "the gateway's IKE_AUTH response carries no EAP payload");
 }

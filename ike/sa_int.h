@@ -243,6 +243,8 @@ int sa_auth_request(struct ike_sa *sa, sa_fill_fn fill, uint64_t now) MUST_CHECK
 /* The gateway's IDr and AUTH (§2.15): certificate, PSK, or the key an EAP method gave (§2.16). */
 int sa_auth_verify_peer(struct ike_sa *sa, const struct ike_msg *m, const uint8_t *msk,
 			size_t msk_len) MUST_CHECK;
+/* An error notify in the gateway's IKE_AUTH response fails the SA ("gateway answered WHAT with ..."). */
+bool sa_auth_refused(struct ike_sa *sa, const struct ike_msg *m, const char *what);
 /* The Child SA, CP and traffic selectors of the last IKE_AUTH response: established. */
 void sa_auth_finish(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
 

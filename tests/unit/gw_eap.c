@@ -46,9 +46,6 @@ static size_t ge_ms(uint8_t *out, uint8_t op, uint8_t ms_id, const uint8_t *body
 static void gw_eap_first(struct gw *g, const uint8_t *req, size_t len)
 {
 	struct gw_eap *e = g->eap;
-	uint8_t mac[PRF_MAX_LEN];
-	const uint8_t *skp;
-	size_t skplen, maclen;
 	struct gw_out o;
 
 	ck_assert_uint_le(len, sizeof(e->first));
@@ -62,18 +59,7 @@ static void gw_eap_first(struct gw *g, const uint8_t *req, size_t len)
 
 	gw_begin(&o);
 	ck_assert_int_eq(ike_put_id(&o.b, PL_IDr, &idr), 0);
-	if (g->cred) {
-		gw_put_cert_auth(g, &o.b, &orr);
-	} else {
-		auth_sk_p(&g->ike.keys, false, &skp, &skplen);
-		ck_assert_int_eq(auth_psk_compute(g->algs.prf, (const uint8_t *)g->my_psk,
-						  strlen(g->my_psk), skp, skplen, &orr, mac,
-						  sizeof(mac), &maclen), 0);
-		struct ike_pl_auth ar = { .method = AUTH_SHARED_KEY_MIC, .data = mac,
-					  .len = (uint16_t)maclen };
-
-		ck_assert_int_eq(ike_put_auth(&o.b, &ar), 0);
-	}
+	gw_put_own_auth(g, &o.b, &orr);
 	e->id = 0x21;
 	ge_put(&o.b, IKE_EAP_REQUEST, e->id, EAP_TYPE_IDENTITY, NULL, 0);
 	e->step = GE_IDENTITY;

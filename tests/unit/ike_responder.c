@@ -511,6 +511,25 @@ static void gw_put_cert_auth(struct gw *g, struct ike_mw *b, const struct auth_o
 	ck_assert_int_eq(ike_put_auth(b, &ar), 0);
 }
 
+/* The gateway's AUTH over orr: signed with cred, else keyed with my_psk. */
+static void gw_put_own_auth(struct gw *g, struct ike_mw *b, const struct auth_octets *orr)
+{
+	uint8_t mac[PRF_MAX_LEN];
+	const uint8_t *skp;
+	size_t skplen, maclen;
+
+	if (g->cred) {
+		gw_put_cert_auth(g, b, orr);
+		return;
+	}
+	auth_sk_p(&g->ike.keys, false, &skp, &skplen);
+	ck_assert_int_eq(auth_psk_compute(g->algs.prf, (const uint8_t *)g->my_psk, strlen(g->my_psk),
+					  skp, skplen, orr, mac, sizeof(mac), &maclen), 0);
+	struct ike_pl_auth ar = { .method = AUTH_SHARED_KEY_MIC, .data = mac, .len = (uint16_t)maclen };
+
+	ck_assert_int_eq(ike_put_auth(b, &ar), 0);
+}
+
 /* The Child SA part of the last IKE_AUTH response (CP, SA, TSi, TSr) for the request in g->m. */
 void gw_auth_child(struct gw *g, struct gw_out *o)
 {
@@ -549,9 +568,9 @@ void gw_auth_child(struct gw *g, struct gw_out *o)
 void gw_auth(struct gw *g, const uint8_t *req, size_t len)
 {
 	struct ike_pl_any idi, au;
-	uint8_t idb[4 + 64], mac[PRF_MAX_LEN];
+	uint8_t idb[4 + 64];
 	const uint8_t *skp;
-	size_t skplen, maclen, idlen;
+	size_t skplen, idlen;
 	unsigned it = 0;
 	struct gw_out o;
 
@@ -591,18 +610,7 @@ void gw_auth(struct gw *g, const uint8_t *req, size_t len)
 
 	/* §1.2: IDr, [CERT,] AUTH */
 	ck_assert_int_eq(ike_put_id(&o.b, PL_IDr, &idr), 0);
-	if (g->cred) {
-		gw_put_cert_auth(g, &o.b, &orr);
-	} else {
-		auth_sk_p(&g->ike.keys, false, &skp, &skplen);
-		ck_assert_int_eq(auth_psk_compute(g->algs.prf, (const uint8_t *)g->my_psk,
-						  strlen(g->my_psk), skp, skplen, &orr, mac,
-						  sizeof(mac), &maclen), 0);
-		struct ike_pl_auth ar = { .method = AUTH_SHARED_KEY_MIC, .data = mac,
-					  .len = (uint16_t)maclen };
-
-		ck_assert_int_eq(ike_put_auth(&o.b, &ar), 0);
-	}
+	gw_put_own_auth(g, &o.b, &orr);
 	if (g->auth_error) {
 		gw_notify(&o.b, g->auth_error, 0, 0);
 		gw_answer(g, &g->ike, &o);
