@@ -1,4 +1,9 @@
-/* IKE_AUTH (RFC 7296 §1.2, §2.15) with a pre-shared key, and Child SA setup. */
+/*
+ * IKE_AUTH (RFC 7296 §1.2, §2.15, §2.16) as one exchange unit (struct
+ * sa_auth_x): our first request, the gateway's AUTH verified (PSK, or its
+ * certificate against [auth] ca), and the Child SA it sets up. With EAP the
+ * rounds in between are sa_eap.c's.
+ */
 #include "ike/sa_int.h"
 
 #include <stdlib.h>
