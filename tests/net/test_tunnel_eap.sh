@@ -158,7 +158,10 @@ agent_pts() {
 	local p
 	for p in $(ip netns pids "$TB_NS_CLI" 2>/dev/null); do
 		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = ikeagent ] || continue
-		readlink "/proc/$p/fd/0" 2>/dev/null | grep -E '^/dev/pts/' && return 0
+		# Opened inside `ip netns exec` (another mount namespace): under a
+		# chroot (scripts/fresh-root) the link reads as the host's path of
+		# the chroot's /dev/pts/N, so only its end counts.
+		readlink "/proc/$p/fd/0" 2>/dev/null | grep -o -E '/dev/pts/[0-9]+$' && return 0
 	done
 	return 1
 }

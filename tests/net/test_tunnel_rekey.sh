@@ -104,7 +104,7 @@ after_rekeys "own rekeys" "$js0" "$want"
 rk_own=$REKEYS
 grep -q 'ike: rekeying the IKE SA' "$AGENT_LOG" || la_fail "own rekeys: the agent did not start an IKE SA rekey"
 grep -q 'ike: rekeying Child SA' "$AGENT_LOG" || la_fail "own rekeys: the agent did not start a Child SA rekey"
-grep -q 'ike: old Child SA .* deleted' "$AGENT_LOG" || la_fail "own rekeys: the agent did not delete the replaced Child SA"
+grep -q 'ike: Child SA in [0-9a-f]* out [0-9a-f]* deleted' "$AGENT_LOG" || la_fail "own rekeys: the agent did not delete the replaced Child SA"
 ! grep -q -E 'refused our|unusable answer' "$AGENT_LOG" ||
 	la_fail "own rekeys: $(grep -m1 -E 'refused our|unusable answer' "$AGENT_LOG")"
 la_down "own rekeys: down"
