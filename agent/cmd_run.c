@@ -1,15 +1,21 @@
 /*
- * ikeagent run -c FILE [--socket PATH] [--password-from terminal|control] [-v|--debug]
+ * ikeagent run -c FILE [--socket PATH] [--password-from terminal|control]
+ *              [--network setup|report] [--secrets-fd N] [-v|--debug]
  *
  * Loads the configuration (an error is its one "FILE:LINE: ..." line, exit
  * 2) and runs the session in the foreground until SIGINT/SIGTERM or
  * `ikeagent down`. Exit 3 when the gateway refuses us before the tunnel
  * was ever up (authentication, proposals); see agent/cmd.h.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "agent/cmd.h"
 #include "agent/config.h"
@@ -18,21 +24,29 @@
 
 static void run_usage(void)
 {
-	printf("Usage: %s run -c FILE [--socket PATH] [--password-from terminal|control] "
-	       "[-v|--debug]\n"
+	printf("Usage: %s run -c FILE [--socket PATH] [--password-from terminal|control]\n"
+	       "       [--network setup|report] [--secrets-fd N] [-v|--debug]\n"
 	       "  -c, --config FILE   configuration (see agent.conf.example)\n"
 	       "      --socket PATH   control socket (default: [agent] socket)\n"
 	       "      --password-from terminal|control\n"
 	       "                      EAP password not in the configuration: ask on the\n"
 	       "                      terminal (default), or wait for `ikeagent password`\n"
+	       "      --network report\n"
+	       "                      create the tun only; report addresses, routes and DNS\n"
+	       "                      on the control socket's events (a NetworkManager plugin)\n"
+	       "      --secrets-fd N  read secrets (psk, password, proxy-password) from fd N\n"
 	       "  -v, --debug         log at debug level\n", PROG_NAME);
 }
+
+#define RUN_SECRETS_MAX	4096
 
 struct run_opts {
 	const char *config;
 	const char *socket;
 	bool debug;
 	enum login_password_from pw;
+	bool report_network;
+	int secrets_fd;		/* -1: none */
 };
 
 static int run_parse(int argc, char **argv, struct run_opts *o)
@@ -41,6 +55,8 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "password-from", required_argument, NULL, 'p' },
+		{ "network", required_argument, NULL, 'n' },
+		{ "secrets-fd", required_argument, NULL, 'f' },
 		{ "debug", no_argument, NULL, 'v' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -64,6 +80,23 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 				return cmd_usage_error("run", "--password-from: '%s' is not terminal "
 						       "or control", optarg);
 			break;
+		case 'n':
+			if (!strcmp(optarg, "report"))
+				o->report_network = true;
+			else if (strcmp(optarg, "setup") != 0)
+				return cmd_usage_error("run", "--network: '%s' is not setup or report",
+						       optarg);
+			break;
+		case 'f': {
+			char *end;
+			long fd = strtol(optarg, &end, 10);
+
+			if (!*optarg || *end || fd < 0 || fd > 1023)
+				return cmd_usage_error("run", "--secrets-fd: '%s' is not a file "
+						       "descriptor", optarg);
+			o->secrets_fd = (int)fd;
+			break;
+		}
 		case 'v': o->debug = true; break;
 		case 'h': run_usage(); return 1;
 		case ':': return cmd_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
@@ -78,18 +111,42 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
+/* The driver's secrets: fd read to its end (RUN_SECRETS_MAX at most) and closed. */
+static int read_secrets(int fd, char *buf, size_t cap, size_t *len)
+{
+	ssize_t n = 0;
+
+	*len = 0;
+	while (*len < cap && (n = read(fd, buf + *len, cap - *len)) > 0)
+		*len += (size_t)n;
+	if (n < 0 || *len == cap) {
+		fprintf(stderr, "%s: --secrets-fd %d: %s\n", PROG_NAME, fd,
+			n < 0 ? strerror(errno) : "more than 4 KiB");
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
-	struct run_opts o = { 0 };
+	struct run_opts o = { .secrets_fd = -1 };
 	struct config cfg;
 	struct ike_sa_cfg probe;
-	char err[512];
+	char err[512], secrets[RUN_SECRETS_MAX];
+	size_t slen = 0;
 	int rc;
 
 	rc = run_parse(argc, argv, &o);
 	if (rc)
 		return rc == 1 ? CMD_EXIT_OK : rc;
-	if (config_load(o.config, &cfg, err, sizeof(err)) < 0) {
+	if (o.secrets_fd >= 0 && read_secrets(o.secrets_fd, secrets, sizeof(secrets), &slen) < 0)
+		return CMD_EXIT_USAGE;
+	rc = config_load_secrets(o.config, o.secrets_fd >= 0 ? secrets : NULL, slen, &cfg, err,
+				 sizeof(err));
+	OPENSSL_cleanse(secrets, sizeof(secrets));
+	if (rc < 0) {
 		fprintf(stderr, "%s: %s\n", PROG_NAME, err);
 		return CMD_EXIT_USAGE;
 	}
@@ -102,7 +159,12 @@ int cmd_run(int argc, char **argv)
 	log_set_level(o.debug ? LOG_LVL_DEBUG : cfg.agent.log_level);
 	/* A status client that hangs up must not kill the agent. */
 	signal(SIGPIPE, SIG_IGN);
-	rc = session_run(&cfg, o.socket ? o.socket : cfg.agent.socket, o.pw);
+	{
+		struct session_opts so = { .ctl_path = o.socket ? o.socket : cfg.agent.socket,
+					   .pw = o.pw, .report_network = o.report_network };
+
+		rc = session_run(&cfg, &so);
+	}
 	config_free(&cfg);
 	return rc;
 }

@@ -925,7 +925,65 @@ static int check_file_secrets(struct config *cfg, mode_t mode, char *err, size_t
 		       "group/others (chmod 600)", o->info.key, cfg->source);
 }
 
+/* One "NAME VALUE" line of a driver's secrets (nm/PROTOCOL.md). */
+static int set_driver_secret(struct config *cfg, const char *line, size_t len, char *msg,
+			     size_t msglen)
+{
+	const char *sp = memchr(line, ' ', len);
+	size_t nlen = sp ? (size_t)(sp - line) : len, vlen = sp ? len - nlen - 1 : 0;
+	char *v;
+	int rc;
+
+	if (!sp || !vlen)
+		return err_set(msg, msglen, "a line is not 'NAME VALUE'");
+	if (nlen == 3 && !memcmp(line, "psk", 3))
+		return set_psk(cfg, sp + 1, vlen, msg, msglen);
+	if (nlen == 8 && !memcmp(line, "password", 8))
+		return set_secret(&cfg->auth.password, &cfg->auth.password_len, CONFIG_PASSWORD_MAX,
+				  sp + 1, vlen, msg, msglen);
+	if (nlen == 14 && !memcmp(line, "proxy-password", 14)) {
+		if (!cfg->transport.proxy_user)
+			return err_set(msg, msglen, "proxy-password given, but [transport] proxy "
+				       "names no user");
+		if (memchr(sp + 1, '\0', vlen) || !(v = strndup(sp + 1, vlen)))
+			return err_set(msg, msglen, "proxy-password: not a password");
+		if (cfg->transport.proxy_pass)
+			config_wipe_free(cfg->transport.proxy_pass, strlen(cfg->transport.proxy_pass));
+		cfg->transport.proxy_pass = v;
+		return 0;
+	}
+	rc = err_set(msg, msglen, "unknown secret '%.*s' (psk, password, proxy-password)",
+		     (int)(nlen > 32 ? 32 : nlen), line);
+	return rc;
+}
+
+static int set_driver_secrets(struct config *cfg, const char *text, size_t len, char *err,
+			      size_t errlen)
+{
+	char msg[200];
+
+	while (len) {
+		const char *nl = memchr(text, '\n', len);
+		size_t n = nl ? (size_t)(nl - text) : len;
+
+		if (n && set_driver_secret(cfg, text, n, msg, sizeof(msg)) < 0) {
+			(void)err_set(err, errlen, "--secrets-fd: %s", msg);
+			config_free(cfg);
+			return -1;
+		}
+		text += nl ? n + 1 : n;
+		len -= nl ? n + 1 : n;
+	}
+	return 0;
+}
+
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
+{
+	return config_load_secrets(path, NULL, 0, cfg, err, errlen);
+}
+
+int config_load_secrets(const char *path, const char *secrets, size_t slen, struct config *cfg,
+			char *err, size_t errlen)
 {
 	const char *env;
 	char msg[160];
@@ -942,6 +1000,7 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 	rc = config_parse_buf(path, buf, len, cfg, err, errlen);
 	config_wipe_free(buf, CONFIG_FILE_MAX + 1);
 	if (rc < 0 || check_file_secrets(cfg, mode, err, errlen) < 0 ||
+	    (secrets && set_driver_secrets(cfg, secrets, slen, err, errlen) < 0) ||
 	    config_validate(cfg, err, errlen) < 0)
 		return -1;
 	env = getenv("https_proxy");

@@ -139,6 +139,13 @@ struct config {
  * group or others can read is refused. cfg need not be initialised.
  */
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen) MUST_CHECK;
+/*
+ * The same, with secrets a driver passed (`run --secrets-fd`, see
+ * nm/PROTOCOL.md): lines "psk VALUE", "password VALUE", "proxy-password
+ * VALUE", set after the file (overriding it) and before validation.
+ */
+int config_load_secrets(const char *path, const char *secrets, size_t len, struct config *cfg,
+			char *err, size_t errlen) MUST_CHECK;
 
 /*
  * Parse text (len bytes, need not be NUL-terminated) into cfg, starting from

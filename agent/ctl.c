@@ -23,6 +23,12 @@
  */
 #define CTL_REQ_MAX 320	/* "password " and CONFIG_PASSWORD_MAX bytes */
 
+/* A client that asked for the event stream: its connection stays open. */
+struct ctl_sub {
+	struct ctl_server *srv;
+	int fd;			/* -1: free slot */
+};
+
 struct ctl_server {
 	struct loop *loop;
 	int fd;
@@ -30,6 +36,7 @@ struct ctl_server {
 	gid_t group;		/* CTL_NO_GROUP: root and our own uid only */
 	ctl_handler handler;
 	void *ctx;
+	struct ctl_sub subs[CTL_MAX_SUBS];
 };
 
 static int ctl_addr(const char *path, struct sockaddr_un *sun)
@@ -85,8 +92,71 @@ static bool peer_allowed(const struct ctl_server *s, int c, char *reply, size_t 
 	return false;
 }
 
-/* Serve one client: its request is tiny, so wait briefly for it, then answer. */
-static void ctl_serve(struct ctl_server *s, int c)
+static void sub_drop(struct ctl_sub *u, const char *why)
+{
+	log_debug("ctl: event listener gone (%s)", why);
+	loop_del_fd(u->srv->loop, u->fd);
+	close(u->fd);
+	u->fd = -1;
+}
+
+/* A listener only reads: anything from it, or its hang-up, ends it. */
+static void sub_event(void *ctx, uint32_t events)
+{
+	struct ctl_sub *u = ctx;
+	char b[64];
+
+	if (read(u->fd, b, sizeof(b)) <= 0 || (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)))
+		sub_drop(u, "hung up");
+}
+
+/* Write it all now or give up on that listener: the agent never waits for one. */
+static bool sub_write(struct ctl_sub *u, const char *text, size_t len)
+{
+	while (len) {
+		ssize_t n = send(u->fd, text, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n <= 0) {
+			sub_drop(u, n < 0 ? strerror(errno) : "closed");
+			return false;
+		}
+		text += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/* c becomes a listener (the first text written); false if there is no room. */
+static bool sub_add(struct ctl_server *s, int c, const char *text)
+{
+	for (size_t i = 0; i < CTL_MAX_SUBS; i++) {
+		struct ctl_sub *u = &s->subs[i];
+
+		if (u->fd >= 0)
+			continue;
+		if (loop_add_fd(s->loop, c, EPOLLIN | EPOLLRDHUP, sub_event, u) < 0)
+			return false;
+		u->srv = s;
+		u->fd = c;
+		(void)sub_write(u, text, strlen(text));
+		return true;
+	}
+	log_warn("ctl: %d event listeners already; refused another", CTL_MAX_SUBS);
+	return false;
+}
+
+void ctl_broadcast(struct ctl_server *s, const char *line)
+{
+	for (size_t i = 0; s && i < CTL_MAX_SUBS; i++)
+		if (s->subs[i].fd >= 0)
+			(void)sub_write(&s->subs[i], line, strlen(line));
+}
+
+/*
+ * Serve one client: its request is tiny, so wait briefly for it, then
+ * answer. True if c became an event listener (it stays open).
+ */
+static bool ctl_serve(struct ctl_server *s, int c)
 {
 	char req[CTL_REQ_MAX + 1], reply[CTL_REPLY_MAX + 1];
 	size_t got = 0;
@@ -112,9 +182,17 @@ static void ctl_serve(struct ctl_server *s, int c)
 	else
 		code = 1;
 	OPENSSL_cleanse(req, sizeof(req));	/* it may hold the EAP password */
+	/* The event stream has no status byte: its lines start at once. */
+	if (code == CTL_SUBSCRIBE) {
+		if (sub_add(s, c, reply + 1))
+			return true;
+		code = 1;
+		snprintf(reply + 1, sizeof(reply) - 1, "too many event listeners\n");
+	}
 	reply[0] = (char)(code < 0 ? 1 : code > 125 ? 125 : code);
 	if (write(c, reply, 1 + strlen(reply + 1)) < 0)
 		log_debug("ctl: reply not delivered: %s", strerror(errno));
+	return false;
 }
 
 static void ctl_accept(void *ctx, uint32_t events)
@@ -122,10 +200,9 @@ static void ctl_accept(void *ctx, uint32_t events)
 	struct ctl_server *s = ctx;
 	int c;
 
-	while ((c = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-		ctl_serve(s, c);
-		close(c);
-	}
+	while ((c = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		if (!ctl_serve(s, c))
+			close(c);
 }
 
 struct ctl_server *ctl_server_open(struct loop *l, const char *path, gid_t group, ctl_handler h,
@@ -137,6 +214,8 @@ struct ctl_server *ctl_server_open(struct loop *l, const char *path, gid_t group
 
 	if (!s || ctl_addr(path, &sun) < 0)
 		goto fail;
+	for (size_t i = 0; i < CTL_MAX_SUBS; i++)
+		s->subs[i].fd = -1;
 	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd < 0)
 		goto fail;
@@ -183,6 +262,9 @@ void ctl_server_close(struct ctl_server *s)
 {
 	if (!s)
 		return;
+	for (size_t i = 0; i < CTL_MAX_SUBS; i++)
+		if (s->subs[i].fd >= 0)
+			sub_drop(&s->subs[i], "the agent stops");
 	loop_del_fd(s->loop, s->fd);
 	close(s->fd);
 	/* No longer root, the directory may not be ours: the next start removes it. */
@@ -245,4 +327,37 @@ out:
 		errno = e;
 	}
 	return code;
+}
+
+int ctl_follow(const char *path, FILE *out, char *err, size_t cap)
+{
+	struct sockaddr_un sun;
+	char buf[4096];
+	bool first = true;
+	ssize_t n;
+	int fd, rc = -1;
+
+	if (ctl_addr(path, &sun) < 0)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    send(fd, "events\n", 7, MSG_NOSIGNAL) != 7)
+		goto out;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		/* A refusal is a status byte and one line, as for any request. */
+		if (first && buf[0] != '{') {
+			snprintf(err, cap, "%.*s", (int)(n - 1), buf + 1);
+			rc = buf[0] ? (unsigned char)buf[0] : 1;
+			goto out;
+		}
+		first = false;
+		if (fwrite(buf, 1, (size_t)n, out) != (size_t)n || fflush(out) != 0)
+			break;
+	}
+	rc = 0;
+out:
+	close(fd);
+	return rc;
 }

@@ -12,6 +12,7 @@
 #define IKEAGENT_AGENT_CTL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "agent/loop.h"
@@ -20,8 +21,16 @@
 #define CTL_DEFAULT_PATH "/run/ikeagent.sock"
 #define CTL_REPLY_MAX 4096
 
-/* Fill reply (NUL-terminated) for request; the return value is the exit code the CLI uses. */
+/*
+ * Fill reply (NUL-terminated) for request; the return value is the exit
+ * code the CLI uses, or CTL_SUBSCRIBE: the client becomes an event
+ * listener (nm/PROTOCOL.md): reply is written without a status byte, the
+ * connection stays open and gets every ctl_broadcast() line until the
+ * agent stops or the client hangs up.
+ */
 typedef int (*ctl_handler)(void *ctx, const char *request, char *reply, size_t cap);
+#define CTL_SUBSCRIBE	1000
+#define CTL_MAX_SUBS	8
 
 struct ctl_server;
 
@@ -31,11 +40,19 @@ struct ctl_server;
 struct ctl_server *ctl_server_open(struct loop *l, const char *path, gid_t group, ctl_handler h,
 				   void *ctx);
 void ctl_server_close(struct ctl_server *s);
+/* One line (with its newline) to every event listener; one that cannot take it now is dropped. */
+void ctl_broadcast(struct ctl_server *s, const char *line);
 
 /*
  * Client side: send request, copy the reply into out. Returns the agent's
  * exit code (0..125), or -1 with errno if the agent could not be reached.
  */
 int ctl_request(const char *path, const char *request, char *out, size_t cap) MUST_CHECK;
+
+/*
+ * Client side of `events`: copy the stream to out until the agent stops
+ * (0). -1 with errno if it could not be reached; > 0: it refused (err).
+ */
+int ctl_follow(const char *path, FILE *out, char *err, size_t cap) MUST_CHECK;
 
 #endif

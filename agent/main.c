@@ -12,7 +12,7 @@ static const struct cmd commands[] = {
 	{ "password", cmd_password, "[--socket PATH]",
 	  "give a waiting agent the EAP password (terminal or stdin)" },
 	{ "check", cmd_check, "-c FILE", "parse and validate a configuration file" },
-	{ "status", cmd_status, "[--socket PATH] [--json]", "show the running agent's state" },
+	{ "status", cmd_status, "[--socket PATH] [--json] [--follow]", "show the running agent's state" },
 	{ "down", cmd_down, "[--socket PATH]", "disconnect the running agent and wait for it to exit" },
 };
 

@@ -44,6 +44,34 @@ void session_note(struct session *s, const char *fmt, ...)
 	sdnotify_status("%s: %s", session_state_name(s->state), text);
 }
 
+/* ---- events for the `events` listeners (nm/PROTOCOL.md) ---------------------- */
+
+static void emit_state(struct session *s, const char *state, const char *why)
+{
+	char line[512];
+
+	if (status_event_state(state, why, line, sizeof(line)) == 0)
+		ctl_broadcast(s->ctl, line);
+}
+
+void session_emit_ip(struct session *s)
+{
+	char line[CTL_REPLY_MAX];
+
+	if (status_event_ip(s, line, sizeof(line)) == 0)
+		ctl_broadcast(s->ctl, line);
+	else
+		log_warn("ctl: the ip event does not fit %d bytes; not sent", CTL_REPLY_MAX);
+}
+
+void session_emit_failure(struct session *s, const char *kind, const char *why)
+{
+	char line[512];
+
+	if (status_event_failure(kind, why, line, sizeof(line)) == 0)
+		ctl_broadcast(s->ctl, line);
+}
+
 void session_set_state(struct session *s, enum session_state st, const char *why)
 {
 	/* (The first state needs no line: "agent: connecting to ..." says it.) */
@@ -54,9 +82,11 @@ void session_set_state(struct session *s, enum session_state st, const char *why
 		log_info("agent: still %s (%s)", session_state_name(st), why);
 	s->state = st;
 	s->state_set = true;
+	snprintf(s->state_why, sizeof(s->state_why), "%s", why);
 	if (st == SESS_CLOSING)
 		sdnotify_send("STOPPING=1");
 	session_note(s, "%s", why);
+	emit_state(s, session_state_name(st), why);
 }
 
 static void request_down(struct session *s, const char *why, int code)
@@ -142,137 +172,6 @@ void session_rekey_child(struct session *s)
 	rearm_ike(s);
 }
 
-/* ---- the network: tun, address, routes, DNS --------------------------------- */
-
-/*
- * Undo every journaled change (tun included). keep_journal: the file stays
- * open for the next setup (we may no longer be allowed to create it).
- */
-static void net_down(struct session *s, bool keep_journal)
-{
-	if (s->tun_in_loop) {
-		loop_del_fd(s->loop, s->tun.fd);
-		s->tun_in_loop = false;
-	}
-	if (s->journal_open) {
-		if (keep_journal) {
-			if (tun_journal_reset(&s->journal) < 0)
-				s->undo_failed = true;	/* journal.c logged what stays */
-		} else {
-			if (tun_journal_close(&s->journal) < 0)
-				s->undo_failed = true;
-			s->journal_open = false;
-		}
-	}
-	tun_dev_close(&s->tun);	/* no-op if the journal closed it */
-	memset(&s->net, 0, sizeof(s->net));
-}
-
-static int net_dns(struct session *s)
-{
-	struct tun_dns_req req;
-
-	memset(&req, 0, sizeof(req));
-	snprintf(req.ifname, sizeof(req.ifname), "%s", s->tun.name);
-	memcpy(req.servers, s->net.dns, s->net.n_dns * sizeof(req.servers[0]));
-	req.n_servers = s->net.n_dns;
-	req.full_tunnel = s->net.full;
-	return tun_j_dns_up(&s->journal, &req, &s->net.dns_method);
-}
-
-/* IPv6 in the tunnel: an IPv6 virtual address or IPv6 selectors. */
-static bool net_has_ipv6(const struct session_net *n)
-{
-	if (n->has_vip6)
-		return true;
-	for (size_t i = 0; i < n->n_routes; i++)
-		if (n->routes[i].family == AF_INET6)
-			return true;
-	return false;
-}
-
-/*
- * IPv6 on the tun we created, per the tunnel: off for an IPv4-only one, so
- * the kernel's link-local chatter (router solicitations, MLD) never reaches
- * it; on when IPv6 travels through it (the host default may be off). Best
- * effort, except that the IPv6 address then fails to be added; the setting
- * goes with the device. An existing persistent tun is left as it is.
- */
-static void net_set_ipv6(const struct session *s, bool on)
-{
-	char path[96];
-	bool ok = false;
-	FILE *f;
-
-	if (!s->tun.created)
-		return;
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", s->tun.name);
-	f = fopen(path, "w");
-	if (f) {
-		ok = fputs(on ? "0" : "1", f) >= 0;
-		ok = fclose(f) == 0 && ok;
-	}
-	if (!ok)
-		log_debug("tun: cannot %s IPv6 on %s: %s", on ? "enable" : "disable", s->tun.name,
-			  strerror(errno));
-}
-
-static int net_up(struct session *s, const struct session_net *want)
-{
-	unsigned mtu = s->cfg->tunnel.mtu ? s->cfg->tunnel.mtu : SESSION_MTU_UDP;
-	struct tun_journal *j = &s->journal;
-
-	if (!s->journal_open) {
-		errno = EBADF;
-		return -1;
-	}
-	s->net = *want;
-	s->net.up = false;
-	if (tun_j_dev_open(j, &s->tun, mtu, TUN_DEFAULT_TXQLEN) < 0)
-		goto fail;
-	net_set_ipv6(s, net_has_ipv6(&s->net));
-	if (s->roam.nw)
-		netwatch_ignore_ifindex(s->roam.nw, s->tun.ifindex);	/* the tunnel is no network */
-	if (loop_add_fd(s->loop, s->tun.fd, EPOLLIN, dp_tun_event, s) < 0)
-		goto fail;
-	s->tun_in_loop = true;
-	if (s->net.has_vip && tun_j_addr_add(j, &s->tun, &s->net.vip) < 0)
-		goto fail;
-	if (s->net.has_vip6 && tun_j_addr_add(j, &s->tun, &s->net.vip6) < 0)
-		goto fail;
-	if (tun_routes_install(j, &s->tun, s->net.routes, s->net.n_routes, s->cfg->agent.fwmark,
-			       s->cfg->agent.table) < 0)
-		goto fail;
-	if (s->net.n_dns && net_dns(s) < 0)
-		goto fail;
-	s->net.up = true;
-	return 0;
-fail:
-	{
-		int err = errno;
-
-		log_err("tun: network setup of %s failed: %s", s->cfg->agent.tun_name, strerror(err));
-		net_down(s, true);
-		errno = err;
-	}
-	return -1;
-}
-
-static int net_ensure(struct session *s, const struct ike_child_info *ci)
-{
-	struct session_net want;
-
-	cfgmap_net(s->cfg, ci, &want);
-	if (s->net.up && cfgmap_net_same(&s->net, &want))
-		return 0;
-	if (s->net.up) {
-		log_info("tun: the gateway changed address, selectors or DNS; rebuilding %s",
-			 s->tun.name);
-		net_down(s, true);
-	}
-	return net_up(s, &want);
-}
-
 /* ---- the IKE SA's callbacks ---------------------------------------------- */
 
 static void announce(struct session *s)
@@ -310,7 +209,7 @@ void session_child_up(struct session *s, const struct ike_child_info *ci)
 	/* ESP is always encapsulated: UDP on the NAT-T port, or the path's stream. */
 	if (s->path)
 		path_float(s->path);
-	if ((!ci->rekey || !s->net.up) && net_ensure(s, ci) < 0) {
+	if ((!ci->rekey || !s->net.up) && netsetup_ensure(s, ci) < 0) {
 		snprintf(s->last_error, sizeof(s->last_error), "network setup failed: %s",
 			 strerror(errno));
 		request_down(s, "tun setup failed", CMD_EXIT_RUNTIME);
@@ -426,7 +325,8 @@ void session_restart(struct session *s, const char *why)
 static void finish(struct session *s)
 {
 	session_disconnect(s);
-	net_down(s, false);
+	netsetup_down(s, false);
+	emit_state(s, "stopped", s->down_why[0] ? s->down_why : s->last_error);
 	loop_stop(s->loop);
 }
 
@@ -437,6 +337,7 @@ static void connection_lost(struct session *s)
 	session_disconnect(s);
 	if (!s->cfg->tunnel.reconnect) {
 		fprintf(stderr, "ikeagent: %s (reconnect = no)\n", s->last_error);
+		session_emit_failure(s, "connect", s->last_error);
 		s->exit_code = CMD_EXIT_RUNTIME;
 		finish(s);
 		return;
@@ -463,6 +364,7 @@ static void handle_dead(struct session *s)
 
 		log_err("ike: connection refused: %s%s", pfx, s->last_error);
 		fprintf(stderr, "ikeagent: %s%s\n", pfx, s->last_error);
+		session_emit_failure(s, why == IKE_FAIL_AUTH ? "auth" : "peer", s->last_error);
 		s->exit_code = CMD_EXIT_REFUSED;
 		finish(s);
 		return;
@@ -587,12 +489,23 @@ static int on_ctl(void *ctx, const char *req, char *reply, size_t cap)
 		}
 		return code;
 	}
+	if (!strcmp(req, "events")) {
+		/* the state now, and the IP configuration if the tunnel is up */
+		size_t n;
+
+		if (status_event_state(session_state_name(s->state), s->state_why, reply, cap) < 0)
+			return 1;
+		n = strlen(reply);
+		if (s->net.up && status_event_ip(s, reply + n, cap - n) < 0)
+			reply[n] = '\0';
+		return CTL_SUBSCRIBE;
+	}
 	if (!strcmp(req, "down")) {
 		snprintf(reply, cap, "disconnecting\n");
 		request_down(s, "down requested", 0);
 		return 0;
 	}
-	snprintf(reply, cap, "unknown request '%.32s' (ping, status, status json, down, password)\n",
+	snprintf(reply, cap, "unknown request '%.32s' (ping, status, status json, events, down, password)\n",
 		 req);
 	return 2;
 }
@@ -708,7 +621,7 @@ static void session_close(struct session *s)
 {
 	session_disconnect(s);
 	roam_free(s);
-	net_down(s, false);	/* DNS through the helper: it goes last */
+	netsetup_down(s, false);	/* DNS through the helper: it goes last */
 	tun_priv_stop();
 	ctl_server_close(s->ctl);
 	loop_free(s->loop);
@@ -746,7 +659,7 @@ static int session_credentials(struct session *s)
 	return 0;
 }
 
-int session_run(const struct config *cfg, const char *ctl_path, enum login_password_from pw)
+int session_run(const struct config *cfg, const struct session_opts *o)
 {
 	struct session *s = calloc(1, sizeof(*s));
 	int rc = CMD_EXIT_RUNTIME;
@@ -756,13 +669,14 @@ int session_run(const struct config *cfg, const char *ctl_path, enum login_passw
 		fprintf(stderr, "ikeagent: out of memory\n");
 		return rc;
 	}
-	if (session_open(s, cfg, ctl_path, &rc) < 0)
+	s->netsetup = o->report_network ? &netsetup_report : &netsetup_journaled;
+	if (session_open(s, cfg, o->ctl_path, &rc) < 0)
 		goto done;
 	if (session_credentials(s) < 0) {
 		rc = CMD_EXIT_USAGE;
 		goto done;
 	}
-	if (login_prepare(s, pw, err, sizeof(err)) < 0) {
+	if (login_prepare(s, o->pw, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ikeagent: auth: %s\n", err);
 		rc = CMD_EXIT_USAGE;
 		goto done;
@@ -792,7 +706,7 @@ int session_run(const struct config *cfg, const char *ctl_path, enum login_passw
 		goto done;
 	}
 	rc = s->exit_code;
-	net_down(s, false);
+	netsetup_down(s, false);
 	log_info("agent: stopped, %s", s->undo_failed ? "some changes could not be undone" :
 		 "network configuration restored");
 done:

@@ -163,12 +163,28 @@ struct session_login {
 	bool waiting;			/* for `ikeagent password` on the control socket */
 };
 
+/* How the network around the tunnel is set up (agent/netsetup.c). */
+struct netsetup {
+	const char *name;
+	int (*configure)(struct session *s);	/* the tun is open and up; -1 with errno */
+};
+extern const struct netsetup netsetup_journaled, netsetup_report;
+
+/* What `ikeagent run` was asked for besides the configuration. */
+struct session_opts {
+	const char *ctl_path;
+	enum login_password_from pw;
+	bool report_network;		/* --network report */
+};
+
 struct session {
 	const struct config *cfg;
+	const struct netsetup *netsetup;
 	const char *ctl_path;
 	struct loop *loop;
 	struct ctl_server *ctl;
 	enum session_state state;
+	char state_why[160];		/* why it entered that state (for new event listeners) */
 	int exit_code;
 	char last_error[160];
 
@@ -217,7 +233,10 @@ struct session {
 };
 
 /* session.c: run the agent until it is told to stop; returns the exit code. */
-int session_run(const struct config *cfg, const char *ctl_path, enum login_password_from pw);
+int session_run(const struct config *cfg, const struct session_opts *o);
+/* An event for the `events` listeners (and the log): the tunnel's IP configuration, a failure. */
+void session_emit_ip(struct session *s);
+void session_emit_failure(struct session *s, const char *kind, const char *why);
 /*
  * The one place the session's state changes: logs "agent: old -> new
  * (why)" and tells systemd (STATUS=, STOPPING=1 when closing).
@@ -250,6 +269,15 @@ void session_path_won(struct session *s, struct path *p, enum race_goal g, uint6
 		      bool udp_tried);
 /* Start over with a new IKE SA now (no MOBIKE, or a move that cannot work). */
 void session_restart(struct session *s, const char *why);
+
+/*
+ * netsetup.c: the tun and the network on it, per s->netsetup. ensure: set
+ * up for this Child SA's assignment (nothing if unchanged, rebuilt if it
+ * changed); down: undo all (keep_journal: the file stays open for the next
+ * setup).
+ */
+int netsetup_ensure(struct session *s, const struct ike_child_info *ci) MUST_CHECK;
+void netsetup_down(struct session *s, bool keep_journal);
 
 /*
  * login.c: the EAP login. Prepare before privileges go: the identity, the
@@ -396,6 +424,10 @@ const char *session_state_name(enum session_state st);
 void status_collect(const struct session *s, struct status_info *si);
 int status_text(const struct status_info *si, char *out, size_t cap);
 int status_json(const struct status_info *si, char *out, size_t cap);
+/* Event lines of the `events` stream (nm/PROTOCOL.md), newline included. -1: cut. */
+int status_event_state(const char *state, const char *why, char *out, size_t cap);
+int status_event_failure(const char *kind, const char *why, char *out, size_t cap);
+int status_event_ip(const struct session *s, char *out, size_t cap);
 /* "10.0.0.1, 10.0.0.2" of an array of strings; "none" if n is 0. */
 const char *status_join(char (*items)[TUN_CIDR_STRLEN], size_t n, char *out, size_t cap);
 

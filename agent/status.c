@@ -296,3 +296,100 @@ int status_json(const struct status_info *si, char *out, size_t cap)
 	sb_printf(&b, "}\n");
 	return sb_done(&b);
 }
+
+/* ---- events (nm/PROTOCOL.md): one JSON object and a newline each ---------- */
+
+int status_event_state(const char *state, const char *why, char *out, size_t cap)
+{
+	struct sbuf b = { out, cap, 0, false };
+
+	sb_printf(&b, "{\"event\":\"state\"");
+	json_key_str(&b, "state", state, false);
+	json_key_str(&b, "why", why, false);
+	sb_printf(&b, "}\n");
+	return sb_done(&b);
+}
+
+int status_event_failure(const char *kind, const char *why, char *out, size_t cap)
+{
+	struct sbuf b = { out, cap, 0, false };
+
+	sb_printf(&b, "{\"event\":\"failure\"");
+	json_key_str(&b, "kind", kind, false);
+	json_key_str(&b, "why", why, false);
+	sb_printf(&b, "}\n");
+	return sb_done(&b);
+}
+
+/* "address4"/"prefix4" (or 6) of the virtual IP, "" and 0 without one. */
+static void event_vip(struct sbuf *b, const char *fam, bool has, const struct tun_cidr *c)
+{
+	char a[TUN_CIDR_STRLEN] = "";
+	struct tun_ip ip = { .family = c->family };
+
+	if (has) {
+		memcpy(ip.addr, c->addr, sizeof(ip.addr));
+		tun_ip_fmt(&ip, a, sizeof(a));
+	}
+	sb_printf(b, ",\"address%s\":", fam);
+	json_str(b, a);
+	sb_printf(b, ",\"prefix%s\":%u", fam, has ? c->prefix : 0);
+}
+
+/* routesN, dnsN, fullN of one family. */
+static void event_family(struct sbuf *b, const struct session_net *n, int family, const char *fam)
+{
+	char t[TUN_CIDR_STRLEN];
+	bool full = false, first = true;
+
+	sb_printf(b, ",\"routes%s\":[", fam);
+	for (size_t i = 0; i < n->n_routes; i++) {
+		if (n->routes[i].family != family)
+			continue;
+		full |= n->routes[i].prefix == 0;
+		tun_cidr_fmt(&n->routes[i], t, sizeof(t));
+		sb_printf(b, "%s", first ? "" : ",");
+		json_str(b, t);
+		first = false;
+	}
+	sb_printf(b, "],\"dns%s\":[", fam);
+	first = true;
+	for (size_t i = 0; i < n->n_dns; i++) {
+		if (n->dns[i].family != family)
+			continue;
+		tun_ip_fmt(&n->dns[i], t, sizeof(t));
+		sb_printf(b, "%s", first ? "" : ",");
+		json_str(b, t);
+		first = false;
+	}
+	sb_printf(b, "],\"full%s\":%s", fam, full ? "true" : "false");
+}
+
+int status_event_ip(const struct session *s, char *out, size_t cap)
+{
+	struct sbuf b = { out, cap, 0, false };
+	const struct session_net *n = &s->net;
+	const struct path *p = s->path;
+	char gw[64] = "", *colon;
+
+	sockaddr_str((const struct sockaddr *)&s->penv.gw, gw, sizeof(gw));
+	/* the address alone: "10.0.0.1:500" -> "10.0.0.1", "[fd00::1]:500" -> "fd00::1" */
+	if (gw[0] == '[') {
+		memmove(gw, gw + 1, strlen(gw));
+		if ((colon = strchr(gw, ']')))
+			*colon = '\0';
+	} else if ((colon = strrchr(gw, ':'))) {
+		*colon = '\0';
+	}
+	sb_printf(&b, "{\"event\":\"ip\"");
+	json_key_str(&b, "tundev", s->tun.name, false);
+	sb_printf(&b, ",\"mtu\":%u", s->tun.mtu);
+	json_key_str(&b, "gateway", gw, false);
+	json_key_str(&b, "transport", p ? path_kind_name(p->kind) : "", false);
+	event_vip(&b, "4", n->has_vip, &n->vip);
+	event_family(&b, n, AF_INET, "4");
+	event_vip(&b, "6", n->has_vip6, &n->vip6);
+	event_family(&b, n, AF_INET6, "6");
+	sb_printf(&b, "}\n");
+	return sb_done(&b);
+}

@@ -7,6 +7,11 @@
 #      AUTHENTICATION_FAILED, and changes nothing
 #   3. full tunnel (0.0.0.0/0: fwmark rules), then SIGINT: no device,
 #      address, route or rule left behind
+#   4. as a driver runs it (nm/PROTOCOL.md): the PSK on --secrets-fd only,
+#      --network report: the tun is up with no address and no route of
+#      ours; `status --follow` shows connecting/established, the ip event
+#      with the virtual IP, the routes and the gateway, and, after `down`,
+#      stopped; nothing left behind
 # Exit 0 pass, 77 skip (not root, no netns, no strongSwan, no build), 1 fail
 # with a one-line reason. Waits on conditions with deadlines, never blind
 # sleeps (helpers: tests/net/lib_agent.sh).
@@ -75,4 +80,38 @@ ip -n "$TB_NS_CLI" rule show | grep -q "not from all fwmark 0xca6c lookup 51820"
 la_ping_inside || la_fail "ping $TB_IN_ADDR through the full tunnel"
 la_sigint "SIGINT"
 
-la_pass "up in $t_up ms, $BLOB_MIB MiB in $t_xfer ms ($(la_mbps "$LA_BLOB_BYTES" "$t_xfer") MB/s), wrong PSK refused, SIGINT clean"
+# ---- 4. driven: secrets on a pipe, network reported, events ------------------------
+
+CASE="report"
+la_gw_restart psk
+la_conf "$WORK/rep.conf" auth.psk=- tunnel.dns=yes
+AGENT_N=$((AGENT_N + 1))
+AGENT_LOG=$WORK/agent-$AGENT_N.log
+LA_START_MS=$(la_now_ms)
+ip netns exec "$TB_NS_CLI" "$IKA" run -c "$WORK/rep.conf" --network report --secrets-fd 3 \
+	>"$AGENT_LOG" 2>&1 </dev/null 3< <(printf 'psk %s\n' "$TB_PSK") {TB_LOCK_FD}>&- &
+AGENT_PID=$!
+tb_wait_for '[ -S "$LA_SOCK" ] || ! la_alive' "$(la_dl 5)"
+"$IKA" status --follow --socket "$LA_SOCK" >"$WORK/events" 2>&1 &
+follow=$!
+la_wait_up "$CASE"
+tb_wait_for 'grep -q "\"event\":\"ip\"" "$WORK/events"' "$(la_dl 5)" ||
+	la_fail "$CASE: no ip event: $(cat "$WORK/events")"
+ev=$(grep '"event":"ip"' "$WORK/events" | tail -n 1)
+vip=$(echo "$ev" | sed -n 's/.*"address4":"\([0-9.]*\)".*/\1/p')
+case $vip in 10.99.100.*) ;; *) la_fail "$CASE: the ip event names no virtual IP from the pool: $ev" ;; esac
+echo "$ev" | grep -q '"routes4":\["10.99.1.0/24"\]' || la_fail "$CASE: the ip event lacks the route: $ev"
+echo "$ev" | grep -q '"gateway":"10.99.0.1"' || la_fail "$CASE: the ip event lacks the gateway: $ev"
+echo "$ev" | grep -q '"dns4":\["10.99.1.53"\]' || la_fail "$CASE: the ip event lacks the DNS server: $ev"
+ip -n "$TB_NS_CLI" -o link show ika0 | grep -q 'UP' || la_fail "$CASE: ika0 is not up"
+[ -z "$(ip -n "$TB_NS_CLI" -o addr show dev ika0 | grep -v fe80)" ] ||
+	la_fail "$CASE: ikeagent put an address on ika0: $(ip -n "$TB_NS_CLI" -o addr show dev ika0)"
+ip -n "$TB_NS_CLI" route show table all | grep -q 'dev ika0' &&
+	la_fail "$CASE: ikeagent added a route: $(ip -n "$TB_NS_CLI" route show table all | grep 'dev ika0')"
+grep -q "$TB_PSK" "$AGENT_LOG" && la_fail "$CASE: the PSK is in the log"
+grep -q '"state":"established"' "$WORK/events" || la_fail "$CASE: no established event: $(cat "$WORK/events")"
+la_down "$CASE: down"
+tb_wait_for '! kill -0 $follow 2>/dev/null' "$(la_dl 5)" || la_fail "$CASE: status --follow did not end with the agent"
+tail -n 1 "$WORK/events" | grep -q '"state":"stopped"' || la_fail "$CASE: the stream did not end with stopped: $(tail -n 2 "$WORK/events")"
+
+la_pass "up in $t_up ms, $BLOB_MIB MiB in $t_xfer ms ($(la_mbps "$LA_BLOB_BYTES" "$t_xfer") MB/s), wrong PSK refused, SIGINT clean, report mode up in $LA_UP_MS ms with $vip in its ip event"

@@ -627,6 +627,38 @@ START_TEST(load_file_and_permissions)
 }
 END_TEST
 
+/* Secrets a driver passes on a file descriptor (nm/PROTOCOL.md): set as if in the file. */
+START_TEST(driver_secrets)
+{
+	static const char conf[] = "[gateway]\naddress = g\n[auth]\nid = a\n[transport]\n"
+				   "proxy = http://bob@p.example:3128\n";
+	static const char secrets[] = "psk " SECRET "\nproxy-password p w\n";
+	char path[64];
+	struct config c;
+
+	temp_path(path, sizeof(path));
+	write_file(path, conf, 0600);
+	/* no psk in the file: method = psk fails without the secret, passes with it */
+	ck_assert_int_eq(config_load(path, &c, err, sizeof(err)), -1);
+	ck_assert_msg(config_load_secrets(path, secrets, strlen(secrets), &c, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(c.auth.psk_len, strlen(SECRET));
+	ck_assert(memcmp(c.auth.psk, SECRET, c.auth.psk_len) == 0);
+	ck_assert_str_eq(c.transport.proxy_user, "bob");
+	ck_assert_str_eq(c.transport.proxy_pass, "p w");
+	config_free(&c);
+	ck_assert_int_eq(config_load_secrets(path, "pin 1234\n", 9, &c, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "--secrets-fd: unknown secret 'pin' (psk, password, proxy-password)");
+	ck_assert(!strstr(err, "1234"));
+	ck_assert_int_eq(config_load_secrets(path, "psk\n", 4, &c, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "--secrets-fd: a line is not 'NAME VALUE'");
+	write_file(path, "[gateway]\naddress = g\n[auth]\nid = a\n", 0600);
+	ck_assert_int_eq(config_load_secrets(path, secrets, strlen(secrets), &c, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "--secrets-fd: proxy-password given, but [transport] proxy names no user");
+	unlink(path);
+}
+END_TEST
+
 START_TEST(proxy_from_environment)
 {
 	char path[64];
@@ -905,6 +937,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, psk_file_fifo_does_not_hang);
 	tcase_add_test(tc, secrets_wiped_on_failure);
 	tcase_add_test(tc, load_file_and_permissions);
+	tcase_add_test(tc, driver_secrets);
 	tcase_add_test(tc, proxy_from_environment);
 	tcase_add_test(tc, example_parses);
 	tcase_add_test(tc, example_documents_every_option);
