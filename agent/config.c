@@ -957,8 +957,7 @@ static int set_driver_secret(struct config *cfg, const char *line, size_t len, c
 	return rc;
 }
 
-static int set_driver_secrets(struct config *cfg, const char *text, size_t len, char *err,
-			      size_t errlen)
+int config_set_secrets(struct config *cfg, const char *text, size_t len, char *err, size_t errlen)
 {
 	char msg[200];
 
@@ -1000,7 +999,7 @@ int config_load_secrets(const char *path, const char *secrets, size_t slen, stru
 	rc = config_parse_buf(path, buf, len, cfg, err, errlen);
 	config_wipe_free(buf, CONFIG_FILE_MAX + 1);
 	if (rc < 0 || check_file_secrets(cfg, mode, err, errlen) < 0 ||
-	    (secrets && set_driver_secrets(cfg, secrets, slen, err, errlen) < 0) ||
+	    (secrets && config_set_secrets(cfg, secrets, slen, err, errlen) < 0) ||
 	    config_validate(cfg, err, errlen) < 0)
 		return -1;
 	env = getenv("https_proxy");

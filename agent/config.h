@@ -146,6 +146,9 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen) 
  */
 int config_load_secrets(const char *path, const char *secrets, size_t len, struct config *cfg,
 			char *err, size_t errlen) MUST_CHECK;
+/* Those secret lines into a parsed cfg (before config_validate); on failure cfg is freed. */
+int config_set_secrets(struct config *cfg, const char *text, size_t len, char *err,
+		       size_t errlen) MUST_CHECK;
 
 /*
  * Parse text (len bytes, need not be NUL-terminated) into cfg, starting from
