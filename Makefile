@@ -5,6 +5,9 @@
 # one static library (agent/main.c excepted); each tests/unit/test_*.c is a
 # Check program; each tests/fuzz/fuzz_*.c a libFuzzer target whose corpus
 # lives in tests/fuzz/corpus/NAME/.
+# nm/ is the NetworkManager plugin service, not a module: its sources stay
+# out of the library and GLib/libnm/json-glib are linked into it alone. It is
+# built when pkg-config finds libnm (scripts/deps.sh installs it).
 
 CC      ?= cc
 SAN     ?= 0
@@ -36,6 +39,15 @@ RELAY_SRC = $(wildcard relay/*.c)
 
 FUZZ_SECONDS ?= 30
 
+# The NetworkManager VPN plugin service. GLib's headers are included as
+# system headers (-isystem) so our warnings apply to our code only.
+NM_PKGS    = libnm glib-2.0 gio-unix-2.0 json-glib-1.0
+HAVE_NM   := $(shell pkg-config --exists $(NM_PKGS) 2>/dev/null && echo 1)
+NM_CFLAGS  = $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(NM_PKGS) 2>/dev/null))
+NM_LIBS    = $(shell pkg-config --libs $(NM_PKGS) 2>/dev/null)
+NM_SRC     = $(wildcard nm/*.c)
+NM_SERVICE = $(if $(HAVE_NM),$(BUILD)/nm-ikeagent-service)
+
 # make install: PREFIX, DESTDIR as usual. Units go where systemd looks for
 # an administrator's units (/usr/local/lib/systemd/system by default); the
 # configuration directory is /etc/ikeagent whatever the PREFIX, because the
@@ -58,7 +70,10 @@ INSTALLED    = $(SBINDIR)/ikeagent $(SBINDIR)/ikerelay $(MANDIR)/man8/ikeagent.8
 .PHONY: all check unit-check net-check dist-check fuzz fuzz-smoke asan deps demo test bench \
 	clean install uninstall
 
-all: $(BUILD)/ikeagent $(if $(RELAY_SRC),$(BUILD)/ikerelay)
+all: $(BUILD)/ikeagent $(if $(RELAY_SRC),$(BUILD)/ikerelay) $(NM_SERVICE)
+ifneq ($(HAVE_NM),1)
+	@echo "nm-ikeagent-service: skipped (no libnm, glib or json-glib: run scripts/deps.sh)"
+endif
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -73,6 +88,13 @@ $(BUILD)/ikeagent: $(BUILD)/obj/agent/main.o $(LIB)
 
 $(BUILD)/ikerelay: $(RELAY_SRC:%.c=$(BUILD)/obj/%.o) $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/obj/nm/%.o: nm/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(NM_CFLAGS) -DIKEAGENT_SBIN='"$(SBINDIR)/ikeagent"' -MMD -MP -c $< -o $@
+
+$(BUILD)/nm-ikeagent-service: $(NM_SRC:%.c=$(BUILD)/obj/%.o)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(NM_LIBS)
 
 # Unit tests: one Check program per file.
 # test_nm_props also needs nm/props.c (plain C, no GLib).
