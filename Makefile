@@ -59,11 +59,18 @@ DOCDIR      ?= $(PREFIX)/share/doc/ikeagent
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 CONFDIR     ?= /etc/ikeagent
+# NetworkManager's plugin service; its .name file and D-Bus policy go where
+# NetworkManager and dbus-daemon look, whatever the PREFIX.
+LIBEXECDIR  ?= $(PREFIX)/lib/NetworkManager
+NMVPNDIR    ?= /usr/lib/NetworkManager/VPN
+DBUSPOLICYDIR ?= /usr/share/dbus-1/system.d
 INSTALLED    = $(SBINDIR)/ikeagent $(SBINDIR)/ikerelay $(MANDIR)/man8/ikeagent.8 \
                $(MANDIR)/man8/ikerelay.8 $(MANDIR)/man5/ikeagent.conf.5 \
                $(DOCDIR)/agent.conf.example $(DOCDIR)/ikerelay.env.example $(DOCDIR)/README.md \
                $(UNITDIR)/ikeagent@.service $(UNITDIR)/ikerelay.service \
-               $(SYSUSERSDIR)/ikeagent.conf
+               $(SYSUSERSDIR)/ikeagent.conf \
+               $(LIBEXECDIR)/nm-ikeagent-service $(NMVPNDIR)/nm-ikeagent-service.name \
+               $(DBUSPOLICYDIR)/nm-ikeagent-service.conf $(MANDIR)/man5/nm-ikeagent.5
 
 .SECONDARY:
 
@@ -190,6 +197,15 @@ install: all
 		install -m 0644 $(BUILD)/$$u $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
 	done
 	install -m 0644 systemd/ikeagent.sysusers $(DESTDIR)$(SYSUSERSDIR)/ikeagent.conf
+ifeq ($(HAVE_NM),1)
+	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(NMVPNDIR) $(DESTDIR)$(DBUSPOLICYDIR)
+	install -m 0755 $(BUILD)/nm-ikeagent-service $(DESTDIR)$(LIBEXECDIR)/
+	sed 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' nm/nm-ikeagent-service.name.in \
+		>$(BUILD)/nm-ikeagent-service.name
+	install -m 0644 $(BUILD)/nm-ikeagent-service.name $(DESTDIR)$(NMVPNDIR)/
+	install -m 0644 nm/nm-ikeagent-service.conf $(DESTDIR)$(DBUSPOLICYDIR)/
+	install -m 0644 man/nm-ikeagent.5 $(DESTDIR)$(MANDIR)/man5/
+endif
 	@if [ -z "$(DESTDIR)" ]; then sh scripts/install-users.sh $(SYSUSERSDIR)/ikeagent.conf; fi
 
 # Users, groups and /etc/ikeagent stay (they may own files and hold secrets).
