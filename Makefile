@@ -5,6 +5,9 @@
 # one static library (agent/main.c excepted); each tests/unit/test_*.c is a
 # Check program; each tests/fuzz/fuzz_*.c a libFuzzer target whose corpus
 # lives in tests/fuzz/corpus/NAME/.
+# nm/ is the NetworkManager plugin service, not a module: its sources stay
+# out of the library and GLib/libnm/json-glib are linked into it alone. It is
+# built when pkg-config finds libnm (scripts/deps.sh installs it).
 
 CC      ?= cc
 SAN     ?= 0
@@ -36,6 +39,15 @@ RELAY_SRC = $(wildcard relay/*.c)
 
 FUZZ_SECONDS ?= 30
 
+# The NetworkManager VPN plugin service. GLib's headers are included as
+# system headers (-isystem) so our warnings apply to our code only.
+NM_PKGS    = libnm glib-2.0 gio-unix-2.0 json-glib-1.0
+HAVE_NM   := $(shell pkg-config --exists $(NM_PKGS) 2>/dev/null && echo 1)
+NM_CFLAGS  = $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(NM_PKGS) 2>/dev/null))
+NM_LIBS    = $(shell pkg-config --libs $(NM_PKGS) 2>/dev/null)
+NM_SRC     = $(wildcard nm/*.c)
+NM_SERVICE = $(if $(HAVE_NM),$(BUILD)/nm-ikeagent-service)
+
 # make install: PREFIX, DESTDIR as usual. Units go where systemd looks for
 # an administrator's units (/usr/local/lib/systemd/system by default); the
 # configuration directory is /etc/ikeagent whatever the PREFIX, because the
@@ -47,18 +59,28 @@ DOCDIR      ?= $(PREFIX)/share/doc/ikeagent
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 CONFDIR     ?= /etc/ikeagent
+# NetworkManager's plugin service; its .name file and D-Bus policy go where
+# NetworkManager and dbus-daemon look, whatever the PREFIX.
+LIBEXECDIR  ?= $(PREFIX)/lib/NetworkManager
+NMVPNDIR    ?= /usr/lib/NetworkManager/VPN
+DBUSPOLICYDIR ?= /usr/share/dbus-1/system.d
 INSTALLED    = $(SBINDIR)/ikeagent $(SBINDIR)/ikerelay $(MANDIR)/man8/ikeagent.8 \
                $(MANDIR)/man8/ikerelay.8 $(MANDIR)/man5/ikeagent.conf.5 \
                $(DOCDIR)/agent.conf.example $(DOCDIR)/ikerelay.env.example $(DOCDIR)/README.md \
                $(UNITDIR)/ikeagent@.service $(UNITDIR)/ikerelay.service \
-               $(SYSUSERSDIR)/ikeagent.conf
+               $(SYSUSERSDIR)/ikeagent.conf \
+               $(LIBEXECDIR)/nm-ikeagent-service $(NMVPNDIR)/nm-ikeagent-service.name \
+               $(DBUSPOLICYDIR)/nm-ikeagent-service.conf $(MANDIR)/man5/nm-ikeagent.5
 
 .SECONDARY:
 
 .PHONY: all check unit-check net-check dist-check fuzz fuzz-smoke asan deps demo test bench \
 	clean install uninstall
 
-all: $(BUILD)/ikeagent $(if $(RELAY_SRC),$(BUILD)/ikerelay)
+all: $(BUILD)/ikeagent $(if $(RELAY_SRC),$(BUILD)/ikerelay) $(NM_SERVICE)
+ifneq ($(HAVE_NM),1)
+	@echo "nm-ikeagent-service: skipped (no libnm, glib or json-glib: run scripts/deps.sh)"
+endif
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -74,7 +96,19 @@ $(BUILD)/ikeagent: $(BUILD)/obj/agent/main.o $(LIB)
 $(BUILD)/ikerelay: $(RELAY_SRC:%.c=$(BUILD)/obj/%.o) $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
+$(BUILD)/obj/nm/%.o: nm/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(NM_CFLAGS) -DIKEAGENT_SBIN='"$(SBINDIR)/ikeagent"' -MMD -MP -c $< -o $@
+
+$(BUILD)/nm-ikeagent-service: $(NM_SRC:%.c=$(BUILD)/obj/%.o)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(NM_LIBS)
+
 # Unit tests: one Check program per file.
+# test_nm_props also needs nm/props.c (plain C, no GLib).
+$(BUILD)/tests/test_nm_props: $(BUILD)/obj/tests/unit/test_nm_props.o $(BUILD)/obj/nm/props.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(TEST_LIBS)
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(TEST_LIBS)
@@ -163,6 +197,15 @@ install: all
 		install -m 0644 $(BUILD)/$$u $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
 	done
 	install -m 0644 systemd/ikeagent.sysusers $(DESTDIR)$(SYSUSERSDIR)/ikeagent.conf
+ifeq ($(HAVE_NM),1)
+	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(NMVPNDIR) $(DESTDIR)$(DBUSPOLICYDIR)
+	install -m 0755 $(BUILD)/nm-ikeagent-service $(DESTDIR)$(LIBEXECDIR)/
+	sed 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' nm/nm-ikeagent-service.name.in \
+		>$(BUILD)/nm-ikeagent-service.name
+	install -m 0644 $(BUILD)/nm-ikeagent-service.name $(DESTDIR)$(NMVPNDIR)/
+	install -m 0644 nm/nm-ikeagent-service.conf $(DESTDIR)$(DBUSPOLICYDIR)/
+	install -m 0644 man/nm-ikeagent.5 $(DESTDIR)$(MANDIR)/man5/
+endif
 	@if [ -z "$(DESTDIR)" ]; then sh scripts/install-users.sh $(SYSUSERSDIR)/ikeagent.conf; fi
 
 # Users, groups and /etc/ikeagent stay (they may own files and hold secrets).

@@ -7,6 +7,9 @@ set -eu
 
 # Building ikeagent and ikerelay.
 BUILD="build-essential pkg-config libssl-dev libcurl4-openssl-dev libmnl-dev libcap-ng-dev"
+# The NetworkManager VPN plugin service (nm/): libnm with its VPN plugin
+# headers, GLib, json-glib for ikeagent's events. Without them `make` skips it.
+NM="libnm-dev network-manager-dev libglib2.0-dev libjson-glib-dev"
 # Unit tests (Check), cross-checks (libsodium), fuzz targets (clang with its
 # libFuzzer runtime, only a Recommends of clang), man page lint, unit files.
 TEST="check libsodium-dev clang libclang-rt-14-dev mandoc systemd"
@@ -22,7 +25,7 @@ procps util-linux bsdutils
 strongswan-charon strongswan-swanctl strongswan-pki libcharon-extra-plugins
 libcharon-extauth-plugins libstrongswan-extra-plugins libstrongswan-standard-plugins"
 
-PKGS="$BUILD $TEST $NET"
+PKGS="$BUILD $NM $TEST $NET"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -49,17 +49,53 @@ cat >"$T/want" <<WANT
 755 ./usr/local/sbin/ikeagent
 755 ./usr/local/sbin/ikerelay
 WANT
+# The NetworkManager plugin service, where libnm was there to build it. Its
+# .name file and D-Bus policy go where NetworkManager and dbus-daemon look.
+NMSVC=""
+[ -x "$BUILD/nm-ikeagent-service" ] && NMSVC=1
+if [ -n "$NMSVC" ]; then
+	cat >>"$T/want" <<WANT
+644 ./usr/lib/NetworkManager/VPN/nm-ikeagent-service.name
+644 ./usr/share/dbus-1/system.d/nm-ikeagent-service.conf
+644 ./usr/local/share/man/man5/nm-ikeagent.5
+755 ./usr/local/lib/NetworkManager/nm-ikeagent-service
+WANT
+fi
+sort -o "$T/want" "$T/want"
 diff -u "$T/want" "$T/files" >"$T/diff" || { cat "$T/diff"; fail "installed files differ"; }
 [ "$(stat -c %a "$D/etc/ikeagent" 2>/dev/null)" = 700 ] || fail "/etc/ikeagent is not mode 0700"
 "$D$P/sbin/ikeagent" version | grep -q '^ikeagent ' || fail "installed ikeagent does not run"
+if [ -n "$NMSVC" ]; then
+	grep -qx "program=$P/lib/NetworkManager/nm-ikeagent-service" \
+		"$D/usr/lib/NetworkManager/VPN/nm-ikeagent-service.name" ||
+		fail "nm-ikeagent-service.name: program= is not where the service was installed"
+	grep -q '@LIBEXECDIR@' "$D/usr/lib/NetworkManager/VPN/nm-ikeagent-service.name" &&
+		fail "nm-ikeagent-service.name kept @LIBEXECDIR@"
+	"$D$P/lib/NetworkManager/nm-ikeagent-service" --help 2>&1 | grep -q -- '--bus-name' ||
+		fail "installed nm-ikeagent-service --help does not run"
+	python3 -c 'import sys, xml.dom.minidom as m; m.parse(sys.argv[1])' \
+		"$D/usr/share/dbus-1/system.d/nm-ikeagent-service.conf" 2>/dev/null ||
+		fail "nm-ikeagent-service.conf is not well-formed XML"
+fi
 # The built-in install step would create users: only without DESTDIR.
 grep -q 'install:' "$T/install.out" && fail "make install with DESTDIR touched users"
 
 # ---- man pages -------------------------------------------------------------
 M=$D$P/share/man
 if need mandoc "package mandoc"; then
-	out=$(mandoc -Tlint -W warning "$M/man8/ikeagent.8" "$M/man5/ikeagent.conf.5" "$M/man8/ikerelay.8" 2>&1)
+	out=$(mandoc -Tlint -W warning "$M/man8/ikeagent.8" "$M/man5/ikeagent.conf.5" "$M/man8/ikerelay.8" \
+		${NMSVC:+"$M/man5/nm-ikeagent.5"} 2>&1)
 	[ -z "$out" ] || { echo "$out"; fail "mandoc -Tlint found problems"; }
+fi
+# Every vpn.data key and secret the service knows (nm/props.c) is in nm-ikeagent(5).
+if [ -n "$NMSVC" ]; then
+	nmkeys=$(sed -n 's/^\t{ "\([a-z-]*\)", K_.*/\1/p; s/^static const char \*const secret_keys\[\] = { \(.*\) };/\1/p' \
+		nm/props.c | tr -d '",' | tr ' ' '\n' | grep .)
+	[ "$(echo "$nmkeys" | wc -l)" -ge 20 ] || fail "only $(echo "$nmkeys" | wc -l) keys read from nm/props.c"
+	for k in $nmkeys; do
+		grep -Eq "^\.It Cm( .*)? $k( |\$)" "$M/man5/nm-ikeagent.5" ||
+			fail "nm-ikeagent(5) does not describe the key $k"
+	done
 fi
 # Every key of agent.conf.example (which test_config checks against the
 # option table) is described in its section of ikeagent.conf(5).
