@@ -19,11 +19,15 @@ TEST="check libsodium-dev clang libclang-rt-14-dev mandoc systemd"
 # libcharon-extra-plugins eap-identity, eap-tls with libtls and
 # kernel-libipsec), a real CONNECT proxy, traffic and captures. python3 runs
 # the tests' small helpers; script(1) (bsdutils) gives ikeagent a terminal
-# to ask a password on (test_tunnel_eap.sh).
+# to ask a password on (test_tunnel_eap.sh). NetworkManager with its own
+# system bus (dbus) drives the VPN plugins in tests/net/lib_nm.sh; its
+# reference plugin NetworkManager-strongswan (charon-nm) proves that harness
+# (test_nm_strongswan.sh). Installing them starts nothing without systemd.
 NET="iproute2 iputils-ping nftables iptables iperf3 tinyproxy tshark curl python3 xxd openssl
 procps util-linux bsdutils
 strongswan-charon strongswan-swanctl strongswan-pki libcharon-extra-plugins
-libcharon-extauth-plugins libstrongswan-extra-plugins libstrongswan-standard-plugins"
+libcharon-extauth-plugins libstrongswan-extra-plugins libstrongswan-standard-plugins
+network-manager dbus network-manager-strongswan strongswan-nm"
 
 PKGS="$BUILD $NM $TEST $NET"
 missing=""
