@@ -46,7 +46,7 @@ HAVE_NM   := $(shell pkg-config --exists $(NM_PKGS) 2>/dev/null && echo 1)
 NM_CFLAGS  = $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(NM_PKGS) 2>/dev/null))
 NM_LIBS    = $(shell pkg-config --libs $(NM_PKGS) 2>/dev/null)
 NM_SRC     = $(wildcard nm/*.c)
-NM_SERVICE = $(if $(HAVE_NM),$(BUILD)/nm-ikeagent-service)
+NM_SERVICE = $(if $(HAVE_NM),$(BUILD)/nm-ikeagent-service $(BUILD)/nm-ikeagent-auth-dialog)
 
 # make install: PREFIX, DESTDIR as usual. Units go where systemd looks for
 # an administrator's units (/usr/local/lib/systemd/system by default); the
@@ -69,7 +69,8 @@ INSTALLED    = $(SBINDIR)/ikeagent $(SBINDIR)/ikerelay $(MANDIR)/man8/ikeagent.8
                $(DOCDIR)/agent.conf.example $(DOCDIR)/ikerelay.env.example $(DOCDIR)/README.md \
                $(UNITDIR)/ikeagent@.service $(UNITDIR)/ikerelay.service \
                $(SYSUSERSDIR)/ikeagent.conf \
-               $(LIBEXECDIR)/nm-ikeagent-service $(NMVPNDIR)/nm-ikeagent-service.name \
+               $(LIBEXECDIR)/nm-ikeagent-service $(LIBEXECDIR)/nm-ikeagent-auth-dialog \
+               $(NMVPNDIR)/nm-ikeagent-service.name \
                $(DBUSPOLICYDIR)/nm-ikeagent-service.conf $(MANDIR)/man5/nm-ikeagent.5
 
 .SECONDARY:
@@ -101,6 +102,10 @@ $(BUILD)/obj/nm/%.o: nm/%.c
 	$(CC) $(ALL_CFLAGS) $(NM_CFLAGS) -DIKEAGENT_SBIN='"$(SBINDIR)/ikeagent"' -MMD -MP -c $< -o $@
 
 $(BUILD)/nm-ikeagent-service: $(NM_SRC:%.c=$(BUILD)/obj/%.o)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(NM_LIBS)
+
+# What secret agents (nmcli --ask, passwd-file, GNOME Shell) run to learn the secrets.
+$(BUILD)/nm-ikeagent-auth-dialog: $(BUILD)/obj/nm/auth-dialog/main.o $(BUILD)/obj/nm/props.o
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(NM_LIBS)
 
 # Unit tests: one Check program per file.
@@ -199,7 +204,8 @@ install: all
 	install -m 0644 systemd/ikeagent.sysusers $(DESTDIR)$(SYSUSERSDIR)/ikeagent.conf
 ifeq ($(HAVE_NM),1)
 	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(NMVPNDIR) $(DESTDIR)$(DBUSPOLICYDIR)
-	install -m 0755 $(BUILD)/nm-ikeagent-service $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 $(BUILD)/nm-ikeagent-service $(BUILD)/nm-ikeagent-auth-dialog \
+		$(DESTDIR)$(LIBEXECDIR)/
 	sed 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' nm/nm-ikeagent-service.name.in \
 		>$(BUILD)/nm-ikeagent-service.name
 	install -m 0644 $(BUILD)/nm-ikeagent-service.name $(DESTDIR)$(NMVPNDIR)/

@@ -397,10 +397,13 @@ static void on_close_timeout(void *ctx)
 	finish(s);
 }
 
+static void start_first(struct session *s);
+
 static void on_event(void *ctx)
 {
 	struct session *s = ctx;
 
+	start_first(s);	/* nothing if it is not awaited */
 	if (s->close_ike_port) {
 		s->close_ike_port = false;
 		if (s->path)
@@ -465,6 +468,40 @@ static void on_signal(void *ctx, int signo)
 	request_down(s, signo == SIGINT ? "SIGINT" : "SIGTERM", 0);
 }
 
+/*
+ * The first attempt, once nothing is awaited any more: the password (from
+ * the control socket), a driver's events listener (--network report).
+ */
+static void start_first(struct session *s)
+{
+	if (login_waiting(s) || s->await_listener || s->state != SESS_CONNECTING || s->ike ||
+	    race_active(s) || loop_timer_armed(&s->t_reconnect))
+		return;
+	if (session_connect(s) == 0)
+		return;
+	session_disconnect(s);
+	if (!s->cfg->tunnel.reconnect) {
+		snprintf(s->last_error, sizeof(s->last_error), "cannot connect to %s",
+			 s->cfg->gateway.address);
+		fprintf(stderr, "ikeagent: %s\n", s->last_error);
+		session_emit_failure(s, "connect", s->last_error);
+		s->exit_code = CMD_EXIT_RUNTIME;
+		finish(s);
+		return;
+	}
+	schedule_reconnect(s);
+}
+
+static void on_listener_late(void *ctx)
+{
+	struct session *s = ctx;
+
+	log_warn("agent: no events listener after %d ms (--network report); connecting anyway",
+		 SESSION_LISTENER_WAIT_MS);
+	s->await_listener = false;
+	start_first(s);
+}
+
 static int on_ctl(void *ctx, const char *req, char *reply, size_t cap)
 {
 	struct session *s = ctx;
@@ -483,10 +520,7 @@ static int on_ctl(void *ctx, const char *req, char *reply, size_t cap)
 	if (!strncmp(req, "password ", 9)) {
 		int code = login_ctl_password(s, req + 9, reply, cap);
 
-		if (code == 0 && s->state == SESS_CONNECTING && !s->ike && session_connect(s) < 0) {
-			session_disconnect(s);
-			schedule_reconnect(s);
-		}
+		start_first(s);
 		return code;
 	}
 	if (!strcmp(req, "events")) {
@@ -498,6 +532,11 @@ static int on_ctl(void *ctx, const char *req, char *reply, size_t cap)
 		n = strlen(reply);
 		if (s->net.up && status_event_ip(s, reply + n, cap - n) < 0)
 			reply[n] = '\0';
+		if (s->await_listener) {
+			s->await_listener = false;
+			loop_timer_disarm(s->loop, &s->t_listener);
+			session_defer(s);	/* after this reply: the listener sees every event */
+		}
 		return CTL_SUBSCRIBE;
 	}
 	if (!strcmp(req, "down")) {
@@ -550,6 +589,7 @@ static int session_open(struct session *s, const struct config *cfg, const char 
 	loop_timer_init(&s->t_reconnect, "reconnect", on_reconnect, s);
 	loop_timer_init(&s->t_close, "close", on_close_timeout, s);
 	loop_timer_init(&s->t_watchdog, "watchdog", on_watchdog, s);
+	loop_timer_init(&s->t_listener, "listener", on_listener_late, s);
 	tun_dns_cfg_default(&s->dns);
 	s->dns.hook = cfg->agent.dns_hook;
 	s->dns.backup_dir = cfg->agent.state_dir;
@@ -691,9 +731,13 @@ int session_run(const struct config *cfg, const struct session_opts *o)
 		fprintf(stderr, "ikeagent: %s\n", err);
 		goto done;
 	}
+	/* A driver's listener must see every event, the first failure above all. */
+	s->await_listener = o->report_network;
+	if (s->await_listener)
+		loop_timer_arm(s->loop, &s->t_listener, SESSION_LISTENER_WAIT_MS);
 	session_set_state(s, SESS_CONNECTING, login_waiting(s) ? "waiting for the password" :
-			  "starting");
-	if (!login_waiting(s) && session_connect(s) < 0) {
+			  s->await_listener ? "waiting for the events listener" : "starting");
+	if (!login_waiting(s) && !s->await_listener && session_connect(s) < 0) {
 		session_disconnect(s);
 		if (!cfg->tunnel.reconnect) {
 			fprintf(stderr, "ikeagent: cannot connect to %s\n", cfg->gateway.address);

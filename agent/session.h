@@ -57,6 +57,7 @@
 #define SESSION_MAX_DNS		(2 * IKE_SA_MAX_DNS)	/* IPv4 and IPv6 servers */
 _Static_assert(SESSION_MAX_DNS <= TUN_DNS_MAX, "SESSION_MAX_DNS");
 #define SESSION_MTU_UDP		1400	/* mtu = auto on UDP */
+#define SESSION_LISTENER_WAIT_MS 5000	/* --network report: wait this long for `events` */
 #define SESSION_CLOSE_WAIT_MS	2000	/* for the answer to our DELETE */
 #define SESSION_RETRANSMIT_MS	1000
 #define SESSION_RETRANSMIT_TRIES 5
@@ -219,6 +220,8 @@ struct session {
 	struct loop_timer t_reconnect;
 	struct loop_timer t_close;	/* deadline for the DELETE answer */
 	struct loop_timer t_watchdog;	/* WATCHDOG=1 to systemd, from the loop */
+	struct loop_timer t_listener;	/* --network report: the driver's listener is late */
+	bool await_listener;		/* --network report: no contact before its `events` */
 
 	uint64_t start_ms, attempt_ms, up_since_ms;
 	uint32_t backoff_ms;

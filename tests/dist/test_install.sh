@@ -58,6 +58,7 @@ if [ -n "$NMSVC" ]; then
 644 ./usr/lib/NetworkManager/VPN/nm-ikeagent-service.name
 644 ./usr/share/dbus-1/system.d/nm-ikeagent-service.conf
 644 ./usr/local/share/man/man5/nm-ikeagent.5
+755 ./usr/local/lib/NetworkManager/nm-ikeagent-auth-dialog
 755 ./usr/local/lib/NetworkManager/nm-ikeagent-service
 WANT
 fi
@@ -69,6 +70,9 @@ if [ -n "$NMSVC" ]; then
 	grep -qx "program=$P/lib/NetworkManager/nm-ikeagent-service" \
 		"$D/usr/lib/NetworkManager/VPN/nm-ikeagent-service.name" ||
 		fail "nm-ikeagent-service.name: program= is not where the service was installed"
+	grep -qx "auth-dialog=$P/lib/NetworkManager/nm-ikeagent-auth-dialog" \
+		"$D/usr/lib/NetworkManager/VPN/nm-ikeagent-service.name" ||
+		fail "nm-ikeagent-service.name: auth-dialog= is not where the dialog was installed"
 	grep -q '@LIBEXECDIR@' "$D/usr/lib/NetworkManager/VPN/nm-ikeagent-service.name" &&
 		fail "nm-ikeagent-service.name kept @LIBEXECDIR@"
 	"$D$P/lib/NetworkManager/nm-ikeagent-service" --help 2>&1 | grep -q -- '--bus-name' ||

@@ -135,12 +135,14 @@ nm__conf() {
 }
 
 # The VPN plugin directory: Debian's .name files and the ikeagent plugin's
-# (nm/nm-ikeagent-service.name with program= the build tree's service).
+# (nm/nm-ikeagent-service.name.in with program= the build tree's service).
 nm__vpn_dir() {
-	local f=$LA_ROOT/nm/nm-ikeagent-service.name
+	local f=$LA_ROOT/nm/nm-ikeagent-service.name.in
 	cp "$NM_VPN_SYSDIR"/*.name "$NM_DIR/vpn/" 2>/dev/null
 	if [ -f "$f" ]; then
-		sed "s|^program=.*|program=$NM_SERVICE|" "$f" >"$NM_DIR/vpn/nm-ikeagent-service.name"
+		sed -e "s|^program=.*|program=$NM_SERVICE|" \
+			-e "s|^auth-dialog=.*|auth-dialog=${NM_SERVICE%/*}/nm-ikeagent-auth-dialog|" \
+			"$f" >"$NM_DIR/vpn/nm-ikeagent-service.name"
 		grep -q "^program=$NM_SERVICE\$" "$NM_DIR/vpn/nm-ikeagent-service.name" ||
 			la_fail "nm: $f has no program= line to point at $NM_SERVICE"
 	fi

@@ -41,7 +41,7 @@ la_init "${1:-build}"
 nm_init
 [ -x "$NM_SERVICE" ] || la_skip "no $LA_BUILD/nm-ikeagent-service (the NetworkManager plugin is not built)"
 # From here on the plugin exists: whatever is missing is a failure.
-for f in nm/nm-ikeagent-service.name nm/nm-ikeagent-service.conf; do
+for f in nm/nm-ikeagent-service.name.in nm/nm-ikeagent-service.conf; do
 	[ -f "$LA_ROOT/$f" ] || la_fail "setup: $f missing (NetworkManager needs it to start the plugin)"
 done
 lt_skip_missing
@@ -63,7 +63,10 @@ agent_pids() { pids_of "$IKA_REAL"; }
 plugin_pids() { pids_of "$SVC_REAL"; }
 # agent_arg PID OPTION: the value after OPTION on that process's command line.
 agent_arg() { tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | sed -n "/^$2\$/{n;p;q}"; }
-agent_status() { "$IKA" status --json --socket "$(agent_arg "$1" --socket)" 2>/dev/null; }
+# Its socket is under NetworkManager's private /run: asked from the agent's mount namespace.
+agent_status() {
+	nsenter -t "$1" -m "$IKA" status --json --socket "$(agent_arg "$1" --socket)" 2>/dev/null
+}
 
 # add NAME VPN_DATA [SECRETS]: an ikeagent VPN connection.
 add() {
