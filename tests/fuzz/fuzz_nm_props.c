@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct nmprops_kv kv[2][MAX_KV];
 	size_t n[2] = { 0, 0 };
 	int part = 0;
-	char *text = malloc(size + 1), *save = NULL, *line, err[256];
+	char *text = malloc(size + 1), *line, err[256];
 	struct nmprops_out out;
 	struct config cfg;
 
@@ -42,7 +42,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (char *p = text; (line = strsep(&p, "\n")) != NULL;) {
 		char *eq;
 
-		(void)save;
 		if (!*line) {
 			part = 1;
 			continue;
