@@ -101,11 +101,12 @@ $(BUILD)/obj/nm/%.o: nm/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(NM_CFLAGS) -DIKEAGENT_SBIN='"$(SBINDIR)/ikeagent"' -MMD -MP -c $< -o $@
 
-$(BUILD)/nm-ikeagent-service: $(NM_SRC:%.c=$(BUILD)/obj/%.o)
+$(BUILD)/nm-ikeagent-service: $(NM_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/util/err.o
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(NM_LIBS)
 
 # What secret agents (nmcli --ask, passwd-file, GNOME Shell) run to learn the secrets.
-$(BUILD)/nm-ikeagent-auth-dialog: $(BUILD)/obj/nm/auth-dialog/main.o $(BUILD)/obj/nm/props.o
+$(BUILD)/nm-ikeagent-auth-dialog: $(BUILD)/obj/nm/auth-dialog/main.o $(BUILD)/obj/nm/props.o \
+				  $(BUILD)/obj/util/err.o
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(NM_LIBS)
 
 # Unit tests: one Check program per file.

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/err.h"
+
 enum kind {
 	K_HOST,      /* host name or IP address */
 	K_TEXT,      /* an identity or user name: any printable text */
@@ -69,21 +71,6 @@ static const char *const secret_keys[] = { "psk", "password", "proxy-password", 
 #define SECRET_FLAG_NOT_REQUIRED 4u
 #define SECRETS_MAX 4096 /* what ikeagent reads from its fd */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 /* The value of key in kv, or NULL when absent or empty (nmcli's "key=" unsets). */
 static const char *kv_get(const struct nmprops_kv *kv, size_t n, const char *key)
 {
@@ -134,16 +121,16 @@ static int check_words(const char *s, const char *const *words, size_t nwords, c
 				if (strlen(words[i]) == len && strncmp(s, words[i], len) == 0)
 					break;
 			if (i == nwords)
-				return fail(why, whylen, "'%.*s' is not one of the allowed words",
+				return err_set(why, whylen, "'%.*s' is not one of the allowed words",
 					    (int)len, s);
 			if (seen & (1u << i))
-				return fail(why, whylen, "'%s' appears twice", words[i]);
+				return err_set(why, whylen, "'%s' appears twice", words[i]);
 			seen |= 1u << i;
 		}
 		s += len;
 		s += strspn(s, " ,");
 	}
-	return seen ? 0 : fail(why, whylen, "no word given");
+	return seen ? 0 : err_set(why, whylen, "no word given");
 }
 
 static bool parse_bool(const char *s, bool *out)
@@ -179,60 +166,60 @@ static int check_value(enum kind kind, const char *v, char *why, size_t whylen)
 	bool b;
 
 	if (!printable(v))
-		return fail(why, whylen, "contains a control character");
+		return err_set(why, whylen, "contains a control character");
 	switch (kind) {
 	case K_HOST:
 		if (strlen(v) > 253 || !only_chars(v, ALNUM ".-:_"))
-			return fail(why, whylen, "'%s' is not a host name or IP address", v);
+			return err_set(why, whylen, "'%s' is not a host name or IP address", v);
 		return 0;
 	case K_TEXT:
-		return strlen(v) > 255 ? fail(why, whylen, "longer than 255 bytes") : 0;
+		return strlen(v) > 255 ? err_set(why, whylen, "longer than 255 bytes") : 0;
 	case K_PATH:
 		if (v[0] != '/' || strlen(v) >= 4096)
-			return fail(why, whylen, "'%s' is not an absolute file name", v);
+			return err_set(why, whylen, "'%s' is not an absolute file name", v);
 		return 0;
 	case K_METHOD:
 		if (strcmp(v, "psk") && strcmp(v, "pubkey") && strcmp(v, "eap"))
-			return fail(why, whylen, "'%s' is not psk, pubkey or eap", v);
+			return err_set(why, whylen, "'%s' is not psk, pubkey or eap", v);
 		return 0;
 	case K_EAP:
 		return check_words(v, eap, NKEYS(eap), why, whylen) < 0 ?
-		       fail(why, whylen, "'%s' is not mschapv2, tls or both", v) : 0;
+		       err_set(why, whylen, "'%s' is not mschapv2, tls or both", v) : 0;
 	case K_PROPOSALS:
 		if (strlen(v) > 1024 || !only_chars(v, "abcdefghijklmnopqrstuvwxyz" DIGITS "-, "))
-			return fail(why, whylen, "'%s' is not a proposal list "
+			return err_set(why, whylen, "'%s' is not a proposal list "
 				    "(e.g. aes256gcm16-prfsha256-x25519)", v);
 		return 0;
 	case K_CIDRS:
 		if (strlen(v) > 1024 || !only_chars(v, DIGITS "abcdefABCDEF.:/, "))
-			return fail(why, whylen, "'%s' is not a list of networks "
+			return err_set(why, whylen, "'%s' is not a list of networks "
 				    "(e.g. 10.0.0.0/8, 192.168.1.0/24)", v);
 		return 0;
 	case K_ORDER:
 		return check_words(v, order, NKEYS(order), why, whylen) < 0 ?
-		       fail(why, whylen, "'%s' is not a list of udp, tcp and tls, each at most "
+		       err_set(why, whylen, "'%s' is not a list of udp, tcp and tls, each at most "
 			    "once", v) : 0;
 	case K_PORT:
 		if (!parse_uint(v, 65535, &n) || n == 0)
-			return fail(why, whylen, "'%s' is not a port (1..65535)", v);
+			return err_set(why, whylen, "'%s' is not a port (1..65535)", v);
 		return 0;
 	case K_BOOL:
-		return parse_bool(v, &b) ? 0 : fail(why, whylen, "'%s' is not yes or no", v);
+		return parse_bool(v, &b) ? 0 : err_set(why, whylen, "'%s' is not yes or no", v);
 	case K_PROXY:
 		if (strchr(v, '@'))
-			return fail(why, whylen, "has credentials in it: give the user as proxy-user "
+			return err_set(why, whylen, "has credentials in it: give the user as proxy-user "
 				    "and the password as the secret proxy-password");
 		if (strstr(v, "://") && strncmp(v, "http://", 7) != 0)
-			return fail(why, whylen, "'%s' is not an http:// URL", v);
+			return err_set(why, whylen, "'%s' is not an http:// URL", v);
 		if (strlen(v) > 512 || strpbrk(v, " \"\\"))
-			return fail(why, whylen, "'%s' is not a proxy URL (http://host:port)", v);
+			return err_set(why, whylen, "'%s' is not a proxy URL (http://host:port)", v);
 		return 0;
 	case K_FLAGS:
 		if (!parse_uint(v, 7, &n))
-			return fail(why, whylen, "'%s' is not secret flags (0..7)", v);
+			return err_set(why, whylen, "'%s' is not secret flags (0..7)", v);
 		return 0;
 	}
-	return fail(why, whylen, "unknown kind");
+	return err_set(why, whylen, "unknown kind");
 }
 
 static int check_keys(const struct nmprops_in *in, char *err, size_t errlen)
@@ -247,12 +234,12 @@ static int check_keys(const struct nmprops_in *in, char *err, size_t errlen)
 			if (strcmp(k, data_keys[j].name) == 0)
 				break;
 		if (j == NKEYS(data_keys))
-			return fail(err, errlen, "vpn.data: unknown key '%s'", k);
+			return err_set(err, errlen, "vpn.data: unknown key '%s'", k);
 		for (size_t m = 0; m < i; m++)
 			if (strcmp(in->data[m].key, k) == 0)
-				return fail(err, errlen, "vpn.data: %s given twice", k);
+				return err_set(err, errlen, "vpn.data: %s given twice", k);
 		if (v[0] && check_value(data_keys[j].kind, v, why, sizeof(why)) < 0)
-			return fail(err, errlen, "vpn.data: %s: %s", k, why);
+			return err_set(err, errlen, "vpn.data: %s: %s", k, why);
 	}
 	for (size_t i = 0; i < in->nsecrets; i++) {
 		const char *k = in->secrets[i].key, *v = in->secrets[i].value;
@@ -262,10 +249,10 @@ static int check_keys(const struct nmprops_in *in, char *err, size_t errlen)
 			if (strcmp(k, secret_keys[j]) == 0)
 				break;
 		if (j == NKEYS(secret_keys))
-			return fail(err, errlen, "vpn.secrets: unknown secret '%s'", k);
+			return err_set(err, errlen, "vpn.secrets: unknown secret '%s'", k);
 		/* The pipe carries one secret per line. */
 		if (v && strchr(v, '\n'))
-			return fail(err, errlen, "vpn.secrets: %s contains a line break", k);
+			return err_set(err, errlen, "vpn.secrets: %s contains a line break", k);
 	}
 	return 0;
 }
@@ -479,13 +466,13 @@ static int check_combination(const struct nmprops_in *in, char *err, size_t errl
 	bool eap = strcmp(m, "eap") == 0, pubkey = strcmp(m, "pubkey") == 0;
 
 	if (!data(in, "gateway"))
-		return fail(err, errlen, "vpn.data: gateway is required (the VPN gateway's host "
+		return err_set(err, errlen, "vpn.data: gateway is required (the VPN gateway's host "
 			    "name or address)");
 	if (!data(in, "local-id") && !(eap && data(in, "user")))
-		return fail(err, errlen, "vpn.data: local-id is required (our identity, as the "
+		return err_set(err, errlen, "vpn.data: local-id is required (our identity, as the "
 			    "gateway knows it)%s", eap ? ", or user with method=eap" : "");
 	if (secret(in, "key-password"))
-		return fail(err, errlen, "vpn.secrets: key-password is set, but ikeagent cannot "
+		return err_set(err, errlen, "vpn.secrets: key-password is set, but ikeagent cannot "
 			    "read an encrypted private key yet: use an unencrypted key file (mode "
 			    "0600) and remove key-password");
 	if (!eap) {
@@ -493,7 +480,7 @@ static int check_combination(const struct nmprops_in *in, char *err, size_t errl
 
 		for (size_t i = 0; i < NKEYS(eap_only); i++)
 			if (data(in, eap_only[i]))
-				return fail(err, errlen, "vpn.data: %s is only used with method=eap "
+				return err_set(err, errlen, "vpn.data: %s is only used with method=eap "
 					    "(method is %s)", eap_only[i], m);
 	}
 	if (pubkey || (eap && data(in, "eap") && eap_has(data(in, "eap"), "tls"))) {
@@ -501,14 +488,14 @@ static int check_combination(const struct nmprops_in *in, char *err, size_t errl
 
 		for (size_t i = 0; i < NKEYS(files); i++)
 			if (!data(in, files[i]))
-				return fail(err, errlen, "vpn.data: %s is required with %s", files[i],
+				return err_set(err, errlen, "vpn.data: %s is required with %s", files[i],
 					    pubkey ? "method=pubkey" : "eap=tls");
 	}
 	if ((pubkey || eap) && !data(in, "ca"))
-		return fail(err, errlen, "vpn.data: ca is required with method=%s (the CA that "
+		return err_set(err, errlen, "vpn.data: ca is required with method=%s (the CA that "
 			    "signed the gateway's certificate)", m);
 	if (data(in, "proxy-user") && !data(in, "proxy"))
-		return fail(err, errlen, "vpn.data: proxy-user is set but proxy is not");
+		return err_set(err, errlen, "vpn.data: proxy-user is set but proxy is not");
 	return 0;
 }
 
@@ -567,7 +554,7 @@ int nmprops_build(const struct nmprops_in *in, struct nmprops_out *out, char *er
 	missing = nmprops_missing_secrets(in);
 	for (unsigned bit = 1; bit <= NMPROPS_PROXY_PASSWORD; bit <<= 1)
 		if (missing & bit)
-			return fail(err, errlen, "vpn.secrets: %s is missing (needed by these "
+			return err_set(err, errlen, "vpn.secrets: %s is missing (needed by these "
 				    "settings; no secret agent gave it)", nmprops_secret_name(bit));
 
 	put_conf(&conf, in);
@@ -583,12 +570,12 @@ int nmprops_build(const struct nmprops_in *in, struct nmprops_out *out, char *er
 	if (conf.oom || sec.oom) {
 		text_wipe(&conf);
 		text_wipe(&sec);
-		return fail(err, errlen, "out of memory");
+		return err_set(err, errlen, "out of memory");
 	}
 	if (sec.len > SECRETS_MAX) {
 		text_wipe(&conf);
 		text_wipe(&sec);
-		return fail(err, errlen, "vpn.secrets: longer than ikeagent takes (%d bytes)",
+		return err_set(err, errlen, "vpn.secrets: longer than ikeagent takes (%d bytes)",
 			    SECRETS_MAX);
 	}
 	out->conf = conf.s;
