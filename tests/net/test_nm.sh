@@ -56,7 +56,9 @@ REMOTE_TS=$TB_INSIDE_NET
 pids_of() {
 	local p
 	for p in $(ip netns pids "$TB_NS_CLI" 2>/dev/null); do
-		[ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$1" ] && echo "$p"
+		# Started in NetworkManager's mount namespace: under a chroot
+		# (scripts/fresh-root) the link reads as the host's path, ending in ours.
+		case $(readlink "/proc/$p/exe" 2>/dev/null) in *"$1") echo "$p" ;; esac
 	done
 }
 agent_pids() { pids_of "$IKA_REAL"; }
