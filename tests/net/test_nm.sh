@@ -65,9 +65,10 @@ agent_pids() { pids_of "$IKA_REAL"; }
 plugin_pids() { pids_of "$SVC_REAL"; }
 # agent_arg PID OPTION: the value after OPTION on that process's command line.
 agent_arg() { tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | sed -n "/^$2\$/{n;p;q}"; }
-# Its socket is under NetworkManager's private /run: asked from the agent's mount namespace.
+# Its socket is under NetworkManager's private /run: asked from the agent's mount namespace
+# and root (-r: under a chroot, entering the namespace alone lands at the host's root).
 agent_status() {
-	nsenter -t "$1" -m "$IKA" status --json --socket "$(agent_arg "$1" --socket)" 2>/dev/null
+	nsenter -t "$1" -m -r "$IKA" status --json --socket "$(agent_arg "$1" --socket)" 2>/dev/null
 }
 
 # add NAME VPN_DATA [SECRETS]: an ikeagent VPN connection.
