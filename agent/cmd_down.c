@@ -9,8 +9,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,21 +25,12 @@
  */
 static bool agent_listening(const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct pollfd pfd;
 	char buf[16];
-	int fd;
+	int fd = ctl_connect(path);
 
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return false;
-	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		close(fd);
-		return false;
-	}
 	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
 	if (write(fd, "ping\n", 5) == 5 && poll(&pfd, 1, DOWN_POLL_MS * 4) == 1 &&
 	    read(fd, buf, sizeof(buf)) < 0)

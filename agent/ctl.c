@@ -273,20 +273,32 @@ void ctl_server_close(struct ctl_server *s)
 	free(s);
 }
 
-int ctl_request(const char *path, const char *request, char *out, size_t cap)
+int ctl_connect(const char *path)
 {
 	struct sockaddr_un sun;
-	char buf[CTL_REPLY_MAX + 2];
-	size_t got = 0;
-	int fd, code = -1;
+	int fd, e;
 
 	if (ctl_addr(path, &sun) < 0)
 		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-		goto out;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		return fd;
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+int ctl_request(const char *path, const char *request, char *out, size_t cap)
+{
+	char buf[CTL_REPLY_MAX + 2];
+	size_t got = 0;
+	int fd, code = -1;
+
+	if ((fd = ctl_connect(path)) < 0)
+		return -1;
 	{
 		char line[CTL_REQ_MAX + 2];
 		int n = snprintf(line, sizeof(line), "%s\n", request);
@@ -331,19 +343,14 @@ out:
 
 int ctl_follow(const char *path, FILE *out, char *err, size_t cap)
 {
-	struct sockaddr_un sun;
 	char buf[4096];
 	bool first = true;
 	ssize_t n;
 	int fd, rc = -1;
 
-	if (ctl_addr(path, &sun) < 0)
+	if ((fd = ctl_connect(path)) < 0)
 		return -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    send(fd, "events\n", 7, MSG_NOSIGNAL) != 7)
+	if (send(fd, "events\n", 7, MSG_NOSIGNAL) != 7)
 		goto out;
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		/* A refusal is a status byte and one line, as for any request. */

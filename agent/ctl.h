@@ -43,6 +43,9 @@ void ctl_server_close(struct ctl_server *s);
 /* One line (with its newline) to every event listener; one that cannot take it now is dropped. */
 void ctl_broadcast(struct ctl_server *s, const char *line);
 
+/* Client side: a connection to the agent at path, or -1 with errno. */
+int ctl_connect(const char *path) MUST_CHECK;
+
 /*
  * Client side: send request, copy the reply into out. Returns the agent's
  * exit code (0..125), or -1 with errno if the agent could not be reached.
