@@ -837,11 +837,11 @@ tb_proxy_start() {
 	tb_wait_for "tb__listening $TB_NS_GW $port" 5
 }
 
-# tb_stop_pid PID: TERM, up to 5 s, then KILL; reaps it.
+# tb_stop_pid PID [SECONDS]: TERM, up to SECONDS (5), then KILL; reaps it.
 tb_stop_pid() {
 	[ -n "$1" ] || return 0
 	kill -TERM "$1" 2>/dev/null
-	tb_wait_for "! kill -0 $1 2>/dev/null" 5 || kill -KILL "$1" 2>/dev/null
+	tb_wait_for "! kill -0 $1 2>/dev/null" "${2:-5}" || kill -KILL "$1" 2>/dev/null
 	wait "$1" 2>/dev/null
 	return 0
 }

@@ -246,19 +246,11 @@ nm_resolv() { cat "$NM_DIR/run/NetworkManager/resolv.conf" 2>/dev/null; }
 nm_log_wait() { tb_wait_for "grep -q -E '$1' '$NM_DIR/nm.log'" "$(la_dl "$2")"; }
 nm_kill() { [ -n "$NM_PID" ] && kill "-$1" "$NM_PID" 2>/dev/null; }
 
-nm__stop_pid() {
-	[ -n "$1" ] || return 0
-	kill -TERM "$1" 2>/dev/null
-	tb_wait_for "! kill -0 $1 2>/dev/null" 10 || kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-	return 0
-}
-
 # nm_down: NetworkManager (it leaves its connections configured when told to
 # quit; tb_down removes the namespace), then the bus.
 nm_down() {
-	nm__stop_pid "$NM_PID"
+	tb_stop_pid "$NM_PID" 10
 	NM_PID=""
-	nm__stop_pid "$NM_BUS_PID"
+	tb_stop_pid "$NM_BUS_PID" 10
 	NM_BUS_PID=""
 }
