@@ -91,7 +91,8 @@ LA_START_MS=$(la_now_ms)
 ip netns exec "$TB_NS_CLI" "$IKA" run -c "$WORK/rep.conf" --network report --secrets-fd 3 \
 	>"$AGENT_LOG" 2>&1 </dev/null 3< <(printf 'psk %s\n' "$TB_PSK") {TB_LOCK_FD}>&- &
 AGENT_PID=$!
-tb_wait_for '[ -S "$LA_SOCK" ] || ! la_alive' "$(la_dl 5)"
+# The socket file exists a moment before it listens: wait for an answer.
+tb_wait_for '"$IKA" status --socket "$LA_SOCK" >/dev/null 2>&1 || ! la_alive' "$(la_dl 5)"
 "$IKA" status --follow --socket "$LA_SOCK" >"$WORK/events" 2>&1 &
 follow=$!
 la_wait_up "$CASE"
