@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "tun/priv_int.h"
@@ -78,10 +79,53 @@ static int set_txqlen(const struct tun_dev *t, unsigned txqlen)
 	return if_ioctl(SIOCSIFTXQLEN, &ifr);
 }
 
-static int attach(struct tun_dev *t, const char *name)
+/* TUNSETIFF with IFF_VNET_HDR if asked for; a kernel without it gets a plain tun. */
+static int set_iff(struct tun_dev *t, const char *name, bool vnet)
 {
 	struct ifreq ifr;
 
+	ifr_init(&ifr, name);
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
+	if (ioctl(t->fd, TUNSETIFF, &ifr) == 0) {
+		t->vnet = vnet;
+		memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
+		t->name[IFNAMSIZ - 1] = '\0';
+		return 0;
+	}
+	if (!vnet || errno != EINVAL)
+		return -1;
+	log_warn("tun: %s: no IFF_VNET_HDR (%s), no offloads", name, strerror(errno));
+	return set_iff(t, name, false);
+}
+
+/* The largest set of offloads the kernel takes (none is fine too). */
+static void set_offload(struct tun_dev *t)
+{
+	static const unsigned try[] = {
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN | TUN_F_USO4 | TUN_F_USO6,
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN,
+	};
+	int hdrsz = (int)TUN_VNET_HDR_LEN;
+
+	t->offload = 0;
+	/* A persistent tun may keep another program's hdr size. */
+	if (ioctl(t->fd, TUNSETVNETHDRSZ, &hdrsz) < 0) {
+		log_warn("tun: %s: TUNSETVNETHDRSZ: %s", t->name, strerror(errno));
+		return;
+	}
+	for (size_t i = 0; i < sizeof(try) / sizeof(try[0]); i++) {
+		if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)try[i]) == 0) {
+			t->offload = try[i];
+			return;
+		}
+		if (errno != EINVAL)
+			break;
+	}
+	log_warn("tun: %s: no offloads: %s", t->name, strerror(errno));
+}
+
+static int attach(struct tun_dev *t, const char *name, bool vnet)
+{
 	t->created = if_nametoindex(name) == 0;
 	/* No longer root: the device node may be root-only (see priv.c). */
 	if (tun_priv_active())
@@ -90,19 +134,17 @@ static int attach(struct tun_dev *t, const char *name)
 		t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (t->fd < 0)
 		return -1;
-	ifr_init(&ifr, name);
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
-	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0)
+	if (set_iff(t, name, vnet) < 0)
 		return -1;
-	memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
-	t->name[IFNAMSIZ - 1] = '\0';
 	t->ifindex = (int)if_nametoindex(t->name);
 	if (!t->ifindex)
 		return -1;
+	if (t->vnet)
+		set_offload(t);
 	return 0;
 }
 
-int tun_dev_open(struct tun_dev *t, const char *name, unsigned mtu, unsigned txqlen)
+static int dev_open(struct tun_dev *t, const char *name, unsigned mtu, unsigned txqlen, bool vnet)
 {
 	int err;
 
@@ -114,7 +156,7 @@ int tun_dev_open(struct tun_dev *t, const char *name, unsigned mtu, unsigned txq
 		errno = EINVAL;
 		return -1;
 	}
-	if (attach(t, name) < 0) {
+	if (attach(t, name, vnet) < 0) {
 		err = errno;
 		log_err("tun: cannot open %s: %s", name, strerror(err));
 		goto fail;
@@ -124,12 +166,24 @@ int tun_dev_open(struct tun_dev *t, const char *name, unsigned mtu, unsigned txq
 		log_err("tun: cannot configure %s: %s", t->name, strerror(err));
 		goto fail;
 	}
-	log_info("tun: %s %s, mtu %u, up", t->name, t->created ? "created" : "attached", mtu);
+	log_info("tun: %s %s, mtu %u, up%s", t->name, t->created ? "created" : "attached", mtu,
+		 !t->vnet ? "" : t->offload & TUN_F_USO4 ? ", offloads csum tso uso" :
+		 t->offload ? ", offloads csum tso" : ", vnet hdr without offloads");
 	return 0;
 fail:
 	tun_dev_close(t);
 	errno = err;
 	return -1;
+}
+
+int tun_dev_open(struct tun_dev *t, const char *name, unsigned mtu, unsigned txqlen)
+{
+	return dev_open(t, name, mtu, txqlen, false);
+}
+
+int tun_dev_open_vnet(struct tun_dev *t, const char *name, unsigned mtu, unsigned txqlen)
+{
+	return dev_open(t, name, mtu, txqlen, true);
 }
 
 void tun_dev_close(struct tun_dev *t)
@@ -154,18 +208,59 @@ static size_t ip_len(const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* tun cuts a packet to the buffer silently (or, in old kernels, reports its full length). */
+static bool cut(const uint8_t *pkt, size_t n, size_t cap)
+{
+	return n > cap || (n == cap && ip_len(pkt, cap) > cap);
+}
+
 ssize_t tun_read(const struct tun_dev *t, void *buf, size_t cap)
 {
+	size_t skip = t->vnet ? TUN_VNET_HDR_LEN : 0;
 	ssize_t n;
 
 	do
 		n = read(t->fd, buf, cap);
 	while (n < 0 && errno == EINTR);
-	/* tun cuts a packet to the buffer silently (or, in old kernels, reports its full length). */
-	if (n > 0 && ((size_t)n > cap || ((size_t)n == cap && ip_len(buf, cap) > cap))) {
+	if (n > 0 && (size_t)n >= skip && cap >= skip &&
+	    cut((const uint8_t *)buf + skip, (size_t)n - skip, cap - skip)) {
 		errno = EMSGSIZE;
 		return -1;
 	}
+	return n;
+}
+
+ssize_t tun_read_vnet(const struct tun_dev *t, struct virtio_net_hdr *h, void *pkt, size_t cap)
+{
+	struct iovec iov[2] = { { h, TUN_VNET_HDR_LEN }, { pkt, cap } };
+	ssize_t n;
+
+	do
+		n = readv(t->fd, iov, 2);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	if ((size_t)n < TUN_VNET_HDR_LEN) {
+		errno = EIO;
+		return -1;
+	}
+	n -= (ssize_t)TUN_VNET_HDR_LEN;
+	if (cut(pkt, (size_t)n, cap)) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return n;
+}
+
+ssize_t tun_write_vnet(const struct tun_dev *t, const struct virtio_net_hdr *h, const void *pkt,
+		       size_t len)
+{
+	struct iovec iov[2] = { { (void *)h, TUN_VNET_HDR_LEN }, { (void *)pkt, len } };
+	ssize_t n;
+
+	do
+		n = writev(t->fd, iov, 2);
+	while (n < 0 && errno == EINTR);
 	return n;
 }
 

@@ -19,6 +19,7 @@
 #ifndef IKEAGENT_TUN_TUN_H
 #define IKEAGENT_TUN_TUN_H
 
+#include <linux/virtio_net.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -69,6 +70,8 @@ struct tun_dev {
 	char name[IFNAMSIZ];
 	unsigned mtu;
 	bool created;		/* false: attached to an existing persistent tun */
+	bool vnet;		/* reads and writes carry a struct virtio_net_hdr */
+	unsigned offload;	/* TUN_F_* the kernel granted (vnet only) */
 };
 
 /*
@@ -77,6 +80,13 @@ struct tun_dev {
  * bring it up.
  */
 int tun_dev_open(struct tun_dev *t, const char *name, unsigned mtu, unsigned txqlen) MUST_CHECK;
+/*
+ * The same with IFF_VNET_HDR and offloads: TUNSETOFFLOAD with TUN_F_CSUM,
+ * TSO4, TSO6, TSO_ECN, USO4 and USO6, without USO if the kernel refuses it,
+ * with none if that fails too (t->offload says which). A kernel that
+ * refuses IFF_VNET_HDR itself gets the plain device (t->vnet false).
+ */
+int tun_dev_open_vnet(struct tun_dev *t, const char *name, unsigned mtu, unsigned txqlen) MUST_CHECK;
 int tun_dev_set_up(const struct tun_dev *t, bool up) MUST_CHECK;
 int tun_dev_set_mtu(struct tun_dev *t, unsigned mtu) MUST_CHECK;
 /* Close the fd; a device this process created is gone afterwards. */
@@ -88,6 +98,106 @@ void tun_dev_close(struct tun_dev *t);
  */
 ssize_t tun_read(const struct tun_dev *t, void *buf, size_t cap) MUST_CHECK;
 ssize_t tun_write(const struct tun_dev *t, const void *pkt, size_t len) MUST_CHECK;
+/*
+ * On a vnet tun tun_read/tun_write move the virtio_net_hdr and the packet
+ * as one byte range (tun_read's EMSGSIZE check looks past the hdr); these
+ * two keep them apart. tun_read_vnet returns the packet's length (without
+ * the hdr); a read shorter than a hdr is EIO. tun_write_vnet returns the
+ * bytes written, hdr included.
+ */
+ssize_t tun_read_vnet(const struct tun_dev *t, struct virtio_net_hdr *h, void *pkt,
+		      size_t cap) MUST_CHECK;
+ssize_t tun_write_vnet(const struct tun_dev *t, const struct virtio_net_hdr *h, const void *pkt,
+		       size_t len) MUST_CHECK;
+
+/* ---- offloads (vnet.c) --------------------------------------------------- */
+
+/* Newer than some installed headers. */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4	0x20
+#define TUN_F_USO6	0x40
+#endif
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4	5
+#endif
+
+#define TUN_VNET_HDR_LEN	sizeof(struct virtio_net_hdr)	/* 10 */
+#define TUN_GSO_MAX		65535	/* largest IP packet either way */
+
+/*
+ * Turn one read from a vnet tun (h + pkt, pkt_len bytes) into wire packets.
+ * Segment i is written complete into out[i] (any alignment), at most out_cap
+ * bytes, its length into lens[i]: IP header with its total (payload) length,
+ * IPv4 ID = first ID + i and header checksum; TCP sequence number = first +
+ * i * gso_size, FIN and PSH on the last segment only, CWR on the first only;
+ * UDP length; full TCP/UDP checksum (UDP: 0 is sent as 0xffff). Header
+ * lengths come from the packet itself, not from h->hdr_len. A packet that
+ * is not GSO is copied into out[0] as it is, its checksum completed if
+ * NEEDS_CSUM. Returns the number of segments, 1..max_out, or -1 with errno
+ * EINVAL (malformed: header lengths, csum_start/csum_offset/gso_size not
+ * matching the packet, a GSO type that is not the packet's TCP/UDP over
+ * IPv4/IPv6, IPv6 extension headers, IPv4 fragments) or EMSGSIZE (more
+ * than max_out segments, or one longer than out_cap).
+ */
+int tun_vnet_split(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t pkt_len,
+		   uint8_t *const *out, size_t out_cap, size_t *lens, unsigned max_out) MUST_CHECK;
+
+/*
+ * Coalescing (GRO) of TCP segments bound for a vnet tun. One super-segment
+ * is pending at a time; it is written when a packet that does not continue
+ * it arrives, or by tun_gro_flush (call it after each batch of packets).
+ */
+#define TUN_GRO_BUF		TUN_GSO_MAX	/* the pending IP packet; the hdr is written by writev */
+#define TUN_GRO_MAX_SEGS	64
+
+/* How a tun_gro writes: h NULL means a plain (non-vnet) write. 0 or -1 with errno. */
+typedef int tun_gro_write_fn(void *arg, const struct tun_dev *t, const struct virtio_net_hdr *h,
+			     const uint8_t *pkt, size_t len);
+
+struct tun_gro {
+	uint8_t *buf;		/* caller's, cap >= TUN_GRO_BUF */
+	size_t cap;
+	uint64_t dropped;	/* packets lost in failed writes (each segment counts) */
+	uint64_t merged;	/* segments appended to a pending one */
+	/* private */
+	tun_gro_write_fn *write;
+	void *arg;
+	size_t len;		/* pending packet length; 0 = none */
+	unsigned segs;
+	uint16_t gso_size;	/* payload of the first segment */
+	uint8_t l3len;		/* 20 or 40 */
+	uint8_t hlen;		/* IP + TCP header length */
+	uint32_t next_seq;
+	uint16_t next_id;	/* IPv4 without DF: the ID the next segment must carry */
+	bool last_short;	/* the last segment appended was shorter than gso_size */
+};
+
+/* buf/cap too small: every packet is written as it comes. */
+void tun_gro_init(struct tun_gro *g, uint8_t *buf, size_t cap);
+/* Replace the writes to the tun (tests, benchmarks); NULL restores them. */
+void tun_gro_set_writer(struct tun_gro *g, tun_gro_write_fn *fn, void *arg);
+/*
+ * Offer one inner packet bound for the tun. A TCP segment (IPv4 with a
+ * valid header checksum, no options, no fragment; IPv6 without extension
+ * headers; ACK set, no SYN/RST/URG/CWR; payload > 0; a valid TCP checksum)
+ * that continues the pending one (same addresses, ports, TOS/traffic class
+ * and flow label, TTL/hop limit, DF; seq = the next expected; same ack,
+ * window, flags and TCP option bytes; no longer than the first segment's
+ * payload and the one before it not shorter; the pending one without PSH
+ * or FIN; at most 65535 bytes and TUN_GRO_MAX_SEGS segments; IPv4 without
+ * DF: the next ID) is appended. Otherwise the pending one is written
+ * first, then this packet starts a new pending one if it is such a segment,
+ * or is written at once with a zero hdr. On a tun without vnet every packet
+ * is written at once. Returns 0, or -1 with the errno of the first failed
+ * write: what failed to write (the pending super-segment, all its segments,
+ * or this packet) is dropped and counted in g->dropped, everything else
+ * handled as usual.
+ */
+int tun_gro_add(struct tun_gro *g, const struct tun_dev *t, const uint8_t *pkt, size_t len) MUST_CHECK;
+/* Write the pending super-segment, if any (one segment: as it came, with a zero hdr). */
+int tun_gro_flush(struct tun_gro *g, const struct tun_dev *t) MUST_CHECK;
+/* The pending packet as it would be written now (hdr filled in); NULL if none. */
+const uint8_t *tun_gro_pending(struct tun_gro *g, struct virtio_net_hdr *h, size_t *len);
 
 /* ---- rtnetlink (nl.c), raw ----------------------------------------------- */
 
