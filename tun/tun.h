@@ -19,6 +19,7 @@
 #ifndef IKEAGENT_TUN_TUN_H
 #define IKEAGENT_TUN_TUN_H
 
+#include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <net/if.h>
 #include <stdbool.h>
