@@ -94,6 +94,8 @@ struct config {
 		struct cidr_list remote_ts;	/* default 0.0.0.0/0 */
 		struct cidr_list local_ts;	/* n == 0: dynamic (the virtual IP) */
 		bool virtual_ip, dns, mobike, reconnect;
+		bool offload;		/* tun TSO/USO + GRO, UDP GSO/GRO on the ESP socket */
+		bool threads;		/* encrypt on a worker thread (UDP) */
 		bool roam;		/* watch the network, move on a change (MOBIKE) */
 		bool network_memory;	/* state_dir/networks: the transport per network */
 		uint32_t dpd_ms;		/* 0 = off */

@@ -1,16 +1,22 @@
 /*
  * The data path, batched (syscalls, not crypto, decide the speed):
  *
- *   tun --read x32--> esp_encap in place --> the session's path (sendmmsg
- *                                            to gateway:4500, or frames)
- *   any path --ESP--> SA by SPI -> esp_decap -> traffic selectors -> tun
+ *   tun --read--> [split a TSO/USO super-segment] --> esp_encap each in
+ *   place --> the session's path (UDP GSO sendmmsg to gateway:4500, or
+ *   frames on the stream)
+ *   any path --ESP--> SA by SPI -> esp_decap -> traffic selectors ->
+ *   [coalesce one TCP flow's segments] -> tun
  *   (the path classifies what arrives: agent/path.c)
  *
- * Buffers are allocated once; the inner packet is read straight into
- * buf + ESP_HEADROOM and encrypted where it lies. Inbound, esp_decap()
- * checks integrity, then the anti-replay window, then the inner length;
- * the inner addresses are then checked against the Child SA's traffic
- * selectors before anything is written to tun.
+ * Buffers are allocated once. Without offloads the inner packet is read
+ * straight into its slot at ESP_HEADROOM and encrypted where it lies; with
+ * them one read brings a virtio_net_hdr and up to 64 KB, which
+ * tun_vnet_split() copies into as many slots as it has segments, each a
+ * complete packet with its checksums. Inbound, esp_decap() checks
+ * integrity, then the anti-replay window, then the inner length; the inner
+ * addresses are then checked against the Child SA's traffic selectors
+ * before anything goes to the tun, where tun_gro_add() merges consecutive
+ * segments of one TCP flow into one write until dp_esp_flush().
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,19 +26,45 @@
 #include "ike/ikev2.h"
 #include "util/log.h"
 
-int dp_init(struct datapath *dp)
+#define ALIGN64(x) (((x) + 63) & ~(size_t)63)
+
+int dp_init(struct datapath *dp, unsigned mtu_max, bool offload)
 {
-	size_t per = DP_PKT_CAP;
+	size_t stride = ALIGN64(ESP_HEADROOM + (size_t)mtu_max + ESP_TAILROOM_MAX);
+	size_t rx_n = offload ? DP_RX_GRO : DP_RX_PLAIN;
+	size_t rx_cap = offload ? ALIGN64(UDP_GRO_BUF) : DP_PKT_CAP;
+	size_t tun_rx = offload ? ALIGN64(DP_TUN_READ_MAX) : 0;
+	size_t gro = offload ? ALIGN64(TUN_GRO_BUF) : 0;
+	uint8_t *m;
 
 	memset(dp, 0, sizeof(*dp));
-	dp->mem = aligned_alloc(64, 2 * UDP_BATCH_MAX * per + DP_IKE_MAX);
+	if (mtu_max == 0 || stride > DP_PKT_CAP) {
+		errno = EINVAL;
+		return -1;
+	}
+	dp->mem_len = DP_TX_SLOTS * stride + rx_n * rx_cap + tun_rx + gro + DP_IKE_MAX;
+	/* Only the pages a packet touches count: a quiet tunnel costs little. */
+	dp->mem = aligned_alloc(64, ALIGN64(dp->mem_len));
 	if (!dp->mem)
 		return -1;
-	for (size_t i = 0; i < UDP_BATCH_MAX; i++) {
-		dp->tx[i] = dp->mem + i * per;
-		dp->rx[i] = dp->mem + (UDP_BATCH_MAX + i) * per;
+	m = dp->mem;
+	dp->offload = offload;
+	dp->stride = stride;
+	for (size_t i = 0; i < DP_TX_SLOTS; i++, m += stride)
+		dp->tx[i] = m;
+	for (size_t i = 0; i < rx_n; i++, m += rx_cap)
+		dp->rx[i] = m;
+	dp->rx_n = (unsigned)rx_n;
+	dp->rx_cap = rx_cap;
+	if (offload) {
+		dp->tun_rx = m;
+		m += tun_rx;
+		tun_gro_init(&dp->gro, m, gro);
+		m += gro;
+	} else {
+		tun_gro_init(&dp->gro, NULL, 0);	/* each packet written as it comes */
 	}
-	dp->ike_tx = dp->mem + 2 * UDP_BATCH_MAX * per;
+	dp->ike_tx = m;
 	return 0;
 }
 
@@ -73,6 +105,8 @@ static void child_free(struct session *s, struct session_child *c)
 {
 	if (!c->used)
 		return;
+	c->used = false;
+	(void)dp_tx_sync(s);	/* the outbound direction lets go of it first */
 	s->st.packets_in += c->in.packets;
 	s->st.bytes_in += c->in.bytes;
 	s->st.packets_out += c->out.packets;
@@ -116,10 +150,11 @@ int dp_child_install(struct session *s, const struct ike_child_info *ci)
 			ci->key_len);
 		return -1;
 	}
-	c->used = true;
 	c->serial = ci->redundant ? 0 : ++s->child_serial;
 	c->ts_local = ci->ts_local;
 	c->ts_remote = ci->ts_remote;
+	c->used = true;
+	(void)dp_tx_sync(s);	/* a new newest one: the outbound direction moves to it */
 	log_info("esp: Child SA %s: in %08x, out %08x, %s", ci->redundant ? "redundant (receive only)" :
 		 ci->rekey ? "rekeyed" : "installed", ci->spi_in, ci->spi_out,
 		 alg == AEAD_AES_GCM_16 ? "aes-gcm-16" : "chacha20-poly1305");
@@ -198,39 +233,30 @@ static bool ts_allows(const struct session_child *c, const uint8_t *pkt, size_t 
 }
 
 /* ---- outbound ------------------------------------------------------------ */
+/*
+ * dp_tx_run() is the outbound direction for whichever thread owns it (the
+ * loop's, or the worker's: dp_worker.c); it touches only its struct dp_tx,
+ * the data path's tx buffers and the Child SA's outbound state, and says
+ * what the IKE side must hear of (drops, a tun failure, a rekey) in
+ * tx->out instead of calling it.
+ */
 
-/* Read one packet into dp->tx[n] + ESP_HEADROOM and encrypt it; 1 queued, 0 dropped, -1 stop. */
-static int tun_take(struct session *s, struct session_child *c, unsigned n)
+/* Encrypt the inner packet in slot n (tx_len[n] bytes at ESP_HEADROOM); 1 queued, 0 dropped. */
+static int seal(struct dp_tx *tx, unsigned n)
 {
 	static struct log_ratelimit rl_enc;
-	struct datapath *dp = &s->dp;
-	uint8_t *buf = dp->tx[n];
+	struct datapath *dp = tx->dp;
+	struct session_child *c = tx->c;
 	size_t out_len;
-	ssize_t len;
 	int rc;
 
-	len = tun_read(&s->tun, buf + ESP_HEADROOM, DP_PKT_CAP - ESP_HEADROOM - ESP_TAILROOM_MAX);
-	if (len < 0 && errno == EMSGSIZE) {
-		s->st.drops++;
+	if (!ts_allows(c, dp->tx[n] + ESP_HEADROOM, dp->tx_len[n], false)) {
+		tx->out.drops++;	/* e.g. IPv6 link-local chatter of the tun itself */
 		return 0;
 	}
-	if (len < 0 && errno != EAGAIN) {
-		session_tun_failed(s, errno);
-		return -1;
-	}
-	if (len <= 0)
-		return -1;
-	if (!c || !s->path || !path_esp_ready(s->path)) {
-		s->st.drops++;	/* no Child SA (yet, or while reconnecting): fail closed */
-		return 0;
-	}
-	if (!ts_allows(c, buf + ESP_HEADROOM, (size_t)len, false)) {
-		s->st.drops++;	/* e.g. IPv6 link-local chatter of the tun itself */
-		return 0;
-	}
-	rc = esp_encap(&c->out, buf, DP_PKT_CAP, (size_t)len, &out_len);
+	rc = esp_encap(&c->out, dp->tx[n], dp->stride, dp->tx_len[n], &out_len);
 	if (rc < 0) {
-		s->st.drops++;
+		tx->out.drops++;
 		if (log_ratelimit_ok(&rl_enc, 10))
 			log_warn("esp: outbound packet dropped (%s)", rc == ESP_ENCAP_SEQ_EXHAUSTED ?
 				 "sequence numbers exhausted, rekey overdue" : "not IP or too large");
@@ -239,38 +265,145 @@ static int tun_take(struct session *s, struct session_child *c, unsigned n)
 	/* RFC 4303 §3.3.3: the counter must not cycle, so rekey well before it would. */
 	if (!c->rekey_asked && esp_sa_needs_rekey(&c->out)) {
 		c->rekey_asked = true;
-		session_rekey_child(s);
+		tx->out.rekey = true;
 	}
-	dp->iov[n].iov_base = buf;
+	dp->iov[n].iov_base = dp->tx[n];
 	dp->iov[n].iov_len = out_len;
 	return 1;
 }
 
-void dp_tun_event(void *ctx, uint32_t events)
+/*
+ * One tun read into slots n.. (one packet, or the segments of a super-segment);
+ * returns how many slots it filled with inner packets (0: nothing to send),
+ * or -1 when the tun has nothing more (or failed: tx->out.tun_err).
+ */
+static int tun_take(struct dp_tx *tx, unsigned n)
+{
+	static struct log_ratelimit rl_split;
+	struct datapath *dp = tx->dp;
+	size_t inner_cap = dp->stride - ESP_HEADROOM - ESP_TAILROOM_MAX;
+	uint8_t *out[DP_TX_SLOTS];
+	ssize_t len;
+	int segs;
+
+	if (!tx->tun->vnet)
+		len = tun_read(tx->tun, dp->tx[n] + ESP_HEADROOM, inner_cap);
+	else
+		len = tun_read_vnet(tx->tun, (struct virtio_net_hdr *)dp->tun_rx,
+				    dp->tun_rx + TUN_VNET_HDR_LEN, DP_TUN_READ_MAX - TUN_VNET_HDR_LEN);
+	if (len < 0 && errno == EMSGSIZE) {
+		tx->out.drops++;
+		return 0;
+	}
+	if (len < 0 && errno != EAGAIN) {
+		tx->out.tun_err = errno;
+		return -1;
+	}
+	if (len <= 0)
+		return -1;
+	if (!tx->tun->vnet) {
+		dp->tx_len[n] = (size_t)len;
+		return 1;
+	}
+	for (unsigned i = n; i < DP_TX_SLOTS; i++)
+		out[i - n] = dp->tx[i] + ESP_HEADROOM;
+	segs = tun_vnet_split((const struct virtio_net_hdr *)dp->tun_rx, dp->tun_rx + TUN_VNET_HDR_LEN,
+			      (size_t)len, out, inner_cap, dp->tx_len + n, DP_TX_SLOTS - n);
+	if (segs < 0) {
+		tx->out.drops++;
+		if (log_ratelimit_ok(&rl_split, 10))
+			log_warn("tun: packet of %zd bytes from the kernel dropped: %s", len,
+				 errno == EMSGSIZE ? "more segments than the batch holds" :
+				 "malformed offload header");
+		return 0;
+	}
+	tx->out.supersegs += segs > 1;
+	return segs;
+}
+
+static void send_batch(struct dp_tx *tx, unsigned n)
+{
+	int sent;
+
+	if (n == 0)
+		return;
+	sent = tx->send(tx->send_ctx, tx->dp->iov, n);
+	tx->out.drops += n - (unsigned)(sent > 0 ? sent : 0);
+}
+
+/* Room a whole super-segment needs: a batch is sent before a read that might not fit. */
+#define DP_SEGS_MAX	64
+
+void dp_tx_run(struct dp_tx *tx)
+{
+	struct datapath *dp = tx->dp;
+	unsigned n = 0, reads = 0;
+
+	/* A bounded amount per wakeup: the other direction and IKE get their turn. */
+	while (reads++ < DP_RX_PLAIN) {
+		int got, sealed = 0;
+
+		if (n + DP_SEGS_MAX > DP_TX_SLOTS) {
+			send_batch(tx, n);
+			n = 0;
+		}
+		got = tun_take(tx, n);
+		if (got < 0)
+			break;
+		if (!tx->c) {
+			tx->out.drops += (unsigned)got;	/* no Child SA (yet, or reconnecting): fail closed */
+			continue;
+		}
+		for (int i = 0; i < got; i++) {
+			/* Compact: a dropped segment leaves no hole in the batch. */
+			if (sealed != i) {
+				memcpy(dp->tx[n + sealed] + ESP_HEADROOM, dp->tx[n + i] + ESP_HEADROOM,
+				       dp->tx_len[n + i]);
+				dp->tx_len[n + sealed] = dp->tx_len[n + i];
+			}
+			sealed += seal(tx, n + (unsigned)sealed);
+		}
+		n += (unsigned)sealed;
+	}
+	send_batch(tx, n);
+}
+
+/* The loop thread's sender: UDP, or frames on the path's stream. */
+static int send_path(void *ctx, const struct iovec *pkts, unsigned n)
 {
 	static struct log_ratelimit rl;
 	struct session *s = ctx;
-	struct session_child *c = dp_child_current(s);
-	unsigned n = 0, taken = 0;
-	int sent;
+	int sent = path_send_esp(s->path, pkts, n);
 
-	/* At most one batch per wakeup: the socket side gets its turn too. */
-	while (taken++ < UDP_BATCH_MAX) {
-		int rc = tun_take(s, c, n);
+	if (sent < 0 && errno != EAGAIN && log_ratelimit_ok(&rl, 10))
+		log_warn("udp: send to gateway: %s", strerror(errno));
+	return sent;
+}
 
-		if (rc < 0)
-			break;
-		n += (unsigned)rc;
-	}
-	if (n == 0)
-		return;
-	sent = path_send_esp(s->path, s->dp.iov, n);	/* UDP, or frames on the path's stream */
-	if (sent < 0) {
-		if (errno != EAGAIN && log_ratelimit_ok(&rl, 10))
-			log_warn("udp: send to gateway: %s", strerror(errno));
-		sent = 0;
-	}
-	s->st.drops += n - (unsigned)sent;
+void dp_tx_account(struct session *s, struct dp_tx_out *o)
+{
+	s->st.drops += o->drops;
+	s->st.supersegs += o->supersegs;
+	if (o->rekey)
+		session_rekey_child(s);
+	if (o->tun_err)
+		session_tun_failed(s, o->tun_err);
+	memset(o, 0, sizeof(*o));
+}
+
+/* The tun is readable and the loop thread owns the outbound direction. */
+void dp_tun_event(void *ctx, uint32_t events)
+{
+	struct session *s = ctx;
+	struct dp_tx tx = {
+		.dp = &s->dp, .tun = &s->tun, .send = send_path, .send_ctx = s,
+	};
+	(void)events;
+
+	if (s->path && path_esp_ready(s->path))
+		tx.c = dp_child_current(s);
+	dp_tx_run(&tx);
+	dp_tx_account(s, &tx.out);
 }
 
 /* ---- inbound ------------------------------------------------------------- */
@@ -304,9 +437,20 @@ void dp_esp_input(struct session *s, uint8_t *p, size_t len)
 			log_warn("esp: inbound packet outside the traffic selectors dropped");
 		return;
 	}
-	if (s->tun.fd < 0 || tun_write(&s->tun, p + ESP_HEADROOM, inner) < 0) {
+	if (s->tun.fd < 0 || tun_gro_add(&s->dp.gro, &s->tun, p + ESP_HEADROOM, inner) < 0) {
 		s->st.drops++;
 		if (s->tun.fd >= 0 && log_ratelimit_ok(&rl_tun, 10))
+			log_warn("tun: write to %s: %s", s->tun.name, strerror(errno));
+	}
+}
+
+void dp_esp_flush(struct session *s)
+{
+	static struct log_ratelimit rl;
+
+	if (s->tun.fd >= 0 && tun_gro_flush(&s->dp.gro, &s->tun) < 0) {
+		s->st.drops++;
+		if (log_ratelimit_ok(&rl, 10))
 			log_warn("tun: write to %s: %s", s->tun.name, strerror(errno));
 	}
 }

@@ -33,6 +33,8 @@ struct loop {
 	int64_t boot_offset_ms;		/* CLOCK_BOOTTIME - CLOCK_MONOTONIC at the last look */
 	void (*resume_cb)(void *ctx, uint64_t slept_ms);
 	void *resume_ctx;
+	loop_timer_cb round_cb;		/* after each round, see loop_on_round() */
+	void *round_ctx;
 };
 
 static int64_t clock_ms(clockid_t c)
@@ -302,8 +304,16 @@ int loop_run(struct loop *l)
 			if (s->fd >= 0 && s->cb && s->gen == (uint32_t)(key >> 32))
 				s->cb(s->ctx, evs[i].events);
 		}
+		if (l->round_cb && !l->stop)
+			l->round_cb(l->round_ctx);
 	}
 	return 0;
+}
+
+void loop_on_round(struct loop *l, loop_timer_cb cb, void *ctx)
+{
+	l->round_cb = cb;
+	l->round_ctx = ctx;
 }
 
 void loop_stop(struct loop *l)

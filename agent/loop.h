@@ -49,6 +49,8 @@ int loop_watch_resume(struct loop *l, void (*cb)(void *ctx, uint64_t slept_ms), 
 /* The arithmetic of it: ms slept since *offset_ms was taken (0: below the minimum); updates it. */
 uint64_t loop_slept_ms(int64_t *offset_ms, int64_t boot_ms, int64_t mono_ms);
 
+/* cb(ctx) after each round of timers and events (one callback; NULL: none). */
+void loop_on_round(struct loop *l, loop_timer_cb cb, void *ctx);
 /* Run until loop_stop(); returns 0, or -1 if epoll failed. */
 int loop_run(struct loop *l) MUST_CHECK;
 void loop_stop(struct loop *l);

@@ -20,10 +20,8 @@
  */
 void netsetup_down(struct session *s, bool keep_journal)
 {
-	if (s->tun_in_loop) {
-		loop_del_fd(s->loop, s->tun.fd);
-		s->tun_in_loop = false;
-	}
+	s->tun_active = false;
+	(void)dp_tx_sync(s);	/* nobody reads the tun from here on */
 	if (s->journal_open) {
 		if (keep_journal) {
 			if (tun_journal_reset(&s->journal) < 0)
@@ -124,14 +122,14 @@ static int net_up(struct session *s, const struct session_net *want)
 	}
 	s->net = *want;
 	s->net.up = false;
-	if (tun_j_dev_open(j, &s->tun, mtu, TUN_DEFAULT_TXQLEN) < 0)
+	if (tun_j_dev_open(j, &s->tun, mtu, TUN_DEFAULT_TXQLEN, s->cfg->tunnel.offload) < 0)
 		goto fail;
 	net_set_ipv6(s, net_has_ipv6(&s->net));
 	if (s->roam.nw)
 		netwatch_ignore_ifindex(s->roam.nw, s->tun.ifindex);	/* the tunnel is no network */
-	if (loop_add_fd(s->loop, s->tun.fd, EPOLLIN, dp_tun_event, s) < 0)
+	s->tun_active = true;
+	if (dp_tx_sync(s) < 0)	/* the loop thread or the worker reads it */
 		goto fail;
-	s->tun_in_loop = true;
 	if (s->netsetup->configure(s) < 0)
 		goto fail;
 	s->net.up = true;

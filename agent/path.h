@@ -30,6 +30,7 @@
 #include "agent/config.h"
 #include "agent/loop.h"
 #include "transport/stream.h"
+#include "transport/udp.h"
 #include "util/buf.h"
 
 #define PATH_CONNECT_MS		10000	/* a stream's connect, CONNECT and TLS handshake */
@@ -45,6 +46,8 @@ struct path_owner {
 	void (*ike_input)(void *ctx, struct path *p, const uint8_t *msg, size_t len);
 	/* One ESP packet (SPI first); the buffer may be decrypted in place. */
 	void (*esp_input)(void *ctx, struct path *p, uint8_t *pkt, size_t len);
+	/* The end of a batch of esp_input calls. */
+	void (*esp_flush)(void *ctx, struct path *p);
 	/* A stream is up: the first time (again = false) or after a break. */
 	void (*up)(void *ctx, struct path *p, bool again);
 	/* Failed for good: p->err says why. From the loop. */
@@ -65,8 +68,10 @@ struct path_env {
 	/* receive batch (the session's data path buffers) */
 	uint8_t *const *rx;
 	size_t *rx_len;
+	size_t *rx_seg;			/* UDP GRO: datagram size in rx[i] */
 	unsigned rx_n;
-	size_t rx_cap;
+	size_t rx_cap;			/* >= UDP_GRO_BUF with offload */
+	bool offload;			/* UDP GSO and GRO on the ESP socket */
 	uint8_t *tx;			/* PATH_IKE_MAX bytes: an IKE message with its marker */
 };
 
@@ -80,6 +85,7 @@ enum path_state {
 struct path_sock {
 	struct path *p;
 	int fd;			/* -1: closed */
+	struct udp_offload off;	/* GSO/GRO while the kernel takes them */
 	bool nat_t;		/* NAT-T port: non-ESP marker, ESP, keepalives */
 	struct sockaddr_storage local, peer;
 };

@@ -234,6 +234,7 @@ static void rx(struct path *p)
 		memcpy(p->rx, body, len);
 		path_natt_input(p, p->rx, len);
 	}
+	p->env->own->esp_flush(p->env->ctx, p);
 }
 
 static void progress(struct path *p)

@@ -65,8 +65,12 @@ static int sock_open(struct path *p, struct path_sock *sk, uint16_t port, bool n
 		log_err("udp: %s", p->err);
 		return -1;
 	}
-	if (nat_t)
+	sk->off = (struct udp_offload){ 0 };
+	if (nat_t) {
 		sock_rcvbuf(sk->fd);
+		if (e->offload)
+			udp_offload_init(sk->fd, &sk->off);	/* ESP comes here */
+	}
 	if (getsockname(sk->fd, (struct sockaddr *)&sk->local, &len) < 0 ||
 	    loop_add_fd(e->loop, sk->fd, EPOLLIN, on_sock, sk) < 0) {
 		snprintf(p->err, sizeof(p->err), "cannot watch the UDP socket: %s", strerror(errno));
@@ -197,7 +201,8 @@ int path_udp_send_ike(struct path *p, const uint8_t *msg, size_t len)
 
 int path_udp_send_esp(struct path *p, const struct iovec *pkts, unsigned n)
 {
-	int r = udp_send_batch(p->sk_nat.fd, pkts, n);
+	/* Runs of one size (a split super-segment) go as one UDP_SEGMENT send. */
+	int r = udp_send_batch_gso(p->sk_nat.fd, &p->sk_nat.off, pkts, n);
 
 	if (r > 0)
 		p->last_tx_ms = loop_now_ms();
@@ -248,7 +253,7 @@ static void on_sock(void *ctx, uint32_t events)
 		return;
 	if (events & EPOLLERR)
 		drain_errors(sk);
-	n = udp_recv_batch(sk->fd, e->rx, e->rx_cap, e->rx_len, e->rx_n);
+	n = udp_recv_batch_gro(sk->fd, e->rx, e->rx_cap, e->rx_len, e->rx_seg, e->rx_n);
 	if (n < 0) {
 		if (log_ratelimit_ok(&rl, 10))
 			log_debug("udp: receive: %s", strerror(errno));
@@ -256,11 +261,24 @@ static void on_sock(void *ctx, uint32_t events)
 	}
 	/* The owner may close this socket while we go (moved to the NAT-T port, a move). */
 	for (int i = 0; i < n && sk->fd >= 0; i++) {
-		if (e->rx_len[i] == 0)		/* truncated: larger than any buffer */
+		const uint8_t *d;
+		size_t off = 0, len;
+
+		if (e->rx_len[i] == 0) {	/* truncated: larger than any buffer */
 			e->own->dropped(e->ctx, p);
-		else if (!sk->nat_t)
-			e->own->ike_input(e->ctx, p, e->rx[i], e->rx_len[i]);
-		else
-			path_natt_input(p, e->rx[i], e->rx_len[i]);
+			continue;
+		}
+		/* With GRO one message holds several datagrams of rx_seg[i] bytes. */
+		while (sk->fd >= 0 &&
+		       (len = udp_gro_next(e->rx[i], e->rx_len[i], e->rx_seg[i], &off, &d)) > 0) {
+			uint8_t *dg = e->rx[i] + (d - e->rx[i]);	/* ours to decrypt in place */
+
+			if (!sk->nat_t)
+				e->own->ike_input(e->ctx, p, dg, len);
+			else
+				path_natt_input(p, dg, len);
+		}
 	}
+	if (sk->nat_t && n > 0)
+		e->own->esp_flush(e->ctx, p);
 }

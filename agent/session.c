@@ -443,12 +443,19 @@ void session_transport_failed(struct session *s, const char *why)
 	session_defer(s);
 }
 
+/* After each round of the loop: the path may have changed (a race won, a move). */
+static void on_round(void *ctx)
+{
+	struct session *s = ctx;
+
+	if (dp_tx_sync(s) < 0)
+		session_tun_failed(s, errno);
+}
+
 void session_tun_failed(struct session *s, int err)
 {
-	if (s->tun_in_loop) {
-		loop_del_fd(s->loop, s->tun.fd);	/* an error would wake us forever */
-		s->tun_in_loop = false;
-	}
+	s->tun_active = false;
+	(void)dp_tx_sync(s);	/* an error would wake us forever */
 	snprintf(s->last_error, sizeof(s->last_error), "tun %s failed: %s", s->tun.name,
 		 strerror(err));
 	log_err("tun: %s failed: %s", s->tun.name, strerror(err));
@@ -570,18 +577,21 @@ static int session_open(struct session *s, const struct config *cfg, const char 
 	s->cfg = cfg;
 	s->ctl_path = ctl_path;
 	s->tun.fd = -1;
+	s->tx_udp_fd = -1;
 	s->start_ms = loop_now_ms();
 	s->loop = loop_new();
 	s->race = race_new(s);
 	s->tls_cache = stream_tls_cache_new();
-	if (!s->loop || !s->race || !s->tls_cache || dp_init(&s->dp) < 0) {
+	if (!s->loop || !s->race || !s->tls_cache ||
+	    dp_init(&s->dp, cfg->tunnel.mtu ? cfg->tunnel.mtu : SESSION_MTU_UDP, cfg->tunnel.offload) < 0) {
 		fprintf(stderr, "ikeagent: out of memory\n");
 		return -1;
 	}
 	s->penv = (struct path_env){
 		.loop = s->loop, .cfg = cfg, .tls_cache = s->tls_cache,
 		.own = &session_path_owner, .ctx = s,
-		.rx = s->dp.rx, .rx_len = s->dp.rx_len, .rx_n = UDP_BATCH_MAX, .rx_cap = DP_PKT_CAP,
+		.rx = s->dp.rx, .rx_len = s->dp.rx_len, .rx_seg = s->dp.rx_seg, .rx_n = s->dp.rx_n,
+		.rx_cap = s->dp.rx_cap, .offload = cfg->tunnel.offload,
 		.tx = s->dp.ike_tx,
 	};
 	loop_timer_init(&s->t_ike, "ike", on_ike_timer, s);
@@ -603,6 +613,7 @@ static int session_open(struct session *s, const struct config *cfg, const char 
 		fprintf(stderr, "ikeagent: cannot watch signals: %s\n", strerror(errno));
 		return -1;
 	}
+	loop_on_round(s->loop, on_round, s);
 	if (loop_watch_resume(s->loop, on_resume, s) < 0)
 		log_warn("agent: cannot watch for resumes from suspend (%s): after one, the gateway "
 			 "is checked after `dpd`", strerror(errno));
@@ -662,6 +673,7 @@ static void session_close(struct session *s)
 	session_disconnect(s);
 	roam_free(s);
 	netsetup_down(s, false);	/* DNS through the helper: it goes last */
+	dp_worker_stop(s);
 	tun_priv_stop();
 	ctl_server_close(s->ctl);
 	loop_free(s->loop);

@@ -110,6 +110,8 @@ struct session_net {
 
 struct session_stats {
 	uint64_t bytes_in, bytes_out, packets_in, packets_out, drops;
+	uint64_t supersegs;		/* offload: tun reads split into several packets */
+	/* offload: segments merged into a tun write before them: gro.merged */
 	uint64_t rekeys;
 	uint64_t reconnects;		/* IKE SA set up again + transport reconnects */
 	uint64_t transport_reconnects;	/* TCP/TLS connection re-made, IKE SA kept */
@@ -141,15 +143,51 @@ struct session_roam {
 	uint32_t probe_ms;		/* its interval now: 10 s, doubling up to 10 min */
 };
 
-/* Preallocated once: no allocation in the data path. */
+/*
+ * Preallocated once: no allocation in the data path. With offloads (the
+ * tun's TSO/USO and GRO, the ESP socket's UDP GSO/GRO) one tun read is up
+ * to 64 KB of inner TCP, split into as many ESP packets; one datagram read
+ * is up to 64 KB of ESP packets of one size.
+ */
+#define DP_TX_SLOTS		128	/* ESP packets per send: two super-segments */
+#define DP_RX_PLAIN		32	/* datagrams per receive without GRO */
+#define DP_RX_GRO		8	/* messages per receive with GRO (64 KB each) */
+#define DP_TUN_READ_MAX		(16 + 65536)	/* a virtio_net_hdr and a super-segment */
 struct datapath {
 	uint8_t *mem;
-	uint8_t *tx[UDP_BATCH_MAX];
-	uint8_t *rx[UDP_BATCH_MAX];
-	size_t rx_len[UDP_BATCH_MAX];
-	size_t tx_inner[UDP_BATCH_MAX];
-	struct iovec iov[UDP_BATCH_MAX];
+	size_t mem_len;
+	bool offload;		/* [tunnel] offload: the tun's and the socket's */
+	size_t stride;		/* one ESP packet slot: headroom, the MTU, tailroom */
+	uint8_t *tx[DP_TX_SLOTS];
+	size_t tx_len[DP_TX_SLOTS];	/* inner length of each slot */
+	struct iovec iov[DP_TX_SLOTS];
+	uint8_t *rx[DP_RX_PLAIN];
+	size_t rx_len[DP_RX_PLAIN];
+	size_t rx_seg[DP_RX_PLAIN];	/* with GRO: the size of each datagram in rx[i] */
+	unsigned rx_n;
+	size_t rx_cap;
+	uint8_t *tun_rx;	/* offload: DP_TUN_READ_MAX bytes */
+	struct tun_gro gro;	/* offload: inbound TCP coalesced for the tun */
 	uint8_t *ike_tx;	/* DP_IKE_MAX bytes */
+};
+
+/* What the outbound direction tells its owner after a run. */
+struct dp_tx_out {
+	uint64_t drops;
+	uint64_t supersegs;	/* tun reads that were super-segments (TSO/USO) */
+	int tun_err;		/* the tun failed: errno */
+	bool rekey;		/* the Child SA's sequence numbers near their end */
+};
+
+/* The outbound direction, run by one thread at a time (datapath.c, dp_worker.c). */
+struct dp_tx {
+	struct datapath *dp;		/* its tx buffers */
+	const struct tun_dev *tun;
+	struct session_child *c;	/* NULL: drop (fail closed) */
+	/* sends ESP packets; returns how many went, or -1 */
+	int (*send)(void *ctx, const struct iovec *pkts, unsigned n);
+	void *send_ctx;
+	struct dp_tx_out out;
 };
 
 /* The user's EAP login (agent/login.c). */
@@ -209,7 +247,10 @@ struct session {
 	bool journal_open;
 	struct tun_dev tun;
 	struct session_net net;
-	bool tun_in_loop;
+	bool tun_active;		/* the tun is up: its packets go to the gateway */
+	bool tun_in_loop;		/* the loop thread reads it (dp_tx_sync) */
+	struct dp_worker *worker;	/* the outbound worker thread, once started */
+	int tx_udp_fd;			/* the socket the worker sends on a dup of; -1 */
 
 	struct tun_dns_cfg dns;		/* how DNS is handed over (and undone) */
 	struct session_stats st;
@@ -350,11 +391,28 @@ const struct netmem_entry *roam_lookup(const struct netmem *m, const char *id);
 void roam_won(struct session *s, const struct path *p, bool udp_tried);
 
 /* datapath.c */
-int dp_init(struct datapath *dp) MUST_CHECK;
+/* mtu_max: the largest tun MTU the session may set; offload: use the offloads. */
+int dp_init(struct datapath *dp, unsigned mtu_max, bool offload) MUST_CHECK;
 void dp_free(struct datapath *dp);
 void dp_tun_event(void *ctx, uint32_t events);
+/*
+ * dp_worker.c: hand the outbound direction to its owner now: the worker
+ * thread (UDP path, a Child SA, [tunnel] threads) or the loop thread.
+ * Called when a Child SA comes or goes, the tun comes or goes, and after
+ * every round of the loop. -1: nobody reads the tun although it is up.
+ */
+int dp_tx_sync(struct session *s);
+/* Add what the worker counted since the last handover to st. */
+void dp_worker_peek(const struct session *s, struct session_stats *st);
+void dp_worker_stop(struct session *s);
+/* Read the tun and send what it held, for whichever thread owns the outbound direction. */
+void dp_tx_run(struct dp_tx *tx);
+/* On the loop thread: take what a run reported into the session (and clear it). */
+void dp_tx_account(struct session *s, struct dp_tx_out *o);
 /* One ESP packet from the gateway (any path: ESP is authenticated by its SA). */
 void dp_esp_input(struct session *s, uint8_t *p, size_t len);
+/* The end of a receive batch: inner packets held for coalescing go to the tun. */
+void dp_esp_flush(struct session *s);
 int dp_child_install(struct session *s, const struct ike_child_info *ci) MUST_CHECK;
 void dp_child_remove(struct session *s, uint32_t spi_in);
 void dp_children_free(struct session *s);

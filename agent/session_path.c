@@ -198,6 +198,12 @@ static void own_esp_input(void *ctx, struct path *p, uint8_t *pkt, size_t len)
 	dp_esp_input(ctx, pkt, len);
 }
 
+static void own_esp_flush(void *ctx, struct path *p)
+{
+	(void)p;
+	dp_esp_flush(ctx);
+}
+
 static void own_dropped(void *ctx, struct path *p)
 {
 	struct session *s = ctx;
@@ -248,6 +254,7 @@ static void own_failed(void *ctx, struct path *p)
 const struct path_owner session_path_owner = {
 	.ike_input = own_ike_input,
 	.esp_input = own_esp_input,
+	.esp_flush = own_esp_flush,
 	.up = own_up,
 	.failed = own_failed,
 	.dropped = own_dropped,

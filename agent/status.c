@@ -91,13 +91,14 @@ void status_collect(const struct session *s, struct status_info *si)
 		si->child_spi_out = cur->out.spi;
 	}
 	si->st = s->st;
+	dp_worker_peek(s, &si->st);
 	for (size_t i = 0; i < SESSION_CHILDREN; i++) {
 		if (!s->child[i].used)
 			continue;
 		si->st.packets_in += s->child[i].in.packets;
 		si->st.bytes_in += s->child[i].in.bytes;
-		si->st.packets_out += s->child[i].out.packets;
-		si->st.bytes_out += s->child[i].out.bytes;
+		si->st.packets_out += esp_sa_packets(&s->child[i].out);	/* the worker's */
+		si->st.bytes_out += esp_sa_bytes(&s->child[i].out);
 	}
 	if (s->state == SESS_ESTABLISHED && s->up_since_ms)
 		si->uptime_s = (loop_now_ms() - s->up_since_ms) / 1000;

@@ -81,7 +81,9 @@ struct esp_sa {
 	uint16_t pad_align;		/* ciphertext aligned to this: 4, or a power of two up to 256 */
 	uint32_t seq;			/* out: last sequence number sent (0 = none yet) */
 	struct esp_replay replay;	/* in only */
-	uint64_t packets, bytes;	/* packets and inner bytes protected or accepted */
+	uint64_t packets, bytes;	/* packets and inner bytes protected or accepted;
+					 * outbound stored atomically: esp_sa_packets() reads them
+					 * from another thread */
 	uint64_t soft_packets, soft_bytes;	/* rekey thresholds, 0 = none */
 };
 
@@ -94,6 +96,15 @@ int esp_sa_init(struct esp_sa *sa, enum esp_dir dir, enum aead_alg alg, const ui
 		size_t keymat_len, uint32_t spi) MUST_CHECK;
 /* Releases the EVP context and wipes the keys and the whole struct. */
 void esp_sa_free(struct esp_sa *sa);
+/* The counters of an SA another thread may be sealing with, read whole. */
+static inline uint64_t esp_sa_packets(const struct esp_sa *sa)
+{
+	return __atomic_load_n(&sa->packets, __ATOMIC_RELAXED);
+}
+static inline uint64_t esp_sa_bytes(const struct esp_sa *sa)
+{
+	return __atomic_load_n(&sa->bytes, __ATOMIC_RELAXED);
+}
 /* Rekey thresholds in packets and inner bytes (0 = none), besides ESP_SEQ_SOFT_LIMIT. */
 void esp_sa_set_soft_limits(struct esp_sa *sa, uint64_t packets, uint64_t bytes);
 /* Pad the ciphertext to a multiple of align (4..256, a power of two) to hide lengths. */

@@ -178,8 +178,9 @@ static int encap(struct esp_sa *sa, uint8_t *buf, size_t cap, size_t inner_len,
 	if (aead_seal(&sa->aead, iv, buf, ESP_HDR_LEN, buf + ESP_HEADROOM, ct_len,
 		      buf + ESP_HEADROOM, icv) < 0)
 		return ESP_ENCAP_ERR;
-	sa->packets++;
-	sa->bytes += inner_len;
+	/* Stored whole (relaxed): another thread may read them for a status report. */
+	__atomic_store_n(&sa->packets, sa->packets + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&sa->bytes, sa->bytes + inner_len, __ATOMIC_RELAXED);
 	*out_len = wr_len(&w);
 	return 0;
 }

@@ -499,7 +499,8 @@ int tun_journal_recover(const char *dir, const char *name, const struct tun_dns_
 
 /* ---- public: journaled changes ------------------------------------------ */
 
-int tun_j_dev_open(struct tun_journal *j, struct tun_dev *dev, unsigned mtu, unsigned txqlen)
+int tun_j_dev_open(struct tun_journal *j, struct tun_dev *dev, unsigned mtu, unsigned txqlen,
+		   bool offload)
 {
 	struct tun_jent e = { .kind = J_DEV };
 	/* Only a device we create is ours to remove. */
@@ -508,7 +509,8 @@ int tun_j_dev_open(struct tun_journal *j, struct tun_dev *dev, unsigned mtu, uns
 	snprintf(e.ifname, sizeof(e.ifname), "%s", j->name);
 	if (ours && j_begin(j, &e) < 0)
 		return -1;
-	if (tun_dev_open(dev, j->name, mtu, txqlen) < 0) {
+	if ((offload ? tun_dev_open_vnet(dev, j->name, mtu, txqlen) :
+		       tun_dev_open(dev, j->name, mtu, txqlen)) < 0) {
 		if (ours)
 			j_end(j, e.seq);
 		return -1;

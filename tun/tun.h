@@ -386,7 +386,9 @@ int tun_journal_recover(const char *dir, const char *name,
  * Journaled changes: the record is fsync'd before the change is made and
  * cancelled if the change fails. `dev` must stay valid while journaled.
  */
-int tun_j_dev_open(struct tun_journal *j, struct tun_dev *dev, unsigned mtu, unsigned txqlen) MUST_CHECK;
+/* offload: tun_dev_open_vnet() (the kernel may refuse: dev->vnet says what it got). */
+int tun_j_dev_open(struct tun_journal *j, struct tun_dev *dev, unsigned mtu, unsigned txqlen,
+		   bool offload) MUST_CHECK;
 int tun_j_addr_add(struct tun_journal *j, const struct tun_dev *dev, const struct tun_cidr *a) MUST_CHECK;
 int tun_j_addr_del(struct tun_journal *j, const struct tun_dev *dev, const struct tun_cidr *a) MUST_CHECK;
 int tun_j_route_add(struct tun_journal *j, const struct tun_route_spec *r) MUST_CHECK;

@@ -71,7 +71,7 @@ START_TEST(full_tunnel_installed_and_removed)
 	tt_tmpdir(dir, sizeof(dir));
 	uplink(&up);
 	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), 0);
-	ck_assert_int_eq(tun_j_dev_open(&j, &dev, 1400, 0), 0);
+	ck_assert_int_eq(tun_j_dev_open(&j, &dev, 1400, 0, false), 0);
 	tunnel_addrs(&j, &dev);
 	ck_assert_int_eq(tun_routes_install(&j, &dev, c, 3, MARK, TABLE), 0);
 
@@ -128,7 +128,7 @@ START_TEST(full_tunnel_input_checked)
 	NEED_NETNS();
 	tt_tmpdir(dir, sizeof(dir));
 	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), 0);
-	ck_assert_int_eq(tun_j_dev_open(&j, &dev, 1400, 0), 0);
+	ck_assert_int_eq(tun_j_dev_open(&j, &dev, 1400, 0, false), 0);
 	ck_assert_int_eq(tun_route_full(&j, &dev, AF_INET, 0, TABLE), -1);	/* no mark */
 	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_int_eq(tun_route_full(&j, &dev, AF_INET, MARK, RT_TABLE_MAIN), -1);
@@ -161,7 +161,7 @@ START_TEST(close_undoes_everything)
 	rules4 = rule_count(AF_INET);
 	rules6 = rule_count(AF_INET6);
 	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), 0);
-	ck_assert_int_eq(tun_j_dev_open(&j, &dev, 1400, 0), 0);
+	ck_assert_int_eq(tun_j_dev_open(&j, &dev, 1400, 0, false), 0);
 	tunnel_addrs(&j, &dev);
 	ck_assert_int_eq(tun_routes_install(&j, &dev, c, 4, MARK, TABLE), 0);
 	ck_assert_int_eq(tt_get("10.99.1.5", 0, &ri), 0);
@@ -199,7 +199,7 @@ START_TEST(split_routes_and_teardown)
 	NEED_NETNS();
 	tt_tmpdir(dir, sizeof(dir));
 	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), 0);
-	ck_assert_int_eq(tun_j_dev_open(&j, &dev, 1400, 0), 0);
+	ck_assert_int_eq(tun_j_dev_open(&j, &dev, 1400, 0, false), 0);
 	tunnel_addrs(&j, &dev);
 	ck_assert_int_eq(tun_route_split(&j, &dev, c, 3, 0), 0);	/* duplicate skipped */
 	ck_assert_int_eq(tt_get("10.99.1.5", 0, &ri), 0);
@@ -231,7 +231,7 @@ START_TEST(failed_change_not_kept)
 	NEED_NETNS();
 	tt_tmpdir(dir, sizeof(dir));
 	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), 0);
-	ck_assert_int_eq(tun_j_dev_open(&j, &dev, 1400, 0), 0);
+	ck_assert_int_eq(tun_j_dev_open(&j, &dev, 1400, 0, false), 0);
 	r.oif = dev.ifindex;
 	n = j.n;
 	ck_assert_int_eq(tun_j_route_add(&j, &r), -1);	/* gateway unreachable */
@@ -298,7 +298,7 @@ static void crash_child(const char *dir, const char *hook, enum crash_mode mode)
 	struct tun_dev dev;
 
 	req.servers[0] = tt_ip("10.0.0.53");
-	if (tun_journal_open(&j, dir, "ikt0", &cfg) < 0 || tun_j_dev_open(&j, &dev, 1400, 0) < 0)
+	if (tun_journal_open(&j, dir, "ikt0", &cfg) < 0 || tun_j_dev_open(&j, &dev, 1400, 0, false) < 0)
 		_exit(10);
 	if (mode == CRASH_PERSIST && ioctl(dev.fd, TUNSETPERSIST, 1) < 0)
 		_exit(11);
@@ -479,7 +479,7 @@ START_TEST(host_route_pinned)
 	tt_tmpdir(dir, sizeof(dir));
 	uplink(&up);
 	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), 0);
-	ck_assert_int_eq(tun_j_dev_open(&j, &dev, 1400, 0), 0);
+	ck_assert_int_eq(tun_j_dev_open(&j, &dev, 1400, 0, false), 0);
 	ck_assert_int_eq(tun_route_pin_host(&j, &dev, &peer, &pinned), 0);
 	ck_assert_int_eq(pinned.oif, up.ifindex);
 	ck_assert_uint_eq(pinned.dst.prefix, 32);

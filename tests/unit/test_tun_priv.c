@@ -82,7 +82,7 @@ static int agent_child(const char *dir, const char *hook)
 			return 14;
 	}
 	for (int round = 0; round < 2; round++) {
-		if (tun_j_dev_open(&j, &dev, 1400, 0) < 0)
+		if (tun_j_dev_open(&j, &dev, 1400, 0, false) < 0)
 			return 20 + round;
 		if (tun_j_addr_add(&j, &dev, &a) < 0)
 			return 22 + round;
