@@ -47,9 +47,10 @@
  * it is kept short in time, as a router keeps its queue, rather than in
  * bytes:
  *
- *   bulk frames (ESP) may fill the bulk limit; beyond it
- *   stream_send(.., STREAM_BULK) fails with EAGAIN and the caller drops the
- *   packet, as a full UDP socket (or a router's full queue) would. The
+ *   a bulk frame (ESP) is taken while less than the bulk limit is queued
+ *   (so the queue may pass the limit by one frame, and a frame larger than
+ *   the limit still goes); beyond it stream_send(.., STREAM_BULK) fails with
+ *   EAGAIN and the caller drops the packet, as a full UDP socket (or a router's full queue) would. The
  *   inner connections see a loss and slow down instead of seeing seconds of
  *   delay. The limit is the drain rate times STREAM_BULK_DELAY_US, between
  *   STREAM_BULK_MIN and STREAM_BULK_MAX; it starts at STREAM_BULK_MAX.

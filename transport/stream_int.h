@@ -20,7 +20,8 @@
 
 /* ---- the stream object, shared by stream.c and stream_io.c -------------- */
 
-#define OUT_CAP		(TCPFRAME_PREFIX_LEN + STREAM_BULK_MAX + STREAM_CTL_RESERVE)
+/* prefix, bulk (may pass its limit by one frame), IKE reserve */
+#define OUT_CAP		(TCPFRAME_PREFIX_LEN + STREAM_BULK_MAX + TCPFRAME_MAX_LEN + STREAM_CTL_RESERVE)
 #define RBUF_LEN	65536
 
 enum st { ST_NEW, ST_TCP_CONNECTING, ST_PROXY, ST_TLS_HANDSHAKE, ST_UP, ST_CLOSED };

@@ -67,10 +67,11 @@ void strm_out_unmap(struct stream *s)
 	s->out = NULL;
 }
 
-/* The part of the buffer the current limit uses: prefix, bulk, reserve. */
+/* The part of the buffer the current limit uses: prefix, bulk (and the one
+ * frame that may pass it), reserve. */
 static size_t window(const struct stream *s)
 {
-	return TCPFRAME_PREFIX_LEN + s->bulk_lim + STREAM_CTL_RESERVE;
+	return TCPFRAME_PREFIX_LEN + s->bulk_lim + s->max_frame + STREAM_CTL_RESERVE;
 }
 
 /* Give back the pages past the window (and past what is queued). */
@@ -214,9 +215,17 @@ static int write_for_room(struct stream *s)
 	return strm_queued(s) < before;
 }
 
-static size_t limit(const struct stream *s, enum stream_prio prio)
+/* How far prio may fill the queue for a next frame of need bytes. A bulk
+ * frame is taken while less than the bulk limit is queued, so the limit may
+ * be passed by about one frame (those behind it in a batch: while they fit
+ * in need - 1 past it), and a frame larger than the limit still goes. */
+static size_t limit(const struct stream *s, size_t need, enum stream_prio prio)
 {
-	return prio == STREAM_CTL ? OUT_CAP : TCPFRAME_PREFIX_LEN + s->bulk_lim;
+	size_t bulk = TCPFRAME_PREFIX_LEN + s->bulk_lim;
+
+	if (prio == STREAM_CTL)
+		return OUT_CAP;
+	return strm_queued(s) < bulk ? bulk + need - 1 : 0;
 }
 
 /* Room for need more bytes under prio's limit, contiguous at the tail.
@@ -227,7 +236,7 @@ static size_t limit(const struct stream *s, enum stream_prio prio)
  * bulk part may reach past the window (up to OUT_CAP). */
 static size_t room(struct stream *s, size_t need, enum stream_prio prio)
 {
-	size_t lim = limit(s, prio);
+	size_t lim = limit(s, need, prio);
 	size_t avail = strm_queued(s) < lim ? lim - strm_queued(s) : 0;
 	size_t want = need < avail ? need : avail;
 
