@@ -43,6 +43,14 @@
 #        BENCH_TARGET_RTT [50]  BENCH_RAW_MIN_MBPS [100]
 #        BENCH_NFQDELAY [build/nfqdelay]  BENCH_RELAY [build/ikerelay]
 #        BENCH_TTT [1] (0: skip part 5)  BENCH_TTT_RUNS [3]
+#
+# Duration: per run about 12 cells x (BENCH_SECONDS + 3 s) for the reference
+# and 36 x (BENCH_SECONDS + 5 s) for the tunnels: ~12 minutes per run at the
+# defaults (BENCH_SECONDS 10), ~36 for BENCH_RUNS=3, plus the time to tunnel.
+# The raw path is limited by the namespaces' default TCP buffers (tcp_wmem
+# max 4 MB: ~3 MB in flight, ~480 Mbit/s at RTT 50, ~250 at RTT 100), as a
+# default client's TCP would be; nfqdelay costs ~6 % of a core per end at
+# 500 Mbit/s.
 
 BENCH_RTTS=${BENCH_RTTS:-"0 25 50 100"}
 BENCH_LOSSES=${BENCH_LOSSES:-${BENCH_LOSS:-"0 1 3"}}
