@@ -97,6 +97,11 @@ $(BUILD)/ikeagent: $(BUILD)/obj/agent/main.o $(LIB)
 $(BUILD)/ikerelay: $(RELAY_SRC:%.c=$(BUILD)/obj/%.o) $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
+# The bench's delay tool (tests/net/nfqdelay.c): a test tool, not installed.
+$(BUILD)/nfqdelay: tests/net/nfqdelay.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(shell pkg-config --libs libmnl 2>/dev/null || echo -lmnl)
+
 $(BUILD)/obj/nm/%.o: nm/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(NM_CFLAGS) -DIKEAGENT_SBIN='"$(SBINDIR)/ikeagent"' -MMD -MP -c $< -o $@
@@ -187,8 +192,8 @@ demo:
 	$(MAKE) all
 	sh scripts/demo.sh
 
-bench: all
-	BENCH_AGENT=$(BUILD)/ikeagent sh scripts/bench
+bench: all $(BUILD)/nfqdelay
+	BENCH_AGENT=$(BUILD)/ikeagent BENCH_NFQDELAY=$(BUILD)/nfqdelay sh scripts/bench
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \

@@ -24,12 +24,14 @@ enum opt_type {
 	T_METHOD, T_LOG_LEVEL, T_ORDER,
 	T_PSK, T_PSK_FILE, T_PROXY,		/* set several fields */
 	T_PASSWORD, T_PASSWORD_FILE, T_EAP,
+	T_CONGESTION,		/* a name, or default/empty: NULL */
 };
 
 enum {
 	OPT_REQUIRED = 1 << 0,	/* validate: must be set */
 	OPT_SECRET = 1 << 1,	/* never quote the value */
 	OPT_ZERO_OK = 1 << 2,	/* durations: 0 (= off) allowed below min */
+	OPT_EMPTY_OK = 1 << 3,	/* an empty value is a value */
 };
 
 struct cfg_opt {
@@ -131,6 +133,8 @@ static const struct cfg_opt opts[] = {
 	OPT("transport", "tls_sni", NULL, "TLS server name", T_SNI, transport.tls_sni, 0, 0, 0),
 	OPT("transport", "max_frame", "65535", "largest TCP/TLS frame", T_SIZE,
 	    transport.max_frame, 1500, 65535, 0),
+	OPT("transport", "tcp_congestion", "bbr", "TCP congestion control for tcp and tls; "
+	    "default: the kernel's", T_CONGESTION, transport.tcp_congestion, 0, 0, OPT_EMPTY_OK),
 
 	OPT("agent", "socket", "/run/ikeagent.sock", "control socket", T_PATH, agent.socket,
 	    0, 0, 0),
@@ -199,7 +203,7 @@ static bool owns_string(const struct cfg_opt *o)
 {
 	switch (o->type) {
 	case T_IDENT: case T_HOST: case T_SNI: case T_PATH: case T_IFNAME: case T_ACCOUNT:
-	case T_PSK_FILE: case T_PASSWORD_FILE:
+	case T_PSK_FILE: case T_PASSWORD_FILE: case T_CONGESTION:
 		return true;
 	default:
 		return false;
@@ -345,6 +349,19 @@ static int set_proxy(struct config *cfg, const char *val, char *msg, size_t msgl
 	cfg->transport.proxy_user = p.user;
 	cfg->transport.proxy_pass = p.pass;
 	return 0;
+}
+
+/* tcp_congestion: a name; "default" or empty leaves the kernel's (NULL). */
+static int set_congestion(char **out, const char *val, char *msg, size_t msglen)
+{
+	if (!*val || strcmp(val, "default") == 0) {
+		free(*out);
+		*out = NULL;
+		return 0;
+	}
+	if (cfgv_tcp_congestion(val, msg, msglen) < 0)
+		return -1;
+	return set_str(out, val, msg, msglen);
 }
 
 static int set_method(enum config_auth_method *m, const char *val, char *msg, size_t msglen)
@@ -505,6 +522,8 @@ static int set_value(struct config *cfg, const struct cfg_opt *o, const char *va
 		return set_eap(f, val, msg, msglen);
 	case T_PROXY:
 		return set_proxy(cfg, val, msg, msglen);
+	case T_CONGESTION:
+		return set_congestion(f, val, msg, msglen);
 	}
 	(void)err_set(msg, msglen, "internal error: no parser");
 	return -1;
@@ -597,7 +616,7 @@ static int set_option(struct scan *sc, const struct cfg_opt *o, const char *val)
 			return line_err(sc, "%s conflicts with %s (line %u); set only one", key,
 					o->conflict, cfg->set_line[opt_index(c)]);
 	}
-	if (!*val)
+	if (!*val && !(o->flags & OPT_EMPTY_OK))
 		return line_err(sc, "%s: missing value", key);
 	rc = set_value(cfg, o, val, msg, sizeof(msg));
 	if (rc < 0) {

@@ -119,6 +119,7 @@ struct config {
 		char *tls_ca;		/* NULL: system store */
 		char *tls_sni;		/* NULL: the gateway address when it is a name */
 		uint32_t max_frame;
+		char *tcp_congestion;	/* NULL: the kernel's default */
 	} transport;
 	struct {
 		char *socket;
@@ -250,6 +251,8 @@ int cfgv_path(const char *s, char *err, size_t errlen) MUST_CHECK;
 int cfgv_ifname(const char *s, char *err, size_t errlen) MUST_CHECK;
 /* user or group: a name of 1..32 [A-Za-z0-9_.-] not starting with '-', or a number */
 int cfgv_account(const char *s, char *err, size_t errlen) MUST_CHECK;
+/* A TCP congestion control name as the kernel spells them: 1..15 of [a-z0-9_]. */
+int cfgv_tcp_congestion(const char *s, char *err, size_t errlen) MUST_CHECK;
 
 /* space-separated udp, tcp, tls, each at most once */
 int cfgv_transport_order(const char *s, enum config_transport *order, unsigned *n,

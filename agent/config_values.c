@@ -512,6 +512,22 @@ bad:
 	return -1;
 }
 
+int cfgv_tcp_congestion(const char *s, char *err, size_t errlen)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > 15)
+		goto bad;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			goto bad;
+	return 0;
+bad:
+	(void)err_set(err, errlen, "'%.32s' is not a congestion control name (1..15 of a-z, 0-9, _; "
+		      "or default)", s);
+	return -1;
+}
+
 int cfgv_account(const char *s, char *err, size_t errlen)
 {
 	size_t len = strlen(s);

@@ -106,6 +106,7 @@ static void cfg_fill(const struct path *p, struct stream_cfg *c)
 	c->mark = cfg->agent.fwmark;
 	c->ifindex = p->ifindex;
 	c->max_frame = cfg->transport.max_frame;
+	c->congestion = cfg->transport.tcp_congestion;	/* NULL: the kernel's */
 	/* SNI and certificate name: tls_sni, else the gateway's name (never a literal). */
 	c->peer_host = cfg->gateway.address;
 	c->sni = cfg->transport.tls_sni;

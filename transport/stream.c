@@ -133,6 +133,41 @@ static void connected(struct stream *s)
 		go_up(s);
 }
 
+/* TCP_CONGESTION refused: say so once per name (reconnects would repeat it). */
+static void cc_refused(struct stream *s, int e)
+{
+	static char said[sizeof(s->cc)];
+	char cur[32] = "", eb[80];
+	socklen_t len = sizeof(s->cc);
+
+	if (getsockopt(s->fd, IPPROTO_TCP, TCP_CONGESTION, cur, &len) < 0 || !cur[0])
+		snprintf(cur, sizeof(cur), "the kernel's default");
+	if (strcmp(said, s->cc) == 0) {
+		log_debug("tcp: congestion control %s unavailable, using %s", s->cc, cur);
+		return;
+	}
+	snprintf(said, sizeof(said), "%s", s->cc);
+	log_info("tcp: congestion control %s unavailable (%s), using %s", s->cc,
+		 strm_errstr(e, eb, sizeof(eb)), cur);
+}
+
+/*
+ * The connection's own settings (stream.h): no Nagle delay for our frames,
+ * the kernel's unsent backlog held small so the queue forms in ours, and
+ * the congestion control asked for. None of it is fatal.
+ */
+static void tcp_tune(struct stream *s)
+{
+	int on = 1, lowat = STREAM_NOTSENT_LOWAT;
+	char eb[80];
+
+	(void)setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if (setsockopt(s->fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) < 0)
+		log_debug("tcp: TCP_NOTSENT_LOWAT: %s", strm_errstr(errno, eb, sizeof(eb)));
+	if (s->cc[0] && setsockopt(s->fd, IPPROTO_TCP, TCP_CONGESTION, s->cc, strlen(s->cc)) < 0)
+		cc_refused(s, errno);
+}
+
 static void tcp_check(struct stream *s)
 {
 	socklen_t elen = sizeof(int);
@@ -153,7 +188,6 @@ static void tcp_check(struct stream *s)
 
 static int tcp_start(struct stream *s)
 {
-	int on = 1;
 	char eb[80];
 
 	s->fd = socket(s->peer.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -161,7 +195,7 @@ static int tcp_start(struct stream *s)
 		strm_fail(s, "tcp: socket: %s", strm_errstr(errno, eb, sizeof(eb)));
 		return -1;
 	}
-	(void)setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	tcp_tune(s);		/* before connect: the SYN already uses it */
 	if (s->mark && setsockopt(s->fd, SOL_SOCKET, SO_MARK, &s->mark, sizeof(s->mark)) < 0) {
 		strm_fail(s, "tcp: SO_MARK %u: %s", s->mark, strm_errstr(errno, eb, sizeof(eb)));
 		return -1;
@@ -204,7 +238,6 @@ static void proxy_step(struct stream *s)
 {
 	int fd = -1;
 	int r = pxy_handle(s->proxy, &fd);
-	int on = 1;
 
 	if (r < 0) {
 		strm_fail(s, "%s", pxy_error(s->proxy));
@@ -215,7 +248,7 @@ static void proxy_step(struct stream *s)
 	pxy_free(s->proxy);
 	s->proxy = NULL;
 	s->fd = fd;
-	(void)setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	tcp_tune(s);		/* curl's socket: after its CONNECT, before our bytes */
 	connected(s);
 }
 
@@ -366,7 +399,7 @@ void stream_free(struct stream *s)
 	if (s->st != ST_CLOSED && s->st != ST_NEW)
 		stream_close(s);
 	teardown(s);
-	free(s->out);
+	strm_out_unmap(s);
 	free(s->sni);
 	free(s->ca_file);
 	free(s->peer_host);
@@ -395,6 +428,8 @@ static int cfg_ok(const struct stream_cfg *c)
 	if (!inet && !(c->proxy_host && c->peer_host && c->peer_port))
 		return -1;
 	if (c->proxy_host && !c->proxy_port)
+		return -1;
+	if (c->congestion && strlen(c->congestion) >= sizeof(((struct stream *)0)->cc))
 		return -1;
 	return 0;
 }
@@ -434,6 +469,7 @@ static int cfg_copy(struct stream *s, const struct stream_cfg *c)
 	s->mark = c->mark;
 	s->ifindex = c->ifindex;
 	s->max_frame = c->max_frame ? c->max_frame : TCPFRAME_MAX_LEN;
+	snprintf(s->cc, sizeof(s->cc), "%s", c->congestion ? c->congestion : "");
 	s->verify = c->verify;
 	s->tls_cache = c->tls_cache;
 	s->proxy_port = c->proxy_port;
@@ -455,8 +491,7 @@ struct stream *stream_new(const struct stream_cfg *cfg)
 	if (!s)
 		return NULL;
 	s->fd = -1;
-	s->out = malloc(OUT_CAP);
-	if (!s->out || cfg_copy(s, cfg) < 0)
+	if (strm_out_map(s) < 0 || cfg_copy(s, cfg) < 0)
 		goto fail;
 	/* The initiator never receives a prefix; frames up to 65535 are
 	 * accepted whatever we send. */
@@ -468,7 +503,7 @@ struct stream *stream_new(const struct stream_cfg *cfg)
 	wr_init(&w, s->out, OUT_CAP);
 	if (tcpframe_put_prefix(&w) < 0)
 		goto fail;
-	s->tail = wr_len(&w);
+	s->tail = s->touched = wr_len(&w);
 	return s;
 fail:
 	stream_free(s);

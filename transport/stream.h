@@ -42,15 +42,57 @@
 #include "util/buf.h"
 
 /*
- * Output buffer: bulk frames (ESP) may fill STREAM_BULK_MAX bytes of
- * framed, unwritten data; beyond that stream_send(.., STREAM_BULK) fails
- * with EAGAIN and the caller drops the packet, as a full UDP socket would.
- * Control frames (IKE, which must not be dropped) may also use the
- * STREAM_CTL_RESERVE bytes behind it: two maximum-size frames, so an IKE
- * request and a response always fit however full the bulk part is.
+ * Output queue: framed bytes not yet written, in our buffer. It is where
+ * inner packets wait when the path is slower than the tunnel's traffic, so
+ * it is kept short in time, as a router keeps its queue, rather than in
+ * bytes:
+ *
+ *   a bulk frame (ESP) is taken while less than the bulk limit is queued
+ *   (so the queue may pass the limit by one frame, and a frame larger than
+ *   the limit still goes); beyond it stream_send(.., STREAM_BULK) fails with
+ *   EAGAIN and the caller drops the packet, as a full UDP socket (or a router's full queue) would. The
+ *   inner connections see a loss and slow down instead of seeing seconds of
+ *   delay. The limit is the drain rate times STREAM_BULK_DELAY_US, between
+ *   STREAM_BULK_MIN and STREAM_BULK_MAX; it starts at STREAM_BULK_MAX.
+ *
+ *   The drain rate is what the socket took while our queue was never empty
+ *   (a backlog: the path, not the traffic, sets the pace): bytes written over
+ *   the time since the backlog began, sampled every STREAM_RATE_SAMPLE_US or
+ *   when the backlog ends, smoothed (new = 3/4 old + 1/4 sample). A backlog
+ *   shorter than STREAM_RATE_MIN_US says nothing and is ignored. Costs one
+ *   clock read per write burst, nothing per frame.
+ *
+ *   Control frames (IKE, which must not be dropped) may also use the
+ *   STREAM_CTL_RESERVE bytes behind the bulk limit, whatever it is now: two
+ *   maximum-size frames, so an IKE request and a response always fit however
+ *   full the bulk part is (even when the limit just shrank below what is
+ *   queued).
+ *
+ * The kernel's own unsent backlog is held at STREAM_NOTSENT_LOWAT
+ * (TCP_NOTSENT_LOWAT), so the queue forms here, where we can drop, and not
+ * in the socket's send buffer (autotuned up to megabytes) behind
+ * retransmissions. Memory: the buffer is address space for the largest
+ * limit; only what the current limit (plus the reserve) uses stays resident,
+ * pages beyond it are given back when the limit shrinks.
  */
-#define STREAM_BULK_MAX		(256 * 1024)
+#define STREAM_BULK_MAX		(256 * 1024)	/* ceiling, and the start */
+#define STREAM_BULK_MIN		(16 * 1024)	/* floor: ~11 full-size packets */
+#define STREAM_BULK_DELAY_US	5000		/* target queueing delay */
+#define STREAM_RATE_SAMPLE_US	20000		/* rate sample every 20 ms of backlog */
+#define STREAM_RATE_MIN_US	2000		/* shorter backlogs are not sampled */
 #define STREAM_CTL_RESERVE	(2 * 65537)
+/*
+ * TCP_NOTSENT_LOWAT: the socket takes new bytes only while fewer than this
+ * are unsent (and wakes us at half of it). 16 KB is a few hundred
+ * microseconds of data at 1 Gbit/s: enough to keep the connection busy
+ * between two turns of our loop, small next to any RTT we care about.
+ * Not measured yet (no netem here): to check it and STREAM_BULK_DELAY_US,
+ * run scripts/bench's transports mode with BENCH_RTT=50 at 0, 1 and 3 %
+ * loss (iperf3 TCP and a ping under load, TCP vs UDP), with 8/16/64 KB and
+ * 5/10 ms; the targets are >= 0.9x UDP's throughput at 0 % and a loaded
+ * ping <= 1.25x idle.
+ */
+#define STREAM_NOTSENT_LOWAT	(16 * 1024)
 /* Socket reads stream_recv may do per stream_handle() call (64 KB each). */
 #define STREAM_RX_BUDGET	16
 
@@ -80,6 +122,10 @@ struct stream_cfg {
 	int ifindex;			/* every socket bound to this device; 0: none */
 	size_t max_frame;		/* largest framed message we send, <= 65535;
 					 * 0: 65535. Received frames may be 65535. */
+	/* TCP_CONGESTION for the socket ("bbr", at most 15 characters); NULL:
+	 * the kernel's default. One the kernel refuses (not built, not
+	 * allowed) is logged once at info and the default is used. */
+	const char *congestion;
 	/* TLS */
 	const char *sni;		/* NULL: peer_host; never sent for a literal */
 	bool verify;			/* check the server's certificate and name */
@@ -148,6 +194,11 @@ int stream_recv(struct stream *s, const uint8_t **body, size_t *len) MUST_CHECK;
  */
 int stream_addrs(const struct stream *s, struct sockaddr_storage *local,
 		 struct sockaddr_storage *peer) MUST_CHECK;
+
+/* The bulk limit now (bytes of framed bulk data that may be queued; see
+ * above) and the drain rate it comes from (bytes/s; 0: not measured yet). */
+size_t stream_bulk_limit(const struct stream *s);
+uint64_t stream_drain_rate(const struct stream *s);
 
 /* Why the stream closed ("" while it has not). */
 const char *stream_error(const struct stream *s);

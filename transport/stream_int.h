@@ -20,7 +20,8 @@
 
 /* ---- the stream object, shared by stream.c and stream_io.c -------------- */
 
-#define OUT_CAP		(TCPFRAME_PREFIX_LEN + STREAM_BULK_MAX + STREAM_CTL_RESERVE)
+/* prefix, bulk (may pass its limit by one frame), IKE reserve */
+#define OUT_CAP		(TCPFRAME_PREFIX_LEN + STREAM_BULK_MAX + TCPFRAME_MAX_LEN + STREAM_CTL_RESERVE)
 #define RBUF_LEN	65536
 
 enum st { ST_NEW, ST_TCP_CONNECTING, ST_PROXY, ST_TLS_HANDSHAKE, ST_UP, ST_CLOSED };
@@ -42,6 +43,7 @@ struct stream {
 	uint32_t mark;
 	int ifindex;			/* bound to this device; 0: none */
 	size_t max_frame;
+	char cc[16];			/* TCP_CONGESTION; "": the kernel's */
 	bool verify;
 	struct stream_tls_cache *tls_cache;
 	char *sni, *ca_file, *peer_host;
@@ -54,16 +56,29 @@ struct stream {
 	struct timespec t0;
 	char err[STREAM_ERR_LEN];
 
-	uint8_t *out;			/* OUT_CAP bytes; [head, tail) unwritten */
+	uint8_t *out;			/* OUT_CAP bytes mapped; [head, tail) unwritten */
 	size_t head, tail;
+	size_t bulk_lim;		/* stream.h: the bulk limit */
+	size_t lim_logged;		/* the limit last logged */
+	size_t touched;			/* out's pages up to here may be resident */
+	uint64_t rate;			/* drain rate, bytes/s; 0: none yet */
+	uint64_t busy_t0;		/* backlog sample started (us); 0: no backlog */
+	uint64_t busy_bytes;		/* written since busy_t0 */
 	struct tcpframe_rx rx;
 	uint8_t rbuf[RBUF_LEN];
 };
 
 static inline size_t strm_queued(const struct stream *s) { return s->tail - s->head; }
 /* Write what is queued until done or the socket is full; -1: the stream
- * closed (callers that only try may ignore it: the state says so). */
+ * closed (callers that only try may ignore it: the state says so). Feeds
+ * the drain rate and with it the bulk limit. */
 int strm_flush(struct stream *s);
+/* The output buffer: mapped (address space only) / unmapped. */
+int strm_out_map(struct stream *s);
+void strm_out_unmap(struct stream *s);
+/* The monotonic clock in microseconds. Tests may point it elsewhere to
+ * drive the drain rate (tests/unit/test_stream.c); never changed otherwise. */
+extern uint64_t (*strm_now_us)(void);
 /* The connection is over: say why (once), free it, CLOSED. */
 void strm_fail(struct stream *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* strerror() with a lower-case first letter, to read well inside a line. */

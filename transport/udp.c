@@ -209,7 +209,8 @@ static void gso_off(struct udp_offload *o, int err)
 {
 	o->gso = false;
 	if (err == EIO)
-		log_info("udp: GSO off: the device cannot checksum the segments (%s)", strerror(err));
+		log_info("udp: GSO off: no checksum offload on this path, or not plain UDP (%s)",
+			 strerror(err));
 	else if (err == EMSGSIZE)
 		log_info("udp: GSO off: segments larger than the path MTU (%s)", strerror(err));
 	else

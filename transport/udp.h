@@ -60,7 +60,13 @@ struct udp_offload {
 	bool gro;
 };
 
-/* Try UDP_GRO on fd (setsockopt); sets o->gro. GSO is tried on first send (o->gso starts true). */
+/*
+ * Try UDP_GRO on fd (setsockopt); sets o->gro. GSO is tried on first send:
+ * o->gso starts true when the kernel knows UDP_SEGMENT. Once o->gro, read fd
+ * only with udp_recv_batch_gro() into UDP_GRO_BUF buffers: udp_recv_batch()
+ * would take a coalesced message for one datagram, a smaller buffer cuts
+ * (and so drops) the whole message.
+ */
 void udp_offload_init(int fd, struct udp_offload *o);
 /*
  * Send n datagrams. While o->gso, consecutive datagrams of equal size (the

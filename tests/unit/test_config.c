@@ -125,6 +125,7 @@ START_TEST(defaults)
 	ck_assert_ptr_null(c.transport.tls_ca);
 	ck_assert_ptr_null(c.transport.tls_sni);
 	ck_assert_uint_eq(c.transport.max_frame, 65535);
+	ck_assert_str_eq(c.transport.tcp_congestion, "bbr");
 	ck_assert_str_eq(c.agent.socket, "/run/ikeagent.sock");
 	ck_assert_int_eq(c.agent.log_level, LOG_LVL_INFO);
 	ck_assert_str_eq(c.agent.tun_name, "ika0");
@@ -177,6 +178,7 @@ static const char every_option[] =
 	"tls_ca = /etc/ikeagent/tls ca.pem\n"
 	"tls_sni = vpn.example.com\n"
 	"max_frame = 16k\n"
+	"tcp_congestion = cubic\n"
 	"[agent]\n"
 	"socket = /tmp/ika.sock\n"
 	"log_level = debug\n"
@@ -233,6 +235,7 @@ START_TEST(every_option_parses)
 	ck_assert_str_eq(c.transport.tls_ca, "/etc/ikeagent/tls ca.pem");
 	ck_assert_str_eq(c.transport.tls_sni, "vpn.example.com");
 	ck_assert_uint_eq(c.transport.max_frame, 16384);
+	ck_assert_str_eq(c.transport.tcp_congestion, "cubic");
 	ck_assert_str_eq(c.agent.socket, "/tmp/ika.sock");
 	ck_assert_int_eq(c.agent.log_level, LOG_LVL_DEBUG);
 	ck_assert_str_eq(c.agent.tun_name, "vpn0");
@@ -241,6 +244,34 @@ START_TEST(every_option_parses)
 	ck_assert_str_eq(c.agent.dns_hook, "/usr/local/bin/dns-hook");
 	ck_assert_str_eq(c.agent.state_dir, "/var/lib/ikeagent");
 	config_free(&c);
+}
+END_TEST
+
+/* tcp_congestion: a name as given; default or empty: the kernel's (NULL). */
+START_TEST(tcp_congestion_values)
+{
+	static const struct { const char *line; const char *want; } cases[] = {
+		{ "tcp_congestion = bbr\n", "bbr" },
+		{ "tcp_congestion = cubic\n", "cubic" },
+		{ "tcp_congestion = \"reno\"\n", "reno" },
+		{ "tcp_congestion = abcdefghijklmno\n", "abcdefghijklmno" },	/* 15 */
+		{ "tcp_congestion = bbr_2\n", "bbr_2" },
+		{ "tcp_congestion = default\n", NULL },
+		{ "tcp_congestion =\n", NULL },
+		{ "tcp_congestion = \"\"\n", NULL },
+	};
+	char text[256];
+	struct config c;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), MINIMAL "[transport]\n%s", cases[i].line);
+		ck_assert_msg(parse_all(text, &c) == 0, "%s: %s", cases[i].line, err);
+		if (cases[i].want)
+			ck_assert_str_eq(c.transport.tcp_congestion, cases[i].want);
+		else
+			ck_assert_ptr_null(c.transport.tcp_congestion);
+		config_free(&c);
+	}
 }
 END_TEST
 
@@ -404,6 +435,17 @@ static const struct {
 	  "agent.conf:2: proxy: proxy URL has an empty user name" },
 	{ "[transport]\nproxy = http://u:" SECRET "%zz@p.example:3128\n",
 	  "agent.conf:2: proxy: proxy URL: bad %-escape or control character in user or password" },
+	{ "[transport]\ntcp_congestion = BBR\n",
+	  "agent.conf:2: tcp_congestion: 'BBR' is not a congestion control name (1..15 of a-z, "
+	  "0-9, _; or default)" },
+	{ "[transport]\ntcp_congestion = bbr2-x\n",
+	  "agent.conf:2: tcp_congestion: 'bbr2-x' is not a congestion control name (1..15 of a-z, "
+	  "0-9, _; or default)" },
+	{ "[transport]\ntcp_congestion = abcdefghijklmnop\n",
+	  "agent.conf:2: tcp_congestion: 'abcdefghijklmnop' is not a congestion control name "
+	  "(1..15 of a-z, 0-9, _; or default)" },
+	{ "[transport]\ntcp_congestion = bbr\ntcp_congestion = cubic\n",
+	  "agent.conf:3: duplicate key 'tcp_congestion'" },
 	{ "[transport]\ntls_sni = 192.0.2.1\n",
 	  "agent.conf:2: tls_sni: '192.0.2.1' is an IP address; SNI takes a DNS name" },
 	{ "[tunnel]\nike = aes256-3des\n", "agent.conf:2: ike: '3des' is not supported by ikeagent" },
@@ -927,6 +969,7 @@ static Suite *config_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, every_option_parses);
+	tcase_add_test(tc, tcp_congestion_values);
 	tcase_add_test(tc, pubkey_config);
 	tcase_add_test(tc, eap_config);
 	tcase_add_test(tc, comments_quotes_bom_crlf);

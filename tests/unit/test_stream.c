@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -30,6 +31,7 @@
 
 #include "tests/unit/check_main.h"
 #include "transport/stream.h"
+#include "transport/stream_int.h"	/* strm_now_us, strm_queued: the bulk limit cases */
 #include "transport/tcpframe.h"
 
 #define WAIT_MS		10000	/* generous deadline: loaded CI machines */
@@ -659,7 +661,7 @@ START_TEST(send_rules)
 	while (stream_send(s, body, 998, STREAM_BULK) == 0)
 		bulk++;
 	ck_assert_int_eq(errno, EAGAIN);
-	ck_assert_uint_eq(bulk, STREAM_BULK_MAX / 1000);
+	ck_assert_uint_eq(bulk, STREAM_BULK_MAX / 1000 + 1);	/* the one that passes it */
 	ck_assert_int_eq(stream_send_batch(s, &iov, 1), 0);
 	ck_assert_int_eq(errno, EAGAIN);
 	while (stream_send(s, body, 998, STREAM_CTL) == 0)
@@ -818,6 +820,223 @@ START_TEST(tcp_refused)
 	ck_assert_ptr_nonnull(strstr(stream_error(s), "connection refused"));
 	ck_assert_int_eq(stream_fd(s), -1);
 	stream_free(s);
+	close(l.ep);
+}
+END_TEST
+
+/* ---- the connection's settings and the bulk limit ------------------------ */
+
+/* A line of a /proc file, "" if unreadable. */
+static void proc_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	buf[0] = '\0';
+	if (f && fgets(buf, (int)len, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	if (f)
+		fclose(f);
+}
+
+static void sock_cc(int fd, char *name, size_t len)
+{
+	socklen_t l = (socklen_t)len - 1;
+
+	memset(name, 0, len);
+	ck_assert_int_eq(getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, &l), 0);
+}
+
+/* Connect to a listening socket on loopback; the accepted end, non-blocking. */
+static struct stream *connect_raw(struct stream_cfg *c, struct tloop *l, int lfd, int *afd)
+{
+	struct stream *s = stream_new(c);
+
+	ck_assert_ptr_nonnull(s);
+	tl_init(l);
+	ck_assert_int_eq(stream_connect(s), 0);
+	ck_assert_int_eq(run_until_up_or_closed(l, s), STREAM_UP);
+	*afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	ck_assert_int_ge(*afd, 0);
+	return s;
+}
+
+/* The congestion control asked for, the unsent backlog held low, no Nagle. */
+START_TEST(tcp_socket_settings)
+{
+	static const char *const names[] = { "cubic", "bbr", "reno" };
+	char avail[256], got[32];
+	uint16_t port;
+	int lfd = listen_on(0, 0, &port);
+
+	proc_line("/proc/sys/net/ipv4/tcp_available_congestion_control", avail, sizeof(avail));
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct stream_cfg c = cfg_loopback(STREAM_TCP, port);
+		int v = 0, afd;
+		socklen_t vl = sizeof(v);
+		struct tloop l;
+		struct stream *s;
+
+		c.congestion = names[i];
+		s = connect_raw(&c, &l, lfd, &afd);
+		sock_cc(stream_fd(s), got, sizeof(got));
+		/* cubic is always there; bbr and reno when listed (or loaded on demand) */
+		if (i == 0 || strstr(avail, names[i]) || strcmp(got, names[i]) == 0)
+			ck_assert_str_eq(got, names[i]);
+		ck_assert_int_eq(getsockopt(stream_fd(s), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, &vl), 0);
+		ck_assert_int_eq(v, STREAM_NOTSENT_LOWAT);
+		ck_assert_int_eq(getsockopt(stream_fd(s), IPPROTO_TCP, TCP_NODELAY, &v, &vl), 0);
+		ck_assert_int_ne(v, 0);
+		stream_free(s);
+		close(afd);
+		close(l.ep);
+	}
+	close(lfd);
+}
+END_TEST
+
+/* An unknown congestion control: one info line, the kernel's default, and
+ * the stream works; the same name again is not logged at info again. */
+START_TEST(tcp_congestion_fallback)
+{
+	struct traffic t = { .maxb = 1000, .total = 20 };
+	char dflt[32], got[32], *log;
+	struct capture cap;
+	struct stream_cfg c;
+	struct tloop l;
+	struct srv sv;
+	struct stream *s;
+
+	proc_line("/proc/sys/net/ipv4/tcp_congestion_control", dflt, sizeof(dflt));
+	srv_start(&sv, SRV_ECHO, NULL, 2, 0, 0);
+	c = cfg_loopback(STREAM_TCP, sv.port);
+	c.congestion = "nosuchcc";
+	for (int round = 0; round < 2; round++) {
+		cap_start(&cap);
+		s = stream_new(&c);
+		ck_assert_ptr_nonnull(s);
+		tl_init(&l);
+		ck_assert_int_eq(stream_connect(s), 0);
+		ck_assert_int_eq(run_until_up_or_closed(&l, s), STREAM_UP);
+		log = cap_end(&cap);
+		sock_cc(stream_fd(s), got, sizeof(got));
+		if (dflt[0])
+			ck_assert_str_eq(got, dflt);
+		if (round == 0) {
+			char want[128];
+
+			snprintf(want, sizeof(want), "tcp: congestion control nosuchcc unavailable "
+				 "(no such file or directory), using %s", got);
+			ck_assert_msg(strstr(log, want), "no '%s' in: %s", want, log);
+		} else {
+			ck_assert_ptr_null(strstr(log, "I tcp: congestion control"));
+		}
+		free(log);
+		t.sent = t.got = 0;
+		echo_all(&l, s, &t);
+		stream_free(s);
+		close(l.ep);
+	}
+	srv_join(&sv);
+	/* too long for the kernel: refused at once */
+	c.congestion = "abcdefghijklmnop";
+	ck_assert_ptr_null(stream_new(&c));
+}
+END_TEST
+
+/* The test's clock for the drain rate (stream_int.h: strm_now_us). */
+static uint64_t fake_us = 1000000;
+
+static uint64_t fake_now(void)
+{
+	return fake_us;
+}
+
+/* Queue 1400-byte bulk frames until one is refused. */
+static void bulk_fill(struct stream *s)
+{
+	size_t before = strm_queued(s), lim;
+	struct iovec iov[BATCH];
+	int q;
+
+	for (unsigned i = 0; i < BATCH; i++)
+		iov[i] = (struct iovec){ .iov_base = pool[i], .iov_len = 1400 };
+	do {
+		q = stream_send_batch(s, iov, BATCH);
+		ck_assert_int_ge(q, 0);
+	} while (q == BATCH);
+	ck_assert_int_eq(errno, EAGAIN);
+	/* refused at the limit, not before; past it by one frame at most,
+	 * or by what was queued before the limit shrank */
+	lim = TCPFRAME_PREFIX_LEN + stream_bulk_limit(s);
+	ck_assert_uint_ge(strm_queued(s), lim);
+	ck_assert_uint_lt(strm_queued(s), (before > lim ? before : lim) + TCPFRAME_HDR_LEN + 1400);
+}
+
+/* The reader takes up to max bytes, then dt_us pass, then the socket is
+ * writable again and the queue refills to the limit. */
+static void drain_step(struct stream *s, int afd, size_t max, uint64_t dt_us)
+{
+	static uint8_t buf[65536];
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < max && (n = recv(afd, buf, max - got < sizeof(buf) ? max - got : sizeof(buf),
+				      MSG_DONTWAIT)) > 0)
+		got += (size_t)n;
+	fake_us += dt_us;
+	ck_assert_int_eq(stream_handle(s, EPOLLOUT), STREAM_UP);
+	bulk_fill(s);
+}
+
+/*
+ * The bulk limit follows the drain rate, on the test's clock: it starts at
+ * the ceiling; a reader taking 4 KB per 10 ms brings it down to the floor
+ * (and the pages past the window are given back); with the reader stopped
+ * bulk frames are refused at the limit while IKE frames still fit; a reader
+ * taking everything every 0.1 ms brings it back up.
+ */
+START_TEST(bulk_limit_follows_drain)
+{
+	struct stream_cfg c;
+	struct stream *s;
+	struct tloop l;
+	uint16_t port;
+	int lfd = listen_on(0, 4096, &port), afd;
+	uint64_t (*real_now)(void) = strm_now_us;
+
+	strm_now_us = fake_now;
+	c = cfg_loopback(STREAM_TCP, port);
+	s = connect_raw(&c, &l, lfd, &afd);
+	ck_assert_uint_eq(stream_bulk_limit(s), STREAM_BULK_MAX);
+	ck_assert_uint_eq(stream_drain_rate(s), 0);
+	bulk_fill(s);			/* nobody reads: a backlog from here */
+	ck_assert_uint_ge(s->touched, STREAM_BULK_MAX);
+
+	for (int i = 0; i < 100; i++)	/* 1 s at 400 KB/s */
+		drain_step(s, afd, 4096, 10000);
+	ck_assert_uint_lt(stream_drain_rate(s), 1000 * 1000);
+	ck_assert_uint_eq(stream_bulk_limit(s), STREAM_BULK_MIN);
+	ck_assert_uint_le(s->touched, TCPFRAME_PREFIX_LEN + STREAM_BULK_MIN + STREAM_CTL_RESERVE +
+			  64 * 1024 + 4096);
+
+	for (int i = 0; i < 5; i++)	/* the reader stops */
+		drain_step(s, afd, 0, 10000);
+	ck_assert_uint_eq(stream_bulk_limit(s), STREAM_BULK_MIN);
+	gen_fill(0, pool[0], MAX_BODY);
+	ck_assert_int_eq(stream_send(s, pool[0], 1400, STREAM_BULK), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(stream_send(s, pool[0], MAX_BODY, STREAM_CTL), 0);
+	ck_assert_int_eq(stream_send(s, pool[0], MAX_BODY, STREAM_CTL), 0);
+
+	for (int i = 0; i < 2000; i++)	/* 0.2 s, everything read every 0.1 ms */
+		drain_step(s, afd, SIZE_MAX, 100);
+	ck_assert_uint_gt(stream_drain_rate(s), 50 * 1000 * 1000);
+	ck_assert_uint_eq(stream_bulk_limit(s), STREAM_BULK_MAX);
+
+	strm_now_us = real_now;
+	stream_free(s);
+	close(afd);
+	close(lfd);
 	close(l.ep);
 }
 END_TEST
@@ -1362,6 +1581,9 @@ static Suite *stream_suite(void)
 	tcase_add_test(tcp, tcp_peer_closes_midframe);
 	tcase_add_test(tcp, tcp_garbage);
 	tcase_add_test(tcp, tcp_refused);
+	tcase_add_test(tcp, tcp_socket_settings);
+	tcase_add_test(tcp, tcp_congestion_fallback);
+	tcase_add_test(tcp, bulk_limit_follows_drain);
 	tcase_set_timeout(tls, 60);
 	tcase_add_test(tls, tls_verify_ok);
 	tcase_add_test(tls, tls_verify_ip_no_sni);
