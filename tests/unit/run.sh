@@ -15,13 +15,14 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/ikeagent-unit.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
 : >"$tmp/skipped"
 : >"$tmp/failed"
-passed=0 skipped=0 failed=0 replays=0 replay_failed=0
+passed=0 skipped=0 failed=0 replays=0 replay_failed=0 programs=0
 
 for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] || continue
 	name=${t##*/}
+	programs=$((programs + 1))
 	: >"$tmp/skip"
-	{ IKEAGENT_SKIP_FILE=$tmp/skip CK_FORK=yes "./$t" 2>&1; echo $? >"$tmp/rc"; } | tee "$tmp/out"
+	{ IKEAGENT_SKIP_FILE=$tmp/skip CK_FORK=yes "$t" 2>&1; echo $? >"$tmp/rc"; } | tee "$tmp/out"
 	rc=$(cat "$tmp/rc")
 	# Check's last line: "NN%: Checks: C, Failures: F, Errors: E"
 	line=$(grep -E '^[0-9]+%: Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' "$tmp/out" | tail -n 1)
@@ -60,12 +61,16 @@ for r in "$BUILD"/replay/fuzz_*; do
 	[ -x "$r" ] || continue
 	n=${r##*/fuzz_}
 	replays=$((replays + 1))
-	if ! "./$r" "tests/fuzz/corpus/$n"; then
+	if ! "$r" "tests/fuzz/corpus/$n"; then
 		replay_failed=$((replay_failed + 1))
 		echo "replay $n: failed (see above)" >>"$tmp/failed"
 	fi
 done
 
+if [ "$programs" -eq 0 ]; then	# a wrong BUILD must not pass with nothing run
+	failed=$((failed + 1))
+	echo "no test programs in $BUILD/tests (make $BUILD first)" >>"$tmp/failed"
+fi
 ci_fail=0
 {
 	echo "unit: $passed tests passed, $skipped skipped, $failed failed;" \
