@@ -133,13 +133,10 @@ $(BUILD)/obj/tests/fuzz/replay_main.o: tests/fuzz/replay_main.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# Each runner prints its counts (unit: passed, skipped, failed; net: the
+# same) and fails under CI=true on any skip; see tests/unit/run.sh.
 unit-check: $(TESTS) $(REPLAYS)
-	@fail=0; for t in $(TESTS); do \
-	    CK_FORK=yes ./$$t || fail=1; \
-	done; \
-	for r in $(REPLAYS); do \
-	    n=$$(basename $$r); ./$$r tests/fuzz/corpus/$${n#fuzz_} || fail=1; \
-	done; exit $$fail
+	@sh tests/unit/run.sh $(BUILD)
 
 net-check: all
 	@sh tests/net/run.sh $(BUILD)
@@ -148,7 +145,16 @@ net-check: all
 dist-check: all
 	@SAN=$(SAN) sh tests/dist/test_install.sh $(BUILD)
 
-check: unit-check dist-check net-check
+# All three run even when one fails, then both summaries again, last.
+check: $(TESTS) $(REPLAYS) all
+	@rc=0; rm -f $(BUILD)/unit-summary $(BUILD)/net-summary; \
+	sh tests/unit/run.sh $(BUILD) || rc=1; \
+	SAN=$(SAN) sh tests/dist/test_install.sh $(BUILD) || { rc=1; echo "dist: FAIL"; }; \
+	sh tests/net/run.sh $(BUILD) || rc=1; \
+	echo "==== check: summary"; \
+	cat $(BUILD)/unit-summary 2>/dev/null || echo "unit: no summary (runner died)"; \
+	cat $(BUILD)/net-summary 2>/dev/null || echo "net: no summary (runner died)"; \
+	[ $$rc = 0 ] && echo "check: pass" || echo "check: FAIL"; exit $$rc
 
 asan:
 	$(MAKE) SAN=1 check

@@ -35,9 +35,13 @@ static int run_file(const char *path)
 	return 0;
 }
 
+/*
+ * An unreadable input or an empty corpus fails: either would pass while
+ * testing nothing (a corpus path typo, a checkout without the files).
+ */
 int main(int argc, char **argv)
 {
-	unsigned count = 0;
+	unsigned count = 0, bad = 0;
 
 	for (int i = 1; i < argc; i++) {
 		DIR *d = opendir(argv[i]);
@@ -53,11 +57,20 @@ int main(int argc, char **argv)
 			if (e->d_name[0] == '.')
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", argv[i], e->d_name);
-			if (run_file(path) == 0)
+			if (run_file(path) == 0) {
 				count++;
+			} else {
+				fprintf(stderr, "replay: cannot read %s\n", path);
+				bad++;
+			}
 		}
 		closedir(d);
 	}
-	printf("replay %s: %u corpus inputs ran clean\n", argc > 1 ? argv[1] : "-", count);
+	if (argc < 2 || count == 0 || bad) {
+		fprintf(stderr, "replay %s: %u inputs ran, %u unreadable: nothing tested\n",
+			argc > 1 ? argv[1] : "(no corpus given)", count, bad);
+		return 1;
+	}
+	printf("replay %s: %u corpus inputs ran clean\n", argv[1], count);
 	return 0;
 }

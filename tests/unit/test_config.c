@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,11 +51,14 @@ static void expect_err(const char *text, const char *msg)
 	config_free(&cfg);
 }
 
+/* A new file each time: a 0400 one left by the last call is not writable (but by root). */
 static void write_file(const char *path, const char *text, mode_t mode)
 {
-	FILE *f = fopen(path, "w");
+	FILE *f;
 
-	ck_assert_ptr_nonnull(f);
+	ck_assert_msg(unlink(path) == 0 || errno == ENOENT, "%s: %s", path, strerror(errno));
+	f = fopen(path, "w");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
 	ck_assert_int_eq(fputs(text, f) >= 0, 1);
 	ck_assert_int_eq(fclose(f), 0);
 	ck_assert_int_eq(chmod(path, mode), 0);

@@ -1,8 +1,9 @@
 /*
  * Helpers for the tun tests. Everything that touches the network runs in a
  * private network namespace entered by the (forked) test itself; without
- * root or unshare() such a test prints SKIP and passes (fails under CI=true:
- * see check_skip()).
+ * root or unshare() such a test is skipped: check_skip() prints SKIP and
+ * records it, `make unit-check` counts it as skipped, not passed, and fails
+ * under CI=true.
  */
 #ifndef IKEAGENT_TESTS_TEST_TUN_H
 #define IKEAGENT_TESTS_TEST_TUN_H

@@ -464,6 +464,41 @@ START_TEST(recovery_reads_damaged_file)
 }
 END_TEST
 
+/*
+ * A journal file others may write is not trusted: recovery runs what it
+ * names (hooks, route and device removals). Needs no root or namespace, so
+ * this holds wherever the tests run, not only where the netns tests do.
+ */
+START_TEST(journal_others_can_write_refused)
+{
+	static const char state[] =
+		"# ikeagent undo journal v1 pid 999999\n"
+		"+1 rule inet table 4600 prio 0 fwmark 0x4600 not 1 suppress -1\n";
+	static const mode_t modes[] = { 0666, 0620, 0602 };
+	struct tun_journal j;
+	char dir[64], path[128], text[512];
+
+	tt_tmpdir(dir, sizeof(dir));
+	state_path(dir, path, sizeof(path));
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		tt_write(path, state, 0600);
+		ck_assert_int_eq(chmod(path, modes[i]), 0);
+		errno = 0;
+		ck_assert_msg(tun_journal_open(&j, dir, "ikt0", NULL) == -1,
+			      "journal with mode %o opened", (unsigned)modes[i]);
+		ck_assert_int_eq(errno, EPERM);
+		tt_read(path, text, sizeof(text));
+		ck_assert_str_eq(text, state);	/* neither recovered nor rewritten */
+	}
+	/* gone, a fresh journal opens: the refusals above were about the mode */
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), 0);
+	ck_assert_int_eq(tun_journal_close(&j), 0);
+	tt_rmrf(dir);
+}
+END_TEST
+
 START_TEST(host_route_pinned)
 {
 	struct tun_route_spec pinned, list[16];
@@ -526,6 +561,7 @@ static Suite *tun_journal_suite(void)
 	tcase_add_test(tc, recovery_removes_persistent_device);
 	tcase_add_test(tc, recovery_keeps_foreign_device);
 	tcase_add_test(tc, recovery_reads_damaged_file);
+	tcase_add_test(tc, journal_others_can_write_refused);
 	tcase_add_test(tc, host_route_pinned);
 	suite_add_tcase(s, tc);
 	return s;

@@ -974,6 +974,59 @@ START_TEST(vnet_tun_takes_coalesced)
 }
 END_TEST
 
+/* A UDP GSO send (UDP_SEGMENT) through a vnet tun with USO: read as one, split into valid datagrams. */
+START_TEST(vnet_tun_uso_read_and_split)
+{
+	static uint8_t pkt[70000], data[3000];
+	struct tun_cidr in_addr = tt_cidr("10.1.0.1/16");
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(4500) };
+	struct virtio_net_hdr h;
+	struct tun_dev t;
+	int s, gso = 1000, n = 0;
+
+	NEED_NETNS();
+	ck_assert_int_eq(tun_dev_open_vnet(&t, "ikv0", 1400, 0), 0);
+	if (!(t.offload & TUN_F_USO4)) {
+		check_skip(__func__, "kernel without USO on tun");
+		tun_dev_close(&t);
+		return;
+	}
+	ck_assert_int_eq(tun_nl_addr_add(t.ifindex, &in_addr), 0);
+	ck_assert_int_eq(inet_pton(AF_INET, "10.1.9.9", &to.sin_addr), 1);
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(s, 0);
+	ck_assert_int_eq(setsockopt(s, IPPROTO_UDP, 103 /* UDP_SEGMENT */, &gso, sizeof(gso)), 0);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = pattern(i);
+	ck_assert_int_eq(sendto(s, data, 2500, 0, (struct sockaddr *)&to, sizeof(to)), 2500);
+	for (int tries = 0; tries < 50; tries++) {
+		struct pollfd pfd = { .fd = t.fd, .events = POLLIN };
+		ssize_t len;
+
+		ck_assert_int_ge(poll(&pfd, 1, 2000), 1);
+		len = tun_read_vnet(&t, &h, pkt, sizeof(pkt));
+		ck_assert_int_gt(len, 0);
+		if (pkt[0] != 0x45 || pkt[9] != IPPROTO_UDP)
+			continue;
+		ck_assert_uint_eq(h.gso_type, VIRTIO_NET_HDR_GSO_UDP_L4);
+		ck_assert_uint_eq(h.gso_size, 1000);
+		ck_assert_uint_eq((size_t)len, 20 + 8 + 2500);
+		outs_init();
+		n = tun_vnet_split(&h, pkt, (size_t)len, outv, OUTCAP, lens, NOUT);
+		break;
+	}
+	ck_assert_int_eq(n, 3);
+	for (int i = 0; i < n; i++) {
+		ck_assert_uint_eq(lens[i], 28 + (i < 2 ? 1000u : 500u));
+		ck_assert_uint_eq(ref_csum(outv[i], 20), 0);
+		ck_assert_uint_eq(ref_l4_check(outv[i], lens[i]), 0);
+		ck_assert_int_eq(memcmp(outv[i] + 28, data + i * 1000, lens[i] - 28), 0);
+	}
+	close(s);
+	tun_dev_close(&t);
+}
+END_TEST
+
 static Suite *vnet_suite(void)
 {
 	Suite *s = suite_create("tun_vnet");
@@ -997,6 +1050,7 @@ static Suite *vnet_suite(void)
 	tcase_add_test(co, round_trip);
 	tcase_set_timeout(net, 20);
 	tcase_add_test(net, vnet_tun_takes_coalesced);
+	tcase_add_test(net, vnet_tun_uso_read_and_split);
 	suite_add_tcase(s, sp);
 	suite_add_tcase(s, co);
 	suite_add_tcase(s, net);
