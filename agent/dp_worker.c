@@ -322,6 +322,11 @@ int dp_tx_sync(struct session *s)
 	return 0;
 }
 
+bool dp_worker_active(const struct session *s)
+{
+	return s->worker && s->worker->conf.tun_fd >= 0;
+}
+
 void dp_worker_peek(const struct session *s, struct session_stats *st)
 {
 	struct dp_worker *w = s->worker;

@@ -111,7 +111,7 @@ struct session_net {
 struct session_stats {
 	uint64_t bytes_in, bytes_out, packets_in, packets_out, drops;
 	uint64_t supersegs;		/* offload: tun reads split into several packets */
-	/* offload: segments merged into a tun write before them: gro.merged */
+	uint64_t merged;		/* offload: segments merged into one tun write (gro) */
 	uint64_t rekeys;
 	uint64_t reconnects;		/* IKE SA set up again + transport reconnects */
 	uint64_t transport_reconnects;	/* TCP/TLS connection re-made, IKE SA kept */
@@ -402,6 +402,8 @@ void dp_tun_event(void *ctx, uint32_t events);
  * every round of the loop. -1: nobody reads the tun although it is up.
  */
 int dp_tx_sync(struct session *s);
+/* Does the worker thread own the outbound direction now? */
+bool dp_worker_active(const struct session *s);
 /* Add what the worker counted since the last handover to st. */
 void dp_worker_peek(const struct session *s, struct session_stats *st);
 void dp_worker_stop(struct session *s);
@@ -474,6 +476,7 @@ struct status_info {
 	char dns[SESSION_MAX_DNS][TUN_CIDR_STRLEN];
 	size_t n_dns;
 	char tun[IFNAMSIZ];		/* "" if none */
+	char datapath[96];		/* "tun tso uso, udp gro, worker thread"; "" if no tun */
 	uint64_t spi_i, spi_r;
 	uint32_t child_spi_in, child_spi_out;	/* 0 if none */
 	struct session_stats st;

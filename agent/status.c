@@ -44,8 +44,17 @@ static void collect_net(const struct session *s, struct status_info *si)
 	si->n_dns = n->n_dns;
 	for (size_t i = 0; i < n->n_dns; i++)
 		tun_ip_fmt(&n->dns[i], si->dns[i], sizeof(si->dns[i]));
-	if (s->tun.fd >= 0)
+	if (s->tun.fd >= 0) {
+		const struct path *p = s->path;
+		bool gro = p && p->kind == CONFIG_TRANSPORT_UDP && p->sk_nat.off.gro;
+
 		snprintf(si->tun, sizeof(si->tun), "%s", s->tun.name);
+		snprintf(si->datapath, sizeof(si->datapath), "tun %s%s%s, udp gro %s, %s",
+			 !s->tun.vnet ? "without offloads" : "csum",
+			 s->tun.offload & TUN_F_TSO4 ? " tso" : "", s->tun.offload & TUN_F_USO4 ? " uso" : "",
+			 gro ? "on" : "off",
+			 dp_worker_active(s) ? "encrypting on the worker thread" : "one thread");
+	}
 }
 
 /* The path in use (or the newest tried while racing): transport, addresses, proxy. */
@@ -91,6 +100,7 @@ void status_collect(const struct session *s, struct status_info *si)
 		si->child_spi_out = cur->out.spi;
 	}
 	si->st = s->st;
+	si->st.merged = s->dp.gro.merged;
 	dp_worker_peek(s, &si->st);
 	for (size_t i = 0; i < SESSION_CHILDREN; i++) {
 		if (!s->child[i].used)
@@ -186,6 +196,9 @@ int status_text(const struct status_info *si, char *out, size_t cap)
 		sb_printf(&b, "child spi:   in %08x, out %08x\n", si->child_spi_in, si->child_spi_out);
 	else
 		sb_printf(&b, "child spi:   none\n");
+	if (si->datapath[0])
+		sb_printf(&b, "data path:   %s; %" PRIu64 " tun reads split, %" PRIu64
+			  " segments merged\n", si->datapath, si->st.supersegs, si->st.merged);
 	sb_printf(&b, "traffic:     in %" PRIu64 " bytes (%" PRIu64 " packets), out %" PRIu64
 		  " bytes (%" PRIu64 " packets), %" PRIu64 " dropped\n", si->st.bytes_in,
 		  si->st.packets_in, si->st.bytes_out, si->st.packets_out, si->st.drops);
@@ -265,6 +278,9 @@ int status_json(const struct status_info *si, char *out, size_t cap)
 	json_key_str(&b, "local", si->local, true);
 	json_key_str(&b, "remote", si->remote, true);
 	json_key_str(&b, "tun", si->tun, true);
+	json_key_str(&b, "datapath", si->datapath, true);
+	sb_printf(&b, ",\"tun_reads_split\":%" PRIu64 ",\"segments_merged\":%" PRIu64,
+		  si->st.supersegs, si->st.merged);
 	json_key_str(&b, "virtual_ip", si->virtual_ip, true);
 	json_key_str(&b, "virtual_ip6", si->virtual_ip6, true);
 	json_list(&b, "routes", si->routes, si->n_routes);
