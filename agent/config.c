@@ -7,7 +7,9 @@
  */
 #include "agent/config.h"
 #include "util/err.h"
+#include "util/fperm.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -268,7 +270,8 @@ static int set_psk(struct config *cfg, const void *key, size_t len, char *msg, s
 
 /*
  * psk_file, password_file: the secret is the file's content minus one
- * trailing newline; a file group or others can read is refused.
+ * trailing newline; a file group or others can read or write, or that
+ * neither root nor we own, is refused.
  */
 static int set_secret_file(uint8_t **dst, size_t *dst_len, size_t max, char **file,
 			   const char *path, char *msg, size_t msglen)
@@ -281,14 +284,9 @@ static int set_secret_file(uint8_t **dst, size_t *dst_len, size_t max, char **fi
 
 	if (cfgv_path(path, msg, msglen) < 0)
 		return -1;
-	if (cfgv_read_file(path, cap, &buf, &n, &mode, why, sizeof(why)) < 0) {
-		(void)err_set(msg, msglen, "%s: %s", path, why);
-		return -1;
-	}
-	if (mode & (S_IRGRP | S_IROTH)) {
-		(void)err_set(msg, msglen, "%s is readable by group/others (chmod 600)", path);
-		goto done;
-	}
+	/* A refusal reads "PATH is writable by ...", other errors "PATH: not a ...". */
+	if (cfgv_read_file(path, cap, FPERM_SECRET, &buf, &n, &mode, why, sizeof(why)) < 0)
+		return err_set(msg, msglen, "%s%s%s", path, errno == EPERM ? " " : ": ", why);
 	if (n && buf[n - 1] == '\n')
 		n--;
 	if (n && buf[n - 1] == '\r')
@@ -297,7 +295,6 @@ static int set_secret_file(uint8_t **dst, size_t *dst_len, size_t max, char **fi
 		(void)err_set(msg, msglen, "%s is empty", path);
 	else if (set_secret(dst, dst_len, max, buf, n, msg, msglen) == 0)
 		rc = set_str(file, path, msg, msglen);
-done:
 	config_wipe_free(buf, cap + 1);
 	return rc;
 }
@@ -1015,9 +1012,11 @@ int config_load_secrets(const char *path, const char *secrets, size_t slen, stru
 	int rc;
 
 	memset(cfg, 0, sizeof(*cfg));
-	if (cfgv_read_file(path, CONFIG_FILE_MAX, &buf, &len, &mode, msg, sizeof(msg)) < 0) {
-		(void)err_set(err, errlen, "%s: %s", path, msg);
-		return -1;
+	/* It names dns_hook, run as root: only root (or we) may write it. */
+	if (cfgv_read_file(path, CONFIG_FILE_MAX, 0, &buf, &len, &mode, msg, sizeof(msg)) < 0) {
+		if (errno == EPERM)
+			return err_set(err, errlen, "config: %s %s", path, msg);
+		return err_set(err, errlen, "%s: %s", path, msg);
 	}
 	rc = config_parse_buf(path, buf, len, cfg, err, errlen);
 	config_wipe_free(buf, CONFIG_FILE_MAX + 1);

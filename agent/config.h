@@ -259,11 +259,14 @@ int cfgv_transport_order(const char *s, enum config_transport *order, unsigned *
 			 char *err, size_t errlen) MUST_CHECK;
 /*
  * Read a regular file of at most max bytes whole (NUL-terminated; release
- * with config_wipe_free(buf, max + 1)); *mode gets st_mode. Errors read
- * "cannot read: REASON", "not a regular file", "too large (max N bytes)".
+ * with config_wipe_free(buf, max + 1)); *mode gets st_mode. The file is
+ * checked as util/fperm.h says (flags: FPERM_SECRET). Errors read "cannot
+ * read: REASON", "not a regular file", "too large (max N bytes)", or with
+ * errno EPERM a refusal to follow the path: "is writable by others (mode
+ * 0666); chmod go-w it".
  */
-int cfgv_read_file(const char *path, size_t max, char **out, size_t *outlen, mode_t *mode,
-		   char *err, size_t errlen) MUST_CHECK;
+int cfgv_read_file(const char *path, size_t max, unsigned flags, char **out, size_t *outlen,
+		   mode_t *mode, char *err, size_t errlen) MUST_CHECK;
 
 /* "30s", "5m", "1500ms": the shortest exact form, for messages. */
 void cfgv_format_duration(uint32_t ms, char *buf, size_t len);

@@ -5,6 +5,7 @@
  */
 #include "agent/config.h"
 #include "util/err.h"
+#include "util/fperm.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -594,48 +595,25 @@ void config_wipe_free(void *p, size_t len)
 	free(p);
 }
 
-/* Open without blocking (a FIFO or a device must not hang us), then fstat. */
-static int open_regular(const char *path, struct stat *st, char *err, size_t errlen)
-{
-	int fd;
-
-	if (stat(path, st) < 0)
-		goto fail;
-	if (!S_ISREG(st->st_mode)) {
-		(void)err_set(err, errlen, "not a regular file");
-		return -1;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		goto fail;
-	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
-		(void)err_set(err, errlen, "not a regular file");
-		close(fd);
-		return -1;
-	}
-	return fd;
-fail:
-	(void)err_set(err, errlen, "cannot read: %s", strerror(errno));
-	return -1;
-}
-
-int cfgv_read_file(const char *path, size_t max, char **out, size_t *outlen, mode_t *mode,
-		   char *err, size_t errlen)
+int cfgv_read_file(const char *path, size_t max, unsigned flags, char **out, size_t *outlen,
+		   mode_t *mode, char *err, size_t errlen)
 {
 	struct stat st;
 	char *buf = NULL;
 	size_t n = 0;
-	int fd = open_regular(path, &st, err, errlen);
+	int e, fd = fperm_open(path, flags, &st, err, errlen);
 
 	if (fd < 0)
 		return -1;
 	if ((uint64_t)st.st_size > max) {
 		(void)err_set(err, errlen, "too large (max %zu bytes)", max);
+		errno = EFBIG;
 		goto fail;
 	}
 	buf = malloc(max + 1);
 	if (!buf) {
 		(void)err_set(err, errlen, "out of memory");
+		errno = ENOMEM;
 		goto fail;
 	}
 	for (;;) {
@@ -662,8 +640,10 @@ int cfgv_read_file(const char *path, size_t max, char **out, size_t *outlen, mod
 	*mode = st.st_mode;
 	return 0;
 fail:
+	e = errno;
 	close(fd);
 	config_wipe_free(buf, buf ? max + 1 : 0);
+	errno = e;
 	return -1;
 }
 

@@ -1,9 +1,19 @@
+/*
+ * Server side of the control socket. Nothing here waits for a client:
+ * each connection is a non-blocking fd in the loop with its own state.
+ *
+ *   READ   bytes gather in in[] until a '\n' (or CTL_REQ_MAX bytes, or the
+ *          client's EOF); CTL_CLIENT_DEADLINE_MS after accept it is closed.
+ *   WRITE  the reply drains from out[] as the socket takes it (EPOLLOUT),
+ *          within the same deadline; then the connection is closed.
+ *   EVENTS an event listener (CTL_SUBSCRIBE): ctl_broadcast() appends to
+ *          out[]; one whose backlog would overflow out[] is dropped.
+ */
 #include "agent/ctl.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,18 +25,26 @@
 
 #include <openssl/crypto.h>
 
+#include "agent/ctl_int.h"
 #include "util/log.h"
 
-/*
- * Wire format of a reply: one byte exit code, then text. Requests are at
- * most CTL_REQ_MAX bytes and end with '\n'.
- */
-#define CTL_REQ_MAX 320	/* "password " and CONFIG_PASSWORD_MAX bytes */
+enum ctl_state { CC_FREE, CC_READ, CC_WRITE, CC_EVENTS };
 
-/* A client that asked for the event stream: its connection stays open. */
-struct ctl_sub {
+static const char *const state_names[] = {
+	[CC_FREE] = "free", [CC_READ] = "read", [CC_WRITE] = "write", [CC_EVENTS] = "events",
+};
+
+struct ctl_client {
 	struct ctl_server *srv;
-	int fd;			/* -1: free slot */
+	enum ctl_state state;
+	int fd;
+	uid_t uid;			/* for log lines */
+	struct loop_timer deadline;	/* READ and WRITE only */
+	char in[CTL_REQ_MAX + 1];	/* may hold the EAP password: wiped after use */
+	size_t in_len;
+	char out[CTL_OUT_MAX];
+	size_t out_off, out_len;	/* out[out_off..out_len) still to send */
+	bool pollout;			/* EPOLLOUT asked for: out[] did not fit */
 };
 
 struct ctl_server {
@@ -36,20 +54,11 @@ struct ctl_server {
 	gid_t group;		/* CTL_NO_GROUP: root and our own uid only */
 	ctl_handler handler;
 	void *ctx;
-	struct ctl_sub subs[CTL_MAX_SUBS];
+	unsigned n_requests, n_events;
+	struct ctl_client clients[CTL_MAX_CLIENTS + CTL_MAX_SUBS];
 };
 
-static int ctl_addr(const char *path, struct sockaddr_un *sun)
-{
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun->sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(sun->sun_path, path);
-	return 0;
-}
+#define N_SLOTS (CTL_MAX_CLIENTS + CTL_MAX_SUBS)
 
 /* Is gid among the peer's groups (primary, then supplementary)? */
 static bool peer_in_group(int c, const struct ucred *uc, gid_t gid)
@@ -92,117 +101,267 @@ static bool peer_allowed(const struct ctl_server *s, int c, char *reply, size_t 
 	return false;
 }
 
-static void sub_drop(struct ctl_sub *u, const char *why)
+static void client_close(struct ctl_client *c, const char *why)
 {
-	log_debug("ctl: event listener gone (%s)", why);
-	loop_del_fd(u->srv->loop, u->fd);
-	close(u->fd);
-	u->fd = -1;
-}
+	struct ctl_server *s = c->srv;
 
-/* A listener only reads: anything from it, or its hang-up, ends it. */
-static void sub_event(void *ctx, uint32_t events)
-{
-	struct ctl_sub *u = ctx;
-	char b[64];
-
-	if (read(u->fd, b, sizeof(b)) <= 0 || (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)))
-		sub_drop(u, "hung up");
-}
-
-/* Write it all now or give up on that listener: the agent never waits for one. */
-static bool sub_write(struct ctl_sub *u, const char *text, size_t len)
-{
-	while (len) {
-		ssize_t n = send(u->fd, text, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n <= 0) {
-			sub_drop(u, n < 0 ? strerror(errno) : "closed");
-			return false;
-		}
-		text += n;
-		len -= (size_t)n;
+	if (c->state == CC_EVENTS) {
+		s->n_events--;
+		log_debug("ctl: event listener (uid %u) gone: %s", (unsigned)c->uid, why);
+	} else {
+		s->n_requests--;
+		log_debug("ctl: client (uid %u) closed in state %s: %s", (unsigned)c->uid,
+			  state_names[c->state], why);
 	}
-	return true;
+	loop_timer_disarm(s->loop, &c->deadline);
+	loop_del_fd(s->loop, c->fd);
+	close(c->fd);
+	OPENSSL_cleanse(c->in, sizeof(c->in));
+	c->fd = -1;
+	c->state = CC_FREE;
+	c->in_len = c->out_off = c->out_len = 0;
+	c->pollout = false;
 }
 
-/* c becomes a listener (the first text written); false if there is no room. */
-static bool sub_add(struct ctl_server *s, int c, const char *text)
+/* WRITE does not listen for input: a half-closed client would wake us for ever. */
+static uint32_t want_events(const struct ctl_client *c)
 {
-	for (size_t i = 0; i < CTL_MAX_SUBS; i++) {
-		struct ctl_sub *u = &s->subs[i];
+	uint32_t ev = c->state == CC_WRITE ? 0 : EPOLLIN | EPOLLRDHUP;
 
-		if (u->fd >= 0)
-			continue;
-		if (loop_add_fd(s->loop, c, EPOLLIN | EPOLLRDHUP, sub_event, u) < 0)
-			return false;
-		u->srv = s;
-		u->fd = c;
-		(void)sub_write(u, text, strlen(text));
+	return c->pollout ? ev | EPOLLOUT : ev;
+}
+
+static bool set_pollout(struct ctl_client *c, bool on)
+{
+	if (c->pollout == on)
 		return true;
-	}
-	log_warn("ctl: %d event listeners already; refused another", CTL_MAX_SUBS);
+	c->pollout = on;
+	if (loop_mod_fd(c->srv->loop, c->fd, want_events(c)) == 0)
+		return true;
+	client_close(c, strerror(errno));
 	return false;
 }
 
-void ctl_broadcast(struct ctl_server *s, const char *line)
+/*
+ * Send what out[] holds without waiting. False if c was closed: an error,
+ * or a request's reply is complete.
+ */
+static bool client_flush(struct ctl_client *c)
 {
-	for (size_t i = 0; s && i < CTL_MAX_SUBS; i++)
-		if (s->subs[i].fd >= 0)
-			(void)sub_write(&s->subs[i], line, strlen(line));
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return set_pollout(c, true);
+		if (n <= 0) {
+			client_close(c, n < 0 ? strerror(errno) : "closed");
+			return false;
+		}
+		c->out_off += (size_t)n;
+	}
+	c->out_off = c->out_len = 0;
+	if (c->state == CC_WRITE) {
+		client_close(c, "reply sent");
+		return false;
+	}
+	return set_pollout(c, false);
 }
 
-/*
- * Serve one client: its request is tiny, so wait briefly for it, then
- * answer. True if c became an event listener (it stays open).
- */
-static bool ctl_serve(struct ctl_server *s, int c)
+/* Append to out[]; false (and c dropped) when it does not fit. */
+static bool client_queue(struct ctl_client *c, const char *text, size_t len)
 {
-	char req[CTL_REQ_MAX + 1], reply[CTL_REPLY_MAX + 1];
-	size_t got = 0;
-	struct pollfd pfd = { .fd = c, .events = POLLIN };
+	static struct log_ratelimit rl;
+
+	if (c->out_off && c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	if (len > sizeof(c->out) - c->out_len && c->out_off) {
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	if (len > sizeof(c->out) - c->out_len) {
+		if (log_ratelimit_ok(&rl, 10))
+			log_warn("ctl: event listener (uid %u) dropped: it left %zu bytes unread",
+				 (unsigned)c->uid, c->out_len - c->out_off);
+		client_close(c, "too slow");
+		return false;
+	}
+	memcpy(c->out + c->out_len, text, len);
+	c->out_len += len;
+	return true;
+}
+
+/* The request in in[] is complete: answer it (or make c a listener). */
+static void client_serve(struct ctl_client *c)
+{
+	struct ctl_server *s = c->srv;
+	char reply[CTL_REPLY_MAX + 1];
 	int code;
 
-	/* Read the request even when refusing: a reply to an unread request
-	 * would reset the connection before the client sees the reason. */
-	while (got < CTL_REQ_MAX && poll(&pfd, 1, 200) == 1) {
-		ssize_t n = read(c, req + got, CTL_REQ_MAX - got);
-
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		if (memchr(req, '\n', got))
-			break;
-	}
-	req[got] = '\0';
-	req[strcspn(req, "\n")] = '\0';
+	c->in[c->in_len] = '\0';
+	c->in[strcspn(c->in, "\n")] = '\0';
 	reply[0] = 0;
-	if (peer_allowed(s, c, reply + 1, sizeof(reply) - 1))
-		code = s->handler(s->ctx, req, reply + 1, sizeof(reply) - 1);
+	if (peer_allowed(s, c->fd, reply + 1, sizeof(reply) - 1))
+		code = s->handler(s->ctx, c->in, reply + 1, sizeof(reply) - 1);
 	else
 		code = 1;
-	OPENSSL_cleanse(req, sizeof(req));	/* it may hold the EAP password */
+	OPENSSL_cleanse(c->in, sizeof(c->in));	/* it may hold the EAP password */
+	c->in_len = 0;
 	/* The event stream has no status byte: its lines start at once. */
 	if (code == CTL_SUBSCRIBE) {
-		if (sub_add(s, c, reply + 1))
-			return true;
+		if (s->n_events < CTL_MAX_SUBS) {
+			loop_timer_disarm(s->loop, &c->deadline);
+			s->n_requests--;
+			s->n_events++;
+			c->state = CC_EVENTS;
+			log_debug("ctl: client (uid %u) now an event listener (%u of %d)",
+				  (unsigned)c->uid, s->n_events, CTL_MAX_SUBS);
+			if (client_queue(c, reply + 1, strlen(reply + 1)))
+				(void)client_flush(c);
+			return;
+		}
+		log_warn("ctl: %d event listeners already; refused another", CTL_MAX_SUBS);
 		code = 1;
 		snprintf(reply + 1, sizeof(reply) - 1, "too many event listeners\n");
 	}
 	reply[0] = (char)(code < 0 ? 1 : code > 125 ? 125 : code);
-	if (write(c, reply, 1 + strlen(reply + 1)) < 0)
-		log_debug("ctl: reply not delivered: %s", strerror(errno));
-	return false;
+	c->state = CC_WRITE;
+	if (loop_mod_fd(s->loop, c->fd, want_events(c)) < 0)
+		client_close(c, strerror(errno));
+	else if (client_queue(c, reply, 1 + strlen(reply + 1)))
+		(void)client_flush(c);
+}
+
+/* READ: take what has arrived; serve once a line (or EOF, or a full buffer) is in. */
+static void client_read(struct ctl_client *c)
+{
+	for (;;) {
+		ssize_t n = read(c->fd, c->in + c->in_len, CTL_REQ_MAX - c->in_len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n < 0) {
+			client_close(c, strerror(errno));
+			return;
+		}
+		if (n == 0 && c->in_len == 0) {
+			client_close(c, "hung up before a request");
+			return;
+		}
+		c->in_len += (size_t)n;
+		if (n == 0 || c->in_len == CTL_REQ_MAX || memchr(c->in, '\n', c->in_len)) {
+			client_serve(c);
+			return;
+		}
+	}
+}
+
+static void client_event(void *ctx, uint32_t events)
+{
+	struct ctl_client *c = ctx;
+	char b[64];
+
+	switch (c->state) {
+	case CC_READ:
+		client_read(c);
+		return;
+	case CC_WRITE:
+		if (events & EPOLLERR)
+			client_close(c, "socket error");
+		else if (events & (EPOLLOUT | EPOLLHUP))
+			(void)client_flush(c);
+		return;
+	case CC_EVENTS:
+		/* A listener only reads: anything from it, or its hang-up, ends it. */
+		if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) &&
+		    (read(c->fd, b, sizeof(b)) <= 0 || (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)))) {
+			client_close(c, "hung up");
+			return;
+		}
+		if (events & EPOLLOUT)
+			(void)client_flush(c);
+		return;
+	case CC_FREE:
+		return;
+	}
+}
+
+static void client_deadline(void *ctx)
+{
+	static struct log_ratelimit rl;
+	struct ctl_client *c = ctx;
+
+	if (log_ratelimit_ok(&rl, 10))
+		log_warn("ctl: client (uid %u) closed: %s within %d ms", (unsigned)c->uid,
+			 c->state == CC_READ ? "no complete request" : "did not read its reply",
+			 CTL_CLIENT_DEADLINE_MS);
+	client_close(c, "deadline");
+}
+
+static struct ctl_client *client_slot(struct ctl_server *s)
+{
+	if (s->n_requests >= CTL_MAX_CLIENTS)
+		return NULL;
+	for (size_t i = 0; i < N_SLOTS; i++)
+		if (s->clients[i].state == CC_FREE)
+			return &s->clients[i];
+	return NULL;
 }
 
 static void ctl_accept(void *ctx, uint32_t events)
 {
+	static struct log_ratelimit rl;
 	struct ctl_server *s = ctx;
-	int c;
+	int fd;
 
-	while ((c = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
-		if (!ctl_serve(s, c))
-			close(c);
+	while ((fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		struct ctl_client *c = client_slot(s);
+		struct ucred uc = { .uid = (uid_t)-1 };
+		socklen_t len = sizeof(uc);
+
+		(void)getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len);
+		if (!c) {
+			if (log_ratelimit_ok(&rl, 10))
+				log_warn("ctl: client (uid %u) refused: %u requests in progress "
+					 "(at most %d)", (unsigned)uc.uid, s->n_requests,
+					 CTL_MAX_CLIENTS);
+			close(fd);
+			continue;
+		}
+		if (loop_add_fd(s->loop, fd, EPOLLIN | EPOLLRDHUP, client_event, c) < 0) {
+			if (log_ratelimit_ok(&rl, 10))
+				log_warn("ctl: client (uid %u) refused: cannot watch it: %s",
+					 (unsigned)uc.uid, strerror(errno));
+			close(fd);
+			continue;
+		}
+		c->srv = s;
+		c->fd = fd;
+		c->uid = uc.uid;
+		c->state = CC_READ;
+		c->in_len = c->out_off = c->out_len = 0;
+		c->pollout = false;
+		s->n_requests++;
+		loop_timer_init(&c->deadline, "ctl client", client_deadline, c);
+		loop_timer_arm(s->loop, &c->deadline, CTL_CLIENT_DEADLINE_MS);
+	}
+}
+
+void ctl_broadcast(struct ctl_server *s, const char *line)
+{
+	size_t len = strlen(line);
+
+	for (size_t i = 0; s && i < N_SLOTS; i++) {
+		struct ctl_client *c = &s->clients[i];
+
+		if (c->state == CC_EVENTS && client_queue(c, line, len))
+			(void)client_flush(c);
+	}
 }
 
 struct ctl_server *ctl_server_open(struct loop *l, const char *path, gid_t group, ctl_handler h,
@@ -214,8 +373,8 @@ struct ctl_server *ctl_server_open(struct loop *l, const char *path, gid_t group
 
 	if (!s || ctl_addr(path, &sun) < 0)
 		goto fail;
-	for (size_t i = 0; i < CTL_MAX_SUBS; i++)
-		s->subs[i].fd = -1;
+	for (size_t i = 0; i < N_SLOTS; i++)
+		s->clients[i].fd = -1;
 	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd < 0)
 		goto fail;
@@ -262,109 +421,13 @@ void ctl_server_close(struct ctl_server *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < CTL_MAX_SUBS; i++)
-		if (s->subs[i].fd >= 0)
-			sub_drop(&s->subs[i], "the agent stops");
+	for (size_t i = 0; i < N_SLOTS; i++)
+		if (s->clients[i].state != CC_FREE)
+			client_close(&s->clients[i], "the agent stops");
 	loop_del_fd(s->loop, s->fd);
 	close(s->fd);
 	/* No longer root, the directory may not be ours: the next start removes it. */
 	if (unlink(s->path) < 0 && errno != ENOENT)
 		log_debug("ctl: %s stays behind: %s", s->path, strerror(errno));
 	free(s);
-}
-
-int ctl_connect(const char *path)
-{
-	struct sockaddr_un sun;
-	int fd, e;
-
-	if (ctl_addr(path, &sun) < 0)
-		return -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-		return fd;
-	e = errno;
-	close(fd);
-	errno = e;
-	return -1;
-}
-
-int ctl_request(const char *path, const char *request, char *out, size_t cap)
-{
-	char buf[CTL_REPLY_MAX + 2];
-	size_t got = 0;
-	int fd, code = -1;
-
-	if ((fd = ctl_connect(path)) < 0)
-		return -1;
-	{
-		char line[CTL_REQ_MAX + 2];
-		int n = snprintf(line, sizeof(line), "%s\n", request);
-
-		bool sent;
-
-		/* The agent may have closed already: an error, not SIGPIPE. */
-		sent = n >= 0 && (size_t)n < sizeof(line) &&
-		       send(fd, line, (size_t)n, MSG_NOSIGNAL) == (ssize_t)n;
-		OPENSSL_cleanse(line, sizeof(line));	/* `password ...` */
-		if (!sent)
-			goto out;
-	}
-	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		if (got >= sizeof(buf) - 1 || poll(&pfd, 1, 5000) != 1)
-			break;
-		n = read(fd, buf + got, sizeof(buf) - 1 - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got == 0) {
-		errno = EPROTO;
-		goto out;
-	}
-	buf[got] = '\0';
-	code = (unsigned char)buf[0];
-	if (out && cap)
-		snprintf(out, cap, "%s", buf + 1);
-out:
-	{
-		int e = errno;
-
-		close(fd);
-		errno = e;
-	}
-	return code;
-}
-
-int ctl_follow(const char *path, FILE *out, char *err, size_t cap)
-{
-	char buf[4096];
-	bool first = true;
-	ssize_t n;
-	int fd, rc = -1;
-
-	if ((fd = ctl_connect(path)) < 0)
-		return -1;
-	if (send(fd, "events\n", 7, MSG_NOSIGNAL) != 7)
-		goto out;
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		/* A refusal is a status byte and one line, as for any request. */
-		if (first && buf[0] != '{') {
-			snprintf(err, cap, "%.*s", (int)(n - 1), buf + 1);
-			rc = buf[0] ? (unsigned char)buf[0] : 1;
-			goto out;
-		}
-		first = false;
-		if (fwrite(buf, 1, (size_t)n, out) != (size_t)n || fflush(out) != 0)
-			break;
-	}
-	rc = 0;
-out:
-	close(fd);
-	return rc;
 }

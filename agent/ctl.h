@@ -1,7 +1,8 @@
 /*
  * Control socket: a unix stream socket (default /run/ikeagent.sock). A
  * client sends one line ("status", "status json", "down") and reads the
- * reply until the agent closes the connection.
+ * reply until the agent closes the connection. Server in ctl.c, client
+ * calls in ctl_client.c.
  *
  * Who may use it: root, the agent's own user, and members of the socket's
  * group ([agent] socket_group). The file is mode 0660 root:group (0600
@@ -31,6 +32,17 @@
 typedef int (*ctl_handler)(void *ctx, const char *request, char *reply, size_t cap);
 #define CTL_SUBSCRIBE	1000
 #define CTL_MAX_SUBS	8
+
+/*
+ * The server never waits for a client (agent/ctl.c): at most
+ * CTL_MAX_CLIENTS requests at a time (more are refused), each with
+ * CTL_CLIENT_DEADLINE_MS from accept to send its request and read the
+ * reply. An event listener may fall CTL_OUT_MAX bytes behind, then it is
+ * dropped.
+ */
+#define CTL_MAX_CLIENTS		8
+#define CTL_CLIENT_DEADLINE_MS	2000
+#define CTL_OUT_MAX		16384
 
 struct ctl_server;
 

@@ -12,7 +12,7 @@
 
 #include "util/log.h"
 
-#define LOOP_MAX_FDS 32
+#define LOOP_MAX_FDS 64	/* control clients take up to CTL_MAX_CLIENTS + CTL_MAX_SUBS */
 
 struct loop_fd {
 	int fd;

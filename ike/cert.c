@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -21,6 +23,7 @@
 #include "ike/id.h"
 #include "ike/ikev2.h"
 #include "ike/msg.h"
+#include "util/fperm.h"
 
 #define SHA1_LEN	20
 #define CERT_DER_MAX	(IKE_PL_BODY_MAX - 1)	/* CERT body: encoding octet + DER */
@@ -130,6 +133,40 @@ static bool pem_clean_eof(void)
 	return !e || (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE);
 }
 
+/*
+ * A BIO on path, checked as util/fperm.h says (flags: FPERM_SECRET for a
+ * private key); NULL with "WHAT PATH: why" or "WHAT PATH is writable ..." in err.
+ */
+static BIO *open_checked(const char *what, const char *path, unsigned flags, char *err,
+			 size_t errlen)
+{
+	char why[128];
+	struct stat st;
+	FILE *f = NULL;
+	BIO *bio;
+	int fd;
+
+	if (!path) {
+		ike_cert_err(err, errlen, "%s (none): %s", what, strerror(ENOENT));
+		return NULL;
+	}
+	fd = fperm_open(path, flags, &st, why, sizeof(why));
+	if (fd < 0) {
+		ike_cert_err(err, errlen, "%s %s%s%s", what, path, errno == EPERM ? " " : ": ",
+			     why);
+		return NULL;
+	}
+	if (!(f = fdopen(fd, "r")) || !(bio = BIO_new_fp(f, BIO_CLOSE))) {
+		ike_cert_err(err, errlen, "%s %s: out of memory", what, path);
+		if (f)
+			fclose(f);
+		else
+			close(fd);
+		return NULL;
+	}
+	return bio;
+}
+
 struct ike_trust *ike_trust_load(const char *ca_path, char *err, size_t errlen)
 {
 	struct ike_trust *t = calloc(1, sizeof(*t));
@@ -142,11 +179,8 @@ struct ike_trust *ike_trust_load(const char *ca_path, char *err, size_t errlen)
 		ike_cert_err(err, errlen, "CA file: out of memory");
 		goto cleanup;
 	}
-	if (!ca_path || !(bio = BIO_new_file(ca_path, "r"))) {
-		ike_cert_err(err, errlen, "CA file %s: %s", ca_path ? ca_path : "(none)",
-			     strerror(errno ? errno : ENOENT));
+	if (!(bio = open_checked("CA file", ca_path, 0, err, errlen)))
 		goto cleanup;
-	}
 	ERR_clear_error();
 	for (; (x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)); n++) {
 		if (n >= IKE_TRUST_MAX_CA)
@@ -253,15 +287,14 @@ static int cred_add_cert(struct ike_cred *c, X509 *x, size_t *bytes, const char 
 static int cred_read_certs(struct ike_cred *c, const char *path, X509 **ee, char *err,
 			   size_t errlen)
 {
-	BIO *bio = path ? BIO_new_file(path, "r") : NULL;
+	BIO *bio = open_checked("certificate file", path, 0, err, errlen);
 	X509 *x = NULL;
 	unsigned n = 0;
 	size_t bytes = 0;
 	int rc = -1;
 
 	if (!bio)
-		return ike_cert_err(err, errlen, "certificate file %s: %s", path ? path : "(none)",
-				    strerror(errno ? errno : ENOENT));
+		return -1;
 	ERR_clear_error();
 	for (; (x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)); n++) {
 		if (cred_add_cert(c, x, &bytes, path, err, errlen) < 0)
@@ -310,11 +343,9 @@ struct ike_cred *ike_cred_load(const char *cert_path, const char *key_path, char
 	}
 	if (cred_read_certs(c, cert_path, &ee, err, errlen) < 0)
 		goto cleanup;
-	if (!key_path || !(bio = BIO_new_file(key_path, "r"))) {
-		ike_cert_err(err, errlen, "key file %s: %s", key_path ? key_path : "(none)",
-			     strerror(errno ? errno : ENOENT));
+	/* A private key: nobody else may read it, like psk_file. */
+	if (!(bio = open_checked("key file", key_path, FPERM_SECRET, err, errlen)))
 		goto cleanup;
-	}
 	c->key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
 	if (!c->key) {
 		ike_cert_err(err, errlen, "key file %s: no usable private key (PEM, unencrypted)",

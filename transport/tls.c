@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <pthread.h>
@@ -26,7 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "util/fperm.h"
 #include "util/log.h"
 
 #define TLS_KEY_LEN 300
@@ -247,6 +251,45 @@ static void ctx_key(bool verify, const char *ca_file, char *out, size_t cap)
 }
 
 /* A client context; with verify, the CA certificates are read now. */
+/*
+ * tls_ca into ctx's store, read from the descriptor it was checked on
+ * (util/fperm.h: a CA file others may rewrite would let them vouch for
+ * any gateway). 0, or -1 with err.
+ */
+static int ctx_load_ca(SSL_CTX *ctx, const char *ca_file, char *err, size_t errlen)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	char why[128];
+	struct stat st;
+	unsigned n = 0;
+	X509 *x;
+	FILE *f;
+	int fd = fperm_open(ca_file, 0, &st, why, sizeof(why));
+
+	if (fd < 0) {
+		snprintf(err, errlen, "tls: CA file %s%s%s", ca_file, errno == EPERM ? " " : ": ",
+			 why);
+		return -1;
+	}
+	if (!(f = fdopen(fd, "r"))) {
+		close(fd);
+		snprintf(err, errlen, "tls: CA file %s: %s", ca_file, strerror(errno));
+		return -1;
+	}
+	while ((x = PEM_read_X509(f, NULL, NULL, NULL))) {
+		if (X509_STORE_add_cert(store, x) == 1)
+			n++;
+		X509_free(x);
+	}
+	fclose(f);
+	ERR_clear_error();
+	if (n == 0) {
+		snprintf(err, errlen, "tls: cannot load CA certificates from %s", ca_file);
+		return -1;
+	}
+	return 0;
+}
+
 static SSL_CTX *ctx_new(bool verify, const char *ca_file, char *err, size_t errlen)
 {
 	const long mode = SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER;
@@ -265,10 +308,12 @@ static SSL_CTX *ctx_new(bool verify, const char *ca_file, char *err, size_t errl
 		return ctx;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if (ca_file ? !SSL_CTX_load_verify_locations(ctx, ca_file, NULL)
-		    : !SSL_CTX_set_default_verify_paths(ctx)) {
-		snprintf(err, errlen, "tls: cannot load CA certificates from %s",
-			 ca_file ? ca_file : "the system store");
+	if (ca_file && ctx_load_ca(ctx, ca_file, err, errlen) < 0) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (!ca_file && !SSL_CTX_set_default_verify_paths(ctx)) {
+		snprintf(err, errlen, "tls: cannot load CA certificates from the system store");
 		SSL_CTX_free(ctx);
 		return NULL;
 	}

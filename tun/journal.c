@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/fperm.h"
 #include "util/log.h"
 
 #define JOURNAL_MAX_ENTS	4096
@@ -113,14 +114,42 @@ static long file_pid(int fd)
 }
 
 /*
- * Open and lock the file. Retried when the path was replaced between open
- * and flock (its holder removed it while we waited).
+ * The state directory, opened and checked (util/fperm.h): recovery runs
+ * what the journal in it names, so nobody but root or us may write there.
  */
-static int lock_file(struct tun_journal *j)
+static int open_dir(const struct tun_journal *j)
 {
+	char why[128];
+	struct stat st;
+	int fd = open(j->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || fperm_check(&st, 0, why, sizeof(why)) < 0) {
+		int err = errno;
+
+		if (err == EPERM)
+			log_err("tun: state dir %s %s", j->dir, why);
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Open and lock the file in dfd. Retried when the path was replaced
+ * between open and flock (its holder removed it while we waited).
+ */
+static int lock_file(struct tun_journal *j, int dfd)
+{
+	const char *base = strrchr(j->path, '/') + 1;
+
 	for (int tries = 0; tries < 5; tries++) {
 		struct stat a, b;
-		int fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		char why[128];
+		int fd = openat(dfd, base, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+				0600);
 
 		if (fd < 0)
 			return -1;
@@ -134,15 +163,15 @@ static int lock_file(struct tun_journal *j)
 			errno = err;
 			return -1;
 		}
-		if (fstat(fd, &a) < 0 || stat(j->path, &b) < 0 || a.st_ino != b.st_ino ||
-		    a.st_dev != b.st_dev) {
+		if (fstat(fd, &a) < 0 || fstatat(dfd, base, &b, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
 			close(fd);
 			continue;
 		}
-		/* Recovery runs what the file names: only trust our own file. */
-		if (!S_ISREG(a.st_mode) || a.st_uid != geteuid() || (a.st_mode & 022)) {
-			log_err("tun: %s is not a private file of uid %u, not used", j->path,
-				(unsigned)geteuid());
+		/* Recovery runs what the file names: only trust a file of root's or ours. */
+		if (!S_ISREG(a.st_mode) || fperm_check(&a, 0, why, sizeof(why)) < 0) {
+			log_err("tun: journal %s %s", j->path,
+				S_ISREG(a.st_mode) ? why : "is not a regular file");
 			close(fd);
 			errno = EPERM;
 			return -1;
@@ -400,7 +429,7 @@ int tun_journal_open(struct tun_journal *j, const char *dir, const char *name,
 		     const struct tun_dns_cfg *dns)
 {
 	struct stat st;
-	int err;
+	int err, dfd = -1;
 
 	memset(j, 0, sizeof(*j));
 	j->fd = -1;
@@ -415,12 +444,16 @@ int tun_journal_open(struct tun_journal *j, const char *dir, const char *name,
 		return -1;
 	}
 	snprintf(j->name, sizeof(j->name), "%s", name);
-	if (mkdir_p(j->dir) < 0 || lock_file(j) < 0) {
+	if (mkdir_p(j->dir) < 0 || (dfd = open_dir(j)) < 0 || lock_file(j, dfd) < 0) {
 		err = errno;
-		log_err("tun: cannot open journal %s: %s", j->path, strerror(err));
+		if (err != EPERM)	/* a refusal has said why already */
+			log_err("tun: cannot open journal %s: %s", j->path, strerror(err));
+		if (dfd >= 0)
+			close(dfd);
 		errno = err;
 		return -1;
 	}
+	close(dfd);
 	if (fstat(j->fd, &st) == 0 && st.st_size > 0)
 		recover(j, (size_t)st.st_size);
 	if (start_fresh(j) < 0) {

@@ -673,6 +673,66 @@ START_TEST(load_file_and_permissions)
 }
 END_TEST
 
+/*
+ * The config names dns_hook, run as root: one others may write, or that
+ * neither root nor we own, is refused, and so is such a secret file.
+ */
+START_TEST(file_owner_and_writers)
+{
+	char path[64], psk[64], text[256], want[256];
+	struct config c;
+
+	temp_path(path, sizeof(path));
+	temp_path(psk, sizeof(psk));
+	write_file(psk, "file-secret\n", 0600);
+	snprintf(text, sizeof(text), "[gateway]\naddress = g\n[auth]\nid = a\npsk_file = %s\n", psk);
+	write_file(path, text, 0644);			/* no secret in it: may be read */
+	ck_assert_msg(config_load(path, &c, err, sizeof(err)) == 0, "%s", err);
+	config_free(&c);
+
+	ck_assert_int_eq(chmod(path, 0666), 0);
+	ck_assert_int_eq(config_load(path, &c, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "config: %s is writable by others (mode 0666); chmod go-w it",
+		 path);
+	ck_assert_str_eq(err, want);
+	ck_assert(all_zero(&c, sizeof(c)));
+	ck_assert_int_eq(chmod(path, 0620), 0);
+	ck_assert_int_eq(config_load(path, &c, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "config: %s is writable by group (mode 0620); chmod go-w it",
+		 path);
+	ck_assert_str_eq(err, want);
+
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	ck_assert_int_eq(chmod(psk, 0602), 0);
+	ck_assert_int_eq(config_load(path, &c, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:5: psk_file: %s is writable by others (mode 0602); "
+		 "chmod go-w it", path, psk);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(chmod(psk, 0600), 0);
+
+	if (geteuid() != 0) {
+		check_skip("file_owner_and_writers", "the owner check needs root (chown)");
+	} else {
+		ck_assert_int_eq(chown(psk, 4242, (gid_t)-1), 0);
+		ck_assert_int_eq(config_load(path, &c, err, sizeof(err)), -1);
+		snprintf(want, sizeof(want), "%s:5: psk_file: %s is owned by uid 4242, not root; "
+			 "chown root it", path, psk);
+		ck_assert_str_eq(err, want);
+		ck_assert_int_eq(chown(psk, 0, (gid_t)-1), 0);
+		ck_assert_int_eq(chown(path, 4242, (gid_t)-1), 0);
+		ck_assert_int_eq(config_load(path, &c, err, sizeof(err)), -1);
+		snprintf(want, sizeof(want), "config: %s is owned by uid 4242, not root; "
+			 "chown root it", path);
+		ck_assert_str_eq(err, want);
+		ck_assert_int_eq(chown(path, 0, (gid_t)-1), 0);
+		ck_assert_msg(config_load(path, &c, err, sizeof(err)) == 0, "%s", err);
+		config_free(&c);
+	}
+	unlink(path);
+	unlink(psk);
+}
+END_TEST
+
 /* Secrets a driver passes on a file descriptor (nm/PROTOCOL.md): set as if in the file. */
 START_TEST(driver_secrets)
 {
@@ -984,6 +1044,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, psk_file_fifo_does_not_hang);
 	tcase_add_test(tc, secrets_wiped_on_failure);
 	tcase_add_test(tc, load_file_and_permissions);
+	tcase_add_test(tc, file_owner_and_writers);
 	tcase_add_test(tc, driver_secrets);
 	tcase_add_test(tc, proxy_from_environment);
 	tcase_add_test(tc, example_parses);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/core_names.h>
@@ -487,6 +488,67 @@ START_TEST(trust_load_errors)
 	ck_assert_ptr_null(ike_trust_load(path, err, sizeof(err)));
 	unlink(path);
 	ike_trust_free(NULL);
+	X509_free(x);
+}
+END_TEST
+
+/* Keys, certificates and CAs others may write (or read, for a key) are refused. */
+START_TEST(file_modes_and_owner)
+{
+	char err[256] = "", cp[64], kp[64], want[256];
+	X509 *x = leaf(K_P256, leaf_san, NULL, 0, 0);
+	struct ike_cred *c;
+	struct ike_trust *t;
+
+	write_pem(cp, &x, 1, NULL, NULL);
+	write_pem(kp, NULL, 0, gk[K_P256], NULL);
+	ck_assert_int_eq(chmod(cp, 0644), 0);		/* public: may be read by all */
+	c = ike_cred_load(cp, kp, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ike_cred_free(c);
+
+	ck_assert_int_eq(chmod(kp, 0640), 0);
+	ck_assert_ptr_null(ike_cred_load(cp, kp, err, sizeof(err)));
+	snprintf(want, sizeof(want), "key file %s is readable by group/others (chmod 600)", kp);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(chmod(kp, 0620), 0);
+	ck_assert_ptr_null(ike_cred_load(cp, kp, err, sizeof(err)));
+	snprintf(want, sizeof(want), "key file %s is writable by group (mode 0620); chmod go-w it",
+		 kp);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(chmod(kp, 0600), 0);
+	ck_assert_int_eq(chmod(cp, 0666), 0);
+	ck_assert_ptr_null(ike_cred_load(cp, kp, err, sizeof(err)));
+	snprintf(want, sizeof(want), "certificate file %s is writable by others (mode 0666); "
+		 "chmod go-w it", cp);
+	ck_assert_str_eq(err, want);
+	unlink(cp);
+
+	write_pem(cp, &ca, 1, NULL, NULL);
+	ck_assert_int_eq(chmod(cp, 0664), 0);
+	ck_assert_ptr_null(ike_trust_load(cp, err, sizeof(err)));
+	snprintf(want, sizeof(want), "CA file %s is writable by group (mode 0664); chmod go-w it",
+		 cp);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(chmod(cp, 0644), 0);
+	t = ike_trust_load(cp, err, sizeof(err));
+	ck_assert_msg(t != NULL, "%s", err);
+	ike_trust_free(t);
+
+	if (geteuid() != 0) {
+		check_skip("file_modes_and_owner", "the owner check needs root (chown)");
+	} else {
+		ck_assert_int_eq(chown(kp, 4242, (gid_t)-1), 0);
+		ck_assert_ptr_null(ike_cred_load(cp, kp, err, sizeof(err)));
+		snprintf(want, sizeof(want), "key file %s is owned by uid 4242, not root; "
+			 "chown root it", kp);
+		ck_assert_str_eq(err, want);
+		ck_assert_int_eq(chown(cp, 4242, (gid_t)-1), 0);
+		ck_assert_ptr_null(ike_trust_load(cp, err, sizeof(err)));
+		ck_assert_ptr_nonnull(strstr(err, "is owned by uid 4242, not root"));
+	}
+	unlink(cp);
+	unlink(kp);
 	X509_free(x);
 }
 END_TEST
@@ -965,6 +1027,7 @@ static Suite *cert_suite(void)
 	tcase_add_unchecked_fixture(tc, pki_setup, pki_teardown);
 	tcase_add_test(tc, trust_certreq);
 	tcase_add_test(tc, trust_load_errors);
+	tcase_add_test(tc, file_modes_and_owner);
 	tcase_add_loop_test(tc, sign_verify_round_trip, 0, (int)(sizeof(rt) / sizeof(rt[0])));
 	tcase_add_test(tc, pick_hash);
 	tcase_add_test(tc, rsa_pss);

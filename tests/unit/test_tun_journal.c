@@ -279,6 +279,54 @@ START_TEST(busy_journal_refused)
 }
 END_TEST
 
+/*
+ * Recovery runs what the journal names: a state dir or file others may
+ * write, or that neither root nor we own, is refused before it is read.
+ */
+START_TEST(state_dir_and_file_checked)
+{
+	struct tun_journal j;
+	char dir[64], path[128];
+
+	tt_tmpdir(dir, sizeof(dir));
+	state_path(dir, path, sizeof(path));
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert(!tt_exists(path));			/* refused before anything is created */
+	ck_assert_int_eq(chmod(dir, 01777), 0);		/* sticky is not enough: it is ours alone */
+	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), -1);
+	ck_assert_int_eq(chmod(dir, 0770), 0);
+	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), 0);
+	ck_assert_int_eq(tun_journal_close(&j), 0);
+
+	tt_write(path, "# ikeagent undo journal v1 pid 999999\n", 0600);
+	ck_assert_int_eq(chmod(path, 0620), 0);
+	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), -1);
+	ck_assert_int_eq(errno, EPERM);
+	if (geteuid() != 0) {
+		check_skip("state_dir_and_file_checked", "the owner check needs root (chown)");
+		tt_rmrf(dir);
+		return;
+	}
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	ck_assert_int_eq(chown(path, 4242, (gid_t)-1), 0);
+	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_int_eq(chown(path, 0, (gid_t)-1), 0);
+	ck_assert_int_eq(chown(dir, 4242, (gid_t)-1), 0);
+	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_int_eq(chown(dir, 0, (gid_t)-1), 0);
+	ck_assert_int_eq(tun_journal_open(&j, dir, "ikt0", NULL), 0);
+	ck_assert_int_eq(tun_journal_close(&j), 0);
+	tt_rmrf(dir);
+}
+END_TEST
+
 /* ---- recovery after a crash ------------------------------------------- */
 
 enum crash_mode {
@@ -557,6 +605,7 @@ static Suite *tun_journal_suite(void)
 	tcase_add_test(tc, split_routes_and_teardown);
 	tcase_add_test(tc, failed_change_not_kept);
 	tcase_add_test(tc, busy_journal_refused);
+	tcase_add_test(tc, state_dir_and_file_checked);
 	tcase_add_test(tc, recovery_after_crash);
 	tcase_add_test(tc, recovery_removes_persistent_device);
 	tcase_add_test(tc, recovery_keeps_foreign_device);
