@@ -80,11 +80,17 @@ struct dp_worker {
 
 /* ---- the worker thread ---------------------------------------------------- */
 
+/* The worker's own view of what to send on (its copy of the conf, never w->conf). */
+struct worker_out {
+	struct dp_worker *w;
+	int fd;
+};
+
 static int worker_send(void *ctx, const struct iovec *pkts, unsigned n)
 {
 	static struct log_ratelimit rl;
-	struct dp_worker *w = ctx;
-	int sent = udp_send_batch_gso(w->conf.fd, &w->off, pkts, n);
+	struct worker_out *o = ctx;
+	int sent = udp_send_batch_gso(o->fd, &o->w->off, pkts, n);
 
 	if (sent < 0 && errno != EAGAIN && log_ratelimit_ok(&rl, 10))
 		log_warn("udp: send to gateway: %s", strerror(errno));
@@ -108,6 +114,7 @@ static void *worker_main(void *arg)
 	for (;;) {
 		uint64_t g = atomic_load_explicit(&w->gen, memory_order_acquire);
 		struct pollfd pf[2] = { { .fd = w->wake, .events = POLLIN } };
+		struct worker_out out;
 		struct dp_tx tx;
 		uint64_t v;
 
@@ -134,8 +141,9 @@ static void *worker_main(void *arg)
 		}
 		if (cur.tun_fd < 0 || !(pf[1].revents & (POLLIN | POLLERR | POLLHUP)))
 			continue;
+		out = (struct worker_out){ .w = w, .fd = cur.fd };
 		tx = (struct dp_tx){ .dp = w->dp, .tun = &w->tun, .c = cur.c, .send = worker_send,
-				     .send_ctx = w };
+				     .send_ctx = &out };
 		dp_tx_run(&tx);
 		if (tx.out.drops)
 			atomic_fetch_add_explicit(&w->drops, tx.out.drops, memory_order_relaxed);

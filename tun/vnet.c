@@ -57,7 +57,7 @@ static int parse_gso(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t 
 		     struct gso_layout *L)
 {
 	unsigned type = h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
-	uint8_t proto;
+	uint8_t proto = 0;
 
 	if (parse_ip(pkt, len, L, &proto) < 0)
 		return -1;
@@ -171,7 +171,7 @@ static int copy_one(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t l
 int tun_vnet_split(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t pkt_len,
 		   uint8_t *const *out, size_t out_cap, size_t *lens, unsigned max_out)
 {
-	struct gso_layout L;
+	struct gso_layout L = { 0 };
 	uint64_t pseudo;
 	size_t n;
 
