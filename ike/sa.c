@@ -67,6 +67,43 @@ void sa_fail(struct ike_sa *sa, enum ike_sa_fail why, const char *fmt, ...)
 	sa_set_state(sa, IKE_SA_DEAD);
 }
 
+void sa_unverified(struct ike_sa *sa, const char *fmt, ...)
+{
+	static struct log_ratelimit rl;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sa->unverified, sizeof(sa->unverified), fmt, ap);
+	va_end(ap);
+	if (log_ratelimit_ok(&rl, 10))
+		log_warn("ike: %s not authenticated; waiting for another until the retransmission "
+			 "budget ends", sa->unverified);
+}
+
+/*
+ * The budget of the outstanding request ended. RFC 7296 §2.4: "an endpoint
+ * MUST NOT conclude that the other endpoint has failed based on any routing
+ * information (e.g., ICMP messages) or IKE messages that arrive without
+ * cryptographic protection (e.g., Notify messages complaining about unknown
+ * SPIs)": an unauthenticated answer seen meanwhile is only the likely cause.
+ */
+static void req_budget_over(struct ike_sa *sa, const char *how)
+{
+	struct sa_request *r = &sa->req;
+
+	if (r->kind == REQ_DELETE) {
+		sa_fail(sa, IKE_FAIL_LOCAL, "IKE SA deleted (gateway did not confirm)");
+		return;
+	}
+	if (sa->unverified[0]) {
+		sa_fail(sa, IKE_FAIL_UNVERIFIED, "no authenticated answer to %s %s; likely cause: %s",
+			ike_exchange_name(r->exchange), how, sa->unverified);
+		return;
+	}
+	sa_fail(sa, IKE_FAIL_TIMEOUT, "no answer to %s from the gateway %s",
+		ike_exchange_name(r->exchange), how);
+}
+
 uint32_t sa_random_spi(void)
 {
 	uint32_t spi = 0;
@@ -162,6 +199,8 @@ int sa_send_request(struct ike_sa *sa, int kind, uint8_t exchange, const uint8_t
 	r->exchange = exchange;
 	r->msg_id = sa->next_msg_id;
 	r->tries = 1;
+	if (kind != REQ_INIT)
+		sa->unverified[0] = '\0';
 	sa_request_schedule(sa, sa->cfg.retransmit_ms, sa->cfg.retransmit_tries, now);
 	log_debug("ike: %s request #%u sent (%zu bytes)", ike_exchange_name(exchange), r->msg_id, len);
 	if (sa->ops.send(sa->ctx, r->buf, r->len) < 0)
@@ -434,23 +473,16 @@ void sa_request_schedule(struct ike_sa *sa, uint32_t first_ms, unsigned max_trie
 static void sa_retransmit(struct ike_sa *sa, uint64_t now)
 {
 	struct sa_request *r = &sa->req;
+	char how[48];
 
 	if (sa->reliable) {
-		if (r->kind == REQ_DELETE) {
-			sa_fail(sa, IKE_FAIL_LOCAL, "IKE SA deleted (gateway did not confirm)");
-			return;
-		}
-		sa_fail(sa, IKE_FAIL_TIMEOUT, "no answer to %s from the gateway in %.1f s over TCP",
-			ike_exchange_name(r->exchange), req_budget_ms(r) / 1000.0);
+		snprintf(how, sizeof(how), "in %.1f s over TCP", req_budget_ms(r) / 1000.0);
+		req_budget_over(sa, how);
 		return;
 	}
 	if (r->tries >= r->max_tries) {
-		if (r->kind == REQ_DELETE) {
-			sa_fail(sa, IKE_FAIL_LOCAL, "IKE SA deleted (gateway did not confirm)");
-			return;
-		}
-		sa_fail(sa, IKE_FAIL_TIMEOUT, "no answer to %s from the gateway after %u tries",
-			ike_exchange_name(r->exchange), r->tries);
+		snprintf(how, sizeof(how), "after %u tries", r->tries);
+		req_budget_over(sa, how);
 		return;
 	}
 	r->tries++;

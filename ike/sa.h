@@ -64,6 +64,13 @@ enum ike_sa_fail {
 	IKE_FAIL_PROTOCOL,	/* an answer we cannot use (bad proposal choice, ...) */
 	IKE_FAIL_DELETED,	/* the gateway deleted the IKE SA */
 	IKE_FAIL_LOCAL,		/* out of memory, crypto failure, our own DELETE done */
+	/*
+	 * Only unauthenticated answers came (an error notify or an unusable
+	 * IKE_SA_INIT response in the clear, an error notify in IKE_AUTH
+	 * before the gateway's AUTH verified): anyone on the path can send
+	 * those, so it is worth another try. The text names the likely cause.
+	 */
+	IKE_FAIL_UNVERIFIED,
 };
 
 struct ike_sa_cfg {

@@ -390,6 +390,7 @@ static int verify_signature(struct ike_sa *sa, const struct ike_msg *m, const st
 		log_info("ike: gateway authenticated with certificate %s (%s)",
 			 ike_peer_cert_subject(pc, subj, sizeof(subj)),
 			 ike_sig_alg_str(au->method, au->data, au->len, alg, sizeof(alg)));
+		sa->auth->peer_ok = true;
 		rc = 0;
 	}
 	so_free(so, socap);
@@ -434,6 +435,7 @@ static int verify_eap_mac(struct ike_sa *sa, const struct ike_msg *m, const uint
 			"does not hold the EAP key", ike_auth_method_name(au.method));
 		return -1;
 	}
+	sa->auth->peer_ok = true;
 	return 0;
 }
 
@@ -489,6 +491,7 @@ int sa_auth_verify_peer(struct ike_sa *sa, const struct ike_msg *m, const uint8_
 		sa_fail(sa, IKE_FAIL_AUTH, "gateway's AUTH did not verify (is the PSK the same on both sides?)");
 		return -1;
 	}
+	sa->auth->peer_ok = true;
 	return 0;
 }
 
@@ -605,12 +608,36 @@ void sa_auth_finish(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 	sa->last_rx_ms = now;
 }
 
+/*
+ * RFC 7296 §2.21.2: "Although the IKE_AUTH messages are encrypted and
+ * integrity protected, if the peer receiving this notification has not
+ * authenticated the other end yet, that peer needs to treat the
+ * information with caution." SK only proves that the answer comes from
+ * whoever answered IKE_SA_INIT, possibly someone on the path who forged
+ * that answer. An error notify counts as the gateway's once its AUTH has
+ * verified (it may come with IDr and AUTH, as strongSwan sends
+ * TS_UNACCEPTABLE); otherwise the SA fails as IKE_FAIL_UNVERIFIED, which
+ * the agent retries with a new IKE SA. Waiting would not help: no one
+ * else can answer under these keys.
+ */
 bool sa_auth_refused(struct ike_sa *sa, const struct ike_msg *m, const char *what)
 {
+	unsigned i1 = 0, i2 = 0;
 	uint16_t err;
 
 	if (sa_first_error_notify(m, &err) < 0)
 		return false;
+	if (!sa->auth->peer_ok && (sa->auth->step == AUTH_ONE || sa->auth->step == AUTH_EAP_FIRST) &&
+	    ike_msg_find(m, PL_IDr, &i1) && ike_msg_find(m, PL_AUTH, &i2) &&
+	    sa_auth_verify_peer(sa, m, NULL, 0) < 0)
+		return true;	/* failed: its AUTH did not verify */
+	if (!sa->auth->peer_ok) {
+		log_warn("ike: %s answer N(%s) not authenticated (the gateway has not proven its "
+			 "identity yet); giving up this IKE SA", what, ike_notify_name(err));
+		sa_fail(sa, IKE_FAIL_UNVERIFIED, "gateway answered %s with %s before it authenticated "
+			"(unverified, maybe forged)", what, ike_notify_name(err));
+		return true;
+	}
 	sa_fail(sa, err == N_AUTHENTICATION_FAILED ? IKE_FAIL_AUTH : IKE_FAIL_PEER_ERROR,
 		"gateway answered %s with %s", what, ike_notify_name(err));
 	return true;
@@ -626,7 +653,7 @@ void sa_auth_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 	}
 	if (sa_auth_refused(sa, m, "IKE_AUTH"))
 		return;
-	if (sa_auth_verify_peer(sa, m, NULL, 0) < 0)
+	if (!sa->auth->peer_ok && sa_auth_verify_peer(sa, m, NULL, 0) < 0)
 		return;
 	sa_auth_finish(sa, m, now);
 }

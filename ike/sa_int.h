@@ -69,6 +69,7 @@ struct sa_auth_x {
 	size_t idr_len;
 	uint8_t eap_out[EAP_MSG_MAX];	/* our EAP response of this round */
 	size_t eap_out_len;
+	bool peer_ok;			/* the gateway's AUTH verified: its error notifies count */
 };
 
 struct ike_sa {
@@ -78,6 +79,8 @@ struct ike_sa {
 	enum ike_sa_state state;
 	enum ike_sa_fail fail;
 	char fail_text[160];
+	/* the last unauthenticated answer to the outstanding request, for the failure text */
+	char unverified[96];
 
 	uint8_t spi_i[8], spi_r[8];
 	uint8_t ni[SA_NONCE_LEN];
@@ -168,6 +171,13 @@ uint64_t sa_spi_u64(const uint8_t s[8]);
 void sa_set_state(struct ike_sa *sa, enum ike_sa_state s);
 void sa_fail(struct ike_sa *sa, enum ike_sa_fail why, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/*
+ * An unauthenticated answer to the outstanding request (what, e.g.
+ * "IKE_SA_INIT answer N(NO_PROPOSAL_CHOSEN)"): logged and remembered, the
+ * request stays outstanding. If the retransmission budget ends without a
+ * valid answer, the SA fails with IKE_FAIL_UNVERIFIED naming it.
+ */
+void sa_unverified(struct ike_sa *sa, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int sa_send_request(struct ike_sa *sa, int kind, uint8_t exchange, const uint8_t *msg,
 		    size_t len, uint64_t now) MUST_CHECK;
 /* Encrypt the inner payload chain plain (first payload type first) into a message. */
