@@ -374,24 +374,40 @@ static void sa_input_request(struct ike_sa *sa, struct ike_msg *m, uint64_t now)
 	log_debug("ike: dropped request #%u (expected #%u)", id, sa->peer_next_id);
 }
 
+/*
+ * What SK carries decrypted: at most its payload's body, which a 16-bit
+ * Payload Length bounds (§3.2), whatever the transport. Static (the event
+ * loop is single-threaded, ike_sa_input() does not nest) and all zero
+ * between calls: every path out of ike_sa_input() wipes what it decrypted.
+ */
+static uint8_t sa_plain[IKE_PL_BODY_MAX];
+
+const uint8_t *ike_sa_plain_for_test(size_t *cap)
+{
+	*cap = sizeof(sa_plain);
+	return sa_plain;
+}
+
 static int sa_unprotect(struct ike_sa *sa, struct ike_msg *m, const uint8_t *msg, size_t len,
-			uint8_t *plain, size_t cap)
+			uint8_t *plain, size_t cap, size_t *plen)
 {
 	static struct log_ratelimit rl;
-	size_t plen;
 	uint8_t first;
 
+	*plen = 0;
 	if (!sa->have_keys || !m->has_sk || m->sk_type != PL_SK) {
 		log_debug("ike: dropped unprotected %s", ike_exchange_name(m->hdr.exchange));
 		return -1;
 	}
-	if (sk_decrypt(&sa->sk_in, msg, len, m->sk_off, plain, cap, &plen, &first) < 0) {
+	/* sk_decrypt() wipes what it wrote when it fails */
+	if (sk_decrypt(&sa->sk_in, msg, len, m->sk_off, plain, cap, plen, &first) < 0) {
+		*plen = 0;
 		if (log_ratelimit_ok(&rl, 10))
 			log_warn("ike: dropped %s #%u: integrity check failed",
 				 ike_exchange_name(m->hdr.exchange), m->hdr.msg_id);
 		return -1;
 	}
-	if (ike_msg_decode_inner(m, first, plain, plen) < 0) {
+	if (ike_msg_decode_inner(m, first, plain, *plen) < 0) {
 		log_warn("ike: dropped %s #%u: %s (%s)", ike_exchange_name(m->hdr.exchange),
 			 m->hdr.msg_id, m->err_limit ? m->err_limit : "malformed payloads",
 			 ike_notify_name(m->err));
@@ -402,8 +418,8 @@ static int sa_unprotect(struct ike_sa *sa, struct ike_msg *m, const uint8_t *msg
 
 void ike_sa_input(struct ike_sa *sa, const uint8_t *msg, size_t len, uint64_t now_ms)
 {
-	static uint8_t plain[65536];
 	struct ike_msg m;
+	size_t plen;
 	bool response;
 
 	if (sa->state == IKE_SA_DEAD || sa->state == IKE_SA_IDLE)
@@ -432,14 +448,14 @@ void ike_sa_input(struct ike_sa *sa, const uint8_t *msg, size_t len, uint64_t no
 			log_debug("ike: dropped message for another IKE SA");
 		return;
 	}
-	if (sa_unprotect(sa, &m, msg, len, plain, sizeof(plain)) < 0)
-		return;
-	sa->last_rx_ms = now_ms;
-	if (response)
-		sa_response(sa, &m, now_ms);
-	else
-		sa_input_request(sa, &m, now_ms);
-	OPENSSL_cleanse(plain, len < sizeof(plain) ? len : sizeof(plain));
+	if (sa_unprotect(sa, &m, msg, len, sa_plain, sizeof(sa_plain), &plen) == 0) {
+		sa->last_rx_ms = now_ms;
+		if (response)
+			sa_response(sa, &m, now_ms);
+		else
+			sa_input_request(sa, &m, now_ms);
+	}
+	OPENSSL_cleanse(sa_plain, plen);
 }
 
 /* Total time the request may wait: over UDP what its tries add up to; over TCP the same, once. */

@@ -249,6 +249,9 @@ bool ike_sa_nat_detected(const struct ike_sa *sa);
  */
 size_t ike_sa_peer_addrs(const struct ike_sa *sa, struct ike_sa_addr *out, size_t max);
 
+/* Test only: the buffer ike_sa_input() decrypts SK into; all zero between calls. */
+const uint8_t *ike_sa_plain_for_test(size_t *cap);
+
 /* Rekey the Child SA as soon as possible (e.g. its ESP counters near their end). */
 void ike_sa_rekey_child(struct ike_sa *sa, uint64_t now_ms);
 /*

@@ -365,7 +365,7 @@ static void old_reply(struct ike_sa *sa, const struct ike_msg *m)
 
 bool sa_old_input(struct ike_sa *sa, const struct ike_msg *cm, const uint8_t *msg, size_t len)
 {
-	static uint8_t plain[SA_MSG_MAX];
+	static uint8_t plain[IKE_PL_BODY_MAX];	/* SK's body at most, as in ike_sa_input() */
 	struct ike_msg m = *cm;
 	size_t plen;
 	uint8_t first;
@@ -373,12 +373,15 @@ bool sa_old_input(struct ike_sa *sa, const struct ike_msg *cm, const uint8_t *ms
 	const struct ike_pl *p;
 	bool deleted = false;
 
-	if (!sa->old.active || !m.has_sk || m.sk_type != PL_SK || len > sizeof(plain) ||
+	if (!sa->old.active || !m.has_sk || m.sk_type != PL_SK ||
 	    m.hdr.spi_i != sa_spi_u64(sa->old.spi_i) || m.hdr.spi_r != sa_spi_u64(sa->old.spi_r))
 		return false;
-	if (sk_decrypt(&sa->old.sk_in, msg, len, m.sk_off, plain, sizeof(plain), &plen, &first) < 0 ||
-	    ike_msg_decode_inner(&m, first, plain, plen) < 0)
-		return true;	/* ours, but not authentic: dropped */
+	if (sk_decrypt(&sa->old.sk_in, msg, len, m.sk_off, plain, sizeof(plain), &plen, &first) < 0)
+		return true;	/* ours, but not authentic: dropped (sk_decrypt wiped plain) */
+	if (ike_msg_decode_inner(&m, first, plain, plen) < 0) {
+		OPENSSL_cleanse(plain, plen);
+		return true;	/* authentic but malformed: dropped */
+	}
 	if (m.hdr.flags & IKE_FLAG_RESPONSE) {
 		OPENSSL_cleanse(plain, plen);
 		return true;	/* the answer to our DELETE of it */

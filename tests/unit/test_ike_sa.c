@@ -692,6 +692,41 @@ START_TEST(test_mangled_protected)
 }
 END_TEST
 
+/*
+ * An authentic message whose decrypted payloads do not decode: the
+ * plaintext (keys of a rekey, EAP, CP would be there) is wiped too.
+ */
+START_TEST(test_plain_wiped_on_decode_failure)
+{
+	/* a payload of unknown type 200 marked critical: UNSUPPORTED_CRITICAL_PAYLOAD (§2.5) */
+	static const uint8_t bad_notify[] = { 0, 0x80, 0, 6, 0xaa, 0xbb };
+	struct ike_hdr h = { .version = IKE_VERSION, .exchange = INFORMATIONAL, .next_payload = PL_SK };
+	uint8_t hdr[IKE_HDR_LEN];
+	const uint8_t *plain;
+	struct wr w;
+	size_t cap;
+	unsigned nq;
+
+	h_new(&H);
+	h_establish(&H, &G);
+	nq = H.nq;
+	h.spi_i = be64(G.ike.spi_i);
+	h.spi_r = be64(G.ike.spi_r);
+	h.msg_id = G.ike.next_req;
+	wr_init(&w, hdr, sizeof(hdr));
+	ck_assert_int_eq(ike_hdr_encode(&w, &h), 0);
+	ck_assert_int_eq(sk_encrypt(&G.ike.out, hdr, 200, bad_notify, sizeof(bad_notify),
+				    G.out, sizeof(G.out), &G.out_len), 0);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(H.nq, nq);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+	plain = ike_sa_plain_for_test(&cap);
+	ck_assert_uint_ge(cap, 65535 - 4);	/* what SK's 16-bit Payload Length allows */
+	for (size_t i = 0; i < cap; i++)
+		ck_assert_msg(plain[i] == 0, "plaintext byte %zu left: %02x", i, plain[i]);
+}
+END_TEST
+
 static Suite *ike_sa_suite(void)
 {
 	Suite *s = suite_create("ike_sa");
@@ -720,6 +755,7 @@ static Suite *ike_sa_suite(void)
 	tcase_add_test(tc, test_deleted_child_not_rekeyed);
 	tcase_add_test(tc, test_mangled_init_response);
 	tcase_add_test(tc, test_mangled_protected);
+	tcase_add_test(tc, test_plain_wiped_on_decode_failure);
 	suite_add_tcase(s, tc);
 	return s;
 }
