@@ -201,9 +201,27 @@ void sa_rekey_child_response(struct ike_sa *sa, const struct ike_msg *m, uint64_
 		return;
 	}
 	if (sa_accepted(m, &sa->cfg.esp_props, PROTO_ESP, 4, &algs, &dh, spi_out) < 0 ||
-	    !ike_encr_is_aead(algs.encr) || ike_algs_check(&algs, true) < 0 ||
-	    sa_decode_first(m, PL_NONCE, &nonce) < 0 || sa_decode_first(m, PL_TSi, &tsi) < 0 ||
+	    !ike_encr_is_aead(algs.encr) || ike_algs_check(&algs, true) < 0)
+		goto unusable;
+	/*
+	 * PFS: we sent KEi of a group (our proposal has DH), and the answer
+	 * must choose that group and carry KEr (§1.3.1 ≈: the responder
+	 * replies with the accepted offer and a Diffie-Hellman value in KEr
+	 * if KEi was included and the chosen suite includes that group). A
+	 * proposal without DH would derive the new keys from SK_d alone: our
+	 * policy asks for PFS, so that is refused.
+	 */
+	if (sa->rk_dh.group && dh != sa->rk_dh.group) {
+		log_warn("ike: gateway answered our Child SA rekey %s, but we asked for PFS with %s; "
+			 "keeping Child SA %08x, retrying in %us", dh ? "with another DH group" :
+			 "without PFS", ike_transform_name(TRANS_DH, sa->rk_dh.group), old,
+			 REKEY_RETRY_MS / 1000);
+		sa_collide_abort(sa);
+		goto out;
+	}
+	if (sa_decode_first(m, PL_NONCE, &nonce) < 0 || sa_decode_first(m, PL_TSi, &tsi) < 0 ||
 	    sa_decode_first(m, PL_TSr, &tsr) < 0 || rekey_gir(sa, m, dh, gir, &glen) < 0) {
+unusable:
 		log_warn("ike: unusable answer to our Child SA rekey; retrying in %us", REKEY_RETRY_MS / 1000);
 		sa_probe(sa, now, SA_PROBE_DELAY_MS, "our Child SA rekey failed");
 		sa_collide_abort(sa);
