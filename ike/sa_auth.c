@@ -51,26 +51,43 @@ size_t sa_id_body(const struct ike_id *id, uint8_t *out, size_t cap)
 }
 
 /* Any address (IPv4, and IPv6 when wanted): the gateway narrows it to the virtual IP. */
+static void any_ts(struct ike_pl_ts *ts, bool ip6)
+{
+	memset(ts, 0, sizeof(*ts));
+	ts->n = ip6 ? 2 : 1;
+	ts->ts[0].type = TS_IPV4_ADDR_RANGE;
+	ts->ts[0].end_port = 65535;
+	memset(ts->ts[0].end, 0xff, 4);
+	ts->ts[1].type = TS_IPV6_ADDR_RANGE;
+	ts->ts[1].end_port = 65535;
+	memset(ts->ts[1].end, 0xff, 16);
+}
+
+/* TSr as we propose it: the configured remote_ts, else any address. */
+static void remote_ts(const struct ike_sa *sa, struct ike_pl_ts *ts)
+{
+	if (sa->cfg.n_remote_ts == 0) {
+		any_ts(ts, sa->cfg.want_ip6);
+		return;
+	}
+	memset(ts, 0, sizeof(*ts));
+	ts->n = sa->cfg.n_remote_ts;
+	memcpy(ts->ts, sa->cfg.remote_ts, ts->n * sizeof(ts->ts[0]));
+}
+
 static int put_any_ts(struct ike_mw *b, uint8_t type, bool ip6)
 {
-	struct ike_pl_ts ts = { .n = ip6 ? 2 : 1 };
+	struct ike_pl_ts ts;
 
-	ts.ts[0].type = TS_IPV4_ADDR_RANGE;
-	ts.ts[0].end_port = 65535;
-	memset(ts.ts[0].end, 0xff, 4);
-	ts.ts[1].type = TS_IPV6_ADDR_RANGE;
-	ts.ts[1].end_port = 65535;
-	memset(ts.ts[1].end, 0xff, 16);
+	any_ts(&ts, ip6);
 	return ike_put_ts(b, type, &ts);
 }
 
 static int put_remote_ts(struct ike_sa *sa, struct ike_mw *b)
 {
-	struct ike_pl_ts ts = { .n = sa->cfg.n_remote_ts };
+	struct ike_pl_ts ts;
 
-	if (ts.n == 0)
-		return put_any_ts(b, PL_TSr, sa->cfg.want_ip6);
-	memcpy(ts.ts, sa->cfg.remote_ts, ts.n * sizeof(ts.ts[0]));
+	remote_ts(sa, &ts);
 	return ike_put_ts(b, PL_TSr, &ts);
 }
 
@@ -571,7 +588,9 @@ void sa_child_install(struct ike_sa *sa, const struct ike_algs *algs, uint32_t s
 
 void sa_auth_finish(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 {
+	static struct ike_pl_ts sent;	/* ~10 KB: not on the stack */
 	struct ike_pl_any tsi, tsr, cp;
+	char why[320] = "";
 	struct ike_pl_notify n;
 	struct ike_algs algs;
 	uint8_t spi_out[IKE_MAX_SPI];
@@ -589,6 +608,18 @@ void sa_auth_finish(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 	}
 	if (sa_decode_first(m, PL_TSi, &tsi) < 0 || sa_decode_first(m, PL_TSr, &tsr) < 0) {
 		sa_fail(sa, IKE_FAIL_PROTOCOL, "IKE_AUTH response lacks traffic selectors");
+		return;
+	}
+	/* §2.9: the responder narrows what we proposed; it must not widen it. */
+	any_ts(&sent, sa->cfg.want_ip6);
+	if (sa_ts_check(&tsi.u.ts, &sent, "TSi", why, sizeof(why)) == 0) {
+		remote_ts(sa, &sent);
+		if (sa_ts_check(&tsr.u.ts, &sent, "TSr", why, sizeof(why)) == 0)
+			why[0] = '\0';
+	}
+	if (why[0]) {
+		sa_fail(sa, IKE_FAIL_PROTOCOL, "gateway's traffic selectors refused (TS_UNACCEPTABLE): %s",
+			why);
 		return;
 	}
 	have_cp = sa_decode_first(m, PL_CP, &cp) == 0 && cp.u.cp.cfg_type == CFG_REPLY;

@@ -258,6 +258,16 @@ bool sa_auth_refused(struct ike_sa *sa, const struct ike_msg *m, const char *wha
 /* The Child SA, CP and traffic selectors of the last IKE_AUTH response: established. */
 void sa_auth_finish(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
 
+/* sa_ts.c: traffic selectors (§2.9) */
+/*
+ * Each selector of got (the gateway's TSi or TSr, side names it) inside the
+ * union of sent (ours for that side): protocol, port range and addresses.
+ * -1 with why ("TSr 0.0.0.0-255.255.255.255 proto 0 ports 0-65535 is not
+ * within what we proposed (10.0.0.0-10.255.255.255 ...)") otherwise.
+ */
+int sa_ts_check(const struct ike_pl_ts *got, const struct ike_pl_ts *sent, const char *side,
+		char *why, size_t cap) MUST_CHECK;
+
 /* sa_eap.c: the EAP rounds of IKE_AUTH (§2.16) */
 int sa_eap_begin(struct ike_sa *sa) MUST_CHECK;
 void sa_eap_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);

@@ -194,6 +194,7 @@ void sa_rekey_child_response(struct ike_sa *sa, const struct ike_msg *m, uint64_
 	 * one must not be deleted in place of the one we replaced.
 	 */
 	uint32_t old = sa->collide.old_spi, spi_in = get_be32(sa->rk_spi);
+	char why[320];
 	bool redundant;
 
 	if (refused(sa, m, "Child SA", &sa->cfg.esp_props, &sa->child_rekey_at)) {
@@ -225,6 +226,17 @@ unusable:
 		log_warn("ike: unusable answer to our Child SA rekey; retrying in %us", REKEY_RETRY_MS / 1000);
 		sa_probe(sa, now, SA_PROBE_DELAY_MS, "our Child SA rekey failed");
 		sa_collide_abort(sa);
+		goto out;
+	}
+	/* §2.9: the responder narrows what we proposed (sa->ts_i, ts_r); it must not widen it. */
+	if (sa_ts_check(&tsi.u.ts, &sa->ts_i, "TSi", why, sizeof(why)) < 0 ||
+	    sa_ts_check(&tsr.u.ts, &sa->ts_r, "TSr", why, sizeof(why)) < 0) {
+		log_warn("ike: refused the gateway's answer to our Child SA rekey (TS_UNACCEPTABLE): "
+			 "%s; keeping Child SA %08x, retrying in %us", why, old, REKEY_RETRY_MS / 1000);
+		sa_collide_abort(sa);
+		/* the gateway set up its side of the new Child SA: ask it to delete that */
+		if (!sa->delete_child_spi)
+			sa->delete_child_spi = spi_in;
 		goto out;
 	}
 	sa->rekeys++;

@@ -727,6 +727,92 @@ START_TEST(test_plain_wiped_on_decode_failure)
 }
 END_TEST
 
+/*
+ * §2.9: the gateway's TSr against our remote_ts. Each case: what we
+ * propose (one or two selectors), what the gateway answers, accepted?
+ */
+struct ts_case {
+	const char *ours[2];		/* "from-to[/proto/port]" */
+	const char *gw;
+	bool ok;
+};
+
+static void ts_parse(const char *spec, struct ike_ts_sel *t)
+{
+	char a[64], b[64];
+	unsigned proto = 0, port = 0;
+	int n = sscanf(spec, "%63[^-]-%63[^/]/%u/%u", a, b, &proto, &port);
+
+	ck_assert_int_ge(n, 2);
+	memset(t, 0, sizeof(*t));
+	t->type = strchr(a, ':') ? TS_IPV6_ADDR_RANGE : TS_IPV4_ADDR_RANGE;
+	ck_assert_int_eq(inet_pton(t->type == TS_IPV6_ADDR_RANGE ? AF_INET6 : AF_INET, a, t->start), 1);
+	ck_assert_int_eq(inet_pton(t->type == TS_IPV6_ADDR_RANGE ? AF_INET6 : AF_INET, b, t->end), 1);
+	t->ip_proto = (uint8_t)proto;
+	t->start_port = n == 4 ? (uint16_t)port : 0;
+	t->end_port = n == 4 ? (uint16_t)port : 65535;
+}
+
+static const struct ts_case ts_cases[] = {
+	/* narrowed: accepted */
+	{ { "10.0.0.0-10.255.255.255" }, "10.1.0.0-10.1.255.255", true },
+	{ { "10.0.0.0-10.255.255.255" }, "10.0.0.0-10.255.255.255", true },
+	/* the union of two of ours, across their border */
+	{ { "10.0.0.0-10.0.0.255", "10.0.1.0-10.0.1.255" }, "10.0.0.128-10.0.1.127", true },
+	{ { "2001:db8::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff" }, "2001:db8:1::-2001:db8:1:ffff:ffff:ffff:ffff:ffff", true },
+	{ { "10.0.0.0-10.255.255.255/6/443" }, "10.2.0.0-10.2.0.255/6/443", true },
+	/* widened: refused */
+	{ { "10.0.0.0-10.255.255.255" }, "0.0.0.0-255.255.255.255", false },
+	{ { "10.0.0.0-10.255.255.255" }, "10.0.0.0-11.0.0.0", false },
+	{ { "10.0.0.0-10.0.0.255", "10.0.2.0-10.0.2.255" }, "10.0.0.128-10.0.2.127", false },
+	{ { "2001:db8::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff" }, "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false },
+	{ { "10.0.0.0-10.255.255.255" }, "2001:db8::-2001:db8::ffff", false },
+	{ { "10.0.0.0-10.255.255.255/6/443" }, "10.2.0.0-10.2.0.255", false },	/* any protocol, any port */
+	{ { "10.0.0.0-10.255.255.255/6/443" }, "10.2.0.0-10.2.0.255/17/443", false },
+	{ { "10.0.0.0-10.255.255.255/6/443" }, "10.2.0.0-10.2.0.255/6/80", false },
+};
+
+START_TEST(test_ts_narrowed_not_widened)
+{
+	const struct ts_case *c = &ts_cases[_i];
+
+	for (unsigned k = 0; k < 2 && c->ours[k]; k++)
+		ts_parse(c->ours[k], &H.cfg.remote_ts[H.cfg.n_remote_ts++]);
+	H.cfg.want_ip6 = true;
+	ts_parse(c->gw, &G.ts_net.ts[0]);
+	h_new(&H);
+	ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	gw_auth(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	if (c->ok) {
+		ck_assert_msg(ike_sa_state(H.sa) == IKE_SA_ESTABLISHED, "case %d: %s", _i,
+			      ike_sa_failure_text(H.sa));
+		ck_assert_uint_eq(H.n_up, 1);
+		return;
+	}
+	expect_dead(IKE_FAIL_PROTOCOL, "TS_UNACCEPTABLE");
+	ck_assert_msg(strstr(ike_sa_failure_text(H.sa), "TSr "), "%s", ike_sa_failure_text(H.sa));
+	ck_assert_uint_eq(H.n_up, 0);
+}
+END_TEST
+
+/* TSi: we ask for any IPv4 address (no IPv6): an IPv6 TSi is wider than that. */
+START_TEST(test_tsi_widened)
+{
+	ts_parse("2001:db8::1-2001:db8::1", &G.ts_client.ts[0]);
+	h_new(&H);
+	ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	gw_auth(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	expect_dead(IKE_FAIL_PROTOCOL, "TSi 2001:db8::1");
+	ck_assert_uint_eq(H.n_up, 0);
+}
+END_TEST
+
 static Suite *ike_sa_suite(void)
 {
 	Suite *s = suite_create("ike_sa");
@@ -742,6 +828,9 @@ static Suite *ike_sa_suite(void)
 	tcase_add_test(tc, test_forged_error_then_real);
 	tcase_add_test(tc, test_bad_init_answer_then_real);
 	tcase_add_test(tc, test_ts_unacceptable);
+	tcase_add_loop_test(tc, test_ts_narrowed_not_widened, 0,
+			    (int)(sizeof(ts_cases) / sizeof(ts_cases[0])));
+	tcase_add_test(tc, test_tsi_widened);
 	tcase_add_test(tc, test_cookie);
 	tcase_add_test(tc, test_invalid_ke_retry);
 	tcase_add_test(tc, test_invalid_ke_not_offered);

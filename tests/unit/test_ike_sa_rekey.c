@@ -345,6 +345,44 @@ START_TEST(test_we_rekey_child_pfs_required)
 }
 END_TEST
 
+/*
+ * §2.9: the answer to our Child SA rekey widens TSr (0.0.0.0/0 for the
+ * 10.1.0.0/16 we proposed, the first Child SA's): refused, no new Child
+ * SA, the old one stays, and we ask the gateway to delete its new one.
+ */
+START_TEST(test_we_rekey_child_ts_widened)
+{
+	struct child_keys ck;
+	struct ike_pl_any del;
+	uint32_t new_in;
+
+	h_init(&H, IKE_P, "aes256gcm16");
+	H.cfg.child_rekey_ms = 60000;
+	h_new(&H);
+	h_establish(&H, &G);
+	H.now += 60000;
+	ike_sa_tick(H.sa, H.now);
+	ck_assert_uint_eq(gw_expect_request(&G, &G.ike, &H, CREATE_CHILD_SA), 2);
+	{
+		struct ike_pl_any sa;
+
+		gw_get(&G, PL_SA, &sa);
+		new_in = get_be32(sa_first_prop(&sa.u.sa).spi);
+	}
+	memset(G.ts_net.ts[0].start, 0, 4);
+	memset(G.ts_net.ts[0].end, 0xff, 4);
+	gw_answer_child_rekey(G.esp_in ^ 0x00ff0000, &ck);
+	child_keys_clear(&ck);
+	ck_assert_uint_eq(H.n_up, 1);
+	ck_assert_uint_eq(H.n_down, 0);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+	ike_sa_tick(H.sa, H.now);
+	ck_assert_uint_eq(gw_expect_request(&G, &G.ike, &H, INFORMATIONAL), 3);
+	gw_get(&G, PL_DELETE, &del);
+	ck_assert_uint_eq(del.u.del.spi[0], new_in);
+}
+END_TEST
+
 /* §2.8.1's "lowest": octet by octet, and a nonce that ends first is the lower one. */
 START_TEST(test_nonce_order)
 {
@@ -1085,6 +1123,7 @@ static Suite *ike_sa_rekey_suite(void)
 	tcase_add_loop_test(tc, test_gateway_rekeys_child, 0, 2);
 	tcase_add_test(tc, test_we_rekey_child);
 	tcase_add_test(tc, test_we_rekey_child_pfs_required);
+	tcase_add_test(tc, test_we_rekey_child_ts_widened);
 	tcase_add_test(tc, test_nonce_order);
 	tcase_add_loop_test(tc, test_rekey_collision, 0, 4);
 	tcase_add_test(tc, test_rekey_collision_closing);
