@@ -82,6 +82,7 @@ struct ike_sa_cfg {
 	 * certificate from it, else with the PSK; cred set: we sign, else PSK */
 	const struct ike_trust *trust;
 	const struct ike_cred *cred;
+	bool allow_sha1;		/* the gateway may sign with SHA-1 (AUTH method 1, or in 14) */
 	/*
 	 * EAP (RFC 7296 §2.16) in place of our AUTH: identity, methods,
 	 * password, EAP-TLS credential (borrowed; its verify_server is the

@@ -400,8 +400,8 @@ static int verify_signature(struct ike_sa *sa, const struct ike_msg *m, const st
 				 .id = idp->body, .id_len = idp->len };
 	if (!(so = signed_octets(sa, false, &o, &solen, &socap))) {
 		sa_fail(sa, IKE_FAIL_LOCAL, "cannot build the gateway's signed octets");
-	} else if (ike_sig_verify(pc, au->method, au->data, au->len, so, solen, err,
-				  sizeof(err)) < 0) {
+	} else if (ike_sig_verify_opt(pc, au->method, au->data, au->len, so, solen,
+				      sa->cfg.allow_sha1, err, sizeof(err)) < 0) {
 		sa_fail(sa, IKE_FAIL_AUTH, "gateway's AUTH signature did not verify: %s", err);
 	} else {
 		log_info("ike: gateway authenticated with certificate %s (%s)",
