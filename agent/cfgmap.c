@@ -285,6 +285,7 @@ int cfgmap_ike(const struct config *cfg, const struct sockaddr_storage *local,
 		    &out->remote_id, err, errlen) < 0)
 		goto fail;
 	out->psk = cfg->auth.psk;
+	out->allow_sha1 = cfg->auth.allow_sha1;
 	out->psk_len = cfg->auth.psk_len;
 	out->ike_props = cfg->tunnel.ike;
 	out->esp_props = cfg->tunnel.esp;

@@ -81,6 +81,8 @@ static const struct cfg_opt opts[] = {
 	  T_PASSWORD_FILE, OFF(auth.password_file), 0, 0, 0, "password" },
 	OPT("auth", "insecure", "no", "EAP without verifying the gateway (tests only)", T_BOOL,
 	    auth.insecure, 0, 0, 0),
+	OPT("auth", "allow_sha1", "no", "accept the gateway's certificate AUTH signed with SHA-1",
+	    T_BOOL, auth.allow_sha1, 0, 0, 0),
 
 	OPT("tunnel", "ike", "aes256gcm16-prfsha256-x25519, aes256gcm16-prfsha384-ecp256, "
 	    "aes256-sha256-modp2048", "IKE proposals", T_IKE, tunnel.ike, 0, 0, 0),

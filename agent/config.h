@@ -88,6 +88,7 @@ struct config {
 		size_t password_len;
 		char *password_file;
 		bool insecure;		/* EAP without a verified gateway */
+		bool allow_sha1;	/* gateway's AUTH signature with SHA-1 (method 1, or in 14) */
 	} auth;
 	struct {
 		struct proposal_list ike, esp;

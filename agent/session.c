@@ -345,6 +345,7 @@ static void connection_lost(struct session *s)
 	schedule_reconnect(s);
 }
 
+/* IKE_FAIL_UNVERIFIED (an error anyone on the path could have sent) and timeouts are retried. */
 static bool fail_is_fatal(enum ike_sa_fail f)
 {
 	return f == IKE_FAIL_AUTH || f == IKE_FAIL_PEER_ERROR || f == IKE_FAIL_PROTOCOL;

@@ -150,8 +150,9 @@ extern const uint16_t ike_sig_hashes[IKE_SIG_HASH_N];
  * ResponderSignedOctets of auth_signed_octets()). Methods:
  *   14 (RFC 7427): sha{256,384,512}WithRSAEncryption, RSASSA-PSS (SHA-2
  *       hash and MGF1, any salt length, trailer 1), ecdsa-with-SHA{256,384,
- *       512}, Ed25519, Ed448; SHA-1 algorithms are refused;
- *   1:  RSA PKCS#1 v1.5 with SHA-1 (RFC 7296 §3.8, the legacy mandatory one);
+ *       512}, Ed25519, Ed448; SHA-1 algorithms are refused (see _opt);
+ *   1:  RSA PKCS#1 v1.5 with SHA-1 (RFC 7296 §3.8, the legacy mandatory one):
+ *       refused (see _opt);
  *   9/10/11 (RFC 4754): ECDSA P-256/SHA-256, P-384/SHA-384, P-521/SHA-512,
  *       signature r | s.
  * The algorithm's key type (and for 9/10/11 the curve) must be the
@@ -160,6 +161,13 @@ extern const uint16_t ike_sig_hashes[IKE_SIG_HASH_N];
 int ike_sig_verify(const struct ike_peer_cert *pc, uint8_t auth_method, const uint8_t *auth_data,
 		   size_t auth_len, const uint8_t *signed_octets, size_t so_len, char *err,
 		   size_t errlen) MUST_CHECK;
+/*
+ * The same; allow_sha1 ([auth] allow_sha1) also accepts method 1 and, in
+ * method 14, sha1WithRSAEncryption and ecdsa-with-SHA1. MD5 never.
+ */
+int ike_sig_verify_opt(const struct ike_peer_cert *pc, uint8_t auth_method,
+		       const uint8_t *auth_data, size_t auth_len, const uint8_t *signed_octets,
+		       size_t so_len, bool allow_sha1, char *err, size_t errlen) MUST_CHECK;
 
 /*
  * Our AUTH payload: always method 14 (*auth_method = AUTH_DIGITAL_SIGNATURE),

@@ -67,6 +67,43 @@ void sa_fail(struct ike_sa *sa, enum ike_sa_fail why, const char *fmt, ...)
 	sa_set_state(sa, IKE_SA_DEAD);
 }
 
+void sa_unverified(struct ike_sa *sa, const char *fmt, ...)
+{
+	static struct log_ratelimit rl;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sa->unverified, sizeof(sa->unverified), fmt, ap);
+	va_end(ap);
+	if (log_ratelimit_ok(&rl, 10))
+		log_warn("ike: %s not authenticated; waiting for another until the retransmission "
+			 "budget ends", sa->unverified);
+}
+
+/*
+ * The budget of the outstanding request ended. RFC 7296 §2.4: "an endpoint
+ * MUST NOT conclude that the other endpoint has failed based on any routing
+ * information (e.g., ICMP messages) or IKE messages that arrive without
+ * cryptographic protection (e.g., Notify messages complaining about unknown
+ * SPIs)": an unauthenticated answer seen meanwhile is only the likely cause.
+ */
+static void req_budget_over(struct ike_sa *sa, const char *how)
+{
+	struct sa_request *r = &sa->req;
+
+	if (r->kind == REQ_DELETE) {
+		sa_fail(sa, IKE_FAIL_LOCAL, "IKE SA deleted (gateway did not confirm)");
+		return;
+	}
+	if (sa->unverified[0]) {
+		sa_fail(sa, IKE_FAIL_UNVERIFIED, "no authenticated answer to %s %s; likely cause: %s",
+			ike_exchange_name(r->exchange), how, sa->unverified);
+		return;
+	}
+	sa_fail(sa, IKE_FAIL_TIMEOUT, "no answer to %s from the gateway %s",
+		ike_exchange_name(r->exchange), how);
+}
+
 uint32_t sa_random_spi(void)
 {
 	uint32_t spi = 0;
@@ -162,6 +199,8 @@ int sa_send_request(struct ike_sa *sa, int kind, uint8_t exchange, const uint8_t
 	r->exchange = exchange;
 	r->msg_id = sa->next_msg_id;
 	r->tries = 1;
+	if (kind != REQ_INIT)
+		sa->unverified[0] = '\0';
 	sa_request_schedule(sa, sa->cfg.retransmit_ms, sa->cfg.retransmit_tries, now);
 	log_debug("ike: %s request #%u sent (%zu bytes)", ike_exchange_name(exchange), r->msg_id, len);
 	if (sa->ops.send(sa->ctx, r->buf, r->len) < 0)
@@ -335,24 +374,40 @@ static void sa_input_request(struct ike_sa *sa, struct ike_msg *m, uint64_t now)
 	log_debug("ike: dropped request #%u (expected #%u)", id, sa->peer_next_id);
 }
 
+/*
+ * What SK carries decrypted: at most its payload's body, which a 16-bit
+ * Payload Length bounds (§3.2), whatever the transport. Static (the event
+ * loop is single-threaded, ike_sa_input() does not nest) and all zero
+ * between calls: every path out of ike_sa_input() wipes what it decrypted.
+ */
+static uint8_t sa_plain[IKE_PL_BODY_MAX];
+
+const uint8_t *ike_sa_plain_for_test(size_t *cap)
+{
+	*cap = sizeof(sa_plain);
+	return sa_plain;
+}
+
 static int sa_unprotect(struct ike_sa *sa, struct ike_msg *m, const uint8_t *msg, size_t len,
-			uint8_t *plain, size_t cap)
+			uint8_t *plain, size_t cap, size_t *plen)
 {
 	static struct log_ratelimit rl;
-	size_t plen;
 	uint8_t first;
 
+	*plen = 0;
 	if (!sa->have_keys || !m->has_sk || m->sk_type != PL_SK) {
 		log_debug("ike: dropped unprotected %s", ike_exchange_name(m->hdr.exchange));
 		return -1;
 	}
-	if (sk_decrypt(&sa->sk_in, msg, len, m->sk_off, plain, cap, &plen, &first) < 0) {
+	/* sk_decrypt() wipes what it wrote when it fails */
+	if (sk_decrypt(&sa->sk_in, msg, len, m->sk_off, plain, cap, plen, &first) < 0) {
+		*plen = 0;
 		if (log_ratelimit_ok(&rl, 10))
 			log_warn("ike: dropped %s #%u: integrity check failed",
 				 ike_exchange_name(m->hdr.exchange), m->hdr.msg_id);
 		return -1;
 	}
-	if (ike_msg_decode_inner(m, first, plain, plen) < 0) {
+	if (ike_msg_decode_inner(m, first, plain, *plen) < 0) {
 		log_warn("ike: dropped %s #%u: %s (%s)", ike_exchange_name(m->hdr.exchange),
 			 m->hdr.msg_id, m->err_limit ? m->err_limit : "malformed payloads",
 			 ike_notify_name(m->err));
@@ -363,8 +418,8 @@ static int sa_unprotect(struct ike_sa *sa, struct ike_msg *m, const uint8_t *msg
 
 void ike_sa_input(struct ike_sa *sa, const uint8_t *msg, size_t len, uint64_t now_ms)
 {
-	static uint8_t plain[65536];
 	struct ike_msg m;
+	size_t plen;
 	bool response;
 
 	if (sa->state == IKE_SA_DEAD || sa->state == IKE_SA_IDLE)
@@ -393,14 +448,14 @@ void ike_sa_input(struct ike_sa *sa, const uint8_t *msg, size_t len, uint64_t no
 			log_debug("ike: dropped message for another IKE SA");
 		return;
 	}
-	if (sa_unprotect(sa, &m, msg, len, plain, sizeof(plain)) < 0)
-		return;
-	sa->last_rx_ms = now_ms;
-	if (response)
-		sa_response(sa, &m, now_ms);
-	else
-		sa_input_request(sa, &m, now_ms);
-	OPENSSL_cleanse(plain, len < sizeof(plain) ? len : sizeof(plain));
+	if (sa_unprotect(sa, &m, msg, len, sa_plain, sizeof(sa_plain), &plen) == 0) {
+		sa->last_rx_ms = now_ms;
+		if (response)
+			sa_response(sa, &m, now_ms);
+		else
+			sa_input_request(sa, &m, now_ms);
+	}
+	OPENSSL_cleanse(sa_plain, plen);
 }
 
 /* Total time the request may wait: over UDP what its tries add up to; over TCP the same, once. */
@@ -434,23 +489,16 @@ void sa_request_schedule(struct ike_sa *sa, uint32_t first_ms, unsigned max_trie
 static void sa_retransmit(struct ike_sa *sa, uint64_t now)
 {
 	struct sa_request *r = &sa->req;
+	char how[48];
 
 	if (sa->reliable) {
-		if (r->kind == REQ_DELETE) {
-			sa_fail(sa, IKE_FAIL_LOCAL, "IKE SA deleted (gateway did not confirm)");
-			return;
-		}
-		sa_fail(sa, IKE_FAIL_TIMEOUT, "no answer to %s from the gateway in %.1f s over TCP",
-			ike_exchange_name(r->exchange), req_budget_ms(r) / 1000.0);
+		snprintf(how, sizeof(how), "in %.1f s over TCP", req_budget_ms(r) / 1000.0);
+		req_budget_over(sa, how);
 		return;
 	}
 	if (r->tries >= r->max_tries) {
-		if (r->kind == REQ_DELETE) {
-			sa_fail(sa, IKE_FAIL_LOCAL, "IKE SA deleted (gateway did not confirm)");
-			return;
-		}
-		sa_fail(sa, IKE_FAIL_TIMEOUT, "no answer to %s from the gateway after %u tries",
-			ike_exchange_name(r->exchange), r->tries);
+		snprintf(how, sizeof(how), "after %u tries", r->tries);
+		req_budget_over(sa, how);
 		return;
 	}
 	r->tries++;

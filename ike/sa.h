@@ -64,6 +64,13 @@ enum ike_sa_fail {
 	IKE_FAIL_PROTOCOL,	/* an answer we cannot use (bad proposal choice, ...) */
 	IKE_FAIL_DELETED,	/* the gateway deleted the IKE SA */
 	IKE_FAIL_LOCAL,		/* out of memory, crypto failure, our own DELETE done */
+	/*
+	 * Only unauthenticated answers came (an error notify or an unusable
+	 * IKE_SA_INIT response in the clear, an error notify in IKE_AUTH
+	 * before the gateway's AUTH verified): anyone on the path can send
+	 * those, so it is worth another try. The text names the likely cause.
+	 */
+	IKE_FAIL_UNVERIFIED,
 };
 
 struct ike_sa_cfg {
@@ -75,6 +82,7 @@ struct ike_sa_cfg {
 	 * certificate from it, else with the PSK; cred set: we sign, else PSK */
 	const struct ike_trust *trust;
 	const struct ike_cred *cred;
+	bool allow_sha1;		/* the gateway may sign with SHA-1 (AUTH method 1, or in 14) */
 	/*
 	 * EAP (RFC 7296 §2.16) in place of our AUTH: identity, methods,
 	 * password, EAP-TLS credential (borrowed; its verify_server is the
@@ -241,6 +249,9 @@ bool ike_sa_nat_detected(const struct ike_sa *sa);
  * most IKE_SA_MAX_PEER_ADDRS. Copies up to max into out; returns how many.
  */
 size_t ike_sa_peer_addrs(const struct ike_sa *sa, struct ike_sa_addr *out, size_t max);
+
+/* Test only: the buffer ike_sa_input() decrypts SK into; all zero between calls. */
+const uint8_t *ike_sa_plain_for_test(size_t *cap);
 
 /* Rekey the Child SA as soon as possible (e.g. its ESP counters near their end). */
 void ike_sa_rekey_child(struct ike_sa *sa, uint64_t now_ms);

@@ -51,26 +51,43 @@ size_t sa_id_body(const struct ike_id *id, uint8_t *out, size_t cap)
 }
 
 /* Any address (IPv4, and IPv6 when wanted): the gateway narrows it to the virtual IP. */
+static void any_ts(struct ike_pl_ts *ts, bool ip6)
+{
+	memset(ts, 0, sizeof(*ts));
+	ts->n = ip6 ? 2 : 1;
+	ts->ts[0].type = TS_IPV4_ADDR_RANGE;
+	ts->ts[0].end_port = 65535;
+	memset(ts->ts[0].end, 0xff, 4);
+	ts->ts[1].type = TS_IPV6_ADDR_RANGE;
+	ts->ts[1].end_port = 65535;
+	memset(ts->ts[1].end, 0xff, 16);
+}
+
+/* TSr as we propose it: the configured remote_ts, else any address. */
+static void remote_ts(const struct ike_sa *sa, struct ike_pl_ts *ts)
+{
+	if (sa->cfg.n_remote_ts == 0) {
+		any_ts(ts, sa->cfg.want_ip6);
+		return;
+	}
+	memset(ts, 0, sizeof(*ts));
+	ts->n = sa->cfg.n_remote_ts;
+	memcpy(ts->ts, sa->cfg.remote_ts, ts->n * sizeof(ts->ts[0]));
+}
+
 static int put_any_ts(struct ike_mw *b, uint8_t type, bool ip6)
 {
-	struct ike_pl_ts ts = { .n = ip6 ? 2 : 1 };
+	struct ike_pl_ts ts;
 
-	ts.ts[0].type = TS_IPV4_ADDR_RANGE;
-	ts.ts[0].end_port = 65535;
-	memset(ts.ts[0].end, 0xff, 4);
-	ts.ts[1].type = TS_IPV6_ADDR_RANGE;
-	ts.ts[1].end_port = 65535;
-	memset(ts.ts[1].end, 0xff, 16);
+	any_ts(&ts, ip6);
 	return ike_put_ts(b, type, &ts);
 }
 
 static int put_remote_ts(struct ike_sa *sa, struct ike_mw *b)
 {
-	struct ike_pl_ts ts = { .n = sa->cfg.n_remote_ts };
+	struct ike_pl_ts ts;
 
-	if (ts.n == 0)
-		return put_any_ts(b, PL_TSr, sa->cfg.want_ip6);
-	memcpy(ts.ts, sa->cfg.remote_ts, ts.n * sizeof(ts.ts[0]));
+	remote_ts(sa, &ts);
 	return ike_put_ts(b, PL_TSr, &ts);
 }
 
@@ -383,13 +400,14 @@ static int verify_signature(struct ike_sa *sa, const struct ike_msg *m, const st
 				 .id = idp->body, .id_len = idp->len };
 	if (!(so = signed_octets(sa, false, &o, &solen, &socap))) {
 		sa_fail(sa, IKE_FAIL_LOCAL, "cannot build the gateway's signed octets");
-	} else if (ike_sig_verify(pc, au->method, au->data, au->len, so, solen, err,
-				  sizeof(err)) < 0) {
+	} else if (ike_sig_verify_opt(pc, au->method, au->data, au->len, so, solen,
+				      sa->cfg.allow_sha1, err, sizeof(err)) < 0) {
 		sa_fail(sa, IKE_FAIL_AUTH, "gateway's AUTH signature did not verify: %s", err);
 	} else {
 		log_info("ike: gateway authenticated with certificate %s (%s)",
 			 ike_peer_cert_subject(pc, subj, sizeof(subj)),
 			 ike_sig_alg_str(au->method, au->data, au->len, alg, sizeof(alg)));
+		sa->auth->peer_ok = true;
 		rc = 0;
 	}
 	so_free(so, socap);
@@ -434,6 +452,7 @@ static int verify_eap_mac(struct ike_sa *sa, const struct ike_msg *m, const uint
 			"does not hold the EAP key", ike_auth_method_name(au.method));
 		return -1;
 	}
+	sa->auth->peer_ok = true;
 	return 0;
 }
 
@@ -489,6 +508,7 @@ int sa_auth_verify_peer(struct ike_sa *sa, const struct ike_msg *m, const uint8_
 		sa_fail(sa, IKE_FAIL_AUTH, "gateway's AUTH did not verify (is the PSK the same on both sides?)");
 		return -1;
 	}
+	sa->auth->peer_ok = true;
 	return 0;
 }
 
@@ -568,7 +588,9 @@ void sa_child_install(struct ike_sa *sa, const struct ike_algs *algs, uint32_t s
 
 void sa_auth_finish(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 {
+	static struct ike_pl_ts sent;	/* ~10 KB: not on the stack */
 	struct ike_pl_any tsi, tsr, cp;
+	char why[320] = "";
 	struct ike_pl_notify n;
 	struct ike_algs algs;
 	uint8_t spi_out[IKE_MAX_SPI];
@@ -588,6 +610,18 @@ void sa_auth_finish(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 		sa_fail(sa, IKE_FAIL_PROTOCOL, "IKE_AUTH response lacks traffic selectors");
 		return;
 	}
+	/* §2.9: the responder narrows what we proposed; it must not widen it. */
+	any_ts(&sent, sa->cfg.want_ip6);
+	if (sa_ts_check(&tsi.u.ts, &sent, "TSi", why, sizeof(why)) == 0) {
+		remote_ts(sa, &sent);
+		if (sa_ts_check(&tsr.u.ts, &sent, "TSr", why, sizeof(why)) == 0)
+			why[0] = '\0';
+	}
+	if (why[0]) {
+		sa_fail(sa, IKE_FAIL_PROTOCOL, "gateway's traffic selectors refused (TS_UNACCEPTABLE): %s",
+			why);
+		return;
+	}
 	have_cp = sa_decode_first(m, PL_CP, &cp) == 0 && cp.u.cp.cfg_type == CFG_REPLY;
 	if (sa->cfg.want_vip && !have_cp) {
 		sa_fail(sa, IKE_FAIL_PEER_ERROR, "gateway assigned no virtual IP");
@@ -605,12 +639,36 @@ void sa_auth_finish(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 	sa->last_rx_ms = now;
 }
 
+/*
+ * RFC 7296 §2.21.2: "Although the IKE_AUTH messages are encrypted and
+ * integrity protected, if the peer receiving this notification has not
+ * authenticated the other end yet, that peer needs to treat the
+ * information with caution." SK only proves that the answer comes from
+ * whoever answered IKE_SA_INIT, possibly someone on the path who forged
+ * that answer. An error notify counts as the gateway's once its AUTH has
+ * verified (it may come with IDr and AUTH, as strongSwan sends
+ * TS_UNACCEPTABLE); otherwise the SA fails as IKE_FAIL_UNVERIFIED, which
+ * the agent retries with a new IKE SA. Waiting would not help: no one
+ * else can answer under these keys.
+ */
 bool sa_auth_refused(struct ike_sa *sa, const struct ike_msg *m, const char *what)
 {
+	unsigned i1 = 0, i2 = 0;
 	uint16_t err;
 
 	if (sa_first_error_notify(m, &err) < 0)
 		return false;
+	if (!sa->auth->peer_ok && (sa->auth->step == AUTH_ONE || sa->auth->step == AUTH_EAP_FIRST) &&
+	    ike_msg_find(m, PL_IDr, &i1) && ike_msg_find(m, PL_AUTH, &i2) &&
+	    sa_auth_verify_peer(sa, m, NULL, 0) < 0)
+		return true;	/* failed: its AUTH did not verify */
+	if (!sa->auth->peer_ok) {
+		log_warn("ike: %s answer N(%s) not authenticated (the gateway has not proven its "
+			 "identity yet); giving up this IKE SA", what, ike_notify_name(err));
+		sa_fail(sa, IKE_FAIL_UNVERIFIED, "gateway answered %s with %s before it authenticated "
+			"(unverified, maybe forged)", what, ike_notify_name(err));
+		return true;
+	}
 	sa_fail(sa, err == N_AUTHENTICATION_FAILED ? IKE_FAIL_AUTH : IKE_FAIL_PEER_ERROR,
 		"gateway answered %s with %s", what, ike_notify_name(err));
 	return true;
@@ -626,7 +684,7 @@ void sa_auth_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 	}
 	if (sa_auth_refused(sa, m, "IKE_AUTH"))
 		return;
-	if (sa_auth_verify_peer(sa, m, NULL, 0) < 0)
+	if (!sa->auth->peer_ok && sa_auth_verify_peer(sa, m, NULL, 0) < 0)
 		return;
 	sa_auth_finish(sa, m, now);
 }

@@ -187,7 +187,8 @@ void sa_eap_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 	if (a->step == AUTH_EAP_FIRST) {
 		/* §2.16: the responder authenticates itself first; nothing of ours goes into
 		 * EAP before its AUTH verified (the password stays here if it does not). */
-		if (sa_auth_refused(sa, m, "IKE_AUTH") || sa_auth_verify_peer(sa, m, NULL, 0) < 0)
+		if (sa_auth_refused(sa, m, "IKE_AUTH") ||
+		    (!a->peer_ok && sa_auth_verify_peer(sa, m, NULL, 0) < 0))
 			return;
 		sa->peer_mobike |= sa_find_notify(m, N_MOBIKE_SUPPORTED, &n) != NULL;
 		if (!ep) {

@@ -459,6 +459,18 @@ static void create_child_request(struct ike_sa *sa, const struct ike_msg *m)
 
 void sa_peer_request(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 {
+	/*
+	 * Before IKE_AUTH completes the gateway has not proven its identity
+	 * (§2.21.2: "treat the information with caution"), and it has no
+	 * reason to send requests (§1.2: the SA is not set up yet). A Delete
+	 * then could be anyone's who answered IKE_SA_INIT: ignored, not answered.
+	 */
+	if (sa->state != IKE_SA_ESTABLISHED && sa->state != IKE_SA_DELETING) {
+		log_warn("ike: ignored %s request #%u from the gateway in state %s: it has not "
+			 "authenticated yet", ike_exchange_name(m->hdr.exchange), m->hdr.msg_id,
+			 ike_sa_state_name(sa->state));
+		return;
+	}
 	switch (m->hdr.exchange) {
 	case INFORMATIONAL:
 		info_request(sa, m);

@@ -208,7 +208,12 @@ int sa_init_send(struct ike_sa *sa, uint64_t now)
 	return sa_send_request(sa, REQ_INIT, IKE_SA_INIT, buf, len, now);
 }
 
-/* COOKIE (§2.6) and INVALID_KE_PAYLOAD (§1.2): retry IKE_SA_INIT. 1 = retried. */
+/*
+ * COOKIE (§2.6) and INVALID_KE_PAYLOAD (§1.2): retry IKE_SA_INIT. 1 =
+ * handled (retried, or an unusable one noted by sa_unverified()), -1 =
+ * malformed. Both arrive in the clear: a group we did not offer, or
+ * retries without end, are not the gateway's word, only a likely cause.
+ */
 static int init_retry(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 {
 	struct ike_pl_notify n;
@@ -216,6 +221,11 @@ static int init_retry(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 	if (sa_find_notify(m, N_COOKIE, &n)) {
 		if (n.len < 1 || n.len > IKE_COOKIE_MAX)
 			return -1;
+		if (sa->ke_retries + 1 > SA_MAX_INIT_RETRIES) {
+			sa_unverified(sa, "IKE_SA_INIT answer N(COOKIE) after %d retries",
+				      SA_MAX_INIT_RETRIES);
+			return 1;
+		}
 		memcpy(sa->cookie, n.data, n.len);
 		sa->cookie_len = n.len;
 		log_info("ike: gateway asked for a COOKIE, retrying IKE_SA_INIT");
@@ -225,9 +235,16 @@ static int init_retry(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 		if (n.len != 2)
 			return -1;
 		g = get_be16(n.data);
+		/* Never a group we do not accept: a forged notify must not downgrade us. */
 		if (!sa_group_offered(&sa->cfg.ike_props, g) || g == sa->dh_group) {
-			sa_fail(sa, IKE_FAIL_PROTOCOL, "gateway wants DH group %s, which we did not offer",
-				ike_transform_name(TRANS_DH, g));
+			sa_unverified(sa, "IKE_SA_INIT answer N(INVALID_KE_PAYLOAD) for DH group %s, "
+				      "which we %s", ike_transform_name(TRANS_DH, g),
+				      g == sa->dh_group ? "sent" : "did not offer");
+			return 1;
+		}
+		if (sa->ke_retries + 1 > SA_MAX_INIT_RETRIES) {
+			sa_unverified(sa, "IKE_SA_INIT answer N(INVALID_KE_PAYLOAD) after %d retries",
+				      SA_MAX_INIT_RETRIES);
 			return 1;
 		}
 		log_info("ike: gateway prefers DH group %s, retrying IKE_SA_INIT",
@@ -237,10 +254,7 @@ static int init_retry(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 	} else {
 		return 0;
 	}
-	if (++sa->ke_retries > SA_MAX_INIT_RETRIES) {
-		sa_fail(sa, IKE_FAIL_PROTOCOL, "gateway keeps asking us to retry IKE_SA_INIT");
-		return 1;
-	}
+	sa->ke_retries++;
 	sa->req.active = false;
 	if (sa_init_send(sa, now) < 0)
 		sa_fail(sa, IKE_FAIL_LOCAL, "cannot rebuild IKE_SA_INIT");
@@ -330,6 +344,7 @@ static int init_choose(struct ike_sa *sa, const struct ike_msg *m)
 	return 0;
 }
 
+/* Keys from the gateway's KE and nonce; on failure nothing changed and our DH stays. */
 static int init_keys(struct ike_sa *sa, const struct ike_msg *m)
 {
 	unsigned it = 0, it2 = 0;
@@ -341,22 +356,27 @@ static int init_keys(struct ike_sa *sa, const struct ike_msg *m)
 	int rc = -1;
 
 	if (!kp || !np || ike_pl_ke_decode(kp, &ke) < 0 || ike_pl_nonce_decode(np, &n) < 0 ||
-	    ke.group != sa->dh_group)
+	    ke.group != sa->dh_group || n.len > sizeof(sa->nr))
 		return -1;
-	memcpy(sa->nr, n.data, n.len);
-	sa->nr_len = n.len;
 	if (dh_derive(&sa->dh, ke.data, ke.len, gir, sizeof(gir), &glen) < 0)
 		goto out;
+	memcpy(sa->nr, n.data, n.len);
+	sa->nr_len = n.len;
 	if (ike_keys_derive(&sa->keys, &sa->algs, gir, glen, sa->ni, SA_NONCE_LEN, sa->nr,
-			    sa->nr_len, sa->spi_i, sa->spi_r) < 0 ||
-	    sk_init_ike(&sa->sk_out, &sa->keys, true, true) < 0 ||
-	    sk_init_ike(&sa->sk_in, &sa->keys, true, false) < 0)
+			    sa->nr_len, sa->spi_i, sa->spi_r) < 0)
 		goto out;
+	if (sk_init_ike(&sa->sk_out, &sa->keys, true, true) < 0 ||
+	    sk_init_ike(&sa->sk_in, &sa->keys, true, false) < 0) {
+		sk_dir_free(&sa->sk_out);
+		sk_dir_free(&sa->sk_in);
+		ike_keys_clear(&sa->keys);
+		goto out;
+	}
 	sa->have_keys = true;
+	dh_free(&sa->dh);
 	rc = 0;
 out:
 	OPENSSL_cleanse(gir, sizeof(gir));
-	dh_free(&sa->dh);
 	return rc;
 }
 
@@ -373,6 +393,13 @@ static void init_log_nat(struct ike_sa *sa, const struct ike_msg *m)
 		log_info("ike: NAT detected on our side");
 }
 
+/*
+ * RFC 7296 §2.21.1 ≈: the IKE_SA_INIT response is not cryptographically
+ * protected; an error notify in it, or an SA/KE we cannot use, may come
+ * from anyone on the path. Such answers are noted (sa_unverified()) and
+ * the request stays outstanding until a usable answer or the end of its
+ * retransmission budget.
+ */
 void sa_init_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 {
 	uint16_t err;
@@ -381,33 +408,31 @@ void sa_init_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 	if (r != 0) {
 		if (r < 0)
 			log_debug("ike: dropped IKE_SA_INIT response with a malformed notify");
-		else
-			sa->answers++;
 		return;
 	}
 	if (sa_first_error_notify(m, &err) == 0) {
-		sa->answers++;
-		sa_fail(sa, IKE_FAIL_PEER_ERROR, "gateway answered IKE_SA_INIT with %s",
-			ike_notify_name(err));
+		sa_unverified(sa, "IKE_SA_INIT answer N(%s)", ike_notify_name(err));
 		return;
 	}
 	if (m->hdr.spi_r == 0) {
 		log_debug("ike: dropped IKE_SA_INIT response without responder SPI");
 		return;
 	}
+	if (init_choose(sa, m) < 0) {
+		sa_unverified(sa, "IKE_SA_INIT answer with an IKE proposal we did not offer");
+		return;
+	}
+	put_be32(sa->spi_r, (uint32_t)(m->hdr.spi_r >> 32));
+	put_be32(sa->spi_r + 4, (uint32_t)m->hdr.spi_r);
+	if (init_keys(sa, m) < 0) {
+		memset(sa->spi_r, 0, sizeof(sa->spi_r));
+		sa_unverified(sa, "IKE_SA_INIT answer with a KE or nonce we cannot use");
+		return;
+	}
 	sa->answers++;
 	sa->req.active = false;
 	sa->next_msg_id = 1;
-	put_be32(sa->spi_r, (uint32_t)(m->hdr.spi_r >> 32));
-	put_be32(sa->spi_r + 4, (uint32_t)m->hdr.spi_r);
-	if (init_choose(sa, m) < 0) {
-		sa_fail(sa, IKE_FAIL_PROTOCOL, "gateway chose an IKE proposal we did not offer");
-		return;
-	}
-	if (init_keys(sa, m) < 0) {
-		sa_fail(sa, IKE_FAIL_PROTOCOL, "cannot derive keys from the gateway's KE/nonce");
-		return;
-	}
+	sa->unverified[0] = '\0';
 	free(sa->init_resp);
 	sa->init_resp = malloc(m->raw_len);
 	if (!sa->init_resp) {

@@ -69,6 +69,7 @@ struct sa_auth_x {
 	size_t idr_len;
 	uint8_t eap_out[EAP_MSG_MAX];	/* our EAP response of this round */
 	size_t eap_out_len;
+	bool peer_ok;			/* the gateway's AUTH verified: its error notifies count */
 };
 
 struct ike_sa {
@@ -78,6 +79,8 @@ struct ike_sa {
 	enum ike_sa_state state;
 	enum ike_sa_fail fail;
 	char fail_text[160];
+	/* the last unauthenticated answer to the outstanding request, for the failure text */
+	char unverified[96];
 
 	uint8_t spi_i[8], spi_r[8];
 	uint8_t ni[SA_NONCE_LEN];
@@ -168,6 +171,13 @@ uint64_t sa_spi_u64(const uint8_t s[8]);
 void sa_set_state(struct ike_sa *sa, enum ike_sa_state s);
 void sa_fail(struct ike_sa *sa, enum ike_sa_fail why, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/*
+ * An unauthenticated answer to the outstanding request (what, e.g.
+ * "IKE_SA_INIT answer N(NO_PROPOSAL_CHOSEN)"): logged and remembered, the
+ * request stays outstanding. If the retransmission budget ends without a
+ * valid answer, the SA fails with IKE_FAIL_UNVERIFIED naming it.
+ */
+void sa_unverified(struct ike_sa *sa, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int sa_send_request(struct ike_sa *sa, int kind, uint8_t exchange, const uint8_t *msg,
 		    size_t len, uint64_t now) MUST_CHECK;
 /* Encrypt the inner payload chain plain (first payload type first) into a message. */
@@ -247,6 +257,16 @@ int sa_auth_verify_peer(struct ike_sa *sa, const struct ike_msg *m, const uint8_
 bool sa_auth_refused(struct ike_sa *sa, const struct ike_msg *m, const char *what);
 /* The Child SA, CP and traffic selectors of the last IKE_AUTH response: established. */
 void sa_auth_finish(struct ike_sa *sa, const struct ike_msg *m, uint64_t now);
+
+/* sa_ts.c: traffic selectors (§2.9) */
+/*
+ * Each selector of got (the gateway's TSi or TSr, side names it) inside the
+ * union of sent (ours for that side): protocol, port range and addresses.
+ * -1 with why ("TSr 0.0.0.0-255.255.255.255 proto 0 ports 0-65535 is not
+ * within what we proposed (10.0.0.0-10.255.255.255 ...)") otherwise.
+ */
+int sa_ts_check(const struct ike_pl_ts *got, const struct ike_pl_ts *sent, const char *side,
+		char *why, size_t cap) MUST_CHECK;
 
 /* sa_eap.c: the EAP rounds of IKE_AUTH (§2.16) */
 int sa_eap_begin(struct ike_sa *sa) MUST_CHECK;

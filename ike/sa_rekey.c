@@ -194,6 +194,7 @@ void sa_rekey_child_response(struct ike_sa *sa, const struct ike_msg *m, uint64_
 	 * one must not be deleted in place of the one we replaced.
 	 */
 	uint32_t old = sa->collide.old_spi, spi_in = get_be32(sa->rk_spi);
+	char why[320];
 	bool redundant;
 
 	if (refused(sa, m, "Child SA", &sa->cfg.esp_props, &sa->child_rekey_at)) {
@@ -201,12 +202,41 @@ void sa_rekey_child_response(struct ike_sa *sa, const struct ike_msg *m, uint64_
 		return;
 	}
 	if (sa_accepted(m, &sa->cfg.esp_props, PROTO_ESP, 4, &algs, &dh, spi_out) < 0 ||
-	    !ike_encr_is_aead(algs.encr) || ike_algs_check(&algs, true) < 0 ||
-	    sa_decode_first(m, PL_NONCE, &nonce) < 0 || sa_decode_first(m, PL_TSi, &tsi) < 0 ||
+	    !ike_encr_is_aead(algs.encr) || ike_algs_check(&algs, true) < 0)
+		goto unusable;
+	/*
+	 * PFS: we sent KEi of a group (our proposal has DH), and the answer
+	 * must choose that group and carry KEr (§1.3.1 ≈: the responder
+	 * replies with the accepted offer and a Diffie-Hellman value in KEr
+	 * if KEi was included and the chosen suite includes that group). A
+	 * proposal without DH would derive the new keys from SK_d alone: our
+	 * policy asks for PFS, so that is refused.
+	 */
+	if (sa->rk_dh.group && dh != sa->rk_dh.group) {
+		log_warn("ike: gateway answered our Child SA rekey %s, but we asked for PFS with %s; "
+			 "keeping Child SA %08x, retrying in %us", dh ? "with another DH group" :
+			 "without PFS", ike_transform_name(TRANS_DH, sa->rk_dh.group), old,
+			 REKEY_RETRY_MS / 1000);
+		sa_collide_abort(sa);
+		goto out;
+	}
+	if (sa_decode_first(m, PL_NONCE, &nonce) < 0 || sa_decode_first(m, PL_TSi, &tsi) < 0 ||
 	    sa_decode_first(m, PL_TSr, &tsr) < 0 || rekey_gir(sa, m, dh, gir, &glen) < 0) {
+unusable:
 		log_warn("ike: unusable answer to our Child SA rekey; retrying in %us", REKEY_RETRY_MS / 1000);
 		sa_probe(sa, now, SA_PROBE_DELAY_MS, "our Child SA rekey failed");
 		sa_collide_abort(sa);
+		goto out;
+	}
+	/* §2.9: the responder narrows what we proposed (sa->ts_i, ts_r); it must not widen it. */
+	if (sa_ts_check(&tsi.u.ts, &sa->ts_i, "TSi", why, sizeof(why)) < 0 ||
+	    sa_ts_check(&tsr.u.ts, &sa->ts_r, "TSr", why, sizeof(why)) < 0) {
+		log_warn("ike: refused the gateway's answer to our Child SA rekey (TS_UNACCEPTABLE): "
+			 "%s; keeping Child SA %08x, retrying in %us", why, old, REKEY_RETRY_MS / 1000);
+		sa_collide_abort(sa);
+		/* the gateway set up its side of the new Child SA: ask it to delete that */
+		if (!sa->delete_child_spi)
+			sa->delete_child_spi = spi_in;
 		goto out;
 	}
 	sa->rekeys++;
@@ -365,7 +395,7 @@ static void old_reply(struct ike_sa *sa, const struct ike_msg *m)
 
 bool sa_old_input(struct ike_sa *sa, const struct ike_msg *cm, const uint8_t *msg, size_t len)
 {
-	static uint8_t plain[SA_MSG_MAX];
+	static uint8_t plain[IKE_PL_BODY_MAX];	/* SK's body at most, as in ike_sa_input() */
 	struct ike_msg m = *cm;
 	size_t plen;
 	uint8_t first;
@@ -373,12 +403,15 @@ bool sa_old_input(struct ike_sa *sa, const struct ike_msg *cm, const uint8_t *ms
 	const struct ike_pl *p;
 	bool deleted = false;
 
-	if (!sa->old.active || !m.has_sk || m.sk_type != PL_SK || len > sizeof(plain) ||
+	if (!sa->old.active || !m.has_sk || m.sk_type != PL_SK ||
 	    m.hdr.spi_i != sa_spi_u64(sa->old.spi_i) || m.hdr.spi_r != sa_spi_u64(sa->old.spi_r))
 		return false;
-	if (sk_decrypt(&sa->old.sk_in, msg, len, m.sk_off, plain, sizeof(plain), &plen, &first) < 0 ||
-	    ike_msg_decode_inner(&m, first, plain, plen) < 0)
-		return true;	/* ours, but not authentic: dropped */
+	if (sk_decrypt(&sa->old.sk_in, msg, len, m.sk_off, plain, sizeof(plain), &plen, &first) < 0)
+		return true;	/* ours, but not authentic: dropped (sk_decrypt wiped plain) */
+	if (ike_msg_decode_inner(&m, first, plain, plen) < 0) {
+		OPENSSL_cleanse(plain, plen);
+		return true;	/* authentic but malformed: dropped */
+	}
 	if (m.hdr.flags & IKE_FLAG_RESPONSE) {
 		OPENSSL_cleanse(plain, plen);
 		return true;	/* the answer to our DELETE of it */

@@ -149,7 +149,8 @@ cleanup:
 	return rc;
 }
 
-static int spec_from_algor(const X509_ALGOR *a, struct sig_spec *s, char *err, size_t errlen)
+static int spec_from_algor(const X509_ALGOR *a, struct sig_spec *s, bool allow_sha1, char *err,
+			   size_t errlen)
 {
 	const ASN1_OBJECT *obj;
 	const void *pval;
@@ -178,9 +179,17 @@ static int spec_from_algor(const X509_ALGOR *a, struct sig_spec *s, char *err, s
 	 * RFC 8247 §3 lists SHA1 as MUST NOT among the RFC 7427 signature
 	 * hash algorithms; we never announce it and refuse it here.
 	 */
+	if (OBJ_find_sigid_algs(nid, &md_nid, &pk_nid) && md_nid == NID_sha1 && allow_sha1 &&
+	    (pk_nid == NID_rsaEncryption || pk_nid == NID_X9_62_id_ecPublicKey) &&
+	    (ptype == V_ASN1_UNDEF || ptype == V_ASN1_NULL)) {
+		s->key_type = pk_nid == NID_rsaEncryption ? EVP_PKEY_RSA : EVP_PKEY_EC;
+		s->md = EVP_sha1();
+		return 0;
+	}
 	if (OBJ_find_sigid_algs(nid, &md_nid, &pk_nid) && (md_nid == NID_sha1 || md_nid == NID_md5))
-		return ike_cert_err(err, errlen, "AUTH signature algorithm %s is not accepted (%s)",
-				    s->name, OBJ_nid2sn(md_nid));
+		return ike_cert_err(err, errlen, "AUTH signature algorithm %s is not accepted (%s%s)",
+				    s->name, OBJ_nid2sn(md_nid),
+				    md_nid == NID_sha1 ? "; [auth] allow_sha1 = yes accepts it" : "");
 	return ike_cert_err(err, errlen, "AUTH signature algorithm %s is not supported", s->name);
 }
 
@@ -189,7 +198,7 @@ static int spec_from_algor(const X509_ALGOR *a, struct sig_spec *s, char *err, s
  * AlgorithmIdentifier (DER) | Signature Value.
  */
 static int spec_7427(const uint8_t *data, size_t len, struct sig_spec *s, const uint8_t **sig,
-		     size_t *sig_len, char *err, size_t errlen)
+		     size_t *sig_len, bool allow_sha1, char *err, size_t errlen)
 {
 	const unsigned char *alg, *p;
 	X509_ALGOR *a = NULL;
@@ -208,13 +217,14 @@ static int spec_7427(const uint8_t *data, size_t len, struct sig_spec *s, const 
 	if (!a || p != alg + alen)
 		rc = ike_cert_err(err, errlen, "AUTH signature AlgorithmIdentifier is not valid DER");
 	else
-		rc = spec_from_algor(a, s, err, errlen);
+		rc = spec_from_algor(a, s, allow_sha1, err, errlen);
 	X509_ALGOR_free(a);
 	return rc;
 }
 
 static int spec_for_method(uint8_t method, const uint8_t *data, size_t len, struct sig_spec *s,
-			   const uint8_t **sig, size_t *sig_len, char *err, size_t errlen)
+			   const uint8_t **sig, size_t *sig_len, bool allow_sha1, char *err,
+			   size_t errlen)
 {
 	static const struct { uint8_t method; int md_nid, curve; size_t half; const char *name; } ec[] = {
 		{ AUTH_ECDSA_256, NID_sha256, NID_X9_62_prime256v1, 32, "ECDSA P-256 SHA-256" },
@@ -226,9 +236,17 @@ static int spec_for_method(uint8_t method, const uint8_t *data, size_t len, stru
 	*sig = data;
 	*sig_len = len;
 	if (method == AUTH_DIGITAL_SIGNATURE)
-		return spec_7427(data, len, s, sig, sig_len, err, errlen);
+		return spec_7427(data, len, s, sig, sig_len, allow_sha1, err, errlen);
 	if (method == AUTH_RSA_SIG) {
-		/* RFC 7296 §3.8: RSASSA-PKCS1-v1_5; the hash is SHA-1 (RFC 4718 §3.2) */
+		/*
+		 * RFC 7296 §3.8: RSASSA-PKCS1-v1_5; the hash is SHA-1 (RFC 4718
+		 * §3.2). RFC 8247 §3.2 ≈: SHA-1 as the signature hash is MUST NOT
+		 * for RFC 7427 signatures, and method 1 is only kept for
+		 * gateways without RFC 7427: refused unless allowed.
+		 */
+		if (!allow_sha1)
+			return ike_cert_err(err, errlen, "AUTH method 1 (RSA PKCS#1 v1.5 with SHA-1) is "
+					    "not accepted; [auth] allow_sha1 = yes accepts it");
 		s->key_type = EVP_PKEY_RSA;
 		s->md = EVP_sha1();
 		snprintf(s->name, sizeof(s->name), "RSA PKCS#1 v1.5 SHA-1 (method 1)");
@@ -363,6 +381,14 @@ int ike_sig_verify(const struct ike_peer_cert *pc, uint8_t auth_method, const ui
 		   size_t auth_len, const uint8_t *signed_octets, size_t so_len, char *err,
 		   size_t errlen)
 {
+	return ike_sig_verify_opt(pc, auth_method, auth_data, auth_len, signed_octets, so_len, false,
+				  err, errlen);
+}
+
+int ike_sig_verify_opt(const struct ike_peer_cert *pc, uint8_t auth_method,
+		       const uint8_t *auth_data, size_t auth_len, const uint8_t *signed_octets,
+		       size_t so_len, bool allow_sha1, char *err, size_t errlen)
+{
 	EVP_PKEY *k = ike_peer_cert_pkey(pc);
 	unsigned char *der = NULL;
 	const uint8_t *sig;
@@ -372,7 +398,8 @@ int ike_sig_verify(const struct ike_peer_cert *pc, uint8_t auth_method, const ui
 
 	if (!k || !auth_data || !auth_len || !signed_octets || !so_len)
 		return ike_cert_err(err, errlen, "AUTH: no signature or no gateway key");
-	if (spec_for_method(auth_method, auth_data, auth_len, &s, &sig, &sig_len, err, errlen) < 0 ||
+	if (spec_for_method(auth_method, auth_data, auth_len, &s, &sig, &sig_len, allow_sha1, err,
+			    errlen) < 0 ||
 	    key_matches(k, &s, err, errlen) < 0)
 		return -1;
 	if (s.raw_half) {
@@ -400,7 +427,7 @@ const char *ike_sig_alg_str(uint8_t auth_method, const uint8_t *auth_data, size_
 	const uint8_t *sig;
 	size_t sig_len;
 
-	if (spec_for_method(auth_method, auth_data, auth_len, &s, &sig, &sig_len, NULL, 0) < 0)
+	if (spec_for_method(auth_method, auth_data, auth_len, &s, &sig, &sig_len, true, NULL, 0) < 0)
 		snprintf(buf, len, "AUTH method %u (unsupported)", auth_method);
 	else if (auth_method == AUTH_DIGITAL_SIGNATURE)
 		snprintf(buf, len, "RFC 7427 %s", s.name);

@@ -9,8 +9,10 @@
 #      agent alive; once the gateway answers again the tunnel comes back
 #   3. a gateway that never answers from the start: status `connecting`,
 #      retransmissions in the log, no tun device; `ikeagent down` exits 0
-#   4. wrong PSK: `ikeagent run` exits 3 within a deadline with a line
-#      "ikeagent: ... AUTHENTICATION_FAILED"; nothing changed in ika-cli
+#   4. wrong PSK: N(AUTHENTICATION_FAILED) without the gateway's AUTH is not
+#      authenticated: with reconnect = no `ikeagent run` exits 1 within a
+#      deadline with a line "ikeagent: ... AUTHENTICATION_FAILED"; with
+#      reconnect = yes it keeps trying; nothing changed in ika-cli
 #   5. kill -9 of a full-tunnel agent (the fwmark rules stay behind; the
 #      tun device and what hangs on it die with the process), then a new `ikeagent run`: it logs the undo of
 #      the killed run's changes (journal recovery), comes up, and after its
@@ -105,16 +107,27 @@ la_down "never answered: down"
 gw_unblock
 
 # ---- 4. wrong PSK --------------------------------------------------------------------
+# The gateway's N(AUTHENTICATION_FAILED) comes without its AUTH: not authenticated
+# (RFC 7296 §2.21.2), so not final. reconnect = no: the agent ends (exit 1, not the
+# refused 3) naming it; reconnect = yes: it keeps trying, the notify as the likely cause.
 
-la_conf "$WORK/bad.conf" auth.psk="\"not-the-$TB_PSK\"" tunnel.reconnect=yes
+la_conf "$WORK/bad.conf" auth.psk="\"not-the-$TB_PSK\"" tunnel.reconnect=no
 t=$(la_now_ms)
 la_start "$WORK/bad.conf"
 la_wait_exit "wrong psk" 10
 bad_ms=$(( $(la_now_ms) - t ))
-[ "$AGENT_RC" = 3 ] || la_fail "wrong psk: ikeagent run exited $AGENT_RC, not 3"
+[ "$AGENT_RC" = 1 ] || la_fail "wrong psk: ikeagent run exited $AGENT_RC, not 1"
 grep -q '^ikeagent: .*AUTHENTICATION_FAILED' "$AGENT_LOG" ||
 	la_fail "wrong psk: no 'ikeagent: ... AUTHENTICATION_FAILED' line"
 la_expect_restored "wrong psk"
+la_conf "$WORK/bad2.conf" auth.psk="\"not-the-$TB_PSK\"" tunnel.reconnect=yes
+la_start "$WORK/bad2.conf"
+la_log_wait 'IKE_AUTH answer N\(AUTHENTICATION_FAILED\) not authenticated' 10 ||
+	la_fail "wrong psk, reconnect = yes: no 'not authenticated' line"
+la_log_wait 'reconnecting' 10 || la_fail "wrong psk, reconnect = yes: no reconnect"
+la_alive || la_fail "wrong psk, reconnect = yes: the agent exited"
+la_down "wrong psk, reconnect = yes: down"
+la_expect_restored "wrong psk, reconnect = yes"
 
 # ---- 5. kill -9, then journal recovery ----------------------------------------------
 

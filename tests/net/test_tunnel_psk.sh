@@ -3,8 +3,9 @@
 #   1. split tunnel: up within a deadline, status --json, ping 10.99.1.2,
 #      a 32 MiB HTTP transfer checked by SHA-256 on both ends, the gateway's
 #      ESP counters, `ikeagent down`, ika-cli exactly as before
-#   2. wrong PSK: `ikeagent run` exits 3 within a deadline, naming
-#      AUTHENTICATION_FAILED, and changes nothing
+#   2. wrong PSK, reconnect = no: `ikeagent run` exits 1 (the gateway's
+#      N(AUTHENTICATION_FAILED) is not authenticated, so not the refused 3)
+#      within a deadline, naming AUTHENTICATION_FAILED, and changes nothing
 #   3. full tunnel (0.0.0.0/0: fwmark rules), then SIGINT: no device,
 #      address, route or rule left behind
 #   4. as a driver runs it (nm/PROTOCOL.md): the PSK on --secrets-fd only,
@@ -60,11 +61,13 @@ tb_ping cli "$TB_IN_ADDR" && la_fail "inside host reachable after down (cleartex
 
 # ---- 2. wrong PSK -----------------------------------------------------------
 
-la_conf "$WORK/bad.conf" auth.psk="\"not-the-$TB_PSK\""
+# The gateway's N(AUTHENTICATION_FAILED) comes without its AUTH: not authenticated
+# (RFC 7296 §2.21.2), so retried with reconnect = yes; here reconnect = no: exit 1.
+la_conf "$WORK/bad.conf" auth.psk="\"not-the-$TB_PSK\"" tunnel.reconnect=no
 la_start "$WORK/bad.conf"
 la_wait_exit "wrong psk"
 [ "$AGENT_RC" != 0 ] || la_fail "ikeagent run with a wrong PSK exited 0"
-[ "$AGENT_RC" = 3 ] || la_fail "ikeagent run with a wrong PSK exited $AGENT_RC, not 3"
+[ "$AGENT_RC" = 1 ] || la_fail "ikeagent run with a wrong PSK exited $AGENT_RC, not 1"
 grep -q '^ikeagent: .*AUTHENTICATION_FAILED' "$AGENT_LOG" ||
 	la_fail "wrong PSK: no 'ikeagent: ... AUTHENTICATION_FAILED' line"
 la_expect_restored "wrong psk"

@@ -309,6 +309,11 @@ START_TEST(eap_config)
 	ck_assert_uint_eq(c.auth.password_len, 3);
 	ck_assert(memcmp(c.auth.password, "p w", 3) == 0);
 	ck_assert(!c.auth.insecure);
+	ck_assert(!c.auth.allow_sha1);	/* SHA-1 in the gateway's AUTH: refused by default */
+	config_free(&c);
+	ck_assert_msg(parse_all("[gateway]\naddress = g\n[auth]\nid = a@b\nca = /etc/ca.pem\n"
+				"psk = 0123456789abcdef\nallow_sha1 = yes\n", &c) == 0, "%s", err);
+	ck_assert(c.auth.allow_sha1);
 	config_free(&c);
 	/* a certificate and no password: EAP-TLS only (nothing to ask for) */
 	ck_assert_msg(parse_all("[gateway]\naddress = g\n[auth]\nid = a\nmethod = eap\n"

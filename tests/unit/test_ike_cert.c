@@ -738,24 +738,51 @@ START_TEST(rsa_pss)
 }
 END_TEST
 
+/*
+ * SHA-1 in the gateway's AUTH: RFC 7427 sha1WithRSAEncryption and
+ * ecdsa-with-SHA1, and AUTH method 1 (RSA PKCS#1 v1.5, always SHA-1), are
+ * refused by default ([auth] allow_sha1 = no) and verify with it set.
+ */
 START_TEST(sha1_refused)
 {
 	struct ike_peer_cert *rsa = peer(K_RSA), *ec = peer(K_P256);
 	static struct ext_sig e;
-	uint8_t so[100] = { 1, 2, 3 };
+	uint8_t so[100] = { 1, 2, 3 }, m1[1024];
+	size_t m1_len = sizeof(m1);
+	EVP_MD_CTX *mc = EVP_MD_CTX_new();
 	char err[256] = "";
 
 	ext_sign(gk[K_RSA], EVP_sha1(), 0, NULL, so, sizeof(so), &e);
 	ASSERT_ERR(ike_sig_verify(rsa, AUTH_DIGITAL_SIGNATURE, e.auth, e.auth_len, so, sizeof(so),
 				  err, sizeof(err)), err,
 		   "AUTH signature algorithm sha1WithRSAEncryption is not accepted");
+	ck_assert_msg(ike_sig_verify_opt(rsa, AUTH_DIGITAL_SIGNATURE, e.auth, e.auth_len, so,
+					 sizeof(so), true, err, sizeof(err)) == 0, "%s", err);
 	ext_sign(gk[K_P256], EVP_sha1(), 0, NULL, so, sizeof(so), &e);
 	ASSERT_ERR(ike_sig_verify(ec, AUTH_DIGITAL_SIGNATURE, e.auth, e.auth_len, so, sizeof(so),
 				  err, sizeof(err)), err, "ecdsa-with-SHA1 is not accepted");
-	/* an OID that is no signature algorithm at all: 1.2.3.4 */
+	ck_assert_msg(ike_sig_verify_opt(ec, AUTH_DIGITAL_SIGNATURE, e.auth, e.auth_len, so,
+					 sizeof(so), true, err, sizeof(err)) == 0, "%s", err);
+
+	/* method 1: a bare RSASSA-PKCS1-v1_5 SHA-1 signature, valid */
+	ck_assert_ptr_nonnull(mc);
+	ck_assert_int_eq(EVP_DigestSignInit(mc, NULL, EVP_sha1(), NULL, gk[K_RSA]), 1);
+	ck_assert_int_eq(EVP_DigestSign(mc, m1, &m1_len, so, sizeof(so)), 1);
+	EVP_MD_CTX_free(mc);
+	ASSERT_ERR(ike_sig_verify(rsa, AUTH_RSA_SIG, m1, m1_len, so, sizeof(so), err, sizeof(err)),
+		   err, "AUTH method 1 (RSA PKCS#1 v1.5 with SHA-1) is not accepted");
+	ASSERT_ERR(ike_sig_verify_opt(rsa, AUTH_RSA_SIG, m1, m1_len, so, sizeof(so), false, err,
+				      sizeof(err)), err, "allow_sha1 = yes");
+	ck_assert_msg(ike_sig_verify_opt(rsa, AUTH_RSA_SIG, m1, m1_len, so, sizeof(so), true, err,
+					 sizeof(err)) == 0, "%s", err);
+	so[5] ^= 1;
+	ASSERT_ERR(ike_sig_verify_opt(rsa, AUTH_RSA_SIG, m1, m1_len, so, sizeof(so), true, err,
+				      sizeof(err)), err, "does not verify");
+
+	/* MD5 never, even when SHA-1 is allowed: an OID that is no signature algorithm: 1.2.3.4 */
 	memcpy(e.auth, "\x05\x30\x03\x06\x01\x2a", 6);
-	ASSERT_ERR(ike_sig_verify(ec, AUTH_DIGITAL_SIGNATURE, e.auth, 7, so, sizeof(so), err,
-				  sizeof(err)), err, "is not supported");
+	ASSERT_ERR(ike_sig_verify_opt(ec, AUTH_DIGITAL_SIGNATURE, e.auth, 7, so, sizeof(so), true,
+				      err, sizeof(err)), err, "is not supported");
 	ike_peer_cert_free(rsa);
 	ike_peer_cert_free(ec);
 }
@@ -806,15 +833,15 @@ START_TEST(legacy_methods)
 	size_t n;
 
 	memset(so, 0xa5, sizeof(so));
-	/* method 1: RSASSA-PKCS1-v1_5 with SHA-1, signature only */
+	/* method 1: RSASSA-PKCS1-v1_5 with SHA-1, signature only ([auth] allow_sha1 = yes) */
 	ext_sign(gk[K_RSA], EVP_sha1(), 0, NULL, so, sizeof(so), &e);
-	ck_assert_msg(ike_sig_verify(rsa, AUTH_RSA_SIG, e.sig, e.sig_len, so, sizeof(so), err,
-				     sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(ike_sig_verify_opt(rsa, AUTH_RSA_SIG, e.sig, e.sig_len, so, sizeof(so), true,
+					 err, sizeof(err)) == 0, "%s", err);
 	e.sig[5] ^= 1;
-	ck_assert_int_lt(ike_sig_verify(rsa, AUTH_RSA_SIG, e.sig, e.sig_len, so, sizeof(so), err,
-					sizeof(err)), 0);
-	ck_assert_int_lt(ike_sig_verify(p256, AUTH_RSA_SIG, e.sig, e.sig_len, so, sizeof(so), err,
-					sizeof(err)), 0);
+	ck_assert_int_lt(ike_sig_verify_opt(rsa, AUTH_RSA_SIG, e.sig, e.sig_len, so, sizeof(so), true,
+					    err, sizeof(err)), 0);
+	ck_assert_int_lt(ike_sig_verify_opt(p256, AUTH_RSA_SIG, e.sig, e.sig_len, so, sizeof(so),
+					    true, err, sizeof(err)), 0);
 	/* methods 9 and 10: ECDSA on the matching curve */
 	ext_sign(gk[K_P256], EVP_sha256(), 0, NULL, so, sizeof(so), &e);
 	n = der_to_raw(e.sig, e.sig_len, 32, raw);

@@ -107,7 +107,8 @@ START_TEST(test_auth_failed_by_gateway)
 	gw_auth(&G, h_last(&H)->buf, h_last(&H)->len);
 	ck_assert(!G.peer_auth_ok);
 	gw_deliver(&G, &H);
-	expect_dead(IKE_FAIL_AUTH, "AUTHENTICATION_FAILED");
+	/* §2.21.2: N(AUTHENTICATION_FAILED) alone, before the gateway's AUTH: not its word. */
+	expect_dead(IKE_FAIL_UNVERIFIED, "AUTHENTICATION_FAILED");
 	ck_assert_uint_eq(H.n_up, 0);
 }
 END_TEST
@@ -141,16 +142,97 @@ START_TEST(test_auth_wrong_gateway_id)
 END_TEST
 
 /* 3. Error notifies from the gateway. */
+
+/* Wait out the budget of IKE_SA_INIT (500 ms x 4 tries): 7.5 s, three retransmissions. */
+static void run_out_init_budget(void)
+{
+	uint64_t t0 = H.now;
+	unsigned nq = H.nq;
+
+	for (unsigned i = 0; i < 4 && ike_sa_state(H.sa) == IKE_SA_INIT_SENT; i++) {
+		ck_assert_uint_ne(ike_sa_next_deadline(H.sa), 0);
+		H.now = ike_sa_next_deadline(H.sa);
+		ike_sa_tick(H.sa, H.now);
+	}
+	ck_assert_uint_eq(H.now - t0, 7500);
+	ck_assert_uint_eq(H.nq, nq + 3);
+}
+
+/*
+ * N(NO_PROPOSAL_CHOSEN) in the clear (RFC 7296 §2.21.1, §2.4): a 36-byte
+ * spoof from anyone on the path. Noted, the request stays outstanding and
+ * is retransmitted; only when the budget ends does the SA fail, with the
+ * notify as the likely cause and IKE_FAIL_UNVERIFIED (the agent retries).
+ */
 START_TEST(test_no_proposal_chosen)
 {
 	G.init_error = N_NO_PROPOSAL_CHOSEN;
 	h_new(&H);
 	ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
 	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	ck_assert_uint_eq(G.out_len, 36);
 	gw_deliver(&G, &H);
-	expect_dead(IKE_FAIL_PEER_ERROR, "NO_PROPOSAL_CHOSEN");
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_INIT_SENT);
+	ck_assert_uint_eq(ike_sa_answers(H.sa), 0);	/* the race does not take it as an answer */
+	ck_assert_uint_eq(ike_sa_next_deadline(H.sa), H.now + 500);
+	run_out_init_budget();
+	expect_dead(IKE_FAIL_UNVERIFIED, "NO_PROPOSAL_CHOSEN");
+	ck_assert_msg(strstr(ike_sa_failure_text(H.sa), "no authenticated answer to IKE_SA_INIT"),
+		      "%s", ike_sa_failure_text(H.sa));
 	ck_assert_uint_eq(H.n_float, 0);
-	ck_assert_uint_eq(H.nq, 1);
+}
+END_TEST
+
+/* A forged N(NO_PROPOSAL_CHOSEN) first, then the gateway's real answer: established. */
+START_TEST(test_forged_error_then_real)
+{
+	struct h_msg real;
+
+	h_new(&H);
+	ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	memcpy(real.buf, G.out, G.out_len);
+	real.len = G.out_len;
+	G.init_error = N_NO_PROPOSAL_CHOSEN;
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_INIT_SENT);
+	H.now += 500;
+	ike_sa_tick(H.sa, H.now);		/* still retransmitting */
+	ck_assert_uint_eq(H.nq, 2);
+	G.init_error = 0;
+	h_input(&H, real.buf, real.len);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_AUTH_SENT);
+	gw_auth(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+	ck_assert_uint_eq(ike_sa_failure(H.sa), IKE_FAIL_NONE);
+}
+END_TEST
+
+/* An unusable IKE_SA_INIT answer (a KE of a group we did not send) is waited out too. */
+START_TEST(test_bad_init_answer_then_real)
+{
+	struct h_msg real;
+	struct h_msg bad;
+
+	h_new(&H);
+	ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	memcpy(real.buf, G.out, G.out_len);
+	real.len = G.out_len;
+	/* The same answer with the proposal number changed: one we did not offer. */
+	memcpy(bad.buf, real.buf, real.len);
+	bad.len = real.len;
+	ck_assert_uint_eq(bad.buf[28 + 4 + 4], 1);	/* SA payload first, proposal #1 */
+	bad.buf[28 + 4 + 4] = 9;
+	h_input(&H, bad.buf, bad.len);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_INIT_SENT);
+	h_input(&H, real.buf, real.len);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_AUTH_SENT);
+	gw_auth(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
 }
 END_TEST
 
@@ -229,7 +311,38 @@ START_TEST(test_invalid_ke_retry)
 }
 END_TEST
 
+/*
+ * INVALID_KE_PAYLOAD for a group we did not offer (MODP-2048): never taken
+ * (no downgrade to a group we do not accept), no new request; the real
+ * answer with the group we sent still completes the exchange.
+ */
 START_TEST(test_invalid_ke_not_offered)
+{
+	struct h_msg real;
+
+	h_init(&H, IKE_P "-ecp256", ESP_P);
+	h_new(&H);
+	ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	memcpy(real.buf, G.out, G.out_len);
+	real.len = G.out_len;
+	G.want_group = DH_MODP_2048;
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_INIT_SENT);
+	ck_assert_uint_eq(H.nq, 1);
+	G.want_group = 0;
+	h_input(&H, real.buf, real.len);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_AUTH_SENT);
+	gw_auth(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+	ck_assert_uint_eq(G.group, DH_CURVE25519);
+}
+END_TEST
+
+/* Only that forged INVALID_KE_PAYLOAD: failure at the budget's end, with it as the reason. */
+START_TEST(test_invalid_ke_not_offered_only)
 {
 	h_init(&H, IKE_P "-ecp256", ESP_P);
 	G.want_group = DH_MODP_2048;
@@ -237,8 +350,35 @@ START_TEST(test_invalid_ke_not_offered)
 	ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
 	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
 	gw_deliver(&G, &H);
-	expect_dead(IKE_FAIL_PROTOCOL, "DH group");
-	ck_assert_uint_eq(H.nq, 1);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_INIT_SENT);
+	run_out_init_budget();
+	expect_dead(IKE_FAIL_UNVERIFIED, "INVALID_KE_PAYLOAD");
+	ck_assert_msg(strstr(ike_sa_failure_text(H.sa), "MODP"), "%s", ike_sa_failure_text(H.sa));
+}
+END_TEST
+
+/*
+ * A Delete of the IKE SA while our IKE_AUTH is outstanding: the gateway
+ * has not authenticated yet, so it is ignored (and not answered).
+ */
+START_TEST(test_delete_in_auth_sent_ignored)
+{
+	struct gw_out o;
+
+	h_new(&H);
+	ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_AUTH_SENT);
+	gw_begin(&o);
+	gw_delete(&o.b, PROTO_IKE, 0);
+	gw_request(&G, &G.ike, &o, INFORMATIONAL);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_AUTH_SENT);
+	ck_assert_uint_eq(H.nq, 2);
+	gw_auth(&G, H.q[1].buf, H.q[1].len);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
 }
 END_TEST
 
@@ -490,7 +630,11 @@ START_TEST(test_mangled_init_response)
 			break;
 		}
 		h_input(&H, bad, h_mangle(G.out, G.out_len, i, bad));
-		/* Unauthenticated: it may be dropped, accepted (a changed nonce, KE, SPI) or fatal. */
+		/*
+		 * Unauthenticated: it may be dropped, or accepted (a changed nonce,
+		 * KE, SPI); never fatal (§2.21.1): what we cannot use is waited
+		 * out, and the real answer then completes the exchange.
+		 */
 		switch (ike_sa_state(H.sa)) {
 		case IKE_SA_INIT_SENT:
 			gw_deliver(&G, &H);
@@ -498,11 +642,6 @@ START_TEST(test_mangled_init_response)
 			break;
 		case IKE_SA_AUTH_SENT:
 			ck_assert_uint_lt(i, G.out_len);
-			break;
-		case IKE_SA_DEAD:
-			ck_assert_uint_lt(i, G.out_len);
-			ck_assert(ike_sa_failure(H.sa) == IKE_FAIL_PROTOCOL ||
-				  ike_sa_failure(H.sa) == IKE_FAIL_PEER_ERROR);
 			break;
 		default:
 			ck_abort_msg("state %s after variant %zu", ike_sa_state_name(ike_sa_state(H.sa)), i);
@@ -553,6 +692,127 @@ START_TEST(test_mangled_protected)
 }
 END_TEST
 
+/*
+ * An authentic message whose decrypted payloads do not decode: the
+ * plaintext (keys of a rekey, EAP, CP would be there) is wiped too.
+ */
+START_TEST(test_plain_wiped_on_decode_failure)
+{
+	/* a payload of unknown type 200 marked critical: UNSUPPORTED_CRITICAL_PAYLOAD (§2.5) */
+	static const uint8_t bad_notify[] = { 0, 0x80, 0, 6, 0xaa, 0xbb };
+	struct ike_hdr h = { .version = IKE_VERSION, .exchange = INFORMATIONAL, .next_payload = PL_SK };
+	uint8_t hdr[IKE_HDR_LEN];
+	const uint8_t *plain;
+	struct wr w;
+	size_t cap;
+	unsigned nq;
+
+	h_new(&H);
+	h_establish(&H, &G);
+	nq = H.nq;
+	h.spi_i = be64(G.ike.spi_i);
+	h.spi_r = be64(G.ike.spi_r);
+	h.msg_id = G.ike.next_req;
+	wr_init(&w, hdr, sizeof(hdr));
+	ck_assert_int_eq(ike_hdr_encode(&w, &h), 0);
+	ck_assert_int_eq(sk_encrypt(&G.ike.out, hdr, 200, bad_notify, sizeof(bad_notify),
+				    G.out, sizeof(G.out), &G.out_len), 0);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(H.nq, nq);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+	plain = ike_sa_plain_for_test(&cap);
+	ck_assert_uint_ge(cap, 65535 - 4);	/* what SK's 16-bit Payload Length allows */
+	for (size_t i = 0; i < cap; i++)
+		ck_assert_msg(plain[i] == 0, "plaintext byte %zu left: %02x", i, plain[i]);
+}
+END_TEST
+
+/*
+ * §2.9: the gateway's TSr against our remote_ts. Each case: what we
+ * propose (one or two selectors), what the gateway answers, accepted?
+ */
+struct ts_case {
+	const char *ours[2];		/* "from-to[/proto/port]" */
+	const char *gw;
+	bool ok;
+};
+
+static void ts_parse(const char *spec, struct ike_ts_sel *t)
+{
+	char a[64], b[64];
+	unsigned proto = 0, port = 0;
+	int n = sscanf(spec, "%63[^-]-%63[^/]/%u/%u", a, b, &proto, &port);
+
+	ck_assert_int_ge(n, 2);
+	memset(t, 0, sizeof(*t));
+	t->type = strchr(a, ':') ? TS_IPV6_ADDR_RANGE : TS_IPV4_ADDR_RANGE;
+	ck_assert_int_eq(inet_pton(t->type == TS_IPV6_ADDR_RANGE ? AF_INET6 : AF_INET, a, t->start), 1);
+	ck_assert_int_eq(inet_pton(t->type == TS_IPV6_ADDR_RANGE ? AF_INET6 : AF_INET, b, t->end), 1);
+	t->ip_proto = (uint8_t)proto;
+	t->start_port = n == 4 ? (uint16_t)port : 0;
+	t->end_port = n == 4 ? (uint16_t)port : 65535;
+}
+
+static const struct ts_case ts_cases[] = {
+	/* narrowed: accepted */
+	{ { "10.0.0.0-10.255.255.255" }, "10.1.0.0-10.1.255.255", true },
+	{ { "10.0.0.0-10.255.255.255" }, "10.0.0.0-10.255.255.255", true },
+	/* the union of two of ours, across their border */
+	{ { "10.0.0.0-10.0.0.255", "10.0.1.0-10.0.1.255" }, "10.0.0.128-10.0.1.127", true },
+	{ { "2001:db8::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff" }, "2001:db8:1::-2001:db8:1:ffff:ffff:ffff:ffff:ffff", true },
+	{ { "10.0.0.0-10.255.255.255/6/443" }, "10.2.0.0-10.2.0.255/6/443", true },
+	/* widened: refused */
+	{ { "10.0.0.0-10.255.255.255" }, "0.0.0.0-255.255.255.255", false },
+	{ { "10.0.0.0-10.255.255.255" }, "10.0.0.0-11.0.0.0", false },
+	{ { "10.0.0.0-10.0.0.255", "10.0.2.0-10.0.2.255" }, "10.0.0.128-10.0.2.127", false },
+	{ { "2001:db8::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff" }, "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false },
+	{ { "10.0.0.0-10.255.255.255" }, "2001:db8::-2001:db8::ffff", false },
+	{ { "10.0.0.0-10.255.255.255/6/443" }, "10.2.0.0-10.2.0.255", false },	/* any protocol, any port */
+	{ { "10.0.0.0-10.255.255.255/6/443" }, "10.2.0.0-10.2.0.255/17/443", false },
+	{ { "10.0.0.0-10.255.255.255/6/443" }, "10.2.0.0-10.2.0.255/6/80", false },
+};
+
+START_TEST(test_ts_narrowed_not_widened)
+{
+	const struct ts_case *c = &ts_cases[_i];
+
+	for (unsigned k = 0; k < 2 && c->ours[k]; k++)
+		ts_parse(c->ours[k], &H.cfg.remote_ts[H.cfg.n_remote_ts++]);
+	H.cfg.want_ip6 = true;
+	ts_parse(c->gw, &G.ts_net.ts[0]);
+	h_new(&H);
+	ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	gw_auth(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	if (c->ok) {
+		ck_assert_msg(ike_sa_state(H.sa) == IKE_SA_ESTABLISHED, "case %d: %s", _i,
+			      ike_sa_failure_text(H.sa));
+		ck_assert_uint_eq(H.n_up, 1);
+		return;
+	}
+	expect_dead(IKE_FAIL_PROTOCOL, "TS_UNACCEPTABLE");
+	ck_assert_msg(strstr(ike_sa_failure_text(H.sa), "TSr "), "%s", ike_sa_failure_text(H.sa));
+	ck_assert_uint_eq(H.n_up, 0);
+}
+END_TEST
+
+/* TSi: we ask for any IPv4 address (no IPv6): an IPv6 TSi is wider than that. */
+START_TEST(test_tsi_widened)
+{
+	ts_parse("2001:db8::1-2001:db8::1", &G.ts_client.ts[0]);
+	h_new(&H);
+	ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	gw_auth(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	expect_dead(IKE_FAIL_PROTOCOL, "TSi 2001:db8::1");
+	ck_assert_uint_eq(H.n_up, 0);
+}
+END_TEST
+
 static Suite *ike_sa_suite(void)
 {
 	Suite *s = suite_create("ike_sa");
@@ -565,10 +825,17 @@ static Suite *ike_sa_suite(void)
 	tcase_add_test(tc, test_auth_gateway_psk_differs);
 	tcase_add_test(tc, test_auth_wrong_gateway_id);
 	tcase_add_test(tc, test_no_proposal_chosen);
+	tcase_add_test(tc, test_forged_error_then_real);
+	tcase_add_test(tc, test_bad_init_answer_then_real);
 	tcase_add_test(tc, test_ts_unacceptable);
+	tcase_add_loop_test(tc, test_ts_narrowed_not_widened, 0,
+			    (int)(sizeof(ts_cases) / sizeof(ts_cases[0])));
+	tcase_add_test(tc, test_tsi_widened);
 	tcase_add_test(tc, test_cookie);
 	tcase_add_test(tc, test_invalid_ke_retry);
 	tcase_add_test(tc, test_invalid_ke_not_offered);
+	tcase_add_test(tc, test_invalid_ke_not_offered_only);
+	tcase_add_test(tc, test_delete_in_auth_sent_ignored);
 	tcase_add_test(tc, test_retransmit_timeout);
 	tcase_add_test(tc, test_retransmit_auth);
 	tcase_add_test(tc, test_message_ids);
@@ -577,6 +844,7 @@ static Suite *ike_sa_suite(void)
 	tcase_add_test(tc, test_deleted_child_not_rekeyed);
 	tcase_add_test(tc, test_mangled_init_response);
 	tcase_add_test(tc, test_mangled_protected);
+	tcase_add_test(tc, test_plain_wiped_on_decode_failure);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -196,6 +196,8 @@ END_TEST
  * Answer our Child SA rekey request (open in G.m) with the gateway's new
  * SPI and nonce nr (NULL: 32 random octets); ck: the new keys.
  */
+static bool gw_no_pfs;	/* the gateway leaves DH and KE out of its answer to our rekey */
+
 static void gw_answer_child_rekey_nr(uint32_t new_gw_in, struct child_keys *ck,
 				     const uint8_t *nr_in, size_t nr_len)
 {
@@ -212,7 +214,7 @@ static void gw_answer_child_rekey_nr(uint32_t new_gw_in, struct child_keys *ck,
 	gw_get(&G, PL_NONCE, &nonce);
 	ck_assert(gw_has(&G, PL_TSi) && gw_has(&G, PL_TSr));
 	/* SA, Nr, [KEr], TSi, TSr */
-	gw_pick(&sa.u.sa, true, 0, &chosen, &esp, &dh);
+	gw_pick(&sa.u.sa, !gw_no_pfs, 0, &chosen, &esp, &dh);
 	put_be32(chosen.spi, new_gw_in);
 	gw_begin(&o);
 	ck_assert_int_eq(ike_put_sa(&o.b, &chosen, 1), 0);
@@ -301,6 +303,83 @@ START_TEST(test_we_rekey_child)
 	ck_assert_uint_eq(H.nq, 4);
 	ck_assert_uint_eq(ike_sa_next_deadline(H.sa), H.now + 60000);
 	child_keys_clear(&ck);
+}
+END_TEST
+
+/*
+ * Our proposal has a DH group (PFS): an answer to our Child SA rekey that
+ * chose no DH group (no KEr) is refused; the old Child SA stays, no new
+ * one goes up, and the rekey is tried again 10 s later.
+ */
+START_TEST(test_we_rekey_child_pfs_required)
+{
+	struct child_keys ck;
+	uint64_t t0;
+
+	h_init(&H, IKE_P, "aes256gcm16-x25519");
+	H.cfg.child_rekey_ms = 60000;
+	h_new(&H);
+	h_establish(&H, &G);
+	t0 = H.now;
+	H.now = t0 + 60000;
+	ike_sa_tick(H.sa, H.now);
+	ck_assert_uint_eq(gw_expect_request(&G, &G.ike, &H, CREATE_CHILD_SA), 2);
+	ck_assert(gw_has(&G, PL_KE));
+	gw_no_pfs = true;
+	gw_answer_child_rekey(G.esp_in ^ 0x00ff0000, &ck);
+	gw_no_pfs = false;
+	child_keys_clear(&ck);
+	ck_assert_uint_eq(H.n_up, 1);
+	ck_assert_uint_eq(H.n_down, 0);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+	ck_assert_uint_eq(ike_sa_rekeys(H.sa), 0);
+	/* the next try, with KE again */
+	H.now += 10000;
+	ike_sa_tick(H.sa, H.now);
+	ck_assert_uint_eq(gw_expect_request(&G, &G.ike, &H, CREATE_CHILD_SA), 3);
+	ck_assert(gw_has(&G, PL_KE));
+	gw_answer_child_rekey(G.esp_in ^ 0x00fe0000, &ck);
+	ck_assert_uint_eq(H.n_up, 2);
+	h_check_keys(&H.up[1], &ck, true);
+	child_keys_clear(&ck);
+}
+END_TEST
+
+/*
+ * §2.9: the answer to our Child SA rekey widens TSr (0.0.0.0/0 for the
+ * 10.1.0.0/16 we proposed, the first Child SA's): refused, no new Child
+ * SA, the old one stays, and we ask the gateway to delete its new one.
+ */
+START_TEST(test_we_rekey_child_ts_widened)
+{
+	struct child_keys ck;
+	struct ike_pl_any del;
+	uint32_t new_in;
+
+	h_init(&H, IKE_P, "aes256gcm16");
+	H.cfg.child_rekey_ms = 60000;
+	h_new(&H);
+	h_establish(&H, &G);
+	H.now += 60000;
+	ike_sa_tick(H.sa, H.now);
+	ck_assert_uint_eq(gw_expect_request(&G, &G.ike, &H, CREATE_CHILD_SA), 2);
+	{
+		struct ike_pl_any sa;
+
+		gw_get(&G, PL_SA, &sa);
+		new_in = get_be32(sa_first_prop(&sa.u.sa).spi);
+	}
+	memset(G.ts_net.ts[0].start, 0, 4);
+	memset(G.ts_net.ts[0].end, 0xff, 4);
+	gw_answer_child_rekey(G.esp_in ^ 0x00ff0000, &ck);
+	child_keys_clear(&ck);
+	ck_assert_uint_eq(H.n_up, 1);
+	ck_assert_uint_eq(H.n_down, 0);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+	ike_sa_tick(H.sa, H.now);
+	ck_assert_uint_eq(gw_expect_request(&G, &G.ike, &H, INFORMATIONAL), 3);
+	gw_get(&G, PL_DELETE, &del);
+	ck_assert_uint_eq(del.u.del.spi[0], new_in);
 }
 END_TEST
 
@@ -1043,6 +1122,8 @@ static Suite *ike_sa_rekey_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_gateway_rekeys_child, 0, 2);
 	tcase_add_test(tc, test_we_rekey_child);
+	tcase_add_test(tc, test_we_rekey_child_pfs_required);
+	tcase_add_test(tc, test_we_rekey_child_ts_widened);
 	tcase_add_test(tc, test_nonce_order);
 	tcase_add_loop_test(tc, test_rekey_collision, 0, 4);
 	tcase_add_test(tc, test_rekey_collision_closing);
