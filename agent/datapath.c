@@ -332,7 +332,7 @@ static void send_batch(struct dp_tx *tx, unsigned n)
 }
 
 /* Room a whole super-segment needs: a batch is sent before a read that might not fit. */
-#define DP_SEGS_MAX	64
+#define DP_SEGS_MAX	TUN_GSO_MAX_SEGS
 
 void dp_tx_run(struct dp_tx *tx)
 {

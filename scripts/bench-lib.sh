@@ -43,6 +43,10 @@
 #        BENCH_TARGET_RTT [50]  BENCH_RAW_MIN_MBPS [100]
 #        BENCH_NFQDELAY [build/nfqdelay]  BENCH_RELAY [build/ikerelay]
 #        BENCH_TTT [1] (0: skip part 5)  BENCH_TTT_RUNS [3]
+#        BENCH_INNER_CC [cubic]  the congestion control of the measured flows
+#        (iperf3 -C), raw path and inner alike: cubic is what a client's TCP
+#        runs by default (Linux, Windows, macOS); with bbr inside, UDP mode
+#        shrugs off random loss and TCP mode's head-of-line blocking shows
 #
 # Duration: per run about 12 cells x (BENCH_SECONDS + 3 s) for the reference
 # and 36 x (BENCH_SECONDS + 5 s) for the tunnels: ~12 minutes per run at the
@@ -58,6 +62,7 @@ BENCH_PINGS=${BENCH_PINGS:-20}
 BENCH_PING_LOAD_I=${BENCH_PING_LOAD_I:-0.2}
 BENCH_TTT_RUNS=${BENCH_TTT_RUNS:-3}
 BENCH_TTT=${BENCH_TTT:-1}
+BENCH_INNER_CC=${BENCH_INNER_CC:-cubic}
 BENCH_TCP_T0=${BENCH_TCP_T0:-0.9}
 BENCH_TCP_T3=${BENCH_TCP_T3:-0.5}
 BENCH_PING_T=${BENCH_PING_T:-1.25}
@@ -237,7 +242,7 @@ tr_iperf() {
 	c0=$(cpu_ticks "$CFG_PID") g0=$(cpu_ticks "$gw") r0=$(cpu_ticks "$RELAY_PID")
 	# shellcheck disable=SC2086 # rflag: empty or one word
 	timeout $((BENCH_SECONDS + 30)) ip netns exec "$TB_NS_CLI" iperf3 -c "$TB_IN_ADDR" \
-		-t "$BENCH_SECONDS" -J $rflag >"$js" 2>"$WORK/iperf.err"
+		-C "$BENCH_INNER_CC" -t "$BENCH_SECONDS" -J $rflag >"$js" 2>"$WORK/iperf.err"
 	c1=$(cpu_ticks "$CFG_PID") g1=$(cpu_ticks "$gw") r1=$(cpu_ticks "$RELAY_PID")
 	wait "$LOADPING_PID" 2>/dev/null
 	LOADPING_PID=""
@@ -315,7 +320,7 @@ tr_raw() {
 	tr_loss "$loss"
 	st=$(rtt_pings "$BENCH_PINGS" 0.1 "$TB_GW_ADDR" | rtt_stats rtt_)
 	timeout $((BENCH_SECONDS + 30)) ip netns exec "$TB_NS_CLI" iperf3 -c "$TB_GW_ADDR" -p "$TR_RAW_PORT" \
-		-t "$BENCH_SECONDS" -J >"$js" 2>"$WORK/iperf.err"
+		-C "$BENCH_INNER_CC" -t "$BENCH_SECONDS" -J >"$js" 2>"$WORK/iperf.err"
 	tr_loss 0
 	tr_delay_alive
 	res=$(tr_iperf_json "$js")
@@ -502,7 +507,7 @@ tr_triple() {
 tr_report() {
 	local rtt loss dir dn u t l ru rt rl rawm rawp tg v c lr="" line="" warn=""
 	echo
-	echo "### ikeagent transports: iperf3 TCP ${BENCH_SECONDS} s to $TB_IN_ADDR through the tunnel, median of $BENCH_RUNS, $BENCH_IKE / $BENCH_ESP, strongSwan crypto: $BENCH_SS_CRYPTO"
+	echo "### ikeagent transports: iperf3 TCP ${BENCH_SECONDS} s to $TB_IN_ADDR through the tunnel, median of $BENCH_RUNS, inner congestion control $BENCH_INNER_CC, $BENCH_IKE / $BENCH_ESP, strongSwan crypto: $BENCH_SS_CRYPTO"
 	echo
 	echo "Delay RTT/2 and random loss on the ingress of both ends (nfqdelay, nftables). raw: plain TCP client → gateway, no tunnel. Pings by userspace clocks: idle (${BENCH_PINGS} at 0.1 s) and under load (every ${BENCH_PING_LOAD_I} s during iperf3), ms, UDP / TCP / TLS."
 	echo

@@ -116,12 +116,25 @@ static void set_offload(struct tun_dev *t)
 	for (size_t i = 0; i < sizeof(try) / sizeof(try[0]); i++) {
 		if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)try[i]) == 0) {
 			t->offload = try[i];
-			return;
+			break;
 		}
 		if (errno != EINVAL)
 			break;
 	}
-	log_warn("tun: %s: no offloads: %s", t->name, strerror(errno));
+	if (!t->offload) {
+		log_warn("tun: %s: no offloads: %s", t->name, strerror(errno));
+		return;
+	}
+	/*
+	 * A super-segment of a small MSS would need more packets than a batch
+	 * holds (64 KB of 536-byte segments: 123): have the kernel cut at
+	 * TUN_GSO_MAX_SEGS. Without that limit, no segmentation offload.
+	 */
+	if (tun_nl_link_set_gso_max_segs(t->ifindex, TUN_GSO_MAX_SEGS) < 0) {
+		log_warn("tun: %s: cannot limit segments per read (%s): no segmentation offload",
+			 t->name, strerror(errno));
+		t->offload = ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)TUN_F_CSUM) == 0 ? TUN_F_CSUM : 0;
+	}
 }
 
 static int attach(struct tun_dev *t, const char *name, bool vnet)

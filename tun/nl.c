@@ -104,6 +104,20 @@ int tun_nl_link_del_tun(const char *name)
 	return nl_talk(nlh, NULL, NULL);
 }
 
+int tun_nl_link_set_gso_max_segs(int ifindex, uint32_t segs)
+{
+	uint8_t buf[NL_REQ_SIZE];
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+
+	nlh = nl_req(buf, RTM_NEWLINK, 0);
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	mnl_attr_put_u32(nlh, IFLA_GSO_MAX_SEGS, segs);
+	return nl_talk(nlh, NULL, NULL);
+}
+
 /* ---- addresses -------------------------------------------------------- */
 
 static int addr_msg(uint16_t type, uint16_t flags, int ifindex, const struct tun_cidr *a)

@@ -124,6 +124,7 @@ ssize_t tun_write_vnet(const struct tun_dev *t, const struct virtio_net_hdr *h, 
 
 #define TUN_VNET_HDR_LEN	sizeof(struct virtio_net_hdr)	/* 10 */
 #define TUN_GSO_MAX		65535	/* largest IP packet either way */
+#define TUN_GSO_MAX_SEGS	64	/* segments per read: the device's gso_max_segs */
 
 /*
  * Turn one read from a vnet tun (h + pkt, pkt_len bytes) into wire packets.
@@ -240,6 +241,8 @@ struct tun_route_info {
 int tun_nl_link_get(const char *name, struct tun_link_info *out) MUST_CHECK;
 /* Delete `name` only if it is a tun device (EPERM otherwise). */
 int tun_nl_link_del_tun(const char *name) MUST_CHECK;
+/* IFLA_GSO_MAX_SEGS: the kernel hands the device no super-segment of more. */
+int tun_nl_link_set_gso_max_segs(int ifindex, uint32_t segs) MUST_CHECK;
 
 /* EEXIST on add of a present address, EADDRNOTAVAIL on del of an absent one. */
 int tun_nl_addr_add(int ifindex, const struct tun_cidr *a) MUST_CHECK;

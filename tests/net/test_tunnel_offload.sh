@@ -3,7 +3,7 @@
 # strongSwan gateway of scripts/testbed.sh (PSK, UDP):
 #   1. defaults ([tunnel] offload = yes, threads = yes): status says the tun
 #      has csum, TSO and USO, the ESP socket GRO, and the worker thread
-#      encrypts; a 32 MiB TCP upload (a socket sink on the inside host
+#      encrypts; the tun's gso_max_segs is 64 (no read outgrows a batch); a 32 MiB TCP upload (a socket sink on the inside host
 #      hashes what it got) and a 32 MiB HTTP download, each checked by
 #      SHA-256: the upload was read from the tun as super-segments (status
 #      counts reads split > 0) and the download written as merged segments
@@ -85,6 +85,8 @@ case $dp in
 "tun csum tso uso, udp gro on, encrypting on the worker thread") ;;
 *) la_fail "status datapath is '$dp', not the offloads and the worker thread" ;;
 esac
+ip -n "$TB_NS_CLI" -d link show ika0 | grep -q "gso_max_segs 64 " ||
+	la_fail "ika0's gso_max_segs is not 64 (a super-segment could outgrow the batch): $(ip -n "$TB_NS_CLI" -d link show ika0 | grep -o 'gso_max_segs [0-9]*')"
 transfers "offload"
 split=$(la_json_num tun_reads_split)
 merged=$(la_json_num segments_merged)
