@@ -5,8 +5,10 @@
 # (scripts/fresh-root), where only what this script installs exists.
 set -eu
 
-# Building ikeagent and ikerelay.
-BUILD="build-essential pkg-config libssl-dev libcurl4-openssl-dev libmnl-dev libcap-ng-dev"
+# Building ikeagent and ikerelay. libcurl4 is what ikeagent needs at run time
+# (libcurl.so.4, loaded with dlopen when a proxy is used, not linked);
+# libcurl4-openssl-dev depends on it, named here so it is not missed.
+BUILD="build-essential pkg-config libssl-dev libcurl4-openssl-dev libcurl4 libmnl-dev libcap-ng-dev"
 # The NetworkManager VPN plugin service (nm/): libnm with its VPN plugin
 # headers, GLib, json-glib for ikeagent's events. Without them `make` skips it.
 NM="libnm-dev network-manager-dev libglib2.0-dev libjson-glib-dev"

@@ -25,13 +25,16 @@
  * The URL is http://target:port/ with CURLOPT_HTTPPROXYTUNNEL: curl sends
  * "CONNECT target:port" and, being connect-only, nothing after it. The
  * password goes to curl only (CURLOPT_PROXYPASSWORD), never to a log.
+ *
+ * libcurl is not linked: curl_dl.c loads it the first time a proxied
+ * stream starts, and every call here goes through its table (p->c).
  */
+#include "transport/curl_dl.h"
 #include "transport/stream_int.h"
 #include "transport/udp.h"
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +49,7 @@
 #define PROXY_EVENTS 8
 
 struct pxy {
+	const struct curl_fns *c;	/* libcurl, loaded */
 	CURLM *multi;
 	CURL *easy;
 	int epfd;
@@ -61,14 +65,6 @@ struct pxy {
 	char err[STREAM_ERR_LEN];
 	struct timespec t0;
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-
-static void curl_init_once(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static long ms_since(const struct timespec *t0)
 {
@@ -177,7 +173,7 @@ static int easy_setup(struct pxy *p, const struct pxy_params *pp)
 	CURL *e = p->easy;
 	CURLcode rc = CURLE_OK;
 
-#define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(e, opt, val); } while (0)
+#define SET(opt, val) do { if (rc == CURLE_OK) rc = p->c->easy_setopt(e, opt, val); } while (0)
 	SET(CURLOPT_URL, p->url);
 	SET(CURLOPT_PROTOCOLS_STR, "http");
 	SET(CURLOPT_PROXY, p->via);
@@ -207,7 +203,7 @@ static int multi_setup(struct pxy *p)
 	CURLM *m = p->multi;
 	CURLMcode rc = CURLM_OK;
 
-#define SET(opt, val) do { if (rc == CURLM_OK) rc = curl_multi_setopt(m, opt, val); } while (0)
+#define SET(opt, val) do { if (rc == CURLM_OK) rc = p->c->multi_setopt(m, opt, val); } while (0)
 	SET(CURLMOPT_SOCKETFUNCTION, cb_socket);
 	SET(CURLMOPT_SOCKETDATA, p);
 	SET(CURLMOPT_TIMERFUNCTION, cb_timer);
@@ -246,18 +242,17 @@ struct pxy *pxy_new(const struct pxy_params *pp, char *err, size_t errlen)
 		snprintf(err, errlen, "proxy: host name too long");
 		goto fail;
 	}
-	if (pthread_once(&curl_once, curl_init_once) != 0 || curl_init_rc != CURLE_OK) {
-		snprintf(err, errlen, "proxy: libcurl init failed");
+	p->c = curl_dl(err, errlen);
+	if (!p->c)
 		goto fail;
-	}
 	if (fds_setup(p) < 0) {
 		snprintf(err, errlen, "proxy: epoll/timerfd: %s", strerror(errno));
 		goto fail;
 	}
-	p->multi = curl_multi_init();
-	p->easy = curl_easy_init();
+	p->multi = p->c->multi_init();
+	p->easy = p->c->easy_init();
 	if (!p->multi || !p->easy || multi_setup(p) < 0 || easy_setup(p, pp) < 0 ||
-	    curl_multi_add_handle(p->multi, p->easy) != CURLM_OK) {
+	    p->c->multi_add_handle(p->multi, p->easy) != CURLM_OK) {
 		snprintf(err, errlen, "proxy: libcurl setup failed");
 		goto fail;
 	}
@@ -302,13 +297,13 @@ static int drive(struct pxy *p)
 		if (fd == p->tfd) {
 			if (read(p->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 				return -1;
-			rc = curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+			rc = p->c->multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 		} else {
-			rc = curl_multi_socket_action(p->multi, fd, ev_to_curl(evs[i].events),
+			rc = p->c->multi_socket_action(p->multi, fd, ev_to_curl(evs[i].events),
 						      &running);
 		}
 		if (rc != CURLM_OK) {
-			errf(p, "proxy: libcurl: %s", curl_multi_strerror(rc));
+			errf(p, "proxy: libcurl: %s", p->c->multi_strerror(rc));
 			return -1;
 		}
 	}
@@ -319,13 +314,13 @@ static void refused(struct pxy *p, CURLcode res)
 {
 	long code = 0;
 
-	(void)curl_easy_getinfo(p->easy, CURLINFO_HTTP_CONNECTCODE, &code);
+	(void)p->c->easy_getinfo(p->easy, CURLINFO_HTTP_CONNECTCODE, &code);
 	if (code >= 300 || (code > 0 && code < 200))
 		errf(p, "proxy refused CONNECT to %s: HTTP %ld",
 			 p->target, code);
 	else if (!p->cb_failed)
 		errf(p, "proxy: CONNECT to %s via %s failed: %s",
-			 p->target, p->via, p->curl_err[0] ? p->curl_err : curl_easy_strerror(res));
+			 p->target, p->via, p->curl_err[0] ? p->curl_err : p->c->easy_strerror(res));
 }
 
 /* Take the tunnel's socket; curl closes everything else it had. */
@@ -334,15 +329,15 @@ static int take_socket(struct pxy *p, int *fd)
 	curl_socket_t s = CURL_SOCKET_BAD;
 	long code = 0;
 
-	if (curl_easy_getinfo(p->easy, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK ||
+	if (p->c->easy_getinfo(p->easy, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK ||
 	    s == CURL_SOCKET_BAD) {
 		errf(p, "proxy: no socket after CONNECT to %s", p->target);
 		return -1;
 	}
-	(void)curl_easy_getinfo(p->easy, CURLINFO_HTTP_CONNECTCODE, &code);
+	(void)p->c->easy_getinfo(p->easy, CURLINFO_HTTP_CONNECTCODE, &code);
 	p->taken = s;
-	(void)curl_multi_remove_handle(p->multi, p->easy);
-	curl_easy_cleanup(p->easy);
+	(void)p->c->multi_remove_handle(p->multi, p->easy);
+	p->c->easy_cleanup(p->easy);
 	p->easy = NULL;
 	*fd = s;
 	log_info("proxy: CONNECT %s via %s done in %ld ms (HTTP %ld)", p->target, p->via,
@@ -359,7 +354,7 @@ int pxy_handle(struct pxy *p, int *fd)
 		return -1;
 	if (drive(p) < 0)
 		return -1;	/* the stream logs why it closed */
-	while ((msg = curl_multi_info_read(p->multi, &left))) {
+	while ((msg = p->c->multi_info_read(p->multi, &left))) {
 		if (msg->msg != CURLMSG_DONE || msg->easy_handle != p->easy)
 			continue;
 		if (msg->data.result != CURLE_OK) {
@@ -380,11 +375,11 @@ void pxy_free(struct pxy *p)
 		return;
 	if (p->easy) {
 		if (p->multi)
-			(void)curl_multi_remove_handle(p->multi, p->easy);
-		curl_easy_cleanup(p->easy);
+			(void)p->c->multi_remove_handle(p->multi, p->easy);
+		p->c->easy_cleanup(p->easy);
 	}
 	if (p->multi)
-		curl_multi_cleanup(p->multi);
+		p->c->multi_cleanup(p->multi);
 	if (p->tfd >= 0)
 		close(p->tfd);
 	if (p->epfd >= 0)

@@ -67,6 +67,15 @@ sort -o "$T/want" "$T/want"
 diff -u "$T/want" "$T/files" >"$T/diff" || { cat "$T/diff"; fail "installed files differ"; }
 [ "$(stat -c %a "$D/etc/ikeagent" 2>/dev/null)" = 700 ] || fail "/etc/ikeagent is not mode 0700"
 "$D$P/sbin/ikeagent" version | grep -q '^ikeagent ' || fail "installed ikeagent does not run"
+# libcurl is loaded with dlopen when a proxy is first used (transport/curl_dl.c):
+# neither binary may need it at start, or every agent pays ~0.5 MB for it.
+for b in ikeagent ikerelay; do
+	if ldd "$D$P/sbin/$b" >"$T/ldd" 2>&1; then
+		grep -q libcurl "$T/ldd" && fail "$b links libcurl ($(grep libcurl "$T/ldd" | tr -s '\t ' ' '))"
+	else
+		fail "ldd $b failed: $(head -1 "$T/ldd")"
+	fi
+done
 if [ -n "$NMSVC" ]; then
 	grep -qx "program=$P/lib/NetworkManager/nm-ikeagent-service" \
 		"$D/usr/lib/NetworkManager/VPN/nm-ikeagent-service.name" ||
