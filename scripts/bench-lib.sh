@@ -234,16 +234,19 @@ rtt_stats() {
 # end); a failed iperf3 is recorded as 0.
 tr_iperf() {
 	local run=$1 cfg=$2 rtt=$3 loss=$4 dir=$5 rflag="" js=$WORK/iperf.json c0 c1 g0 g1 r0 r1 res gw n lp
+	local u0 u1 v0 v1
 	[ "$dir" = rev ] && rflag=-R
 	gw=$(gw_pid)
 	n=$(awk -v t="$BENCH_SECONDS" -v i="$BENCH_PING_LOAD_I" 'BEGIN { n = int((t - 1.5) / i); print (n < 1 ? 1 : n) }')
 	(sleep 1; rtt_pings "$n" "$BENCH_PING_LOAD_I" "$TB_IN_ADDR" 1) >"$WORK/loadping.out" 2>/dev/null &
 	LOADPING_PID=$!
 	c0=$(cpu_ticks "$CFG_PID") g0=$(cpu_ticks "$gw") r0=$(cpu_ticks "$RELAY_PID")
+	u0=$(udp_rcvbuf_errors "$TB_NS_GW") v0=$(udp_rcvbuf_errors "$TB_NS_CLI")
 	# shellcheck disable=SC2086 # rflag: empty or one word
 	timeout $((BENCH_SECONDS + 30)) ip netns exec "$TB_NS_CLI" iperf3 -c "$TB_IN_ADDR" \
 		-C "$BENCH_INNER_CC" -t "$BENCH_SECONDS" -J $rflag >"$js" 2>"$WORK/iperf.err"
 	c1=$(cpu_ticks "$CFG_PID") g1=$(cpu_ticks "$gw") r1=$(cpu_ticks "$RELAY_PID")
+	u1=$(udp_rcvbuf_errors "$TB_NS_GW") v1=$(udp_rcvbuf_errors "$TB_NS_CLI")
 	wait "$LOADPING_PID" 2>/dev/null
 	LOADPING_PID=""
 	lp=$(rtt_stats lping_ <"$WORK/loadping.out")
@@ -262,8 +265,16 @@ tr_iperf() {
 		"cpu_cli_s=$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')" \
 		"cpu_gw_s=$(awk -v a="$g0" -v b="$g1" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')" \
 		"cpu_relay_s=$(awk -v a="${r0:-0}" -v b="${r1:-0}" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')" \
+		"udp_rcvbuf_drops_gw=$((u1 - u0)) udp_rcvbuf_drops_cli=$((v1 - v0))" \
 		"load=$(cut -d' ' -f1 /proc/loadavg)" >>"$BENCH_RAW"
 	note "run $run $cfg rtt $rtt loss $loss% $dir: $2 Mbit/s, ping under load $lp"
+}
+
+# udp_rcvbuf_errors NS: datagrams dropped for a full socket buffer in NS so far
+# (a gateway's userspace ESP that falls behind drops here).
+udp_rcvbuf_errors() {
+	ip netns exec "$1" awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) c[$i] = i; h = 1 }
+		else { print $c["RcvbufErrors"]; exit } }' /proc/self/net/snmp
 }
 
 # rtt_pings N [INTERVAL [ADDR [WAIT]]]: N ICMP echos from the client
