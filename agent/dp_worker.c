@@ -1,12 +1,14 @@
 /*
  * The outbound direction on a second core ([tunnel] threads).
  *
- * On a UDP path the worker thread reads the tun, splits, encrypts and sends
- * (dp_tx_run() with a sendmmsg of its own), while the loop thread receives,
- * decrypts, writes the tun and runs IKE: encryption and decryption each
- * have a core. On a stream (TCP, TLS), and before there is a Child SA, the
- * loop thread does both: a stream's output belongs to the thread that
- * owns the connection.
+ * On a UDP path with outbound traffic of more than 16 Mbit/s the worker
+ * thread reads the tun, splits, encrypts and sends (dp_tx_run() with a
+ * sendmmsg of its own), while the loop thread receives, decrypts, writes
+ * the tun and runs IKE: encryption and decryption each have a core. Below
+ * 4 Mbit/s (a quiet tunnel, the ACKs of a download), on a stream (TCP,
+ * TLS), and before there is a Child SA, the loop thread does both: the
+ * worker's wakeups would cost more than they give, and a stream's output
+ * belongs to the thread that owns the connection.
  *
  * Exactly one thread owns the outbound direction at a time (the tun's
  * reads, the tx buffers, the current Child SA's outbound ESP state).
@@ -34,6 +36,7 @@
  * after each round of the loop (path changes).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -51,6 +54,9 @@
 
 #define WORKER_STACK		(256 * 1024)
 #define WORKER_SYNC_WAIT_MS	2000	/* one batch takes microseconds */
+#define DP_RATE_WINDOW_MS	500
+#define DP_WORKER_ON_BPS	(2 * 1000 * 1000)	/* 16 Mbit/s out: the worker encrypts */
+#define DP_WORKER_OFF_BPS	(500 * 1000)	/* below 4 Mbit/s: back on the loop */
 
 /* What the outbound owner needs; published by the loop thread. */
 struct dp_conf {
@@ -253,11 +259,57 @@ static void fold_counters(struct session *s)
 }
 
 /* Who should own the outbound direction now, and with what. */
+/* Inner bytes sent so far: the session's and its Child SAs' (the worker's, read whole). */
+static uint64_t bytes_out(const struct session *s)
+{
+	uint64_t n = s->st.bytes_out;
+
+	for (size_t i = 0; i < SESSION_CHILDREN; i++)
+		if (s->child[i].used)
+			n += esp_sa_bytes(&s->child[i].out);
+	return n;
+}
+
+/*
+ * Is the outbound direction busy enough for a core of its own? A second
+ * thread costs a wakeup (two context switches) per batch: worth it for an
+ * upload, not for the ACKs of a download or a quiet tunnel, which the
+ * loop thread sends between two receive batches for free. Measured over
+ * DP_RATE_WINDOW_MS, with hysteresis so it does not flap.
+ */
+static bool tx_heavy(struct session *s)
+{
+	struct dp_rate *r = &s->tx_rate;
+	uint64_t now = loop_now_ms(), n, bps;
+
+	if (r->t0_ms == 0 || now < r->t0_ms) {
+		r->t0_ms = now;
+		r->bytes0 = bytes_out(s);
+		return r->heavy;
+	}
+	if (now - r->t0_ms < DP_RATE_WINDOW_MS)
+		return r->heavy;
+	n = bytes_out(s);
+	bps = n >= r->bytes0 ? (n - r->bytes0) * 1000 / (now - r->t0_ms) : 0;
+	r->t0_ms = now;
+	r->bytes0 = n;
+	if (!r->heavy && bps >= DP_WORKER_ON_BPS) {
+		r->heavy = true;
+		log_info("dp: %" PRIu64 " Mbit/s out: encryption moves to the worker thread",
+			 bps * 8 / 1000000);
+	} else if (r->heavy && bps < DP_WORKER_OFF_BPS) {
+		r->heavy = false;
+		log_info("dp: %" PRIu64 " Mbit/s out: encryption back on the loop thread",
+			 bps * 8 / 1000000);
+	}
+	return r->heavy;
+}
+
 static bool want_worker(struct session *s, struct session_child **c)
 {
 	*c = NULL;
 	if (!s->cfg->tunnel.threads || !s->tun_active || s->tun.fd < 0 || !s->path ||
-	    s->path->kind != CONFIG_TRANSPORT_UDP || !path_esp_ready(s->path))
+	    s->path->kind != CONFIG_TRANSPORT_UDP || !path_esp_ready(s->path) || !tx_heavy(s))
 		return false;
 	*c = dp_child_current(s);
 	return *c != NULL;

@@ -250,6 +250,10 @@ struct session {
 	bool tun_active;		/* the tun is up: its packets go to the gateway */
 	bool tun_in_loop;		/* the loop thread reads it (dp_tx_sync) */
 	struct dp_worker *worker;	/* the outbound worker thread, once started */
+	struct dp_rate {		/* outbound rate: worth the worker? (dp_worker.c) */
+		uint64_t t0_ms, bytes0;
+		bool heavy;
+	} tx_rate;
 	int tx_udp_fd;			/* the socket the worker sends on a dup of; -1 */
 
 	struct tun_dns_cfg dns;		/* how DNS is handed over (and undone) */
@@ -476,7 +480,7 @@ struct status_info {
 	char dns[SESSION_MAX_DNS][TUN_CIDR_STRLEN];
 	size_t n_dns;
 	char tun[IFNAMSIZ];		/* "" if none */
-	char datapath[96];		/* "tun tso uso, udp gro, worker thread"; "" if no tun */
+	char datapath[128];		/* "tun tso uso, udp gro, worker thread"; "" if no tun */
 	uint64_t spi_i, spi_r;
 	uint32_t child_spi_in, child_spi_out;	/* 0 if none */
 	struct session_stats st;

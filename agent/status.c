@@ -53,7 +53,9 @@ static void collect_net(const struct session *s, struct status_info *si)
 			 !s->tun.vnet ? "without offloads" : "csum",
 			 s->tun.offload & TUN_F_TSO4 ? " tso" : "", s->tun.offload & TUN_F_USO4 ? " uso" : "",
 			 gro ? "on" : "off",
-			 dp_worker_active(s) ? "encrypting on the worker thread" : "one thread");
+			 dp_worker_active(s) ? "encrypting on the worker thread" :
+			 s->cfg->tunnel.threads ? "encrypting on the loop thread (the worker from 16 Mbit/s out)" :
+			 "one thread");
 	}
 }
 
