@@ -307,7 +307,24 @@ void relay_map_place(const struct relay_map *m, const struct relay_key *keys, si
 	out->kind = out->victim ? RELAY_PLACE_EVICT : RELAY_PLACE_FULL;
 }
 
-/* s's IKE entries for h's SPIs, through fn. */
+struct relay_sess *relay_map_foreign(const struct relay_map *m, const struct relay_sess *s,
+				     const struct relay_key *keys, size_t n, size_t *which)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct relay_sess *o;
+
+		if (keys[i].kind == RELAY_KEY_ESP_FROM_GW)
+			continue;
+		o = relay_map_lookup(m, &keys[i]);
+		if (o && o != s) {
+			*which = i;
+			return o;
+		}
+	}
+	return NULL;
+}
+
+/* Whether e is an IKE entry for one of h's SPIs. */
 static bool ike_ent_match(const struct relay_keyent *e, const struct relay_ike *h)
 {
 	return e->owner && e->key.kind == RELAY_KEY_IKE &&

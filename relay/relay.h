@@ -250,6 +250,14 @@ struct relay_place {
 void relay_map_place(const struct relay_map *m, const struct relay_key *keys, size_t n,
 		     struct relay_place *out);
 
+/*
+ * The session other than s that owns one of keys (RELAY_TO_GW kinds), or
+ * NULL. A stream belongs to one session: its frames that name another's
+ * SPIs are dropped, not sent from its own socket.
+ */
+struct relay_sess *relay_map_foreign(const struct relay_map *m, const struct relay_sess *s,
+				     const struct relay_key *keys, size_t n, size_t *which);
+
 /* The attached client sent request h: remember its message ID. */
 void relay_map_note_request(struct relay_sess *s, const struct relay_ike *h);
 /*

@@ -356,8 +356,10 @@ static void sess_takeover(struct session *s, struct conn *c, const struct relay_
 
 static void sess_send(struct session *s, const uint8_t *body, size_t len);
 
-/* A frame naming a session that has a stream: not this one's. */
-static void conn_refuse_frame(struct conn *c, const struct relay_place *pl)
+/* A frame naming another session (one with a stream, or any other than
+ * the stream's own): dropped. */
+static void conn_refuse_frame(struct conn *c, const struct relay_key *key,
+			      const struct relay_sess *owner)
 {
 	static struct log_ratelimit lim;
 	char k[RELAY_KEYSTRLEN];
@@ -366,8 +368,10 @@ static void conn_refuse_frame(struct conn *c, const struct relay_place *pl)
 	R->live_drops++;
 	if (log_ratelimit_ok(&lim, 10))
 		log_debug("relay: client %s: frame dropped: %s belongs to session #%" PRIu32
-			  ", which has a live stream (%" PRIu64 " dropped so far)", c->peer,
-			  relay_key_str(&pl->key, k, sizeof(k)), pl->sess->id, R->live_drops);
+			  "%s (%" PRIu64 " dropped so far)", c->peer,
+			  relay_key_str(key, k, sizeof(k)), owner->id,
+			  owner->attached ? ", which has a live stream" : ", not this stream's",
+			  R->live_drops);
 }
 
 /* On probation for s: to the gateway from s's socket, nothing learned,
@@ -402,7 +406,7 @@ static int conn_place(struct conn *c, const struct relay_key *keys, size_t n,
 	relay_map_place(&R->map, keys, n, &pl);
 	switch (pl.kind) {
 	case RELAY_PLACE_LIVE:
-		conn_refuse_frame(c, &pl);
+		conn_refuse_frame(c, &pl.key, pl.sess);
 		return 0;
 	case RELAY_PLACE_PROBE:
 		if (c->probe && c->probe != pl.sess->ctx) {
@@ -580,6 +584,8 @@ static int conn_body(struct conn *c, const uint8_t *body, size_t len)
 	size_t n = relay_body_keys(body, len, RELAY_TO_GW, keys);
 	struct relay_ike h;
 	bool is_ike = relay_body_ike(body, len, &h) == 0;
+	struct relay_sess *other;
+	size_t which = 0;
 	int r;
 
 	conn_prefix_check(c);
@@ -596,6 +602,11 @@ static int conn_body(struct conn *c, const uint8_t *body, size_t len)
 			conn_first_frame(c);
 		if (r <= 0)
 			return r;
+	}
+	other = relay_map_foreign(&R->map, c->sess->m, keys, n, &which);
+	if (other) {
+		conn_refuse_frame(c, &keys[which], other);
+		return 0;
 	}
 	relay_map_learn(&R->map, c->sess->m, keys, n);
 	if (is_ike)

@@ -383,6 +383,18 @@ START_TEST(live_stream_never_replaced)
 	/* Placing changes nothing: still attached, same keys. */
 	ck_assert(a->attached);
 	ck_assert_ptr_eq(relay_map_lookup(&m, &ka), a);
+
+	/* Nor does a stream with a session of its own get a's frames
+	 * through: they name a session that is not its own. */
+	struct relay_sess *b = sess_with(&m, 30, ike(0xb1));
+	struct relay_key mixed[2] = { ike(0xb1), ike(0xa1) };
+	size_t which = 9;
+	ck_assert_ptr_eq(relay_map_foreign(&m, b, mixed, 2, &which), a);
+	ck_assert_uint_eq(which, 1);
+	ck_assert_ptr_null(relay_map_foreign(&m, b, mixed, 1, &which));
+	ck_assert_ptr_null(relay_map_foreign(&m, a, &ka, 1, &which));
+	struct relay_key rx = { 0xe1, RELAY_KEY_ESP_FROM_GW };
+	ck_assert_ptr_null(relay_map_foreign(&m, b, &rx, 1, &which));
 	relay_map_fini(&m);
 }
 END_TEST
