@@ -140,9 +140,10 @@ static int conn_flush(struct conn *c)
 	}
 	if (c->out_off == c->out_len) {
 		c->out_off = c->out_len = 0;
-		/* All taken by the stream: a queue grown by a burst goes back
-		 * to the budget. */
-		if (c->out_cap > OUT_INIT) {
+		/* All taken by the stream: the memory goes back to the
+		 * budget, which so counts only streams with bytes waiting
+		 * (however many clients there are). */
+		if (c->out_cap) {
 			R->queued -= c->out_cap;
 			free(c->out);
 			c->out = NULL;
@@ -450,18 +451,40 @@ static void sess_send(struct session *s, const uint8_t *body, size_t len)
 	s->to_gw++;
 }
 
-/* The gateway answered: the probe whose request it was takes s over. */
+static bool probe_asked(const struct conn *c, const struct relay_ike *h)
+{
+	const struct relay_ike *q = &c->pending;
+
+	return c->has_pending && q->spi_i == h->spi_i && q->exch == h->exch &&
+	       q->mid == h->mid && (!q->spi_r || q->spi_r == h->spi_r);
+}
+
+/*
+ * The gateway answered: the probe whose request it was takes s over. Only
+ * if exactly one probe sent that request: the answer says nothing of which
+ * of two copies was the authentic one (a stranger who sees or guesses the
+ * next message ID could send its own), so then none does; the client's
+ * next try settles it.
+ */
 static void sess_answer_probe(struct session *s, const struct relay_ike *h)
 {
-	for (struct conn *c = s->probes; c; c = c->probe_next) {
-		const struct relay_ike *q = &c->pending;
+	static struct log_ratelimit lim;
+	struct conn *who = NULL;
+	unsigned n = 0;
 
-		if (c->has_pending && q->spi_i == h->spi_i && q->exch == h->exch &&
-		    q->mid == h->mid && (!q->spi_r || q->spi_r == h->spi_r)) {
-			sess_takeover(s, c, h);
-			return;
+	for (struct conn *c = s->probes; c; c = c->probe_next) {
+		if (probe_asked(c, h)) {
+			who = c;
+			n++;
 		}
 	}
+	if (n == 1) {
+		sess_takeover(s, who, h);
+		return;
+	}
+	if (n > 1 && log_ratelimit_ok(&lim, 10))
+		log_info("relay: session #%" PRIu32 ": the gateway answered a request %u streams on "
+			 "probation sent: none takes the session over", s->id, n);
 }
 
 static void sess_from_gw(struct session *s, const uint8_t *body, size_t len)
