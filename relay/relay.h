@@ -25,8 +25,11 @@
  *     session's client sent for that IKE SA (only the SA's keys make the
  *     gateway answer a new one; a replayed last request would be answered
  *     from the gateway's cache), or the IKE_SA_INIT of an SA that got no
- *     further (nothing is authenticated yet, nothing to protect). Until
- *     then the session and its keys stay as they were.
+ *     further (nothing is authenticated yet, nothing to protect). If two
+ *     streams on probation sent that request, neither takes over (the
+ *     answer does not say which copy was authentic). Until then the
+ *     session and its keys stay as they were; a stream still on probation
+ *     after RELAY_PROBATION_S is closed.
  * Why not "same source address": RFC 9329 clients reconnect from wherever
  * they are after a move, and an attacker behind the same NAT would pass.
  * The gateway's answer needs the SA's keys, which only the client has.
