@@ -15,7 +15,8 @@
  * SPIs are no secret (plain TCP shows them, so does the UDP leg), so a SPI
  * alone never moves a session to a stream:
  *   - a session with a live stream keeps it; another stream's frames that
- *     name its SPIs are dropped (counted; logged at debug, rate-limited);
+ *     name its SPIs are dropped (counted; logged at debug, rate-limited),
+ *     also when that stream has a session of its own;
  *   - a stream naming a session that has no stream is "probationary": its
  *     frames go to the gateway from the session's socket, but nothing comes
  *     back to it, its SPIs are not learned and it does not keep the session
@@ -255,8 +256,8 @@ void relay_map_place(const struct relay_map *m, const struct relay_key *keys, si
 
 /*
  * The session other than s that owns one of keys (RELAY_TO_GW kinds), or
- * NULL. A stream belongs to one session: its frames that name another's
- * SPIs are dropped, not sent from its own socket.
+ * NULL. A stream's frames that name the SPIs of another session with a
+ * live stream are dropped, not sent from its own socket.
  */
 struct relay_sess *relay_map_foreign(const struct relay_map *m, const struct relay_sess *s,
 				     const struct relay_key *keys, size_t n, size_t *which);

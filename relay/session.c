@@ -626,8 +626,13 @@ static int conn_body(struct conn *c, const uint8_t *body, size_t len)
 		if (r <= 0)
 			return r;
 	}
+	/* Another session's live stream is the only one that speaks for its
+	 * SPIs. (A detached one's SPIs may go out from this stream's socket:
+	 * a client whose first frame after a reconnect was ESP of a Child SA
+	 * the relay never saw got a session of its own, and its IKE request
+	 * moves the SAs there; only the SA's keys make the gateway do that.) */
 	other = relay_map_foreign(&R->map, c->sess->m, keys, n, &which);
-	if (other) {
+	if (other && other->attached) {
 		conn_refuse_frame(c, &keys[which], other);
 		return 0;
 	}
