@@ -30,7 +30,9 @@
  *     streams on probation sent that request, neither takes over (the
  *     answer does not say which copy was authentic). Until then the
  *     session and its keys stay as they were; a stream still on probation
- *     after RELAY_PROBATION_S is closed.
+ *     after RELAY_PROBATION_S is closed. What the gateway sends meanwhile
+ *     (up to RELAY_HELD_MAX bytes: it may send a pending request to the
+ *     new address before its answer) is held and goes to the winner.
  * Why not "same source address": RFC 9329 clients reconnect from wherever
  * they are after a move, and an attacker behind the same NAT would pass.
  * The gateway's answer needs the SA's keys, which only the client has.
@@ -81,6 +83,7 @@
 #define RELAY_DEF_INIT_RATE	20	/* new IKE SAs per address per minute */
 #define RELAY_DEF_INIT_TOTAL	600	/* new IKE SAs per minute in all */
 #define RELAY_PROBATION_S	30	/* a stream without a session of its own */
+#define RELAY_HELD_MAX		(16 * 1024)	/* held for a stream on probation */
 #define RELAY_ADDRSTRLEN	64
 
 /* ---- configuration (main.c) --------------------------------------------- */
@@ -420,6 +423,10 @@ struct session {
 	struct relay_sess *m;
 	struct conn *conn;
 	struct conn *probes;		/* streams on probation for it */
+	uint8_t *held;			/* framed datagrams from the gateway while
+					 * streams are on probation: the winner's */
+	size_t held_len;
+	uint64_t held_frames;
 	struct relay_peer *addr;	/* its client's address (sessions) */
 	char udp_local[RELAY_ADDRSTRLEN];
 	uint64_t to_gw, from_gw, dropped, keepalives, udp_err;

@@ -33,6 +33,18 @@
 
 /* ---- conns ---------------------------------------------------------------- */
 
+/* What the gateway sent while streams were on probation: gone. */
+static void sess_held_free(struct session *s)
+{
+	if (!s->held)
+		return;
+	R->queued -= RELAY_HELD_MAX;
+	free(s->held);
+	s->held = NULL;
+	s->held_len = 0;
+	s->held_frames = 0;
+}
+
 /* c is no longer on probation (if it was). */
 static void probe_unlink(struct conn *c)
 {
@@ -46,6 +58,8 @@ static void probe_unlink(struct conn *c)
 			break;
 		}
 	}
+	if (!c->probe->probes)
+		sess_held_free(c->probe);
 	c->probe = NULL;
 	c->probe_next = NULL;
 	c->has_pending = false;
@@ -236,6 +250,7 @@ void rl_sess_free(struct session *s, const char *why)
 		rl_conn_close(s->conn, why);
 	while (s->probes)
 		rl_conn_close(s->probes, "its session was freed while on probation");
+	sess_held_free(s);
 	if (s->addr) {
 		s->addr->sessions--;
 		s->addr = NULL;
@@ -344,10 +359,30 @@ static void sess_takeover(struct session *s, struct conn *c, const struct relay_
 	char k[RELAY_KEYSTRLEN];
 	struct relay_key key = { .spi = h->spi_i, .kind = RELAY_KEY_IKE };
 
+	/* What the gateway sent while c was on probation goes to c first:
+	 * taken before the probes go (the last one frees what is held). */
+	uint8_t *held = s->held;
+	size_t held_len = s->held_len;
+	uint64_t held_frames = s->held_frames;
+
+	s->held = NULL;
+	s->held_len = 0;
+	s->held_frames = 0;
 	probe_unlink(c);
 	while (s->probes)
 		rl_conn_close(s->probes, "another stream proved it is the session's client");
 	sess_attach(s, c);
+	if (held_len && conn_room(c, held_len, true) == 0) {
+		memcpy(c->out + c->out_len, held, held_len);
+		c->out_len += held_len;
+		c->frames_out += held_frames;
+	} else {
+		s->dropped += held_frames;
+	}
+	if (held) {
+		R->queued -= RELAY_HELD_MAX;
+		free(held);
+	}
 	R->reattached++;
 	log_info("relay: client %s reattached to session #%" PRIu32
 		 ": the gateway answered its request", c->peer, s->id);
@@ -451,6 +486,30 @@ static void sess_send(struct session *s, const uint8_t *body, size_t len)
 	s->to_gw++;
 }
 
+/* s has no stream but streams on probation: hold what the gateway sends
+ * for the one that wins (a bounded amount, within the queue budget). */
+static void sess_hold(struct session *s, const uint8_t *body, size_t len)
+{
+	struct wr w;
+
+	if (!s->held) {
+		if (!budget_ok(0, RELAY_HELD_MAX, true) || !(s->held = malloc(RELAY_HELD_MAX))) {
+			s->dropped++;
+			return;
+		}
+		R->queued += RELAY_HELD_MAX;
+		if (R->queued > R->queued_peak)
+			R->queued_peak = R->queued;
+	}
+	wr_init(&w, s->held + s->held_len, RELAY_HELD_MAX - s->held_len);
+	if (tcpframe_put(&w, body, len, TCPFRAME_MAX_LEN) < 0) {
+		s->dropped++;
+		return;
+	}
+	s->held_len += wr_len(&w);
+	s->held_frames++;
+}
+
 static bool probe_asked(const struct conn *c, const struct relay_ike *h)
 {
 	const struct relay_ike *q = &c->pending;
@@ -511,6 +570,10 @@ static void sess_from_gw(struct session *s, const uint8_t *body, size_t len)
 		relay_map_gw_spoke(s->m, is_ike ? &h : NULL);
 	if (!s->conn && s->probes && is_ike && !relay_ike_is_request(&h))
 		sess_answer_probe(s, &h);
+	if (!s->conn && s->probes) {
+		sess_hold(s, body, len);
+		return;
+	}
 	if (!s->conn || conn_queue(s->conn, body, len) < 0) {
 		s->dropped++;
 		if (s->conn)
