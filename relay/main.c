@@ -25,19 +25,27 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: %s --listen ADDR:PORT [--listen-tls ADDR:PORT --cert PEM --key PEM]\n"
-		"       --gateway ADDR[:PORT] [--max-clients N] [--idle SECONDS]\n"
-		"       [--prefix-timeout SECONDS] [--max-queue BYTES] [--user NAME] [-v]\n\n"
+		"       --gateway ADDR[:PORT] [--max-clients N] [--max-conns-per-addr N]\n"
+		"       [--max-sessions-per-addr N] [--idle SECONDS] [--prefix-timeout SECONDS]\n"
+		"       [--max-queue BYTES] [--max-queue-total BYTES] [--sa-init-rate N]\n"
+		"       [--sa-init-rate-total N] [--user NAME] [-v]\n\n"
 		"Relays RFC 9329 IKE/ESP-over-TCP (and TLS) streams to a gateway's UDP port\n"
 		"(default %d), one UDP socket per client, kept across reconnects.\n"
 		"  --max-clients N        streams and sessions at once (default %d)\n"
+		"  --max-conns-per-addr N streams from one address, IPv6: /64 (default %d)\n"
+		"  --max-sessions-per-addr N  sessions of one address (default %d)\n"
 		"  --idle SECONDS         close and forget a client after no frames (default %d)\n"
-		"  --prefix-timeout SECONDS  time to send \"IKETCP\" (default %d)\n"
+		"  --prefix-timeout SECONDS  time to send \"IKETCP\" and a first frame (default %d)\n"
 		"  --max-queue BYTES      queued towards one client, then drop (default %d)\n"
+		"  --max-queue-total BYTES  queue memory for all clients, then drop (default %d)\n"
+		"  --sa-init-rate N       new IKE SAs per address per minute (default %d)\n"
+		"  --sa-init-rate-total N new IKE SAs per minute in all (default %d)\n"
 		"  --user NAME            run as NAME once the ports are bound (default %s\n"
 		"                         if it exists; root: stay root)\n"
 		"  IPv6: [ADDR]:PORT\n",
-		RELAY_NAME, IKE_NATT_PORT, RELAY_DEF_MAX_CLIENTS, RELAY_DEF_IDLE_S,
-		RELAY_DEF_PREFIX_S, RELAY_DEF_MAX_QUEUE, RELAY_DEF_USER);
+		RELAY_NAME, IKE_NATT_PORT, RELAY_DEF_MAX_CLIENTS, RELAY_DEF_CONNS_ADDR,
+		RELAY_DEF_SESS_ADDR, RELAY_DEF_IDLE_S, RELAY_DEF_PREFIX_S, RELAY_DEF_MAX_QUEUE,
+		RELAY_DEF_QUEUE_TOTAL, RELAY_DEF_INIT_RATE, RELAY_DEF_INIT_TOTAL, RELAY_DEF_USER);
 }
 
 static int bad(const char *opt, const char *val, const char *want)
@@ -109,7 +117,8 @@ static int parse_num(const char *opt, const char *val, unsigned long lo, unsigne
 }
 
 enum { OPT_LISTEN = 256, OPT_LISTEN_TLS, OPT_CERT, OPT_KEY, OPT_GATEWAY, OPT_MAX_CLIENTS,
-       OPT_IDLE, OPT_PREFIX, OPT_MAX_QUEUE, OPT_USER };
+       OPT_IDLE, OPT_PREFIX, OPT_MAX_QUEUE, OPT_USER, OPT_CONNS_ADDR, OPT_SESS_ADDR,
+       OPT_QUEUE_TOTAL, OPT_INIT_RATE, OPT_INIT_TOTAL };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -121,6 +130,11 @@ static const struct option options[] = {
 	{ "idle", required_argument, NULL, OPT_IDLE },
 	{ "prefix-timeout", required_argument, NULL, OPT_PREFIX },
 	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
+	{ "max-conns-per-addr", required_argument, NULL, OPT_CONNS_ADDR },
+	{ "max-sessions-per-addr", required_argument, NULL, OPT_SESS_ADDR },
+	{ "max-queue-total", required_argument, NULL, OPT_QUEUE_TOTAL },
+	{ "sa-init-rate", required_argument, NULL, OPT_INIT_RATE },
+	{ "sa-init-rate-total", required_argument, NULL, OPT_INIT_TOTAL },
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -164,6 +178,31 @@ static int parse_opt(int o, const char *val, struct relay_cfg *cfg, const char *
 		if (parse_num("--max-queue", val, RELAY_MIN_MAX_QUEUE, 1ul << 30, &n) < 0)
 			return -1;
 		cfg->max_queue = n;
+		return 0;
+	case OPT_CONNS_ADDR:
+		if (parse_num("--max-conns-per-addr", val, 1, 65536, &n) < 0)
+			return -1;
+		cfg->conns_per_addr = (unsigned)n;
+		return 0;
+	case OPT_SESS_ADDR:
+		if (parse_num("--max-sessions-per-addr", val, 1, 65536, &n) < 0)
+			return -1;
+		cfg->sess_per_addr = (unsigned)n;
+		return 0;
+	case OPT_QUEUE_TOTAL:
+		if (parse_num("--max-queue-total", val, RELAY_MIN_MAX_QUEUE, 1ul << 34, &n) < 0)
+			return -1;
+		cfg->queue_total = n;
+		return 0;
+	case OPT_INIT_RATE:
+		if (parse_num("--sa-init-rate", val, 1, 1000000, &n) < 0)
+			return -1;
+		cfg->init_rate = (unsigned)n;
+		return 0;
+	case OPT_INIT_TOTAL:
+		if (parse_num("--sa-init-rate-total", val, 1, 10000000, &n) < 0)
+			return -1;
+		cfg->init_total = (unsigned)n;
 		return 0;
 	case OPT_USER:
 		if (!*val || strlen(val) > 32 || val[0] == '-')
@@ -224,6 +263,11 @@ int main(int argc, char **argv)
 		.idle_s = RELAY_DEF_IDLE_S,
 		.prefix_timeout_s = RELAY_DEF_PREFIX_S,
 		.max_queue = RELAY_DEF_MAX_QUEUE,
+		.conns_per_addr = RELAY_DEF_CONNS_ADDR,
+		.sess_per_addr = RELAY_DEF_SESS_ADDR,
+		.queue_total = RELAY_DEF_QUEUE_TOTAL,
+		.init_rate = RELAY_DEF_INIT_RATE,
+		.init_total = RELAY_DEF_INIT_TOTAL,
 	};
 	const char *user = NULL;
 	char err[128];

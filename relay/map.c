@@ -57,6 +57,24 @@ size_t relay_body_keys(const uint8_t *body, size_t len, enum relay_dir dir,
 	return 1;
 }
 
+int relay_body_ike(const uint8_t *body, size_t len, struct relay_ike *h)
+{
+	struct rd r;
+	uint32_t marker, len32;
+	uint8_t next, ver;
+
+	/* RFC 7296 §3.1: SPIi, SPIr, Next Payload, Version, Exchange Type,
+	 * Flags, Message ID, Length: 28 bytes, behind the zero marker. */
+	rd_init(&r, body, len);
+	if (rd_u32(&r, &marker) < 0 || marker != 0 || rd_left(&r) < RELAY_IKE_HDR_LEN)
+		return -1;
+	if (rd_u64(&r, &h->spi_i) < 0 || rd_u64(&r, &h->spi_r) < 0 || rd_u8(&r, &next) < 0 ||
+	    rd_u8(&r, &ver) < 0 || rd_u8(&r, &h->exch) < 0 || rd_u8(&r, &h->flags) < 0 ||
+	    rd_u32(&r, &h->mid) < 0 || rd_u32(&r, &len32) < 0)
+		return -1;
+	return 0;
+}
+
 const char *relay_key_str(const struct relay_key *k, char *buf, size_t len)
 {
 	switch (k->kind) {
@@ -246,15 +264,18 @@ void relay_map_free_sess(struct relay_map *m, struct relay_sess *s)
 	m->count--;
 }
 
-/* The detached session idle longest: the one a table-full evicts. */
-static struct relay_sess *oldest_detached(const struct relay_map *m)
+/* The detached session idle longest the gateway never spoke encrypted
+ * IKE or ESP to: the one a table-full may evict. Not one of a client that
+ * may be reconnecting: unknown SPIs cost anyone nothing to send. */
+static struct relay_sess *oldest_evictable(const struct relay_map *m)
 {
 	struct relay_sess *best = NULL;
 
 	for (size_t i = 0; i < m->max; i++) {
 		struct relay_sess *s = &m->sess[i];
 
-		if (s->id && !s->attached && (!best || s->last_ms < best->last_ms))
+		if (s->id && !s->attached && !s->established &&
+		    (!best || s->last_ms < best->last_ms))
 			best = s;
 	}
 	return best;
@@ -272,7 +293,7 @@ void relay_map_place(const struct relay_map *m, const struct relay_key *keys, si
 			continue;
 		s = relay_map_lookup(m, &keys[i]);
 		if (s) {
-			out->kind = RELAY_PLACE_ATTACH;
+			out->kind = s->attached ? RELAY_PLACE_LIVE : RELAY_PLACE_PROBE;
 			out->sess = s;
 			out->key = keys[i];
 			return;
@@ -282,8 +303,78 @@ void relay_map_place(const struct relay_map *m, const struct relay_key *keys, si
 		out->kind = RELAY_PLACE_NEW;
 		return;
 	}
-	out->victim = oldest_detached(m);
+	out->victim = oldest_evictable(m);
 	out->kind = out->victim ? RELAY_PLACE_EVICT : RELAY_PLACE_FULL;
+}
+
+struct relay_sess *relay_map_foreign(const struct relay_map *m, const struct relay_sess *s,
+				     const struct relay_key *keys, size_t n, size_t *which)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct relay_sess *o;
+
+		if (keys[i].kind == RELAY_KEY_ESP_FROM_GW)
+			continue;
+		o = relay_map_lookup(m, &keys[i]);
+		if (o && o != s) {
+			*which = i;
+			return o;
+		}
+	}
+	return NULL;
+}
+
+/* Whether e is an IKE entry for one of h's SPIs. */
+static bool ike_ent_match(const struct relay_keyent *e, const struct relay_ike *h)
+{
+	return e->owner && e->key.kind == RELAY_KEY_IKE &&
+	       (e->key.spi == h->spi_i || (h->spi_r && e->key.spi == h->spi_r));
+}
+
+void relay_map_note_request(struct relay_sess *s, const struct relay_ike *h)
+{
+	if (!relay_ike_is_request(h))
+		return;
+	for (size_t i = 0; i < RELAY_SESS_KEYS; i++) {
+		struct relay_keyent *e = &s->keys[i];
+
+		if (!ike_ent_match(e, h))
+			continue;
+		if (!e->has_req || h->mid > e->req_mid)
+			e->req_mid = h->mid;
+		e->has_req = true;
+	}
+}
+
+bool relay_map_is_proof(const struct relay_sess *s, const struct relay_ike *h)
+{
+	bool seen = false;
+	uint32_t hi = 0;
+
+	if (!relay_ike_is_request(h))
+		return false;
+	for (size_t i = 0; i < RELAY_SESS_KEYS; i++) {
+		const struct relay_keyent *e = &s->keys[i];
+
+		if (!ike_ent_match(e, h) || !e->has_req)
+			continue;
+		seen = true;
+		if (e->req_mid > hi)
+			hi = e->req_mid;
+	}
+	/* The gateway answers an old request again from its cache (RFC 7296
+	 * §2.1), to anyone who replays it; a new one only if it decrypts. */
+	if (!seen || h->mid > hi)
+		return true;
+	/* IKE_SA_INIT is in the clear: until the SA got further, there is
+	 * nothing a stranger could take over but the half-open exchange. */
+	return h->exch == RELAY_IKE_SA_INIT && h->mid == 0 && hi == 0 && !s->established;
+}
+
+void relay_map_gw_spoke(struct relay_sess *s, const struct relay_ike *h)
+{
+	if (!h || h->mid > 0 || h->exch != RELAY_IKE_SA_INIT)
+		s->established = true;
 }
 
 void relay_map_attach(struct relay_sess *s, uint64_t now_ms)

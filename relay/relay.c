@@ -47,26 +47,82 @@ static uint64_t now_ms(void)
 
 /* ---- listeners -------------------------------------------------------------- */
 
+bool rl_conn_log_ok(void)
+{
+	if (!relay_bucket_take(&R->connlog, R->now, RELAY_CONNLOG_RATE, RELAY_CONNLOG_BURST)) {
+		R->connlog_suppressed++;
+		return false;
+	}
+	if (R->connlog_suppressed) {
+		log_info("relay: %" PRIu64 " accept/close lines left out (over %u a minute)",
+			 R->connlog_suppressed, RELAY_CONNLOG_RATE);
+		R->connlog_suppressed = 0;
+	}
+	return true;
+}
+
+/* Refused at accept: counted, logged within the accept/close rate. */
+static void conn_refuse(struct listener *l, int fd, const struct sockaddr_storage *ss,
+			const char *why)
+{
+	char peer[RELAY_ADDRSTRLEN];
+
+	R->refused++;
+	if (rl_conn_log_ok())
+		log_info("relay: client %s refused on %s: %s",
+			 sockaddr_str((const struct sockaddr *)ss, peer, sizeof(peer)), l->name, why);
+	close(fd);
+}
+
+/*
+ * A stream whose client went away without a FIN or RST (it moved, or its
+ * NAT forgot it) would hold its session for the kernel's retransmission
+ * time, ~15 minutes, and a live session is never given to another stream:
+ * TCP keepalives and a user timeout end it within about a minute.
+ */
+static void conn_sockopts(int fd)
+{
+	int on = 1, idle = 30, intvl = 10, cnt = 3, user_ms = 60000;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms, sizeof(user_ms));
+}
+
 static void conn_new(struct listener *l, int fd, const struct sockaddr_storage *ss)
 {
+	struct relay_peer_key pk;
+	struct relay_peer *addr;
 	struct conn *c;
-	int on = 1;
 
 	if (R->nconns >= R->cfg->max_clients) {
-		char peer[RELAY_ADDRSTRLEN];
+		char why[64];
 
-		R->refused++;
-		log_info("relay: client %s refused on %s: limit (%u clients)",
-			 sockaddr_str((const struct sockaddr *)ss, peer, sizeof(peer)), l->name,
-			 R->cfg->max_clients);
-		close(fd);
+		snprintf(why, sizeof(why), "limit (%u clients)", R->cfg->max_clients);
+		conn_refuse(l, fd, ss, why);
+		return;
+	}
+	if (relay_peer_key((const struct sockaddr *)ss, &pk) < 0 ||
+	    !(addr = relay_peers_get(&R->peers, &pk))) {
+		conn_refuse(l, fd, ss, "error (no address entry)");
+		return;
+	}
+	if (addr->conns >= R->cfg->conns_per_addr) {
+		char why[RELAY_ADDRSTRLEN + 48], a[RELAY_ADDRSTRLEN];
+
+		snprintf(why, sizeof(why), "limit (%u streams from %s)", R->cfg->conns_per_addr,
+			 relay_peer_str(&pk, a, sizeof(a)));
+		conn_refuse(l, fd, ss, why);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c || !(c->rx = malloc(sizeof(*c->rx))) ||
 	    tcpframe_rx_init(c->rx, true, TCPFRAME_MAX_LEN) < 0)
 		goto fail;
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	conn_sockopts(fd);
 	sockaddr_str((const struct sockaddr *)ss, c->peer, sizeof(c->peer));
 	c->ev.kind = EV_CONN;
 	c->tls = l->tls;
@@ -80,16 +136,21 @@ static void conn_new(struct listener *l, int fd, const struct sockaddr_storage *
 		relay_stream_close(&c->st);
 		goto fail;
 	}
+	/* RFC 9329 §4 ≈ : the prefix, then frames; a stream that sends
+	 * neither within the prefix timeout goes, not after the idle time. */
 	c->deadline_ms = R->now + (uint64_t)R->cfg->prefix_timeout_s * 1000;
 	rl_due_at(c->deadline_ms);
+	c->addr = addr;
+	addr->conns++;
 	c->next = R->conns;
 	if (R->conns)
 		R->conns->prev = c;
 	R->conns = c;
 	R->nconns++;
 	R->accepted++;
-	log_info("relay: client %s accepted on %s (%u/%u clients)", c->peer, l->name,
-		 R->nconns, R->cfg->max_clients);
+	if (rl_conn_log_ok())
+		log_info("relay: client %s accepted on %s (%u/%u clients, %u from its address)",
+			 c->peer, l->name, R->nconns, R->cfg->max_clients, addr->conns);
 	return;
 fail:
 	log_warn("relay: cannot take a connection on %s: %s", l->name, strerror(errno));
@@ -177,7 +238,10 @@ static void sweep(void)
 		if (c->sess)
 			continue;	/* the session's idle time rules */
 		if (R->now >= c->deadline_ms)
-			rl_conn_close(c, c->prefix_ok ? "idle (no frame)" : "prefix timeout");
+			rl_conn_close(c, !c->prefix_ok ? "prefix timeout" :
+					 !c->framed ? "first frame timeout" :
+					 c->probe ? "probation over (the gateway answered none of its requests)" :
+					 "no session (its frames name another stream's session)");
 		else
 			rl_due_at(c->deadline_ms);
 	}
@@ -322,7 +386,8 @@ static int relay_setup(const struct relay_cfg *cfg)
 	sockaddr_str((const struct sockaddr *)&cfg->gateway.ss, R->gw, sizeof(R->gw));
 	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
 		seed = now_ms();
-	if (relay_map_init(&R->map, cfg->max_clients, seed) < 0)
+	if (relay_map_init(&R->map, cfg->max_clients, seed) < 0 ||
+	    relay_peers_init(&R->peers, (size_t)cfg->max_clients * 2 + 64, seed ^ 0x5a5a) < 0)
 		return -1;
 	for (size_t i = 0; i < RELAY_UDP_BATCH; i++)
 		if (!(R->ubufs[i] = malloc(RELAY_UDP_BUF)))
@@ -340,9 +405,11 @@ static int relay_setup(const struct relay_cfg *cfg)
 		if (listener_open(&R->lis[1], &cfg->listen_tls, true) < 0)
 			return -1;
 	}
-	log_info("relay: forwarding to udp %s (max %u clients, idle %us, prefix timeout %us, "
-		 "queue %zu bytes)", R->gw, cfg->max_clients, cfg->idle_s,
-		 cfg->prefix_timeout_s, cfg->max_queue);
+	log_info("relay: forwarding to udp %s (max %u clients, %u streams and %u sessions per "
+		 "address, idle %us, prefix timeout %us, queue %zu bytes per client and %zu in all, "
+		 "new IKE SAs %u a minute per address and %u in all)", R->gw, cfg->max_clients,
+		 cfg->conns_per_addr, cfg->sess_per_addr, cfg->idle_s, cfg->prefix_timeout_s,
+		 cfg->max_queue, cfg->queue_total, cfg->init_rate, cfg->init_total);
 	return 0;
 }
 
@@ -365,6 +432,7 @@ static void relay_teardown(void)
 		free(R->ubufs[i]);
 	relay_tls_free(R->tls);
 	relay_map_fini(&R->map);
+	relay_peers_fini(&R->peers);
 }
 
 /*
@@ -404,8 +472,11 @@ int relay_run(const struct relay_cfg *cfg)
 	ret = loop();
 	sdnotify_send("STOPPING=1");
 	log_info("relay: stopping: closing %u clients and %zu sessions (%" PRIu64 " accepted, %"
-		 PRIu64 " refused, %" PRIu64 " reattached)", R->nconns, R->map.count, R->accepted,
-		 R->refused, R->reattached);
+		 PRIu64 " refused, %" PRIu64 " reattached; frames dropped: %" PRIu64 " naming a live "
+		 "session, %" PRIu64 " new IKE SAs over the rate, %" PRIu64 " over the queue budget; "
+		 "queue peak %zu of %zu bytes)", R->nconns, R->map.count, R->accepted, R->refused,
+		 R->reattached, R->live_drops, R->init_drops, R->budget_drops, R->queued_peak,
+		 R->cfg->queue_total);
 done:
 	relay_teardown();
 	free(R);

@@ -7,8 +7,13 @@
  *
  * Client -> gateway: each frame body is sent as one datagram. Gateway ->
  * client: datagrams are framed into the conn's bounded queue (dropped when
- * it is full: IKE and ESP recover from loss at their ends) and written out
- * in bursts.
+ * it is full, or when all queues together are over their budget: IKE and
+ * ESP recover from loss at their ends) and written out in bursts.
+ *
+ * A stream gets a session of its own (new SPIs), or goes on probation for
+ * the detached session its SPIs name and takes it over when the gateway
+ * answers one of its requests that only the SA's keys get answered
+ * (relay.h). A session with a stream keeps it.
  */
 #include "relay/relay.h"
 
@@ -28,6 +33,38 @@
 
 /* ---- conns ---------------------------------------------------------------- */
 
+/* What the gateway sent while streams were on probation: gone. */
+static void sess_held_free(struct session *s)
+{
+	if (!s->held)
+		return;
+	R->queued -= RELAY_HELD_MAX;
+	free(s->held);
+	s->held = NULL;
+	s->held_len = 0;
+	s->held_frames = 0;
+}
+
+/* c is no longer on probation (if it was). */
+static void probe_unlink(struct conn *c)
+{
+	struct conn **pp;
+
+	if (!c->probe)
+		return;
+	for (pp = &c->probe->probes; *pp; pp = &(*pp)->probe_next) {
+		if (*pp == c) {
+			*pp = c->probe_next;
+			break;
+		}
+	}
+	if (!c->probe->probes)
+		sess_held_free(c->probe);
+	c->probe = NULL;
+	c->probe_next = NULL;
+	c->has_pending = false;
+}
+
 void rl_conn_close(struct conn *c, const char *why)
 {
 	char sid[16] = "none";
@@ -41,11 +78,19 @@ void rl_conn_close(struct conn *c, const char *why)
 	cut = tcpframe_rx_eof(c->rx);
 	if (c->sess)
 		snprintf(sid, sizeof(sid), "#%" PRIu32, c->sess->id);
+	else if (c->probe)
+		snprintf(sid, sizeof(sid), "#%" PRIu32 " on probation", c->probe->id);
 	R->nconns--;
-	log_info("relay: client %s closed: %s (session %s, frames in %" PRIu64 " out %" PRIu64
-		 ", dropped %" PRIu64 "%s; %u/%u clients)", c->peer, why, sid, c->frames_in,
-		 c->frames_out, c->dropped, cut ? ", partial input discarded" : "", R->nconns,
-		 R->cfg->max_clients);
+	if (rl_conn_log_ok())
+		log_info("relay: client %s closed: %s (session %s, frames in %" PRIu64 " out %"
+			 PRIu64 ", dropped %" PRIu64 ", refused %" PRIu64 "%s; %u/%u clients)",
+			 c->peer, why, sid, c->frames_in, c->frames_out, c->dropped, c->refused_in,
+			 cut ? ", partial input discarded" : "", R->nconns, R->cfg->max_clients);
+	if (c->addr) {
+		c->addr->conns--;
+		c->addr = NULL;
+	}
+	probe_unlink(c);
 	rl_ep_del(c->st.fd);
 	relay_stream_close(&c->st);
 	if (c->sess) {
@@ -68,6 +113,7 @@ void rl_conn_close(struct conn *c, const char *why)
 
 void rl_conn_free(struct conn *c)
 {
+	R->queued -= c->out_cap;
 	free(c->rx);
 	free(c->out);
 	free(c);
@@ -106,14 +152,35 @@ static int conn_flush(struct conn *c)
 			break;
 		c->out_off += (size_t)n;
 	}
-	if (c->out_off == c->out_len)
+	if (c->out_off == c->out_len) {
 		c->out_off = c->out_len = 0;
+		/* All taken by the stream: the memory goes back to the
+		 * budget, which so counts only streams with bytes waiting
+		 * (however many clients there are). */
+		if (c->out_cap) {
+			R->queued -= c->out_cap;
+			free(c->out);
+			c->out = NULL;
+			c->out_cap = 0;
+		}
+	}
 	return 0;
 }
 
-/* Make room for need more bytes within max_queue: compact, then grow. */
-static int conn_room(struct conn *c, size_t need)
+/* Whether growing the queue memory from old to cap bytes stays within the
+ * budget: ESP (bulk) up to queue_total, IKE an eighth more. */
+static bool budget_ok(size_t old, size_t cap, bool ike)
 {
+	size_t limit = R->cfg->queue_total + (ike ? R->cfg->queue_total / 8 : 0);
+
+	return R->queued - old + cap <= limit;
+}
+
+/* Make room for need more bytes within max_queue and the budget: compact,
+ * then grow. */
+static int conn_room(struct conn *c, size_t need, bool ike)
+{
+	static struct log_ratelimit lim;
 	size_t pending = c->out_len - c->out_off, cap;
 	uint8_t *p;
 
@@ -136,9 +203,22 @@ static int conn_room(struct conn *c, size_t need)
 		cap *= 2;
 	if (cap > R->cfg->max_queue)
 		cap = R->cfg->max_queue;
+	if (!budget_ok(c->out_cap, cap, ike))
+		cap = c->out_len + need;	/* no doubling: just this frame */
+	if (!budget_ok(c->out_cap, cap, ike)) {
+		R->budget_drops++;
+		if (log_ratelimit_ok(&lim, 10))
+			log_warn("relay: queue budget reached (%zu of %zu bytes queued towards "
+				 "clients): dropping %s towards %s", R->queued, R->cfg->queue_total,
+				 ike ? "IKE" : "ESP", c->peer);
+		return -1;
+	}
 	p = realloc(c->out, cap);
 	if (!p)
 		return -1;
+	R->queued = R->queued - c->out_cap + cap;
+	if (R->queued > R->queued_peak)
+		R->queued_peak = R->queued;
 	c->out = p;
 	c->out_cap = cap;
 	return 0;
@@ -148,8 +228,9 @@ static int conn_room(struct conn *c, size_t need)
 static int conn_queue(struct conn *c, const uint8_t *body, size_t len)
 {
 	struct wr w;
+	bool ike = len >= RELAY_NON_ESP_MARKER && !body[0] && !body[1] && !body[2] && !body[3];
 
-	if (conn_room(c, TCPFRAME_HDR_LEN + len) < 0)
+	if (conn_room(c, TCPFRAME_HDR_LEN + len, ike) < 0)
 		return -1;
 	wr_init(&w, c->out + c->out_len, c->out_cap - c->out_len);
 	if (tcpframe_put(&w, body, len, TCPFRAME_MAX_LEN) < 0)
@@ -167,6 +248,13 @@ void rl_sess_free(struct session *s, const char *why)
 		return;
 	if (s->conn)
 		rl_conn_close(s->conn, why);
+	while (s->probes)
+		rl_conn_close(s->probes, "its session was freed while on probation");
+	sess_held_free(s);
+	if (s->addr) {
+		s->addr->sessions--;
+		s->addr = NULL;
+	}
 	s->dead = true;
 	log_info("relay: session #%" PRIu32 " freed: %s (udp %s, to gw %" PRIu64 ", from gw %"
 		 PRIu64 ", dropped %" PRIu64 ", gw keepalives %" PRIu64 ", udp errors %" PRIu64
@@ -207,13 +295,29 @@ static void sess_attach(struct session *s, struct conn *c)
 	s->conn = c;
 	c->sess = s;
 	relay_map_attach(s->m, R->now);
+	/* The session's address is its client's latest. */
+	if (s->addr != c->addr) {
+		if (s->addr)
+			s->addr->sessions--;
+		s->addr = c->addr;
+		s->addr->sessions++;
+	}
 }
 
 static int sess_new(struct conn *c, const struct relay_key *keys, size_t n)
 {
-	struct session *s = calloc(1, sizeof(*s));
-	char k[RELAY_KEYSTRLEN];
+	struct session *s;
+	char k[RELAY_KEYSTRLEN], a[RELAY_ADDRSTRLEN];
 
+	if (c->addr->sessions >= R->cfg->sess_per_addr) {
+		char why[RELAY_ADDRSTRLEN + 48];
+
+		snprintf(why, sizeof(why), "limit (%u sessions from %s)", R->cfg->sess_per_addr,
+			 relay_peer_str(&c->addr->key, a, sizeof(a)));
+		rl_conn_close(c, why);
+		return -1;
+	}
+	s = calloc(1, sizeof(*s));
 	if (s)
 		s->ev.kind = EV_UDP;
 	if (!s || sess_udp_open(s) < 0) {
@@ -234,53 +338,136 @@ static int sess_new(struct conn *c, const struct relay_key *keys, size_t n)
 	s->id = s->m->id;
 	sess_attach(s, c);
 	rl_due_at(R->now + rl_idle_ms());
-	log_info("relay: client %s session #%" PRIu32 " new (udp %s -> %s, %s; %zu sessions)",
-		 c->peer, s->id, s->udp_local, R->gw,
-		 relay_key_str(n ? &keys[0] : &(struct relay_key){ 0 }, k, sizeof(k)),
-		 R->map.count);
+	if (rl_conn_log_ok())
+		log_info("relay: client %s session #%" PRIu32 " new (udp %s -> %s; %zu sessions)",
+			 c->peer, s->id, s->udp_local, R->gw, R->map.count);
+	/* SPIs name SAs: debug only. */
+	log_debug("relay: session #%" PRIu32 " first frame: %s", s->id,
+		  relay_key_str(n ? &keys[0] : &(struct relay_key){ 0 }, k, sizeof(k)));
 	return 0;
 }
 
 /*
  * RFC 9329 §6 ≈ : SAs survive a broken connection and the responder
  * accepts them on the new one. The gateway knows nothing of TCP: keep its
- * view (same UDP source port) by going on with the session's socket.
+ * view (same UDP source port) by going on with the session's socket. Only
+ * for the stream the gateway answered (relay.h): the others on probation
+ * for the session go.
  */
-static void sess_reattach(struct session *s, struct conn *c, const struct relay_key *key)
+static void sess_takeover(struct session *s, struct conn *c, const struct relay_ike *h)
 {
-	char k[RELAY_KEYSTRLEN], why[RELAY_ADDRSTRLEN + 32];
+	char k[RELAY_KEYSTRLEN];
+	struct relay_key key = { .spi = h->spi_i, .kind = RELAY_KEY_IKE };
 
-	if (s->conn) {
-		/* A client has one connection: the new one wins. */
-		snprintf(why, sizeof(why), "replaced by %s", c->peer);
-		rl_conn_close(s->conn, why);
-	}
+	/* What the gateway sent while c was on probation goes to c first:
+	 * taken before the probes go (the last one frees what is held). */
+	uint8_t *held = s->held;
+	size_t held_len = s->held_len;
+	uint64_t held_frames = s->held_frames;
+
+	s->held = NULL;
+	s->held_len = 0;
+	s->held_frames = 0;
+	probe_unlink(c);
+	while (s->probes)
+		rl_conn_close(s->probes, "another stream proved it is the session's client");
 	sess_attach(s, c);
+	if (held_len && conn_room(c, held_len, true) == 0) {
+		memcpy(c->out + c->out_len, held, held_len);
+		c->out_len += held_len;
+		c->frames_out += held_frames;
+	} else {
+		s->dropped += held_frames;
+	}
+	if (held) {
+		R->queued -= RELAY_HELD_MAX;
+		free(held);
+	}
 	R->reattached++;
-	log_info("relay: client %s reattached to session #%" PRIu32 " (%s)", c->peer, s->id,
-		 relay_key_str(key, k, sizeof(k)));
+	log_info("relay: client %s reattached to session #%" PRIu32
+		 ": the gateway answered its request", c->peer, s->id);
+	log_debug("relay: client %s reattached to session #%" PRIu32 " (%s, message id %" PRIu32
+		  ")", c->peer, s->id, relay_key_str(&key, k, sizeof(k)), h->mid);
 }
 
-/* A new stream's first frame decides its session. -1: c was closed. */
-static int conn_place(struct conn *c, const struct relay_key *keys, size_t n)
+static void sess_send(struct session *s, const uint8_t *body, size_t len);
+
+/* A frame naming another session (one with a stream, or any other than
+ * the stream's own): dropped. */
+static void conn_refuse_frame(struct conn *c, const struct relay_key *key,
+			      const struct relay_sess *owner)
+{
+	static struct log_ratelimit lim;
+	char k[RELAY_KEYSTRLEN];
+
+	c->refused_in++;
+	R->live_drops++;
+	if (log_ratelimit_ok(&lim, 10))
+		log_debug("relay: client %s: frame dropped: %s belongs to session #%" PRIu32
+			  "%s (%" PRIu64 " dropped so far)", c->peer,
+			  relay_key_str(key, k, sizeof(k)), owner->id,
+			  owner->attached ? ", which has a live stream" : ", not this stream's",
+			  R->live_drops);
+}
+
+/* On probation for s: to the gateway from s's socket, nothing learned,
+ * nothing back until the gateway answers a request that proves it. */
+static void conn_probe(struct conn *c, struct session *s, const struct relay_ike *h,
+		       const uint8_t *body, size_t len)
+{
+	if (!c->probe) {
+		c->probe = s;
+		c->probe_next = s->probes;
+		s->probes = c;
+		if (rl_conn_log_ok())
+			log_info("relay: client %s on probation for session #%" PRIu32
+				 " (it has no stream; waiting for the gateway to answer this one)",
+				 c->peer, s->id);
+	}
+	if (h && relay_map_is_proof(s->m, h)) {
+		c->pending = *h;
+		c->has_pending = true;
+	}
+	c->frames_in++;
+	sess_send(s, body, len);
+}
+
+/* A frame of a stream without a session decides where it goes:
+ * 1 attached (new session), 0 handled (dropped or on probation), -1 closed. */
+static int conn_place(struct conn *c, const struct relay_key *keys, size_t n,
+		      const struct relay_ike *h, const uint8_t *body, size_t len)
 {
 	struct relay_place pl;
 
 	relay_map_place(&R->map, keys, n, &pl);
 	switch (pl.kind) {
-	case RELAY_PLACE_ATTACH:
-		sess_reattach(pl.sess->ctx, c, &pl.key);
+	case RELAY_PLACE_LIVE:
+		conn_refuse_frame(c, &pl.key, pl.sess);
+		return 0;
+	case RELAY_PLACE_PROBE:
+		if (c->probe && c->probe != pl.sess->ctx) {
+			c->refused_in++;	/* one session per stream */
+			return 0;
+		}
+		conn_probe(c, pl.sess->ctx, h, body, len);
 		return 0;
 	case RELAY_PLACE_EVICT:
-		rl_sess_free(pl.victim->ctx, "evicted (session table full)");
-		return sess_new(c, keys, n);
 	case RELAY_PLACE_NEW:
-		return sess_new(c, keys, n);
 	case RELAY_PLACE_FULL:
 		break;
 	}
-	rl_conn_close(c, "limit (session table full)");
-	return -1;
+	if (c->probe) {
+		/* A stream on probation opens no second session. */
+		c->refused_in++;
+		return 0;
+	}
+	if (pl.kind == RELAY_PLACE_FULL) {
+		rl_conn_close(c, "limit (session table full)");
+		return -1;
+	}
+	if (pl.kind == RELAY_PLACE_EVICT)
+		rl_sess_free(pl.victim->ctx, "evicted (session table full; never established)");
+	return sess_new(c, keys, n) < 0 ? -1 : 1;
 }
 
 static void sess_send(struct session *s, const uint8_t *body, size_t len)
@@ -299,9 +486,71 @@ static void sess_send(struct session *s, const uint8_t *body, size_t len)
 	s->to_gw++;
 }
 
+/* s has no stream but streams on probation: hold what the gateway sends
+ * for the one that wins (a bounded amount, within the queue budget). */
+static void sess_hold(struct session *s, const uint8_t *body, size_t len)
+{
+	struct wr w;
+
+	if (!s->held) {
+		if (!budget_ok(0, RELAY_HELD_MAX, true) || !(s->held = malloc(RELAY_HELD_MAX))) {
+			s->dropped++;
+			return;
+		}
+		R->queued += RELAY_HELD_MAX;
+		if (R->queued > R->queued_peak)
+			R->queued_peak = R->queued;
+	}
+	wr_init(&w, s->held + s->held_len, RELAY_HELD_MAX - s->held_len);
+	if (tcpframe_put(&w, body, len, TCPFRAME_MAX_LEN) < 0) {
+		s->dropped++;
+		return;
+	}
+	s->held_len += wr_len(&w);
+	s->held_frames++;
+}
+
+static bool probe_asked(const struct conn *c, const struct relay_ike *h)
+{
+	const struct relay_ike *q = &c->pending;
+
+	return c->has_pending && q->spi_i == h->spi_i && q->exch == h->exch &&
+	       q->mid == h->mid && (!q->spi_r || q->spi_r == h->spi_r);
+}
+
+/*
+ * The gateway answered: the probe whose request it was takes s over. Only
+ * if exactly one probe sent that request: the answer says nothing of which
+ * of two copies was the authentic one (a stranger who sees or guesses the
+ * next message ID could send its own), so then none does; the client's
+ * next try settles it.
+ */
+static void sess_answer_probe(struct session *s, const struct relay_ike *h)
+{
+	static struct log_ratelimit lim;
+	struct conn *who = NULL;
+	unsigned n = 0;
+
+	for (struct conn *c = s->probes; c; c = c->probe_next) {
+		if (probe_asked(c, h)) {
+			who = c;
+			n++;
+		}
+	}
+	if (n == 1) {
+		sess_takeover(s, who, h);
+		return;
+	}
+	if (n > 1 && log_ratelimit_ok(&lim, 10))
+		log_info("relay: session #%" PRIu32 ": the gateway answered a request %u streams on "
+			 "probation sent: none takes the session over", s->id, n);
+}
+
 static void sess_from_gw(struct session *s, const uint8_t *body, size_t len)
 {
 	struct relay_key keys[RELAY_BODY_KEYS];
+	struct relay_ike h;
+	bool is_ike;
 	size_t n;
 
 	/* RFC 9329 §6.6 ≈ : "IPsec ESP NAT keep-alives SHOULD NOT be sent
@@ -316,6 +565,15 @@ static void sess_from_gw(struct session *s, const uint8_t *body, size_t len)
 	}
 	n = relay_body_keys(body, len, RELAY_FROM_GW, keys);
 	relay_map_learn(&R->map, s->m, keys, n);
+	is_ike = relay_body_ike(body, len, &h) == 0;
+	if (n && (is_ike || keys[0].kind == RELAY_KEY_ESP_FROM_GW))
+		relay_map_gw_spoke(s->m, is_ike ? &h : NULL);
+	if (!s->conn && s->probes && is_ike && !relay_ike_is_request(&h))
+		sess_answer_probe(s, &h);
+	if (!s->conn && s->probes) {
+		sess_hold(s, body, len);
+		return;
+	}
 	if (!s->conn || conn_queue(s->conn, body, len) < 0) {
 		s->dropped++;
 		if (s->conn)
@@ -356,9 +614,53 @@ static void conn_prefix_check(struct conn *c)
 	if (c->prefix_ok || c->rx->prefix_seen < TCPFRAME_PREFIX_LEN)
 		return;
 	c->prefix_ok = true;
-	c->deadline_ms = R->now + rl_idle_ms();
-	log_info("relay: client %s prefix ok%s", c->peer,
-		 relay_stream_info(&c->st, info, sizeof(info)));
+	/* The deadline from accept stands until the first whole frame. */
+	if (rl_conn_log_ok())
+		log_info("relay: client %s prefix ok%s", c->peer,
+			 relay_stream_info(&c->st, info, sizeof(info)));
+}
+
+/* A new IKE SA from c's address: within its rate and the relay's? The
+ * gateway sees every client at the relay's address and cannot tell. */
+static bool init_allowed(struct conn *c)
+{
+	unsigned rate = R->cfg->init_rate, total = R->cfg->init_total;
+
+	return relay_bucket_take(&c->addr->inits, R->now, rate, rate / 2 ? rate / 2 : 1) &&
+	       relay_bucket_take(&R->inits_all, R->now, total, total / 6 ? total / 6 : 1);
+}
+
+/* A new IKE SA over the rate: dropped; a stream without a session goes. */
+static int conn_init_refused(struct conn *c)
+{
+	static struct log_ratelimit lim;
+	char a[RELAY_ADDRSTRLEN], why[RELAY_ADDRSTRLEN + 48];
+
+	R->init_drops++;
+	c->refused_in++;
+	relay_peer_str(&c->addr->key, a, sizeof(a));
+	if (log_ratelimit_ok(&lim, 10))
+		log_info("relay: client %s: new IKE SA refused: over the rate (%u a minute from %s,"
+			 " %u in all; %" PRIu64 " refused so far)", c->peer, R->cfg->init_rate, a,
+			 R->cfg->init_total, R->init_drops);
+	if (c->sess || c->probe)
+		return 0;
+	snprintf(why, sizeof(why), "limit (new IKE SAs from %s)", a);
+	rl_conn_close(c, why);
+	return -1;
+}
+
+/* The first whole frame: a stream left without a session of its own gets
+ * the probation time, once. */
+static void conn_first_frame(struct conn *c)
+{
+	if (c->framed)
+		return;
+	c->framed = true;
+	if (!c->sess) {
+		c->deadline_ms = R->now + (uint64_t)RELAY_PROBATION_S * 1000;
+		rl_due_at(c->deadline_ms);
+	}
 }
 
 /* One frame body from the client: -1 if c was closed. */
@@ -366,11 +668,40 @@ static int conn_body(struct conn *c, const uint8_t *body, size_t len)
 {
 	struct relay_key keys[RELAY_BODY_KEYS];
 	size_t n = relay_body_keys(body, len, RELAY_TO_GW, keys);
+	struct relay_ike h;
+	bool is_ike = relay_body_ike(body, len, &h) == 0;
+	struct relay_sess *other;
+	size_t which = 0;
+	int r;
 
 	conn_prefix_check(c);
-	if (!c->sess && conn_place(c, keys, n) < 0)
-		return -1;
+	if (is_ike && relay_ike_is_new_sa(&h) && n &&
+	    !relay_map_lookup(&R->map, &keys[0]) && !init_allowed(c)) {
+		r = conn_init_refused(c);
+		if (r == 0)
+			conn_first_frame(c);
+		return r;
+	}
+	if (!c->sess) {
+		r = conn_place(c, keys, n, is_ike ? &h : NULL, body, len);
+		if (r >= 0)
+			conn_first_frame(c);
+		if (r <= 0)
+			return r;
+	}
+	/* Another session's live stream is the only one that speaks for its
+	 * SPIs. (A detached one's SPIs may go out from this stream's socket:
+	 * a client whose first frame after a reconnect was ESP of a Child SA
+	 * the relay never saw got a session of its own, and its IKE request
+	 * moves the SAs there; only the SA's keys make the gateway do that.) */
+	other = relay_map_foreign(&R->map, c->sess->m, keys, n, &which);
+	if (other && other->attached) {
+		conn_refuse_frame(c, &keys[which], other);
+		return 0;
+	}
 	relay_map_learn(&R->map, c->sess->m, keys, n);
+	if (is_ike)
+		relay_map_note_request(c->sess->m, &h);
 	relay_map_touch(c->sess->m, R->now);
 	c->frames_in++;
 	sess_send(c->sess, body, len);

@@ -22,9 +22,25 @@ prints why on stderr and exits 1):
                          while meanwhile a second, good client gets its
                          IKE_SA_INIT answered on another connection, and
                          again after the stalled one was closed.
-  replace                two streams of one session: the second one's
-                         first frame takes the session over, the relay
-                         closes the first at once, the second is answered
+  takeover               a victim's stream gets its IKE_SA_INIT answered; a
+                         second stream (the attacker: same address, knows
+                         the SPIs) sends the victim's request and an ESP
+                         frame with a SPI of it: the attacker gets nothing
+                         back, the victim's stream stays open and its next
+                         request is answered on it
+  cap N --hold FILE      N streams (prefix, an ESP-looking frame) stay open, the N+1th is
+                         closed at once (relay run with --max-conns-per-addr
+                         N); prints "cap refused ..." then holds the N until
+                         FILE exists (another address is tried meanwhile),
+                         then checks they are still open
+  prefix-only SECS       "IKETCP" and nothing more: closed after about SECS
+                         (--prefix-timeout covers the first frame too)
+  rate                   one IKE_SA_INIT answered (--spi), then a second
+                         stream's fresh one is refused: the relay closes it
+                         at once without an answer (--sa-init-rate 1)
+  flood --hold FILE      prefix + one ESP-looking frame (a fake gateway
+                         answers with a flood), then reads nothing until
+                         FILE exists; then drains: prints bytes received
   idle SECS              prefix + one ESP-looking frame (the gateway drops
                          it), then silence: closed after about SECS
   garbage                "GET / HTTP/1.1": closed at once (first byte wrong)
@@ -250,16 +266,112 @@ def cmd_keepalive(args):
           % (spi_i.hex(), spi_r.hex(), c.port))
 
 
-def cmd_replace(args):
+def no_frame(c, within):
+    """Fail if c gets a frame within `within` seconds (the stream may stay
+    open or be closed: neither is an answer)."""
+    try:
+        body = c.read_frame(time.monotonic() + within)
+    except Fail:
+        return
+    raise Fail("the second stream got a frame of %d bytes meant for the first" % len(body))
+
+
+def esp_frame(spi):
+    return frame(spi + b"\0\0\0\1" + os.urandom(24))
+
+
+def cmd_takeover(args):
     spi_i, want_r = the_sa(args)
-    old = open_with_prefix(args)
-    spi_r = exchange_same(old, spi_i, want_r, args.timeout)
-    new = open_with_prefix(args)
-    exchange_same(new, spi_i, spi_r, args.timeout)
-    t = old.wait_closed(AT_ONCE)
-    new.close()
-    print("replace ok: old_port=%d closed after %.3fs, new_port=%d answered"
-          % (old.port, t, new.port))
+    victim = open_with_prefix(args)
+    spi_r = exchange_same(victim, spi_i, want_r, args.timeout)
+    attacker = open_with_prefix(args)
+    attacker.send(frame(MARKER + sa_init_request(spi_i)))
+    attacker.send(esp_frame(b"\x0a\x0b\x0c\x0d"))
+    no_frame(attacker, AT_ONCE)
+    # The victim's stream is still open and still gets the gateway's replies.
+    exchange_same(victim, spi_i, spi_r, args.timeout)
+    attacker.send(frame(MARKER + sa_init_request(spi_i)))
+    exchange_same(victim, spi_i, spi_r, args.timeout)
+    no_frame(attacker, AT_ONCE)
+    victim.close()
+    attacker.close()
+    print("takeover ok: victim_port=%d answered 3 times, attacker_port=%d got nothing"
+          % (victim.port, attacker.port))
+
+
+def wait_file(path, within):
+    deadline = time.monotonic() + within
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise Fail("%s did not appear within %.0fs" % (path, within))
+        time.sleep(0.05)
+
+
+def still_open(c):
+    c.send(frame(b"\xff"))  # a keepalive: dropped by the relay
+    c.s.settimeout(0.2)
+    try:
+        if c.s.recv(1) == b"":
+            raise Fail("a held stream was closed")
+    except (TimeoutError, socket.timeout):
+        pass
+
+
+def cmd_cap(args):
+    n = int(args.arg)
+    held = [open_with_prefix(args) for _ in range(n)]
+    for c in held:
+        # A frame (the gateway drops it): a session, so the first-frame
+        # deadline does not close the stream while it is held.
+        c.send(esp_frame(os.urandom(4).replace(b"\0", b"\1")))
+        still_open(c)
+    extra = Client(args)
+    t = extra.wait_closed(AT_ONCE)
+    print("cap refused: stream %d closed after %.3fs" % (n + 1, t), flush=True)
+    wait_file(args.hold, 30)
+    for c in held:
+        still_open(c)
+        c.close()
+    print("cap ok: %d streams held, stream %d closed after %.3fs" % (n, n + 1, t))
+
+
+def cmd_prefix_only(args):
+    secs = float(args.arg)
+    c = Client(args)
+    t0 = time.monotonic()
+    c.send(PREFIX)
+    c.wait_closed(secs + 3.0)
+    elapsed = time.monotonic() - t0
+    if elapsed < secs - 0.5:
+        raise Fail("closed after %.2fs, prefix timeout is %gs" % (elapsed, secs))
+    print("prefix-only ok: closed after %.2fs (prefix timeout %gs)" % (elapsed, secs))
+
+
+def cmd_rate(args):
+    spi_i, want_r = the_sa(args)
+    c = open_with_prefix(args)
+    exchange_same(c, spi_i, want_r, args.timeout)
+    second = open_with_prefix(args)
+    second.send(frame(MARKER + sa_init_request(os.urandom(8))))
+    t = second.wait_closed(AT_ONCE)
+    c.close()
+    print("rate ok: first answered, second closed after %.3fs without an answer" % t)
+
+
+def cmd_flood(args):
+    c = open_with_prefix(args)
+    c.send(esp_frame(b"\x0f\x10\x11\x12"))
+    print("flood asked", flush=True)
+    wait_file(args.hold, 30)
+    got = 0
+    try:
+        while True:
+            c.read_frame(time.monotonic() + 1.0)
+            got += 1
+    except Fail:
+        pass
+    c.close()
+    print("flood ok: %d frames received after the hold" % got)
 
 
 def cmd_idle(args):
@@ -298,6 +410,7 @@ def main():
     p.add_argument("--reconnect", action="store_true")
     p.add_argument("--spi", help="initiator SPI (hex) of an earlier sa-init")
     p.add_argument("--spi-r", help="its responder SPI (hex)")
+    p.add_argument("--hold", help="cap, flood: hold until this file exists")
     p.add_argument("host")
     p.add_argument("port", type=int)
     p.add_argument("command")
@@ -312,7 +425,11 @@ def main():
         "short-body": lambda a: expect_close(a, PREFIX + frame(b"\0\0"), "short-body"),
         "keepalive": cmd_keepalive,
         "limit": cmd_limit,
-        "replace": cmd_replace,
+        "takeover": cmd_takeover,
+        "cap": cmd_cap,
+        "prefix-only": cmd_prefix_only,
+        "rate": cmd_rate,
+        "flood": cmd_flood,
         "idle": cmd_idle,
     }
     if args.command not in cmds:

@@ -11,8 +11,17 @@
 #   - a stalled prefix is closed after --prefix-timeout while another
 #     client keeps working; garbage, a wrong prefix, Length 2 and a 2-byte
 #     body are closed at once; a keepalive is dropped and the stream stays
-#   - a second stream of a session replaces the first
+#   - a second stream naming a live session's SPIs takes nothing over: its
+#     frames are dropped, the victim's stream stays open and keeps getting
+#     strongSwan's answers (issue 13)
 #   - --max-clients refuses, --idle closes and frees; SIGTERM exits 0
+#   - relay C: --max-conns-per-addr N refuses the N+1th stream of one
+#     address while another address gets in; a stream that sends "IKETCP"
+#     and no frame is closed after --prefix-timeout; --sa-init-rate refuses
+#     a new IKE SA over the rate
+#   - relay D, in front of a fake gateway that floods: queue memory stays
+#     within --max-queue-total (the relay's own peak figure), the rest is
+#     dropped and counted
 # strongSwan 5.9 wants COOKIEs from the 3rd half-open IKE SA of one peer IP
 # (cookie_threshold_ip) and all relay clients share the relay's IP, so only
 # two fresh SAs are made; later steps retransmit the first one's request.
@@ -24,8 +33,12 @@ BUILD=${1:-build}
 NAME=test_relay
 RELAY=$ROOT/$BUILD/ikerelay
 CLIENT=$ROOT/tests/net/relay_client.py
+FLOOD=$ROOT/tests/net/udp_flood.py
 PREFIX_TIMEOUT=2
 IDLE_B=2
+PREFIX_C=3
+CAP_C=2
+BUDGET_D=65536
 
 skip() {
 	echo "$NAME: skip: needs root/netns/strongSwan/openssl ($1)"
@@ -47,7 +60,9 @@ fi
 WORK=$(mktemp -d /tmp/ikerelay-test.XXXXXX)
 LOG_A=$WORK/relay-a.log
 LOG_B=$WORK/relay-b.log
-PID_A="" PID_B=""
+LOG_C=$WORK/relay-c.log
+LOG_D=$WORK/relay-d.log
+PID_A="" PID_B="" PID_C="" PID_D="" BG=""
 
 # relay_stop PID: SIGTERM, wait (deadline 5 s), then SIGKILL. Sets
 # RELAY_STATUS to its exit status.
@@ -63,8 +78,12 @@ relay_stop() {
 
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
+	local p
+	for p in $BG; do kill "$p" 2>/dev/null; done
 	relay_stop "$PID_A"
 	relay_stop "$PID_B"
+	relay_stop "$PID_C"
+	relay_stop "$PID_D"
 	tb_down
 	rm -rf "$WORK"
 }
@@ -72,7 +91,7 @@ cleanup() {
 fail() {
 	echo "$NAME: FAIL: $*"
 	local f
-	for f in "$LOG_A" "$LOG_B" "$TB_DIR/gw/charon.log"; do
+	for f in "$LOG_A" "$LOG_B" "$LOG_C" "$LOG_D" "$WORK"/*.out "$TB_DIR/gw/charon.log"; do
 		[ -s "$f" ] || continue
 		echo "---- last lines of $f"
 		tail -n 25 "$f"
@@ -117,6 +136,28 @@ client() {
 	echo "$NAME: $OUT"
 }
 
+# client_gw [CLIENT-ARGS...]: the same from ika-gw, i.e. from another
+# address ($TB_GW_ADDR) than the clients in ika-cli
+client_gw() {
+	OUT=$(ip netns exec "$TB_NS_GW" "$PY" "$CLIENT" "$@") || fail "relay_client.py (from $TB_GW_ADDR) $*"
+	echo "$NAME: $OUT"
+}
+
+# bg_client OUTFILE [CLIENT-ARGS...]: relay_client.py in ika-cli, in the
+# background; its pid in BG_PID (and BG, for cleanup)
+bg_client() {
+	local out=$1
+	shift
+	ip netns exec "$TB_NS_CLI" "$PY" "$CLIENT" "$@" >"$out" 2>&1 {TB_LOCK_FD}>&- &
+	BG_PID=$!
+	BG="$BG $BG_PID"
+}
+
+# bg_wait PID WHAT: its exit status must be 0
+bg_wait() {
+	wait "$1" || fail "$2 (exit status $?)"
+}
+
 # field NAME LINE: the value of NAME=value in LINE
 field() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
@@ -131,9 +172,10 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
 	-subj /CN=ikerelay-test -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
 	>"$WORK/openssl.log" 2>&1 || fail "openssl could not make a certificate"
 
+# -v: SPIs are logged at debug only, and the steps below check them.
 relay_start "$LOG_A" --listen "$TB_GW_ADDR:4500" --listen-tls "$TB_GW_ADDR:443" \
 	--cert "$WORK/cert.pem" --key "$WORK/key.pem" --gateway "$TB_GW_ADDR:4500" \
-	--prefix-timeout "$PREFIX_TIMEOUT"
+	--prefix-timeout "$PREFIX_TIMEOUT" -v
 PID_A=$RELAY_PID
 CHARON_LOG=$TB_DIR/gw/charon.log
 
@@ -142,10 +184,16 @@ client "$TB_GW_ADDR" 4500 sa-init --reconnect
 out=$OUT
 SPI=$(field spi_i "$out")
 SPI_R=$(field spi_r "$out")
-new=$(grep "session #[0-9]* new (.*ike spi $SPI" "$LOG_A") || fail "no new session for ike spi $SPI"
-sid=$(echo "$new" | sed 's/.*session \(#[0-9]*\) new.*/\1/')
+first=$(grep "session #[0-9]* first frame: ike spi $SPI" "$LOG_A") || fail "no new session for ike spi $SPI"
+sid=$(echo "$first" | sed 's/.*session \(#[0-9]*\) first frame.*/\1/')
+new=$(grep "session $sid new (" "$LOG_A") || fail "no new line for session $sid"
 uport=$(echo "$new" | sed 's/.*(udp [0-9.]*:\([0-9]*\) .*/\1/')
-log_has "$LOG_A" "client $TB_CLI_ADDR:$(field reconnect_port "$out") reattached to session $sid (ike spi $SPI)"
+# The reconnect was on probation until strongSwan answered it.
+log_has "$LOG_A" "client $TB_CLI_ADDR:$(field reconnect_port "$out") on probation for session $sid"
+log_has "$LOG_A" "client $TB_CLI_ADDR:$(field reconnect_port "$out") reattached to session $sid: the gateway answered its request"
+log_has "$LOG_A" "client $TB_CLI_ADDR:$(field reconnect_port "$out") reattached to session $sid (ike spi $SPI, message id 0)"
+grep -q "relay: client .*new (.*spi\|relay: client .*reattached.*: .*spi" "$LOG_A" &&
+	fail "an info line names a SPI"
 n=$(grep -c "received packet: from $TB_GW_ADDR\[$uport\] to $TB_GW_ADDR\[4500\]" "$CHARON_LOG")
 [ "$n" -ge 2 ] || fail "charon got $n packets from the session's udp port $uport, want 2 (before and after the reconnect)"
 grep -q "received retransmit of request with ID 0, retransmitting response" "$CHARON_LOG" ||
@@ -156,7 +204,7 @@ client --tls "$TB_GW_ADDR" 443 sa-init --reconnect
 out=$OUT
 [ "$(field resumed "$out")" = yes ] || fail "TLS reconnect did not resume the session"
 SPI2=$(field spi_i "$out")
-log_has "$LOG_A" "reattached to session #[0-9]* (ike spi $SPI2)"
+log_has "$LOG_A" "reattached to session #[0-9]* (ike spi $SPI2, message id 0)"
 log_has "$LOG_A" "client $TB_CLI_ADDR:$(field reconnect_port "$out") prefix ok (TLSv1.[23] .*, resumed)"
 
 # 3. A stalled prefix is closed after the timeout; others keep working.
@@ -179,10 +227,13 @@ log_has "$LOG_A" "closed: protocol error: 2- or 3-byte frame body"
 client $RETX "$TB_GW_ADDR" 4500 keepalive
 log_has "$LOG_A" "client $TB_CLI_ADDR:$(field port "$OUT") closed: eof"
 
-# 6. A client has one connection: a second stream of the session wins.
+# 6. Issue 13: a second stream that knows a live session's SPIs takes
+# nothing over. Its frames are dropped, the victim's stream stays open and
+# keeps getting strongSwan's answers, the attacker gets none of them.
 # shellcheck disable=SC2086
-client $RETX "$TB_GW_ADDR" 4500 replace
-log_has "$LOG_A" "client $TB_CLI_ADDR:$(field old_port "$OUT") closed: replaced by $TB_CLI_ADDR:$(field new_port "$OUT")"
+client $RETX "$TB_GW_ADDR" 4500 takeover
+log_has "$LOG_A" "client $TB_CLI_ADDR:$(field attacker_port "$OUT"): frame dropped: ike spi $SPI belongs to session #[0-9]*, which has a live stream"
+grep -q "replaced by" "$LOG_A" && fail "a stream was replaced"
 
 # 7. Limits, on a second relay: one client at a time, 2 s idle.
 relay_start "$LOG_B" --listen "$TB_GW_ADDR:4501" --gateway "$TB_GW_ADDR" \
@@ -194,9 +245,67 @@ client "$TB_GW_ADDR" 4501 idle "$IDLE_B"
 log_has "$LOG_B" "closed: idle"
 log_has "$LOG_B" "session #[0-9]* freed: idle"
 
-# 8. Both relays: no client saw a framing error from them, no sanitizer
+# 8. Relay C: per-address stream cap, prefix + first-frame deadline, rate
+# of new IKE SAs.
+relay_start "$LOG_C" --listen "$TB_GW_ADDR:4502" --gateway "$TB_GW_ADDR" \
+	--max-conns-per-addr "$CAP_C" --prefix-timeout "$PREFIX_C" --sa-init-rate 1
+PID_C=$RELAY_PID
+# 8a. The address's one new IKE SA this minute goes to the first stream
+# (the retransmission is new to this relay); a fresh one is refused.
+# shellcheck disable=SC2086
+client $RETX "$TB_GW_ADDR" 4502 rate
+log_has "$LOG_C" "new IKE SA refused: over the rate (1 a minute from $TB_CLI_ADDR"
+log_has "$LOG_C" "closed: limit (new IKE SAs from $TB_CLI_ADDR)"
+
+# 8b. CAP_C streams from the client's address are held, the next one is
+# refused; meanwhile another address (the gateway's own) still gets in and
+# gets strongSwan's answer (on probation for 8a's detached session, whose
+# SA got no further than IKE_SA_INIT: the answer takes it over).
+bg_client "$WORK/cap.out" --hold "$WORK/cap.release" "$TB_GW_ADDR" 4502 cap "$CAP_C"
+cap_pid=$BG_PID
+tb_wait_for "grep -q '^cap refused' '$WORK/cap.out'" 10 || fail "cap: no refusal ($(cat "$WORK/cap.out"))"
+log_has "$LOG_C" "client $TB_CLI_ADDR:[0-9]* refused on tcp $TB_GW_ADDR:4502: limit ($CAP_C streams from $TB_CLI_ADDR)"
+# shellcheck disable=SC2086
+client_gw $RETX "$TB_GW_ADDR" 4502 sa-init
+log_has "$LOG_C" "client $TB_GW_ADDR:[0-9]* accepted on tcp $TB_GW_ADDR:4502"
+log_has "$LOG_C" "client $TB_GW_ADDR:[0-9]* reattached to session #[0-9]*: the gateway answered"
+: >"$WORK/cap.release"
+bg_wait "$cap_pid" "cap: $(cat "$WORK/cap.out")"
+echo "$NAME: $(tail -n 1 "$WORK/cap.out")"
+# 8c. "IKETCP" and no frame: closed after the prefix timeout, not after the
+# idle time (300 s).
+client "$TB_GW_ADDR" 4502 prefix-only "$PREFIX_C"
+log_has "$LOG_C" "closed: first frame timeout"
+# 9. Relay D in front of a fake gateway (UDP 4600) that answers one frame
+# with 3000 datagrams of 1400 bytes: the client reads nothing until the
+# relay says its queue budget is reached; memory stays within the budget.
+relay_start "$LOG_D" --listen "$TB_GW_ADDR:4503" --gateway "$TB_GW_ADDR:4600" \
+	--max-queue 1048576 --max-queue-total "$BUDGET_D"
+PID_D=$RELAY_PID
+ip netns exec "$TB_NS_GW" "$PY" "$FLOOD" "$TB_GW_ADDR" 4600 3000 1400 >"$WORK/flood.out" 2>&1 {TB_LOCK_FD}>&- &
+flood_pid=$!
+BG="$BG $flood_pid"
+tb_wait_for "grep -q listening '$WORK/flood.out'" 5 || fail "fake gateway did not start"
+bg_client "$WORK/flood-cli.out" --hold "$WORK/flood.release" "$TB_GW_ADDR" 4503 flood
+fcli_pid=$BG_PID
+tb_wait_for "grep -q 'queue budget reached' '$LOG_D'" 10 || fail "relay D never reached its queue budget"
+bg_wait "$flood_pid" "fake gateway: $(cat "$WORK/flood.out")"
+: >"$WORK/flood.release"
+bg_wait "$fcli_pid" "flood client: $(cat "$WORK/flood-cli.out")"
+echo "$NAME: $(tail -n 1 "$WORK/flood.out"); $(tail -n 1 "$WORK/flood-cli.out")"
+relay_stop "$PID_D"
+PID_D=""
+[ "$RELAY_STATUS" = 0 ] || fail "relay D exited with $RELAY_STATUS on SIGTERM"
+stop=$(grep "relay: stopping" "$LOG_D") || fail "relay D: no stopping line"
+peak=$(echo "$stop" | sed -n 's/.*queue peak \([0-9]*\) of.*/\1/p')
+over=$(echo "$stop" | sed -n 's/.* \([0-9]*\) over the queue budget.*/\1/p')
+echo "$NAME: relay D: queue peak $peak bytes (budget $BUDGET_D, IKE reserve an eighth more), $over frames dropped over it"
+[ -n "$peak" ] && [ "$peak" -le $((BUDGET_D + BUDGET_D / 8)) ] || fail "relay D: queue peak '$peak' over the budget $BUDGET_D"
+[ -n "$over" ] && [ "$over" -gt 0 ] || fail "relay D: nothing dropped over the budget"
+
+# 10. All relays: no client saw a framing error from them, no sanitizer
 # report; SIGTERM ends them with status 0.
-for l in "$LOG_A" "$LOG_B"; do
+for l in "$LOG_A" "$LOG_B" "$LOG_C" "$LOG_D"; do
 	grep -q "ERROR: AddressSanitizer\|runtime error:\|LeakSanitizer" "$l" &&
 		fail "sanitizer report in $l"
 done
@@ -206,14 +315,19 @@ PID_A=""
 relay_stop "$PID_B"
 PID_B=""
 [ "$RELAY_STATUS" = 0 ] || fail "relay B exited with $RELAY_STATUS on SIGTERM"
+relay_stop "$PID_C"
+PID_C=""
+[ "$RELAY_STATUS" = 0 ] || fail "relay C exited with $RELAY_STATUS on SIGTERM"
 log_has "$LOG_A" "shutting down"
-for l in "$LOG_A" "$LOG_B"; do
+for l in "$LOG_A" "$LOG_B" "$LOG_C" "$LOG_D"; do
 	grep -q "ERROR: AddressSanitizer\|runtime error:\|LeakSanitizer" "$l" &&
 		fail "sanitizer report in $l at exit"
 done
 
 echo "$NAME: ---- relay log (A)"
-grep -E "new \(|reattached|replaced|prefix timeout|prefix bad|protocol error" "$LOG_A"
+grep -E "new \(|probation|reattached|dropped|prefix timeout|prefix bad|protocol error" "$LOG_A"
+echo "$NAME: ---- relay log (C)"
+grep -E "refused|timeout|over the rate" "$LOG_C"
 t1=$(date +%s%N)
-echo "$NAME: pass (tcp + tls through ikerelay to strongSwan, as nobody without capabilities, reattach on reconnect, framing errors, limits; $(( (t1 - t0) / 1000000 )) ms)"
+echo "$NAME: pass (tcp + tls through ikerelay to strongSwan, as nobody without capabilities, reattach on reconnect only on proof, no takeover of a live session, framing errors, limits per address, first-frame deadline, new-SA rate, queue budget; $(( (t1 - t0) / 1000000 )) ms)"
 exit 0

@@ -2,7 +2,9 @@
  * ikerelay's SPI -> session table: keys taken from IKE and ESP bodies
  * (bounded: every body is a heap block of exactly its size, so ASan sees any
  * overread), lookup, first-owner-wins, the per-session key ring, placing a
- * new stream (attach, new, evict, full) and idle expiry. The relay's
+ * stream (live: never taken over; probation; new; evict only sessions
+ * never established; full), what proves a probationary stream, and idle
+ * expiry. The relay's
  * sources are not in the library: the table is included directly.
  */
 #include <stdio.h>
@@ -319,7 +321,7 @@ START_TEST(many_keys_one_chain)
 }
 END_TEST
 
-START_TEST(place_attach_or_new)
+START_TEST(place_probe_or_new)
 {
 	struct relay_map m;
 	struct relay_place pl;
@@ -332,18 +334,13 @@ START_TEST(place_attach_or_new)
 	relay_map_learn(&m, a, &kesp, 1);
 	relay_map_learn(&m, a, &from_gw, 1);
 
-	/* Stream gone: the reconnect's IKE or ESP SPI finds the session. */
+	/* Stream gone: the reconnect's IKE or ESP SPI finds the session, on
+	 * probation (a SPI is no proof). */
 	relay_map_detach(a, 10);
 	relay_map_place(&m, &ka, 1, &pl);
-	ck_assert(pl.kind == RELAY_PLACE_ATTACH && pl.sess == a && pl.key.spi == 0xa1);
+	ck_assert(pl.kind == RELAY_PLACE_PROBE && pl.sess == a && pl.key.spi == 0xa1);
 	relay_map_place(&m, &kesp, 1, &pl);
-	ck_assert(pl.kind == RELAY_PLACE_ATTACH && pl.sess == a);
-
-	/* Stream still open: attach anyway (the caller closes the old one). */
-	relay_map_attach(a, 20);
-	ck_assert(a->attached && a->last_ms == 20);
-	relay_map_place(&m, &ka, 1, &pl);
-	ck_assert(pl.kind == RELAY_PLACE_ATTACH && pl.sess == a);
+	ck_assert(pl.kind == RELAY_PLACE_PROBE && pl.sess == a);
 
 	/* A SPI the client receives is never looked up. */
 	relay_map_place(&m, &from_gw, 1, &pl);
@@ -356,7 +353,138 @@ START_TEST(place_attach_or_new)
 	/* The second matching key counts too. */
 	struct relay_key mixed[2] = { ike(0x5), esp(0xe1) };
 	relay_map_place(&m, mixed, 2, &pl);
-	ck_assert(pl.kind == RELAY_PLACE_ATTACH && pl.sess == a && pl.key.spi == 0xe1);
+	ck_assert(pl.kind == RELAY_PLACE_PROBE && pl.sess == a && pl.key.spi == 0xe1);
+	relay_map_fini(&m);
+}
+END_TEST
+
+/* issue 13: a second stream naming a live session's SPIs took it over
+ * (the old code said ATTACH and closed the victim's stream). */
+START_TEST(live_stream_never_replaced)
+{
+	struct relay_map m;
+	struct relay_place pl;
+	struct relay_sess *a;
+	struct relay_key ka = ike(0xa1), kesp = esp(0xe1), both[2] = { ike(0x77), ike(0xa1) };
+
+	ck_assert_int_eq(relay_map_init(&m, 2, 4), 0);
+	a = sess_with(&m, 0, ka);
+	relay_map_learn(&m, a, &kesp, 1);
+	relay_map_attach(a, 20);
+	ck_assert(a->attached && a->last_ms == 20);
+
+	relay_map_place(&m, &ka, 1, &pl);
+	ck_assert_int_eq(pl.kind, RELAY_PLACE_LIVE);
+	ck_assert_ptr_eq(pl.sess, a);
+	relay_map_place(&m, &kesp, 1, &pl);
+	ck_assert_int_eq(pl.kind, RELAY_PLACE_LIVE);
+	relay_map_place(&m, both, 2, &pl);
+	ck_assert_int_eq(pl.kind, RELAY_PLACE_LIVE);
+	/* Placing changes nothing: still attached, same keys. */
+	ck_assert(a->attached);
+	ck_assert_ptr_eq(relay_map_lookup(&m, &ka), a);
+
+	/* Nor does a stream with a session of its own get a's frames
+	 * through: they name a session that is not its own. */
+	struct relay_sess *b = sess_with(&m, 30, ike(0xb1));
+	struct relay_key mixed[2] = { ike(0xb1), ike(0xa1) };
+	size_t which = 9;
+	ck_assert_ptr_eq(relay_map_foreign(&m, b, mixed, 2, &which), a);
+	ck_assert_uint_eq(which, 1);
+	ck_assert_ptr_null(relay_map_foreign(&m, b, mixed, 1, &which));
+	ck_assert_ptr_null(relay_map_foreign(&m, a, &ka, 1, &which));
+	struct relay_key rx = { 0xe1, RELAY_KEY_ESP_FROM_GW };
+	ck_assert_ptr_null(relay_map_foreign(&m, b, &rx, 1, &which));
+	relay_map_fini(&m);
+}
+END_TEST
+
+static struct relay_ike req(uint64_t spi_i, uint64_t spi_r, uint8_t exch, uint32_t mid)
+{
+	return (struct relay_ike){ .spi_i = spi_i, .spi_r = spi_r, .exch = exch, .mid = mid };
+}
+
+START_TEST(ike_header_parsed)
+{
+	struct relay_ike h;
+	uint8_t *b = ike_body(4 + RELAY_IKE_HDR_LEN, 0x1122334455667788ULL, 0x99);
+
+	b[4 + 18] = RELAY_IKE_SA_INIT;
+	b[4 + 19] = RELAY_IKE_F_RESPONSE;
+	b[4 + 20] = 0;
+	b[4 + 23] = 7;
+	ck_assert_int_eq(relay_body_ike(b, 4 + RELAY_IKE_HDR_LEN, &h), 0);
+	ck_assert(h.spi_i == 0x1122334455667788ULL && h.spi_r == 0x99);
+	ck_assert(h.exch == RELAY_IKE_SA_INIT && h.mid == 7 && !relay_ike_is_request(&h));
+	for (size_t len = 0; len < 4 + RELAY_IKE_HDR_LEN; len++) {
+		uint8_t *s = ike_body(len, 1, 2);
+
+		ck_assert_msg(relay_body_ike(s, len, &h) < 0, "len %zu", len);
+		free(s);
+	}
+	free(b);
+	b = esp_body(64, 0xc0ffee01);
+	ck_assert_int_eq(relay_body_ike(b, 64, &h), -1);
+	free(b);
+}
+END_TEST
+
+/* Only what the gateway would answer nobody but the client counts. */
+START_TEST(proof_rules)
+{
+	struct relay_map m;
+	struct relay_sess *a;
+	struct relay_key k[2] = { ike(0xa1), ike(0xb2) };
+	struct relay_ike init = req(0xa1, 0, RELAY_IKE_SA_INIT, 0);
+	struct relay_ike h;
+
+	ck_assert_int_eq(relay_map_init(&m, 2, 4), 0);
+	a = relay_map_new_sess(&m, 0);
+	relay_map_learn(&m, a, k, 1);
+	relay_map_note_request(a, &init);
+	/* Half-open: the IKE_SA_INIT again is proof (nothing to protect). */
+	ck_assert(relay_map_is_proof(a, &init));
+
+	/* Responses are never proof. */
+	h = init;
+	h.flags = RELAY_IKE_F_RESPONSE;
+	ck_assert(!relay_map_is_proof(a, &h));
+
+	/* The gateway answered in the clear only: still half-open. */
+	h = req(0xa1, 0xb2, RELAY_IKE_SA_INIT, 0);
+	h.flags = RELAY_IKE_F_RESPONSE;
+	relay_map_gw_spoke(a, &h);
+	ck_assert(!a->established);
+	relay_map_learn(&m, a, k, 2);
+
+	/* IKE_AUTH (1), then an INFORMATIONAL (2) went through the client's
+	 * stream: their replays would be answered from the gateway's cache. */
+	h = req(0xa1, 0xb2, 35, 1);
+	relay_map_note_request(a, &h);
+	h = req(0xa1, 0xb2, 37, 2);
+	relay_map_note_request(a, &h);
+	h.flags = RELAY_IKE_F_RESPONSE;
+	relay_map_gw_spoke(a, &h);
+	ck_assert(a->established);
+	ck_assert(!relay_map_is_proof(a, &init));
+	h = req(0xa1, 0xb2, 37, 2);
+	ck_assert(!relay_map_is_proof(a, &h));
+	h = req(0xa1, 0xb2, 35, 1);
+	ck_assert(!relay_map_is_proof(a, &h));
+	/* A new message ID: only the SA's keys get it answered. */
+	h = req(0xa1, 0xb2, 37, 3);
+	ck_assert(relay_map_is_proof(a, &h));
+	/* Found by the responder SPI alone too. */
+	h = req(0x1234, 0xb2, 37, 2);
+	ck_assert(!relay_map_is_proof(a, &h));
+	/* A request ID lower than one seen is no proof either. */
+	h = req(0xa1, 0xb2, 37, 0);
+	ck_assert(!relay_map_is_proof(a, &h));
+
+	/* ESP from the gateway: established. */
+	struct relay_sess *b = relay_map_new_sess(&m, 0);
+	relay_map_gw_spoke(b, NULL);
+	ck_assert(b->established);
 	relay_map_fini(&m);
 }
 END_TEST
@@ -380,12 +508,12 @@ START_TEST(table_full)
 	/* Every session has a stream: refuse. */
 	relay_map_place(&m, &k, 1, &pl);
 	ck_assert_int_eq(pl.kind, RELAY_PLACE_FULL);
-	/* A known client still gets in. */
+	/* A known SPI is no way in past a live stream. */
 	struct relay_key k2 = ike(2);
 	relay_map_place(&m, &k2, 1, &pl);
-	ck_assert(pl.kind == RELAY_PLACE_ATTACH && pl.sess == s2);
+	ck_assert(pl.kind == RELAY_PLACE_LIVE && pl.sess == s2);
 
-	/* Detached ones go, the one idle longest first. */
+	/* Detached, never established ones go, the one idle longest first. */
 	relay_map_detach(s3, 300);
 	relay_map_detach(s1, 200);
 	relay_map_place(&m, &k, 1, &pl);
@@ -396,6 +524,38 @@ START_TEST(table_full)
 	ck_assert_uint_eq(s1->id, 4);	/* ids are not reused */
 	relay_map_place(&m, &k, 1, &pl);
 	ck_assert(pl.kind == RELAY_PLACE_EVICT && pl.victim == s3);
+	relay_map_fini(&m);
+}
+END_TEST
+
+/* issue 13: first frames with random SPIs evicted the sessions of clients
+ * that were reconnecting (detached, established). */
+START_TEST(unknown_spis_do_not_evict_established)
+{
+	struct relay_map m;
+	struct relay_place pl;
+	struct relay_sess *s1, *s2;
+	struct relay_ike auth = req(1, 11, 35, 1);
+
+	ck_assert_int_eq(relay_map_init(&m, 2, 5), 0);
+	s1 = sess_with(&m, 100, ike(1));
+	s2 = sess_with(&m, 100, ike(2));
+	auth.flags = RELAY_IKE_F_RESPONSE;
+	relay_map_gw_spoke(s1, &auth);
+	relay_map_gw_spoke(s2, NULL);
+	relay_map_detach(s1, 100);
+	relay_map_detach(s2, 200);
+	for (uint64_t spi = 0x1000; spi < 0x1100; spi++) {
+		struct relay_key k = ike(spi);
+
+		relay_map_place(&m, &k, 1, &pl);
+		ck_assert_int_eq(pl.kind, RELAY_PLACE_FULL);
+		ck_assert_ptr_null(pl.victim);
+	}
+	/* The reconnecting clients still find their sessions. */
+	struct relay_key k1 = ike(1);
+	relay_map_place(&m, &k1, 1, &pl);
+	ck_assert(pl.kind == RELAY_PLACE_PROBE && pl.sess == s1);
 	relay_map_fini(&m);
 }
 END_TEST
@@ -453,8 +613,12 @@ static Suite *relay_map_suite(void)
 	tcase_add_test(tt, first_owner_keeps_a_key);
 	tcase_add_test(tt, least_recently_seen_key_goes);
 	tcase_add_test(tt, many_keys_one_chain);
-	tcase_add_test(tt, place_attach_or_new);
+	tcase_add_test(tt, place_probe_or_new);
+	tcase_add_test(tt, live_stream_never_replaced);
+	tcase_add_test(tt, ike_header_parsed);
+	tcase_add_test(tt, proof_rules);
 	tcase_add_test(tt, table_full);
+	tcase_add_test(tt, unknown_spis_do_not_evict_established);
 	tcase_add_test(tt, idle_expiry);
 	suite_add_tcase(s, tk);
 	suite_add_tcase(s, tt);
