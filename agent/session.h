@@ -151,7 +151,7 @@ struct session_roam {
  */
 #define DP_TX_SLOTS		128	/* ESP packets per send: two super-segments */
 #define DP_RX_PLAIN		32	/* datagrams per receive without GRO */
-#define DP_RX_GRO		8	/* messages per receive with GRO (64 KB each) */
+#define DP_RX_GRO		16	/* messages per receive with GRO (64 KB each; 1 MB if all full) */
 #define DP_TUN_READ_MAX		(16 + 65536)	/* a virtio_net_hdr and a super-segment */
 struct datapath {
 	uint8_t *mem;
