@@ -67,49 +67,12 @@ int udp_send(int fd, const void *buf, size_t len)
 	return n == (ssize_t)len ? 0 : -1;
 }
 
-int udp_send_batch(int fd, const struct iovec *dgrams, unsigned n)
-{
-	struct mmsghdr msgs[UDP_BATCH_MAX];
-	int sent;
-
-	if (n > UDP_BATCH_MAX)
-		n = UDP_BATCH_MAX;
-	memset(msgs, 0, sizeof(msgs[0]) * n);
-	for (unsigned i = 0; i < n; i++) {
-		msgs[i].msg_hdr.msg_iov = (struct iovec *)&dgrams[i];
-		msgs[i].msg_hdr.msg_iovlen = 1;
-	}
-	do
-		sent = sendmmsg(fd, msgs, n, 0);
-	while (sent < 0 && errno == EINTR);
-	return sent;
-}
-
 int udp_recv_batch(int fd, uint8_t *const *bufs, size_t cap, size_t *lens, unsigned n)
 {
-	struct mmsghdr msgs[UDP_BATCH_MAX];
-	struct iovec iov[UDP_BATCH_MAX];
-	int got;
+	size_t seg[UDP_BATCH_MAX];
 
-	if (n > UDP_BATCH_MAX)
-		n = UDP_BATCH_MAX;
-	memset(msgs, 0, sizeof(msgs[0]) * n);
-	for (unsigned i = 0; i < n; i++) {
-		iov[i].iov_base = bufs[i];
-		iov[i].iov_len = cap;
-		msgs[i].msg_hdr.msg_iov = &iov[i];
-		msgs[i].msg_hdr.msg_iovlen = 1;
-	}
-	do
-		got = recvmmsg(fd, msgs, n, MSG_DONTWAIT, NULL);
-	while (got < 0 && errno == EINTR);
-	if (got < 0)
-		return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
-	for (int i = 0; i < got; i++) {
-		/* A datagram larger than cap arrives truncated: report it empty. */
-		lens[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? 0 : msgs[i].msg_len;
-	}
-	return got;
+	/* Without UDP_GRO on the socket every message is one datagram. */
+	return udp_recv_batch_gro(fd, bufs, cap, lens, seg, n);
 }
 
 /* ---- GSO and GRO -------------------------------------------------------- */

@@ -33,8 +33,6 @@ int udp_open(const struct sockaddr *peer, socklen_t peerlen, uint32_t mark,
 int sock_bind_dev(int fd, int ifindex) MUST_CHECK;
 /* One datagram; 0 sent, -1 error (errno; EAGAIN when the socket is full). */
 int udp_send(int fd, const void *buf, size_t len) MUST_CHECK;
-/* Up to n datagrams in one syscall; returns how many were sent, or -1. */
-int udp_send_batch(int fd, const struct iovec *dgrams, unsigned n) MUST_CHECK;
 /*
  * Receive up to n datagrams into bufs[i] (each cap bytes); lens[i] gets each
  * size. Returns the count (0 if none waiting), or -1 on a socket error.
