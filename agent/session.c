@@ -244,6 +244,7 @@ void session_ike_state(struct session *s, enum ike_sa_state now)
 			session_set_state(s, SESS_ESTABLISHED, "IKE SA established");
 		s->ever_up = true;
 		s->backoff_ms = 0;
+		s->unverified_refusals = 0;
 		s->last_error[0] = '\0';
 		s->close_ike_port = true;	/* IKE_AUTH answered: port 500 is done */
 		session_defer(s);
@@ -360,9 +361,27 @@ static void connection_lost(struct session *s)
 	schedule_reconnect(s);
 }
 
-/* IKE_FAIL_UNVERIFIED (an error anyone on the path could have sent) and timeouts are retried. */
-static bool fail_is_fatal(enum ike_sa_fail f)
+/*
+ * IKE_FAIL_UNVERIFIED (an error anyone on the path could have sent) and
+ * timeouts are retried. An error in IKE_AUTH before the gateway proved
+ * itself (*_UNVERIFIED: from whoever answered our IKE_SA_INIT) is retried
+ * with a new IKE SA, and believed once SESSION_UNVERIFIED_REFUSALS
+ * attempts in a row ended with it: a wrong PSK must still end in a clear
+ * "refused", and an attacker who can answer every IKE_SA_INIT could as
+ * well drop every packet.
+ */
+static bool fail_is_fatal(struct session *s, enum ike_sa_fail f)
 {
+	if (f == IKE_FAIL_AUTH_UNVERIFIED || f == IKE_FAIL_PEER_UNVERIFIED) {
+		if (++s->unverified_refusals < SESSION_UNVERIFIED_REFUSALS) {
+			log_warn("ike: refused before the gateway authenticated (%u of %u in a row "
+				 "before believing it): trying again", s->unverified_refusals,
+				 SESSION_UNVERIFIED_REFUSALS);
+			return false;
+		}
+		return true;
+	}
+	s->unverified_refusals = 0;
 	return f == IKE_FAIL_AUTH || f == IKE_FAIL_PEER_ERROR || f == IKE_FAIL_PROTOCOL;
 }
 
@@ -375,12 +394,17 @@ static void handle_dead(struct session *s)
 		finish(s);
 		return;
 	}
-	if (!s->ever_up && fail_is_fatal(why)) {
-		const char *pfx = why == IKE_FAIL_AUTH ? "auth: " : "";
+	if (!s->ever_up && fail_is_fatal(s, why)) {
+		bool auth = why == IKE_FAIL_AUTH || why == IKE_FAIL_AUTH_UNVERIFIED;
+		const char *pfx = auth ? "auth: " : "";
 
+		if (why == IKE_FAIL_AUTH_UNVERIFIED || why == IKE_FAIL_PEER_UNVERIFIED)
+			snprintf(s->last_error + strlen(s->last_error),
+				 sizeof(s->last_error) - strlen(s->last_error), ", %u times in a row",
+				 s->unverified_refusals);
 		log_err("ike: connection refused: %s%s", pfx, s->last_error);
 		fprintf(stderr, "ikeagent: %s%s\n", pfx, s->last_error);
-		session_emit_failure(s, why == IKE_FAIL_AUTH ? "auth" : "peer", s->last_error);
+		session_emit_failure(s, auth ? "auth" : "peer", s->last_error);
 		s->exit_code = CMD_EXIT_REFUSED;
 		finish(s);
 		return;

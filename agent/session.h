@@ -63,6 +63,7 @@ _Static_assert(SESSION_MAX_DNS <= TUN_DNS_MAX, "SESSION_MAX_DNS");
 #define SESSION_RETRANSMIT_TRIES 5
 #define SESSION_RETRANSMIT_MIN_MS 100
 #define SESSION_BACKOFF_MIN_MS	1000
+#define SESSION_UNVERIFIED_REFUSALS 3	/* IKE_AUTH refused before the gateway proved itself */
 /* One packet buffer: ESP header + IV, the largest inner packet, trailer + ICV. */
 #define DP_MTU_MAX		9000
 #define DP_PKT_CAP		9344	/* >= 16 + 9000 + 273, a multiple of 64 */
@@ -271,6 +272,7 @@ struct session {
 	uint64_t start_ms, attempt_ms, up_since_ms;
 	uint32_t backoff_ms;
 	bool ever_up, announced;
+	unsigned unverified_refusals;	/* in a row, see fail_is_fatal() */
 	bool state_set;			/* state has been set once (logs old -> new after) */
 	bool ready_sent;		/* READY=1 told to systemd */
 	char down_why[64];		/* why we are closing */

@@ -71,6 +71,15 @@ enum ike_sa_fail {
 	 * those, so it is worth another try. The text names the likely cause.
 	 */
 	IKE_FAIL_UNVERIFIED,
+	/*
+	 * IKE_AUTH answered with an error notify before the gateway's AUTH
+	 * verified: SK-protected, so from whoever answered our IKE_SA_INIT,
+	 * which an attacker on the path may have been. AUTHENTICATION_FAILED,
+	 * or any other error. The agent tries again, and believes it only
+	 * when it comes back every time.
+	 */
+	IKE_FAIL_AUTH_UNVERIFIED,
+	IKE_FAIL_PEER_UNVERIFIED,
 };
 
 struct ike_sa_cfg {

@@ -647,9 +647,10 @@ void sa_auth_finish(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
  * whoever answered IKE_SA_INIT, possibly someone on the path who forged
  * that answer. An error notify counts as the gateway's once its AUTH has
  * verified (it may come with IDr and AUTH, as strongSwan sends
- * TS_UNACCEPTABLE); otherwise the SA fails as IKE_FAIL_UNVERIFIED, which
- * the agent retries with a new IKE SA. Waiting would not help: no one
- * else can answer under these keys.
+ * TS_UNACCEPTABLE); otherwise the SA fails as IKE_FAIL_AUTH_UNVERIFIED
+ * (AUTHENTICATION_FAILED) or IKE_FAIL_PEER_UNVERIFIED, which the agent
+ * retries with a new IKE SA. Waiting would not help: no one else can
+ * answer under these keys.
  */
 bool sa_auth_refused(struct ike_sa *sa, const struct ike_msg *m, const char *what)
 {
@@ -665,7 +666,8 @@ bool sa_auth_refused(struct ike_sa *sa, const struct ike_msg *m, const char *wha
 	if (!sa->auth->peer_ok) {
 		log_warn("ike: %s answer N(%s) not authenticated (the gateway has not proven its "
 			 "identity yet); giving up this IKE SA", what, ike_notify_name(err));
-		sa_fail(sa, IKE_FAIL_UNVERIFIED, "gateway answered %s with %s before it authenticated "
+		sa_fail(sa, err == N_AUTHENTICATION_FAILED ? IKE_FAIL_AUTH_UNVERIFIED :
+			IKE_FAIL_PEER_UNVERIFIED, "gateway answered %s with %s before it authenticated "
 			"(unverified, maybe forged)", what, ike_notify_name(err));
 		return true;
 	}

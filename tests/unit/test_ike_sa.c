@@ -108,7 +108,7 @@ START_TEST(test_auth_failed_by_gateway)
 	ck_assert(!G.peer_auth_ok);
 	gw_deliver(&G, &H);
 	/* §2.21.2: N(AUTHENTICATION_FAILED) alone, before the gateway's AUTH: not its word. */
-	expect_dead(IKE_FAIL_UNVERIFIED, "AUTHENTICATION_FAILED");
+	expect_dead(IKE_FAIL_AUTH_UNVERIFIED, "AUTHENTICATION_FAILED");
 	ck_assert_uint_eq(H.n_up, 0);
 }
 END_TEST
