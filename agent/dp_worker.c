@@ -31,9 +31,9 @@
  * sync it sends to where the session sent a moment ago.
  *
  * The worker tells the loop thread of drops, a tun failure and a needed
- * rekey through atomics and an eventfd (dp_worker_event). Called: at
- * every Child SA install and removal, when the tun comes and goes, and
- * after each round of the loop (path changes).
+ * rekey through atomics and an eventfd (on_tell). dp_tx_sync() is called
+ * at every Child SA install and removal, when the tun comes and goes, and
+ * after each round of the loop (path changes, the outbound rate).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -68,7 +68,7 @@ struct dp_conf {
 
 struct dp_worker {
 	pthread_t thread;
-	bool running;
+	_Atomic bool dead;		/* the worker thread ended on an error */
 	int wake;			/* eventfd: loop -> worker (a new conf) */
 	int tell;			/* eventfd: worker -> loop (see the atomics below) */
 	/* handover */
@@ -136,13 +136,16 @@ static void *worker_main(void *arg)
 		if (poll(pf, cur.tun_fd >= 0 ? 2 : 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			atomic_store(&w->tun_err, errno);
-			tell_loop(w);
+			log_err("dp: worker thread: poll: %s; the loop thread takes over",
+				strerror(errno));
 			break;
 		}
 		if (pf[0].revents & POLLIN) {
-			if (read(w->wake, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			if (read(w->wake, &v, sizeof(v)) < 0 && errno != EAGAIN) {
+				log_err("dp: worker thread: eventfd: %s; the loop thread takes over",
+					strerror(errno));
 				break;
+			}
 			continue;	/* look at gen first */
 		}
 		if (cur.tun_fd < 0 || !(pf[1].revents & (POLLIN | POLLERR | POLLHUP)))
@@ -167,6 +170,10 @@ static void *worker_main(void *arg)
 			/* Parked until the loop thread takes the tun away. */
 			w->tun.fd = cur.tun_fd = -1;
 		}
+	}
+	if (!cur.stop) {
+		atomic_store(&w->dead, true);	/* publish() stops waiting, sync falls back */
+		tell_loop(w);
 	}
 	return NULL;
 }
@@ -198,6 +205,10 @@ static int publish(struct dp_worker *w)
 	if (write(w->wake, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		return -1;
 	while (atomic_load_explicit(&w->seen, memory_order_acquire) != g) {
+		if (atomic_load(&w->dead)) {
+			errno = ESRCH;
+			return -1;
+		}
 		if (loop_now_ms() > until) {
 			errno = ETIMEDOUT;
 			return -1;
@@ -237,7 +248,6 @@ static int worker_start(struct session *s)
 		errno = rc;
 		goto fail;
 	}
-	w->running = true;
 	s->worker = w;
 	log_info("dp: outbound worker thread started (encryption on its own core)");
 	return 0;
@@ -308,7 +318,7 @@ static bool tx_heavy(struct session *s)
 static bool want_worker(struct session *s, struct session_child **c)
 {
 	*c = NULL;
-	if (!s->cfg->tunnel.threads || !s->tun_active || s->tun.fd < 0 || !s->path ||
+	if (!s->cfg->tunnel.threads || (s->worker && atomic_load(&s->worker->dead)) || !s->tun_active || s->tun.fd < 0 || !s->path ||
 	    s->path->kind != CONFIG_TRANSPORT_UDP || !path_esp_ready(s->path) || !tx_heavy(s))
 		return false;
 	*c = dp_child_current(s);
