@@ -11,6 +11,9 @@
 #      (segments merged > 0); nothing dropped on the way
 #   2. offload = no, threads = no: the same transfers, checked the same way;
 #      status says no offloads, one thread, and counts nothing split or merged
+#   3. keys handed to the worker under traffic: child_lifetime 5 s, a 64 MiB
+#      upload while the worker encrypts: >= 2 Child SA rekeys of ours during
+#      it, the hash right, nothing dropped for want of a Child SA
 # Exit 0 pass, 77 skip (not root, no netns, no strongSwan, no build), 1 fail
 # with a one-line reason. Waits on conditions with deadlines, never blind
 # sleeps (helpers: tests/net/lib_agent.sh).
@@ -114,4 +117,20 @@ transfers "no offload"
 grep -q "worker thread started" "$AGENT_LOG" && la_fail "threads = no started the worker thread"
 la_down "no offload"
 
-la_pass "offload and worker: up $BLOB_MIB MiB in $up_on ms, down in $down_on ms ($split reads split, $merged segments merged); without: up $T_UP ms, down $T_DOWN ms"
+# ---- 3. rekeys while the worker encrypts ----------------------------------------------
+
+la_blob 64
+BLOB=$TB_DIR/in/www/blob-64M.bin
+la_conf "$WORK/rekey.conf" tunnel.child_lifetime=5s tunnel.rekey_jitter=1s
+la_start "$WORK/rekey.conf"
+la_wait_up "rekeys under the worker"
+got=$(upload_sha)
+[ "$got" = "$LA_BLOB_SHA" ] || la_fail "rekeys under the worker: 64 MiB upload: sha256 ${got:-none} != $LA_BLOB_SHA"
+grep -q -E "dp: [0-9]+ Mbit/s out: encryption moves to the worker thread" "$AGENT_LOG" ||
+	la_fail "rekeys under the worker: the upload did not move encryption to the worker thread"
+rk=$(la_json_num rekeys)
+[ "${rk:-0}" -ge 2 ] || la_fail "rekeys under the worker: ${rk:-0} rekeys during the upload, not >= 2"
+drops=$(la_json_num drops)
+la_down "rekeys under the worker"
+
+la_pass "rekeys under the worker: $rk during 64 MiB up ($drops dropped); offload and worker: up $BLOB_MIB MiB in $up_on ms, down in $down_on ms ($split reads split, $merged segments merged); without: up $T_UP ms, down $T_DOWN ms"
