@@ -570,8 +570,11 @@ void ike_sa_tick(struct ike_sa *sa, uint64_t now_ms)
 	if (sa_rekey_tick(sa, now_ms))
 		return;
 	if (sa->cfg.dpd_ms && now_ms >= sa->last_rx_ms + sa->cfg.dpd_ms &&
-	    sa_dpd(sa, now_ms) == 0)
-		log_debug("ike: gateway silent for %u ms, sent liveness check", sa->cfg.dpd_ms);
+	    sa_dpd(sa, now_ms) == 0) {
+		sa_request_schedule(sa, SA_DPD_FIRST_MS, SA_DPD_TRIES, now_ms);
+		log_debug("ike: gateway silent for %u ms, sent liveness check (gives up after %.1f s)",
+			  sa->cfg.dpd_ms, req_budget_ms(&sa->req) / 1000.0);
+	}
 }
 
 static uint64_t earliest(uint64_t a, uint64_t b)

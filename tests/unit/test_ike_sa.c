@@ -653,6 +653,44 @@ START_TEST(test_mangled_init_response)
 }
 END_TEST
 
+/*
+ * The regular liveness check after `dpd` of silence gives up in seconds
+ * (0.5 + 1 + 2 + 4 s), not on the handshake's schedule (1 + 2 + 4 + 8 +
+ * 16 s): a gateway that restarted without a DELETE is noticed within
+ * dpd + 7.5 s, and the agent reconnects.
+ */
+START_TEST(test_dpd_gives_up_in_seconds)
+{
+	uint64_t sent;
+	unsigned n0;
+
+	H.cfg.dpd_ms = 5000;
+	H.cfg.retransmit_ms = 1000;	/* the agent's handshake schedule: 31 s in all */
+	H.cfg.retransmit_tries = 5;
+	h_new(&H);
+	ck_assert_int_eq(ike_sa_start(H.sa, H.now), 0);
+	gw_sa_init(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	gw_auth(&G, h_last(&H)->buf, h_last(&H)->len);
+	gw_deliver(&G, &H);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+	H.now += 5000;
+	ike_sa_tick(H.sa, H.now);
+	sent = H.now;
+	n0 = H.nq;
+	gw_expect_request(&G, &G.ike, &H, INFORMATIONAL);
+	/* The gateway is gone: nothing answers. */
+	while (ike_sa_state(H.sa) != IKE_SA_DEAD && H.now < sent + 60000) {
+		H.now = ike_sa_next_deadline(H.sa);
+		ike_sa_tick(H.sa, H.now);
+	}
+	expect_dead(IKE_FAIL_TIMEOUT, "INFORMATIONAL");
+	ck_assert_msg(H.now <= sent + 7500, "gave up %llu ms after the check, not within 7.5 s",
+		      (unsigned long long)(H.now - sent));
+	ck_assert_uint_eq(H.nq - n0, 3);	/* three retransmissions */
+}
+END_TEST
+
 START_TEST(test_mangled_protected)
 {
 	struct gw_out o;
@@ -844,6 +882,7 @@ static Suite *ike_sa_suite(void)
 	tcase_add_test(tc, test_deleted_child_not_rekeyed);
 	tcase_add_test(tc, test_mangled_init_response);
 	tcase_add_test(tc, test_mangled_protected);
+	tcase_add_test(tc, test_dpd_gives_up_in_seconds);
 	tcase_add_test(tc, test_plain_wiped_on_decode_failure);
 	suite_add_tcase(s, tc);
 	return s;
