@@ -92,19 +92,33 @@ static void conn_sockopts(int fd)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms, sizeof(user_ms));
 }
 
+/*
+ * The relay is full: the oldest stream that has not sent a whole frame yet
+ * makes room. A client sends the prefix and its first frame within a round
+ * trip of connecting; a stream that holds a slot without (idle or
+ * slow-loris, from however many addresses) loses it to the next newcomer
+ * instead of locking everyone out until its --prefix-timeout.
+ */
+static bool evict_unframed(void)
+{
+	struct conn *oldest = NULL;
+
+	for (struct conn *c = R->conns; c; c = c->next)
+		if (!c->dead && !c->framed)
+			oldest = c;	/* the list is newest first */
+	if (!oldest)
+		return false;
+	R->evicted++;
+	rl_conn_close(oldest, "the relay is full and it had sent no frame yet");
+	return true;
+}
+
 static void conn_new(struct listener *l, int fd, const struct sockaddr_storage *ss)
 {
 	struct relay_peer_key pk;
 	struct relay_peer *addr;
 	struct conn *c;
 
-	if (R->nconns >= R->cfg->max_clients) {
-		char why[64];
-
-		snprintf(why, sizeof(why), "limit (%u clients)", R->cfg->max_clients);
-		conn_refuse(l, fd, ss, why);
-		return;
-	}
 	if (relay_peer_key((const struct sockaddr *)ss, &pk) < 0 ||
 	    !(addr = relay_peers_get(&R->peers, &pk))) {
 		conn_refuse(l, fd, ss, "error (no address entry)");
@@ -115,6 +129,13 @@ static void conn_new(struct listener *l, int fd, const struct sockaddr_storage *
 
 		snprintf(why, sizeof(why), "limit (%u streams from %s)", R->cfg->conns_per_addr,
 			 relay_peer_str(&pk, a, sizeof(a)));
+		conn_refuse(l, fd, ss, why);
+		return;
+	}
+	if (R->nconns >= R->cfg->max_clients && !evict_unframed()) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "limit (%u clients)", R->cfg->max_clients);
 		conn_refuse(l, fd, ss, why);
 		return;
 	}
@@ -472,10 +493,10 @@ int relay_run(const struct relay_cfg *cfg)
 	ret = loop();
 	sdnotify_send("STOPPING=1");
 	log_info("relay: stopping: closing %u clients and %zu sessions (%" PRIu64 " accepted, %"
-		 PRIu64 " refused, %" PRIu64 " reattached; frames dropped: %" PRIu64 " naming a live "
+		 PRIu64 " refused, %" PRIu64 " closed to make room, %" PRIu64 " reattached; frames dropped: %" PRIu64 " naming a live "
 		 "session, %" PRIu64 " new IKE SAs over the rate, %" PRIu64 " over the queue budget; "
 		 "queue peak %zu of %zu bytes)", R->nconns, R->map.count, R->accepted, R->refused,
-		 R->reattached, R->live_drops, R->init_drops, R->budget_drops, R->queued_peak,
+		 R->evicted, R->reattached, R->live_drops, R->init_drops, R->budget_drops, R->queued_peak,
 		 R->cfg->queue_total);
 done:
 	relay_teardown();

@@ -457,6 +457,7 @@ struct relay {
 	bool stop;
 	char gw[RELAY_ADDRSTRLEN];
 	uint64_t accepted, refused, reattached;
+	uint64_t evicted;		/* frameless streams closed to make room */
 	uint64_t live_drops;		/* frames naming another's live session */
 	uint64_t init_drops;		/* new IKE SAs over the rate */
 	uint64_t budget_drops;		/* frames over the queue budget */

@@ -389,6 +389,9 @@ def cmd_idle(args):
 
 def cmd_limit(args):
     hold = open_with_prefix(args)
+    # A frame (the gateway drops it): a stream that sent one keeps its slot.
+    hold.send(esp_frame(os.urandom(4).replace(b"\0", b"\1")))
+    still_open(hold)
     c = Client(args)
     t = c.wait_closed(AT_ONCE)
     # The held stream is untouched: a keepalive, then it is still open.
@@ -401,6 +404,27 @@ def cmd_limit(args):
         pass
     hold.close()
     print("limit ok: second stream closed after %.3fs, first still open" % t)
+
+
+def cmd_evict(args):
+    """The relay is full of a stream with no frame: a newcomer takes its slot."""
+    hold = open_with_prefix(args)
+    time.sleep(0.2)  # accepted before the newcomer (the relay keeps the oldest first)
+    spi_i, want_r = the_sa(args)
+    c = open_with_prefix(args)
+    t0 = time.monotonic()
+    exchange_same(c, spi_i, want_r, args.timeout)
+    t = time.monotonic() - t0
+    c.close()
+    hold.s.settimeout(args.timeout)
+    try:
+        if hold.s.recv(1) != b"":
+            raise Fail("the frameless stream got data instead of being closed")
+    except (TimeoutError, socket.timeout):
+        raise Fail("the frameless stream was not closed to make room")
+    except ConnectionResetError:
+        pass
+    print("evict ok: newcomer answered in %.3fs, the frameless stream closed" % t)
 
 
 def main():
@@ -425,6 +449,7 @@ def main():
         "short-body": lambda a: expect_close(a, PREFIX + frame(b"\0\0"), "short-body"),
         "keepalive": cmd_keepalive,
         "limit": cmd_limit,
+        "evict": cmd_evict,
         "takeover": cmd_takeover,
         "cap": cmd_cap,
         "prefix-only": cmd_prefix_only,

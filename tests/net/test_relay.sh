@@ -14,7 +14,8 @@
 #   - a second stream naming a live session's SPIs takes nothing over: its
 #     frames are dropped, the victim's stream stays open and keeps getting
 #     strongSwan's answers (issue 13)
-#   - --max-clients refuses, --idle closes and frees; SIGTERM exits 0
+#   - --max-clients refuses, --idle closes and frees; SIGTERM exits 0;
+#     a full relay closes its oldest stream without a frame for a newcomer
 #   - relay C: --max-conns-per-addr N refuses the N+1th stream of one
 #     address while another address gets in; a stream that sends "IKETCP"
 #     and no frame is closed after --prefix-timeout; --sa-init-rate refuses
@@ -241,6 +242,13 @@ relay_start "$LOG_B" --listen "$TB_GW_ADDR:4501" --gateway "$TB_GW_ADDR" \
 PID_B=$RELAY_PID
 client "$TB_GW_ADDR" 4501 limit
 log_has "$LOG_B" "refused on tcp $TB_GW_ADDR:4501: limit (1 clients)"
+# 7b. Full of a stream that sent no frame (idle, slow-loris): a newcomer
+# takes its slot and gets strongSwan's answer (fault campaign: 32 addresses
+# of such streams locked real clients out).
+# shellcheck disable=SC2086 # RETX: the first SA again (no new half-open SA at strongSwan)
+client $RETX "$TB_GW_ADDR" 4501 evict
+echo "$NAME: $OUT"
+log_has "$LOG_B" "closed: the relay is full and it had sent no frame yet"
 client "$TB_GW_ADDR" 4501 idle "$IDLE_B"
 log_has "$LOG_B" "closed: idle"
 log_has "$LOG_B" "session #[0-9]* freed: idle"
