@@ -445,6 +445,95 @@ static void gw_req_rekey_child(void)
 	gw_request(&G, &G.ike, &o, CREATE_CHILD_SA);
 }
 
+/*
+ * The gateway rekeys the IKE SA (RFC 7296 §2.18, as the initiator of the
+ * new one): its request, into G.out; gw_dh, gw_ni and gw_new_spi wait for
+ * the SA's answer, which gw_rekey_ike_done() takes to switch to the new SA.
+ */
+static struct dh gw_dh;
+static bool gw_dh_live;
+static uint8_t gw_ni[32], gw_new_spi[8];
+static uint32_t gw_rekey_id;
+
+static void gw_dh_drop(void)
+{
+	if (gw_dh_live)
+		dh_free(&gw_dh);
+	gw_dh_live = false;
+}
+
+static void gw_req_rekey_ike(void)
+{
+	struct ike_proposal p = { .num = 1, .proto = PROTO_IKE, .spi_size = 8 };
+	uint8_t pub[DH_MAX_PUBLIC_LEN];
+	struct gw_out o;
+	size_t len;
+
+	gw_dh_drop();
+	ck_assert_int_eq(RAND_bytes(gw_new_spi, 8), 1);
+	memcpy(p.spi, gw_new_spi, 8);
+	p.trans[p.n_trans++] = (struct ike_transform){ .type = TRANS_ENCR, .id = ENCR_AES_GCM_16,
+						       .key_len = 256 };
+	p.trans[p.n_trans++] = (struct ike_transform){ .type = TRANS_PRF, .id = PRF_HMAC_SHA2_256 };
+	p.trans[p.n_trans++] = (struct ike_transform){ .type = TRANS_DH, .id = DH_CURVE25519 };
+	gw_begin(&o);
+	ck_assert_int_eq(ike_put_sa(&o.b, &p, 1), 0);
+	put_nonce(&o.b, gw_ni);
+	gw_dh_live = dh_new(&gw_dh, DH_CURVE25519) == 0;
+	ck_assert(gw_dh_live);
+	ck_assert_int_eq(dh_public(&gw_dh, pub, sizeof(pub), &len), 0);
+	ck_assert_int_eq(ike_put_ke(&o.b, &(struct ike_pl_ke){ .group = DH_CURVE25519, .data = pub,
+				    .len = (uint16_t)len }), 0);
+	gw_rekey_id = G.ike.next_req;
+	gw_request(&G, &G.ike, &o, CREATE_CHILD_SA);
+}
+
+/* The SA's answer to gw_req_rekey_ike, if it is its last message: switch to the new SA. */
+static void gw_rekey_ike_done(unsigned nq_before)
+{
+	const struct h_msg *m = h_last(&H);
+	struct ike_pl_any sa, nonce, ke;
+	struct ike_proposal chosen;
+	struct ike_algs algs;
+	struct ike_sa_prop first;
+	struct rd props;
+	uint8_t gir[DH_MAX_SECRET_LEN];
+	size_t glen;
+	uint16_t dh;
+
+	if (H.nq == nq_before || !gw_dh_live || m->buf[18] != CREATE_CHILD_SA ||
+	    !(m->buf[19] & IKE_FLAG_RESPONSE) || get_be32(m->buf + 20) != gw_rekey_id ||
+	    gw_ike_of(m->buf) != &G.ike)
+		return;
+	gw_open(&G, &G.ike, m->buf, m->len);
+	if (!gw_has(&G, PL_SA) || !gw_has(&G, PL_KE)) {
+		gw_dh_drop();	/* refused (an error notify): nothing changes */
+		return;
+	}
+	gw_get(&G, PL_SA, &sa);
+	gw_get(&G, PL_NONCE, &nonce);
+	gw_get(&G, PL_KE, &ke);
+	props = ike_sa_props(&sa.u.sa);
+	ck_assert(ike_sa_next_prop(&props, &first) && first.proto == PROTO_IKE &&
+		  first.spi_size == 8);
+	gw_pick(&sa.u.sa, true, DH_CURVE25519, &chosen, &algs, &dh);
+	ck_assert(ke.u.ke.group == DH_CURVE25519);
+	ck_assert_int_eq(dh_derive(&gw_dh, ke.u.ke.data, ke.u.ke.len, gir, sizeof(gir), &glen), 0);
+	gw_dh_drop();
+	gw_new_ike(&algs, gir, glen, gw_ni, 32, nonce.u.nonce.data, nonce.u.nonce.len, gw_new_spi,
+		   first.spi, true);
+}
+
+/* The gateway deletes the IKE SA it rekeyed away from, on that one. */
+static void gw_req_delete_old(void)
+{
+	struct gw_out o;
+
+	gw_begin(&o);
+	gw_delete(&o.b, PROTO_IKE, 0);
+	gw_request(&G, &G.old, &o, INFORMATIONAL);
+}
+
 /* ---- steps ------------------------------------------------------------------- */
 
 enum op {
@@ -461,6 +550,8 @@ enum op {
 	OP_REPLAY,		/* the gateway's last message again */
 	OP_RESEND,		/* ike_sa_resend (another path) */
 	OP_RECONNECTED,		/* ike_sa_reconnected (a new TCP connection) */
+	OP_GW_REKEY_IKE,	/* the gateway rekeys the IKE SA */
+	OP_GW_DEL_OLD,		/* and deletes the old one */
 	OP_N
 };
 
@@ -608,6 +699,22 @@ static void step(struct in *in, uint8_t op_byte)
 		ike_sa_reconnected(H.sa, H.now);
 		check_sa();
 		break;
+	case OP_GW_REKEY_IKE: {
+		unsigned nq = H.nq;
+
+		if (!est)
+			break;
+		gw_req_rekey_ike();
+		deliver(in, true);
+		gw_rekey_ike_done(nq);
+		break;
+	}
+	case OP_GW_DEL_OLD:
+		if (!est || !G.old.out.encr)
+			break;
+		gw_req_delete_old();
+		deliver(in, false);
+		break;
 	case OP_N:
 		abort();
 	}
@@ -671,6 +778,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	gw_armed = false;
 
+	gw_dh_drop();
 	ike_sa_free(H.sa);
 	H.sa = NULL;
 	gw_free(&G);
