@@ -69,8 +69,12 @@ static int on_body(void *ctx, const uint8_t *b, size_t n)
 	}
 	for (size_t i = 0; i < nk; i++)
 		sum = fold(fold(sum, keys[i].spi), keys[i].kind);
-	for (size_t i = 0; i < n; i++)
-		sum = fold(sum, b[i]);
+	for (size_t i = 0; i < n; i += 8) {	/* the bytes, eight at a time */
+		uint64_t w = 0;
+
+		memcpy(&w, b + i, n - i < 8 ? n - i : 8);
+		sum = fold(sum, w);
+	}
 	sum = fold(sum, n);
 	if (s->n < MAX_BODIES)
 		s->sum[s->n] = sum;
