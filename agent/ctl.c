@@ -194,18 +194,56 @@ static bool client_queue(struct ctl_client *c, const char *text, size_t len)
 	return true;
 }
 
+/* ---- requests (pure) ------------------------------------------------------ */
+
+bool ctl_request_whole(const char *in, size_t len, bool eof)
+{
+	return eof || len >= CTL_REQ_MAX || memchr(in, '\n', len);
+}
+
+const char *ctl_request_line(char *in, size_t len)
+{
+	in[len] = '\0';
+	in[strcspn(in, "\n")] = '\0';
+	return in;
+}
+
+enum ctl_req ctl_request_parse(const char *line, const char **arg)
+{
+	static const struct {
+		const char *word;
+		enum ctl_req req;
+	} words[] = {
+		{ "ping", CTL_REQ_PING }, { "status", CTL_REQ_STATUS },
+		{ "status json", CTL_REQ_STATUS_JSON }, { "events", CTL_REQ_EVENTS },
+		{ "down", CTL_REQ_DOWN },
+	};
+
+	*arg = NULL;
+	if (!strncmp(line, "password ", 9)) {
+		*arg = line + 9;
+		return CTL_REQ_PASSWORD;
+	}
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strcmp(line, words[i].word))
+			return words[i].req;
+	return CTL_REQ_UNKNOWN;
+}
+
+/* ---- connections ------------------------------------------------------------ */
+
 /* The request in in[] is complete: answer it (or make c a listener). */
 static void client_serve(struct ctl_client *c)
 {
 	struct ctl_server *s = c->srv;
 	char reply[CTL_REPLY_MAX + 1];
+	const char *line;
 	int code;
 
-	c->in[c->in_len] = '\0';
-	c->in[strcspn(c->in, "\n")] = '\0';
+	line = ctl_request_line(c->in, c->in_len);
 	reply[0] = 0;
 	if (peer_allowed(s, c->fd, reply + 1, sizeof(reply) - 1))
-		code = s->handler(s->ctx, c->in, reply + 1, sizeof(reply) - 1);
+		code = s->handler(s->ctx, line, reply + 1, sizeof(reply) - 1);
 	else
 		code = 1;
 	OPENSSL_cleanse(c->in, sizeof(c->in));	/* it may hold the EAP password */
@@ -254,7 +292,7 @@ static void client_read(struct ctl_client *c)
 			return;
 		}
 		c->in_len += (size_t)n;
-		if (n == 0 || c->in_len == CTL_REQ_MAX || memchr(c->in, '\n', c->in_len)) {
+		if (ctl_request_whole(c->in, c->in_len, n == 0)) {
 			client_serve(c);
 			return;
 		}

@@ -12,6 +12,7 @@
 #ifndef IKEAGENT_AGENT_CTL_H
 #define IKEAGENT_AGENT_CTL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -43,6 +44,26 @@ typedef int (*ctl_handler)(void *ctx, const char *request, char *reply, size_t c
 #define CTL_MAX_CLIENTS		8
 #define CTL_CLIENT_DEADLINE_MS	2000
 #define CTL_OUT_MAX		16384
+
+/*
+ * A request as it arrives, in pure functions (fuzzed by tests/fuzz/fuzz_ctl.c).
+ * Bytes gather in a buffer of CTL_REQ_MAX + 1 until ctl_request_whole() (a
+ * newline, a full buffer, or the client's EOF); ctl_request_line() makes
+ * the first line of the len bytes a string, in place; ctl_request_parse()
+ * names it and points *arg at its argument (the password), else NULL.
+ */
+enum ctl_req {
+	CTL_REQ_UNKNOWN,
+	CTL_REQ_PING,		/* "ping" */
+	CTL_REQ_STATUS,		/* "status" */
+	CTL_REQ_STATUS_JSON,	/* "status json" */
+	CTL_REQ_EVENTS,		/* "events" */
+	CTL_REQ_DOWN,		/* "down" */
+	CTL_REQ_PASSWORD,	/* "password " and the password (any bytes but NUL, newline) */
+};
+bool ctl_request_whole(const char *in, size_t len, bool eof);
+const char *ctl_request_line(char *in, size_t len);
+enum ctl_req ctl_request_parse(const char *line, const char **arg);
 
 struct ctl_server;
 

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "agent/session.h"
+#include "agent/ts_check.h"
 #include "ike/ikev2.h"
 #include "util/log.h"
 
@@ -181,55 +182,10 @@ void dp_children_free(struct session *s)
 
 /* ---- traffic selectors --------------------------------------------------- */
 
-static bool ts_contains(const struct ike_pl_ts *ts, bool v6, const uint8_t *addr, uint8_t proto)
+/* An inner packet against the Child SA's selectors: agent/ts_check.c. */
+static bool child_allows(const struct session_child *c, const uint8_t *pkt, size_t len, bool inbound)
 {
-	uint8_t type = v6 ? TS_IPV6_ADDR_RANGE : TS_IPV4_ADDR_RANGE;
-	size_t alen = v6 ? 16 : 4;
-
-	if (ts->n == 0)
-		return true;	/* none given: nothing to check against */
-	for (unsigned i = 0; i < ts->n; i++) {
-		const struct ike_ts_sel *sel = &ts->ts[i];
-
-		if (sel->type != type || (sel->ip_proto && sel->ip_proto != proto))
-			continue;
-		if (memcmp(addr, sel->start, alen) >= 0 && memcmp(addr, sel->end, alen) <= 0)
-			return true;
-	}
-	return false;
-}
-
-/*
- * An inner packet against the Child SA's selectors: inbound its source must
- * be in the remote and its destination in the local ones, outbound the
- * other way round (RFC 4301 §5.1, §5.2).
- */
-static bool ts_allows(const struct session_child *c, const uint8_t *pkt, size_t len, bool inbound)
-{
-	const uint8_t *src, *dst;
-	uint8_t proto;
-	bool v6;
-
-	if (len >= 20 && pkt[0] >> 4 == 4) {
-		v6 = false;
-		proto = pkt[9];
-		src = pkt + 12;
-		dst = pkt + 16;
-	} else if (len >= 40 && pkt[0] >> 4 == 6) {
-		v6 = true;
-		proto = pkt[6];
-		src = pkt + 8;
-		dst = pkt + 24;
-	} else {
-		return false;
-	}
-	if (!inbound) {
-		const uint8_t *t = src;
-
-		src = dst;
-		dst = t;
-	}
-	return ts_contains(&c->ts_remote, v6, src, proto) && ts_contains(&c->ts_local, v6, dst, proto);
+	return ts_allows(&c->ts_local, &c->ts_remote, pkt, len, inbound);
 }
 
 /* ---- outbound ------------------------------------------------------------ */
@@ -250,7 +206,7 @@ static int seal(struct dp_tx *tx, unsigned n)
 	size_t out_len;
 	int rc;
 
-	if (!ts_allows(c, dp->tx[n] + ESP_HEADROOM, dp->tx_len[n], false)) {
+	if (!child_allows(c, dp->tx[n] + ESP_HEADROOM, dp->tx_len[n], false)) {
 		tx->out.drops++;	/* e.g. IPv6 link-local chatter of the tun itself */
 		return 0;
 	}
@@ -431,7 +387,7 @@ void dp_esp_input(struct session *s, uint8_t *p, size_t len)
 				 esp_drop_name(d));
 		return;
 	}
-	if (!ts_allows(c, p + ESP_HEADROOM, inner, true)) {
+	if (!child_allows(c, p + ESP_HEADROOM, inner, true)) {
 		s->st.drops++;
 		if (log_ratelimit_ok(&rl_ts, 10))
 			log_warn("esp: inbound packet outside the traffic selectors dropped");

@@ -553,27 +553,26 @@ static int on_ctl(void *ctx, const char *req, char *reply, size_t cap)
 {
 	struct session *s = ctx;
 	struct status_info si;
+	const char *arg;
+	int code;
+	size_t n;
 
-	if (!strcmp(req, "ping")) {
+	switch (ctl_request_parse(req, &arg)) {
+	case CTL_REQ_PING:
 		snprintf(reply, cap, "pong\n");
 		return 0;
-	}
-	if (!strcmp(req, "status") || !strcmp(req, "status json")) {
+	case CTL_REQ_STATUS:
+	case CTL_REQ_STATUS_JSON:
 		status_collect(s, &si);
 		if ((req[6] ? status_json(&si, reply, cap) : status_text(&si, reply, cap)) < 0)
 			log_warn("ctl: status reply truncated");
 		return 0;
-	}
-	if (!strncmp(req, "password ", 9)) {
-		int code = login_ctl_password(s, req + 9, reply, cap);
-
+	case CTL_REQ_PASSWORD:
+		code = login_ctl_password(s, arg, reply, cap);
 		start_first(s);
 		return code;
-	}
-	if (!strcmp(req, "events")) {
+	case CTL_REQ_EVENTS:
 		/* the state now, and the IP configuration if the tunnel is up */
-		size_t n;
-
 		if (status_event_state(session_state_name(s->state), s->state_why, reply, cap) < 0)
 			return 1;
 		n = strlen(reply);
@@ -585,11 +584,12 @@ static int on_ctl(void *ctx, const char *req, char *reply, size_t cap)
 			session_defer(s);	/* after this reply: the listener sees every event */
 		}
 		return CTL_SUBSCRIBE;
-	}
-	if (!strcmp(req, "down")) {
+	case CTL_REQ_DOWN:
 		snprintf(reply, cap, "disconnecting\n");
 		request_down(s, "down requested", 0);
 		return 0;
+	case CTL_REQ_UNKNOWN:
+		break;
 	}
 	snprintf(reply, cap, "unknown request '%.32s' (ping, status, status json, events, down, password)\n",
 		 req);

@@ -373,6 +373,20 @@ ssize_t relay_stream_write(struct relay_stream *st, const uint8_t *buf, size_t l
 /* " (TLSv1.3, resumed)" for the prefix log line; "" for plain TCP. */
 const char *relay_stream_info(const struct relay_stream *st, char *buf, size_t len);
 
+/* ---- a stream's input, deframed (stream_in.c; pure) --------------------- */
+
+/*
+ * What one read of a client's stream returned (after TLS): fed to rx, and
+ * each whole frame body handed to body(ctx, ...) in order. 0: all taken;
+ * RELAY_STREAM_CLOSED: body returned -1 (it closed the stream);
+ * RELAY_STREAM_BAD: the stream cannot be parsed (tcpframe_rx_error says
+ * why) and must be closed (RFC 9329 §6.1).
+ */
+#define RELAY_STREAM_CLOSED	(-1)
+#define RELAY_STREAM_BAD	(-2)
+int relay_stream_input(struct tcpframe_rx *rx, const uint8_t *data, size_t len,
+		       int (*body)(void *ctx, const uint8_t *b, size_t n), void *ctx);
+
 /* ---- internals of the relay program (relay.c, session.c) ---------------- */
 
 #define RELAY_UDP_BATCH	16	/* datagrams per recvmmsg */

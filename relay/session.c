@@ -723,24 +723,22 @@ static void conn_proto_error(struct conn *c)
 	rl_conn_close(c, why);
 }
 
+static int conn_body_cb(void *ctx, const uint8_t *body, size_t len)
+{
+	return conn_body(ctx, body, len);
+}
+
 /* Deframe what one read returned; -1 if c was closed. */
 static int conn_input(struct conn *c, const uint8_t *data, size_t len)
 {
-	const uint8_t *body;
-	size_t blen;
-	int r;
+	int r = relay_stream_input(c->rx, data, len, conn_body_cb, c);
 
-	if (tcpframe_rx_feed(c->rx, data, len) < 0) {
+	if (r == RELAY_STREAM_BAD) {
 		conn_proto_error(c);
 		return -1;
 	}
-	while ((r = tcpframe_rx_next(c->rx, &body, &blen)) > 0)
-		if (conn_body(c, body, blen) < 0)
-			return -1;
-	if (r < 0) {
-		conn_proto_error(c);
+	if (r < 0)
 		return -1;
-	}
 	conn_prefix_check(c);
 	return 0;
 }
