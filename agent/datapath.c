@@ -36,6 +36,7 @@ int dp_init(struct datapath *dp, unsigned mtu_max, bool offload)
 	size_t rx_cap = offload ? ALIGN64(UDP_GRO_BUF) : DP_PKT_CAP;
 	size_t tun_rx = offload ? ALIGN64(DP_TUN_READ_MAX) : 0;
 	size_t gro = offload ? ALIGN64(TUN_GRO_BUF) : 0;
+	size_t mem_len;
 	uint8_t *m;
 
 	memset(dp, 0, sizeof(*dp));
@@ -43,13 +44,12 @@ int dp_init(struct datapath *dp, unsigned mtu_max, bool offload)
 		errno = EINVAL;
 		return -1;
 	}
-	dp->mem_len = DP_TX_SLOTS * stride + rx_n * rx_cap + tun_rx + gro + DP_IKE_MAX;
+	mem_len = DP_TX_SLOTS * stride + rx_n * rx_cap + tun_rx + gro + DP_IKE_MAX;
 	/* Only the pages a packet touches count: a quiet tunnel costs little. */
-	dp->mem = aligned_alloc(64, ALIGN64(dp->mem_len));
+	dp->mem = aligned_alloc(64, ALIGN64(mem_len));
 	if (!dp->mem)
 		return -1;
 	m = dp->mem;
-	dp->offload = offload;
 	dp->stride = stride;
 	for (size_t i = 0; i < DP_TX_SLOTS; i++, m += stride)
 		dp->tx[i] = m;

@@ -70,8 +70,7 @@ struct path_env {
 	size_t *rx_len;
 	size_t *rx_seg;			/* UDP GRO: datagram size in rx[i] */
 	unsigned rx_n;
-	size_t rx_cap;			/* >= UDP_GRO_BUF with offload */
-	bool offload;			/* UDP GSO and GRO on the ESP socket */
+	size_t rx_cap;			/* >= UDP_GRO_BUF with [tunnel] offload */
 	uint8_t *tx;			/* PATH_IKE_MAX bytes: an IKE message with its marker */
 };
 

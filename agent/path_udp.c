@@ -68,7 +68,7 @@ static int sock_open(struct path *p, struct path_sock *sk, uint16_t port, bool n
 	sk->off = (struct udp_offload){ 0 };
 	if (nat_t) {
 		sock_rcvbuf(sk->fd);
-		if (e->offload)
+		if (e->cfg->tunnel.offload)
 			udp_offload_init(sk->fd, &sk->off);	/* ESP comes here */
 	}
 	if (getsockname(sk->fd, (struct sockaddr *)&sk->local, &len) < 0 ||

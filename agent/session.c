@@ -631,7 +631,7 @@ static int session_open(struct session *s, const struct config *cfg, const char 
 		.loop = s->loop, .cfg = cfg, .tls_cache = s->tls_cache,
 		.own = &session_path_owner, .ctx = s,
 		.rx = s->dp.rx, .rx_len = s->dp.rx_len, .rx_seg = s->dp.rx_seg, .rx_n = s->dp.rx_n,
-		.rx_cap = s->dp.rx_cap, .offload = cfg->tunnel.offload,
+		.rx_cap = s->dp.rx_cap,
 		.tx = s->dp.ike_tx,
 	};
 	loop_timer_init(&s->t_ike, "ike", on_ike_timer, s);

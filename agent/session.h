@@ -156,8 +156,6 @@ struct session_roam {
 #define DP_TUN_READ_MAX		(16 + 65536)	/* a virtio_net_hdr and a super-segment */
 struct datapath {
 	uint8_t *mem;
-	size_t mem_len;
-	bool offload;		/* [tunnel] offload: the tun's and the socket's */
 	size_t stride;		/* one ESP packet slot: headroom, the MTU, tailroom */
 	uint8_t *tx[DP_TX_SLOTS];
 	size_t tx_len[DP_TX_SLOTS];	/* inner length of each slot */
