@@ -152,6 +152,8 @@ void ike_sa_free(struct ike_sa *sa)
 	ike_keys_clear(&sa->keys);
 	free(sa->init_req);
 	free(sa->init_resp);
+	sa_msg_free(&sa->req.msg);
+	sa_msg_free(&sa->resp_cache);
 	OPENSSL_cleanse(sa, sizeof(*sa));
 	free(sa);
 }
@@ -185,15 +187,42 @@ int sa_protect(struct ike_sa *sa, uint8_t exchange, bool response, uint32_t msg_
 	return sk_encrypt(&sa->sk_out, hdr, first, plain, plen, out, cap, out_len);
 }
 
+uint8_t *sa_msg_room(struct sa_msg *m, size_t len)
+{
+	if (len > m->cap) {
+		uint8_t *p = realloc(m->p, len);
+
+		if (!p)
+			return NULL;
+		m->p = p;
+		m->cap = len;
+	}
+	return m->p;
+}
+
+int sa_msg_set(struct sa_msg *m, const uint8_t *msg, size_t len)
+{
+	if (len > SA_MSG_MAX || (len && !sa_msg_room(m, len)))
+		return -1;
+	if (len)
+		memcpy(m->p, msg, len);
+	m->len = len;
+	return 0;
+}
+
+void sa_msg_free(struct sa_msg *m)
+{
+	free(m->p);
+	*m = (struct sa_msg){ 0 };
+}
+
 int sa_send_request(struct ike_sa *sa, int kind, uint8_t exchange, const uint8_t *msg,
 		    size_t len, uint64_t now)
 {
 	struct sa_request *r = &sa->req;
 
-	if (len > sizeof(r->buf))
+	if (sa_msg_set(&r->msg, msg, len) < 0)
 		return -1;
-	memcpy(r->buf, msg, len);
-	r->len = len;
 	r->active = true;
 	r->kind = kind;
 	r->exchange = exchange;
@@ -203,7 +232,7 @@ int sa_send_request(struct ike_sa *sa, int kind, uint8_t exchange, const uint8_t
 		sa->unverified[0] = '\0';
 	sa_request_schedule(sa, sa->cfg.retransmit_ms, sa->cfg.retransmit_tries, now);
 	log_debug("ike: %s request #%u sent (%zu bytes)", ike_exchange_name(exchange), r->msg_id, len);
-	if (sa->ops.send(sa->ctx, r->buf, r->len) < 0)
+	if (sa->ops.send(sa->ctx, r->msg.p, r->msg.len) < 0)
 		log_debug("ike: send failed; the retransmission will try again");
 	return 0;
 }
@@ -285,7 +314,7 @@ int sa_seal_request(struct ike_sa *sa, uint8_t exchange, sa_fill_fn fill, uint8_
 	    sa_protect(sa, exchange, false, sa->next_msg_id, ike_mw_first(&b), plain, plen, out,
 		       cap, len) == 0)
 		rc = 0;
-	OPENSSL_cleanse(plain, sizeof(plain));
+	OPENSSL_cleanse(plain, wr_len(&w));	/* the writer never writes past its length */
 	return rc;
 }
 
@@ -367,7 +396,7 @@ static void sa_input_request(struct ike_sa *sa, struct ike_msg *m, uint64_t now)
 	/* §2.3: a retransmitted request is answered with the same response, not processed again. */
 	if (sa->have_resp_cache && id + 1 == sa->peer_next_id) {
 		log_debug("ike: gateway retransmitted request #%u, resending our response", id);
-		if (sa->ops.send(sa->ctx, sa->resp_cache, sa->resp_cache_len) < 0)
+		if (sa->ops.send(sa->ctx, sa->resp_cache.p, sa->resp_cache.len) < 0)
 			log_debug("ike: resend failed");
 		return;
 	}
@@ -506,7 +535,7 @@ static void sa_retransmit(struct ike_sa *sa, uint64_t now)
 	r->next_ms = now + r->timeout_ms;
 	log_info("ike: no answer to %s #%u, retransmitting (try %u of %u)", ike_exchange_name(r->exchange),
 		 r->msg_id, r->tries, r->max_tries);
-	if (sa->ops.send(sa->ctx, r->buf, r->len) < 0)
+	if (sa->ops.send(sa->ctx, r->msg.p, r->msg.len) < 0)
 		log_debug("ike: retransmission not sent");
 }
 
@@ -675,7 +704,7 @@ void ike_sa_reconnected(struct ike_sa *sa, uint64_t now_ms)
 		log_info("ike: resending %s #%u on the new connection", ike_exchange_name(r->exchange),
 			 r->msg_id);
 		req_arm(sa, now_ms);
-		if (sa->ops.send(sa->ctx, r->buf, r->len) < 0)
+		if (sa->ops.send(sa->ctx, r->msg.p, r->msg.len) < 0)
 			log_debug("ike: resend failed");
 		return;
 	}

@@ -267,7 +267,7 @@ int sa_auth_request(struct ike_sa *sa, sa_fill_fn fill, uint64_t now)
 	/* Two messages of up to 64 KiB: in the heap, not on the stack. */
 	uint8_t *plain = malloc(SA_MSG_MAX), *out = malloc(SA_MSG_MAX);
 	struct ike_mw b;
-	struct wr w;
+	struct wr w = { 0 };
 	size_t plen = 0, len;
 	int rc = -1;
 
@@ -299,7 +299,7 @@ int sa_auth_request(struct ike_sa *sa, sa_fill_fn fill, uint64_t now)
 		log_debug("ike: IKE_AUTH round %u sent (%zu bytes)", sa->auth->rounds, len);
 out:
 	if (plain)
-		OPENSSL_cleanse(plain, SA_MSG_MAX);
+		OPENSSL_cleanse(plain, wr_len(&w));	/* the writer never writes past its length */
 	free(plain);
 	free(out);
 	return rc;

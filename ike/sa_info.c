@@ -28,20 +28,30 @@ static int reply_begin(struct sa_reply *r)
 /* Protect, send, and cache the response; the gateway's next request ID advances (§2.3). */
 static void reply_send(struct ike_sa *sa, const struct ike_msg *m, struct sa_reply *r)
 {
-	size_t plen, len;
+	size_t plen = 0, need = 0, len;
+	uint8_t *out = NULL;
+	int rc = ike_mw_finish(&r->b, &plen);
 
-	if (ike_mw_finish(&r->b, &plen) < 0 ||
-	    sa_protect(sa, m->hdr.exchange, true, m->hdr.msg_id, ike_mw_first(&r->b), r->plain, plen,
-		       sa->resp_cache, sizeof(sa->resp_cache), &len) < 0) {
+	/* sealed straight into the cache, sized to the message */
+	if (rc == 0) {
+		need = sk_message_len(&sa->sk_out, plen);
+		out = need <= SA_MSG_MAX ? sa_msg_room(&sa->resp_cache, need) : NULL;
+	}
+	if (!out || sa_protect(sa, m->hdr.exchange, true, m->hdr.msg_id, ike_mw_first(&r->b),
+			       r->plain, plen, out, need, &len) < 0)
+		rc = -1;
+	OPENSSL_cleanse(r->plain, wr_len(&r->w));	/* the writer never writes past its length */
+	if (rc < 0) {
+		/* the cache's old contents may be overwritten: it answers nothing now */
+		sa->have_resp_cache = false;
 		log_warn("ike: cannot build the response to %s #%u", ike_exchange_name(m->hdr.exchange),
 			 m->hdr.msg_id);
 		return;
 	}
-	OPENSSL_cleanse(r->plain, sizeof(r->plain));
-	sa->resp_cache_len = len;
+	sa->resp_cache.len = len;
 	sa->have_resp_cache = true;
 	sa->peer_next_id = m->hdr.msg_id + 1;
-	if (sa->ops.send(sa->ctx, sa->resp_cache, len) < 0)
+	if (sa->ops.send(sa->ctx, sa->resp_cache.p, len) < 0)
 		log_debug("ike: response not sent; the gateway will retransmit");
 }
 

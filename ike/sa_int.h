@@ -14,8 +14,9 @@
  * header) - 4 (non-ESP marker) = 65503; RFC 9329 TCP allows 65535 - 2
  * (Length) - 4 (marker) = 65529. Our IKE_AUTH with the largest credential
  * and CERTREQ fits (checked in sa_auth.c). Buffers of this size live in
- * the heap (struct ike_sa, sa_auth_send), are static, or are on the stack
- * of the single-threaded event loop: at most two along any call chain.
+ * the heap (sa_auth_send), are static, or are on the stack of the
+ * single-threaded event loop: at most two along any call chain. What the
+ * SA keeps (struct sa_msg) is sized to the message.
  */
 #define SA_MSG_MAX	65503
 #define SA_NONCE_LEN	32
@@ -39,13 +40,29 @@ struct sa_child {
 	uint32_t spi_in, spi_out;
 };
 
+/*
+ * A protected message kept to be sent again (our request, our cached
+ * response): ciphertext, so it is not wiped; on the heap, sized to the
+ * message (an IKE SA holds three of them: 200 KB if each had room for
+ * SA_MSG_MAX). Empty: p NULL, len 0.
+ */
+struct sa_msg {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+/* Room for len bytes (grows, never shrinks; contents kept); NULL without memory. */
+uint8_t *sa_msg_room(struct sa_msg *m, size_t len);
+/* Copy len bytes in; -1 (nothing changed) without memory. */
+int sa_msg_set(struct sa_msg *m, const uint8_t *msg, size_t len) MUST_CHECK;
+void sa_msg_free(struct sa_msg *m);
+
 /* Our one outstanding request (window size 1, RFC 7296 §2.3). */
 struct sa_request {
 	bool active;
 	uint8_t exchange;
 	uint32_t msg_id;
-	uint8_t buf[SA_MSG_MAX];
-	size_t len;
+	struct sa_msg msg;
 	unsigned tries;
 	unsigned max_tries;	/* then give up */
 	uint32_t first_ms;	/* first retransmission timeout */
@@ -124,8 +141,7 @@ struct ike_sa {
 	struct sa_request req;
 	uint32_t peer_next_id;
 	bool have_resp_cache;
-	uint8_t resp_cache[SA_MSG_MAX];
-	size_t resp_cache_len;
+	struct sa_msg resp_cache;
 
 	/* rekeying (§1.3.2, §1.3.3, §2.18) */
 	bool orig_initiator;		/* we set the Initiator flag; false after the gateway rekeyed the IKE SA */
@@ -147,8 +163,7 @@ struct ike_sa {
 		/* its last response (to the gateway's rekey), for a retransmitted request (§2.3) */
 		bool have_resp;
 		uint32_t resp_id;
-		size_t resp_len;
-		uint8_t resp[SA_MSG_MAX];
+		struct sa_msg resp;
 	} old;
 
 	/* MOBIKE (RFC 4555), sa_mobike.c */

@@ -121,24 +121,25 @@ int sa_mobike_update(struct ike_sa *sa, uint64_t now)
 static int update_rebuild(struct ike_sa *sa)
 {
 	struct sa_request *r = &sa->req;
+	uint8_t out[SA_MSG_MAX];
 	size_t len;
 
 	if (path_changed(sa))
 		sa->mob.multi_path = true;
 	/* sa_seal_request() seals with next_msg_id: the outstanding request's until answered */
 	if (r->msg_id != sa->next_msg_id ||
-	    sa_seal_request(sa, INFORMATIONAL, fill_update, r->buf, sizeof(r->buf), &len) < 0) {
+	    sa_seal_request(sa, INFORMATIONAL, fill_update, out, sizeof(out), &len) < 0 ||
+	    sa_msg_set(&r->msg, out, len) < 0) {
 		sa_fail(sa, IKE_FAIL_LOCAL, "cannot rebuild the address update");
 		errno = EIO;
 		return -1;
 	}
-	r->len = len;
 	return 0;
 }
 
 static void req_send(struct ike_sa *sa)
 {
-	if (sa->ops.send(sa->ctx, sa->req.buf, sa->req.len) < 0)
+	if (sa->ops.send(sa->ctx, sa->req.msg.p, sa->req.msg.len) < 0)
 		log_debug("ike: send failed; the retransmission will try again");
 }
 

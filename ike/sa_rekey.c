@@ -349,6 +349,7 @@ void sa_old_drop(struct ike_sa *sa)
 		return;
 	sk_dir_free(&sa->old.sk_in);
 	sk_dir_free(&sa->old.sk_out);
+	sa_msg_free(&sa->old.resp);
 	OPENSSL_cleanse(&sa->old, sizeof(sa->old));
 }
 
@@ -366,11 +367,9 @@ static void old_keep(struct ike_sa *sa)
 	memset(&sa->sk_out, 0, sizeof(sa->sk_out));
 	sa->old.expire_ms = sa->now_ms + OLD_SA_KEEP_MS;
 	/* The answer to the rekey was just sent on it: if it is lost, the gateway retransmits. */
-	if (sa->have_resp_cache) {
+	if (sa->have_resp_cache && sa_msg_set(&sa->old.resp, sa->resp_cache.p, sa->resp_cache.len) == 0) {
 		sa->old.have_resp = true;
 		sa->old.resp_id = sa->peer_next_id - 1;
-		sa->old.resp_len = sa->resp_cache_len;
-		memcpy(sa->old.resp, sa->resp_cache, sa->resp_cache_len);
 	}
 }
 
@@ -418,7 +417,7 @@ bool sa_old_input(struct ike_sa *sa, const struct ike_msg *cm, const uint8_t *ms
 	}
 	/* §2.3: a retransmitted request is answered with the same response, not processed again. */
 	if (sa->old.have_resp && m.hdr.msg_id == sa->old.resp_id) {
-		if (sa->ops.send(sa->ctx, sa->old.resp, sa->old.resp_len) < 0)
+		if (sa->ops.send(sa->ctx, sa->old.resp.p, sa->old.resp.len) < 0)
 			log_debug("ike: resend on the replaced IKE SA failed");
 		OPENSSL_cleanse(plain, plen);
 		return true;
