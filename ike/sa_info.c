@@ -320,6 +320,7 @@ static void child_rekey_request(struct ike_sa *sa, const struct ike_msg *m)
 	uint32_t spi_in = sa_random_spi(), spi_out;
 	struct sa_refusal no = { .notify = N_NO_PROPOSAL_CHOSEN };
 	struct sa_reply r;
+	char why[320];
 	uint16_t dh;
 	bool have_ke, redundant;
 	uint32_t old_in = 0;		/* the Child SA it replaces: our inbound SPI */
@@ -354,6 +355,20 @@ static void child_rekey_request(struct ike_sa *sa, const struct ike_msg *m)
 	    sa_decode_first(m, PL_TSi, &tsi) < 0 || sa_decode_first(m, PL_TSr, &tsr) < 0) {
 		no.notify = N_INVALID_SYNTAX;
 		no.why = "SA, nonce or traffic selectors missing or malformed";
+		refuse(sa, m, what, &no);
+		return;
+	}
+	/*
+	 * §2.9: the traffic selectors are what both sides agreed to; here the
+	 * gateway proposes and we answer, and ours were narrowed to the Child SA
+	 * we have (sa->ts_i ours, ts_r its side). A new one may cover no more:
+	 * §3.10.1 TS_UNACCEPTABLE, "none of the addresses/protocols/ports in the
+	 * supplied traffic selectors is acceptable".
+	 */
+	if (sa_ts_check(&tsi.u.ts, &sa->ts_r, "TSi", why, sizeof(why)) < 0 ||
+	    sa_ts_check(&tsr.u.ts, &sa->ts_i, "TSr", why, sizeof(why)) < 0) {
+		no.notify = N_TS_UNACCEPTABLE;
+		no.why = why;
 		refuse(sa, m, what, &no);
 		return;
 	}

@@ -193,6 +193,46 @@ START_TEST(test_gateway_rekeys_child)
 END_TEST
 
 /*
+ * 8b. The gateway's Child SA rekey asks for more than the Child SA it
+ * replaces (_i = 0: its side, TSi, 0.0.0.0/0 instead of its network; _i =
+ * 1: our side, TSr, all addresses instead of our virtual IP): refused with
+ * TS_UNACCEPTABLE (§2.9, §3.10.1), nothing installed, the old one stays.
+ */
+START_TEST(test_gateway_rekeys_child_ts_widened)
+{
+	struct ike_pl_ts wide;
+	struct ike_pl_notify n;
+	struct gw_out o;
+	uint8_t ni[32], spi[4];
+	uint32_t id;
+
+	h_init(&H, IKE_P, "aes256gcm16");
+	h_new(&H);
+	h_establish(&H, &G);
+	wide = _i ? G.ts_client : G.ts_net;
+	memset(wide.ts[0].start, 0, 4);
+	memset(wide.ts[0].end, 0xff, 4);
+	put_be32(spi, G.esp_in ^ 0x01010000);
+	gw_begin(&o);
+	gw_notify(&o.b, N_REKEY_SA, PROTO_ESP, G.esp_in);
+	put_sa(&o.b, PROTO_ESP, spi, false);
+	put_nonce(&o.b, ni);
+	ck_assert_int_eq(ike_put_ts(&o.b, PL_TSi, _i ? &G.ts_net : &wide), 0);
+	ck_assert_int_eq(ike_put_ts(&o.b, PL_TSr, _i ? &wide : &G.ts_client), 0);
+	id = G.ike.next_req;
+	gw_request(&G, &G.ike, &o, CREATE_CHILD_SA);
+	gw_deliver(&G, &H);
+	gw_expect_response(&G, &G.ike, &H, CREATE_CHILD_SA, id);
+	ck_assert(gw_has_notify(&G, N_TS_UNACCEPTABLE, &n));
+	ck_assert(!gw_has(&G, PL_SA));
+	ck_assert_uint_eq(H.n_up, 1);
+	ck_assert_uint_eq(H.n_down, 0);
+	ck_assert_uint_eq(ike_sa_state(H.sa), IKE_SA_ESTABLISHED);
+	ck_assert_uint_eq(ike_sa_rekeys(H.sa), 0);
+}
+END_TEST
+
+/*
  * Answer our Child SA rekey request (open in G.m) with the gateway's new
  * SPI and nonce nr (NULL: 32 random octets); ck: the new keys.
  */
@@ -1121,6 +1161,7 @@ static Suite *ike_sa_rekey_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_gateway_rekeys_child, 0, 2);
+	tcase_add_loop_test(tc, test_gateway_rekeys_child_ts_widened, 0, 2);
 	tcase_add_test(tc, test_we_rekey_child);
 	tcase_add_test(tc, test_we_rekey_child_pfs_required);
 	tcase_add_test(tc, test_we_rekey_child_ts_widened);
