@@ -335,6 +335,17 @@ int sa_fill_delete_ike(struct ike_sa *sa, struct ike_mw *b)
 	return ike_put_delete(b, &d);
 }
 
+int sa_delete_once(struct ike_sa *sa)
+{
+	uint8_t out[256];
+	size_t len;
+
+	if (sa_seal_request(sa, INFORMATIONAL, sa_fill_delete_ike, out, sizeof(out), &len) < 0 ||
+	    sa->ops.send(sa->ctx, out, len) < 0)
+		return -1;
+	return 0;
+}
+
 int ike_sa_start(struct ike_sa *sa, uint64_t now_ms)
 {
 	if (sa->state != IKE_SA_IDLE)

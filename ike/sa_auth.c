@@ -5,6 +5,8 @@
  * rounds in between are sa_eap.c's.
  */
 #include "ike/sa_int.h"
+#include <stdarg.h>
+#include <stdio.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -586,6 +588,26 @@ void sa_child_install(struct ike_sa *sa, const struct ike_algs *algs, uint32_t s
 	child_keys_clear(&ck);
 }
 
+/*
+ * The gateway's AUTH verified but its Child SA refused: the gateway has set
+ * up the IKE SA, so a Delete of it (§1.4.1) goes out once before we fail,
+ * rather than leaving it to the gateway's liveness checks.
+ */
+static void auth_child_refused(struct ike_sa *sa, enum ike_sa_fail why, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void auth_child_refused(struct ike_sa *sa, enum ike_sa_fail why, const char *fmt, ...)
+{
+	char text[sizeof(sa->fail_text)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (sa_delete_once(sa) < 0)
+		log_debug("ike: DELETE of the IKE SA not sent");
+	sa_fail(sa, why, "%s", text);
+}
+
 void sa_auth_finish(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 {
 	static struct ike_pl_ts sent;	/* ~10 KB: not on the stack */
@@ -603,11 +625,11 @@ void sa_auth_finish(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 	sa_mobike_peer_addrs(sa, m);
 	if (sa_accepted(m, &sa->cfg.esp_props, PROTO_ESP, 4, &algs, &dh, spi_out) < 0 ||
 	    ike_algs_check(&algs, true) < 0 || !ike_encr_is_aead(algs.encr)) {
-		sa_fail(sa, IKE_FAIL_PROTOCOL, "gateway chose an ESP proposal we did not offer");
+		auth_child_refused(sa, IKE_FAIL_PROTOCOL, "gateway chose an ESP proposal we did not offer");
 		return;
 	}
 	if (sa_decode_first(m, PL_TSi, &tsi) < 0 || sa_decode_first(m, PL_TSr, &tsr) < 0) {
-		sa_fail(sa, IKE_FAIL_PROTOCOL, "IKE_AUTH response lacks traffic selectors");
+		auth_child_refused(sa, IKE_FAIL_PROTOCOL, "IKE_AUTH response lacks traffic selectors");
 		return;
 	}
 	/* §2.9: the responder narrows what we proposed; it must not widen it. */
@@ -618,13 +640,13 @@ void sa_auth_finish(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 			why[0] = '\0';
 	}
 	if (why[0]) {
-		sa_fail(sa, IKE_FAIL_PROTOCOL, "gateway's traffic selectors refused (TS_UNACCEPTABLE): %s",
-			why);
+		auth_child_refused(sa, IKE_FAIL_PROTOCOL,
+				   "gateway's traffic selectors refused (TS_UNACCEPTABLE): %s", why);
 		return;
 	}
 	have_cp = sa_decode_first(m, PL_CP, &cp) == 0 && cp.u.cp.cfg_type == CFG_REPLY;
 	if (sa->cfg.want_vip && !have_cp) {
-		sa_fail(sa, IKE_FAIL_PEER_ERROR, "gateway assigned no virtual IP");
+		auth_child_refused(sa, IKE_FAIL_PEER_ERROR, "gateway assigned no virtual IP");
 		return;
 	}
 	sa_auth_free(sa);

@@ -228,6 +228,8 @@ int sa_request(struct ike_sa *sa, int kind, uint8_t exchange, sa_fill_fn fill,
 	       uint64_t now) MUST_CHECK;
 /* Fill: a Delete payload for the IKE SA. */
 int sa_fill_delete_ike(struct ike_sa *sa, struct ike_mw *b) MUST_CHECK;
+/* A Delete of this IKE SA with its current keys, sent once; no answer is awaited. */
+int sa_delete_once(struct ike_sa *sa) MUST_CHECK;
 
 /*
  * The retransmission schedule of the outstanding request, sent at now:

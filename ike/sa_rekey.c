@@ -296,17 +296,6 @@ static int ike_switch(struct ike_sa *sa, const struct ike_keys *nk, const uint8_
 	return 0;
 }
 
-/* Send DELETE for the IKE SA we are leaving, once, with its own keys; no answer awaited. */
-static void delete_old_ike(struct ike_sa *sa, uint64_t now)
-{
-	uint8_t out[256];
-	size_t len;
-
-	if (sa_seal_request(sa, INFORMATIONAL, sa_fill_delete_ike, out, sizeof(out), &len) < 0 ||
-	    sa->ops.send(sa->ctx, out, len) < 0)
-		log_debug("ike: DELETE for the replaced IKE SA not sent");
-}
-
 void sa_rekey_ike_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t now)
 {
 	struct ike_pl_any nonce;
@@ -332,7 +321,8 @@ void sa_rekey_ike_response(struct ike_sa *sa, const struct ike_msg *m, uint64_t 
 		log_warn("ike: cannot derive the rekeyed IKE SA's keys");
 		goto out;
 	}
-	delete_old_ike(sa, now);
+	if (sa_delete_once(sa) < 0)
+		log_debug("ike: DELETE for the replaced IKE SA not sent");
 	sa->algs = algs;
 	sa->dh_group = dh;
 	if (ike_switch(sa, &nk, sa->rk_spi, spi_r, true) < 0)

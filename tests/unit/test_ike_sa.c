@@ -848,6 +848,14 @@ START_TEST(test_tsi_widened)
 	gw_deliver(&G, &H);
 	expect_dead(IKE_FAIL_PROTOCOL, "TSi 2001:db8::1");
 	ck_assert_uint_eq(H.n_up, 0);
+	/* the gateway has the IKE SA: it is told with a Delete, not left to its DPD */
+	{
+		struct ike_pl_any d;
+
+		ck_assert_uint_eq(gw_expect_request(&G, &G.ike, &H, INFORMATIONAL), 2);
+		gw_get(&G, PL_DELETE, &d);
+		ck_assert_uint_eq(d.u.del.proto, PROTO_IKE);
+	}
 }
 END_TEST
 
