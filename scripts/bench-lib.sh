@@ -97,7 +97,7 @@ tr_check() {
 
 # The gateway's templates with the per-address thresholds raised (testbed.sh).
 tr_templates() {
-	tb_templates_relayed "$WORK/templates" || die "could not raise cookie_threshold_ip"
+	tb_templates_relayed "$WORK/templates" || die "could not raise block_threshold"
 }
 
 tr_relay_start() {

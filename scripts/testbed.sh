@@ -775,18 +775,20 @@ tb_ping_inside() { tb_ping cli "$TB_IN_ADDR" "${1:-1}"; }
 # ---- in front of the gateway: ikerelay, tinyproxy, filters in the client -----
 
 # tb_templates_relayed DIR: use a copy of the templates in DIR whose gateway
-# raises strongSwan's per-address cookie/block thresholds: 5.9 asks for
-# COOKIEs from the 3rd half-open IKE SA of one address and blocks at 5, and
-# every client behind ikerelay comes from the relay's address. Idempotent.
+# is set up as ikerelay(8) tells operators: every client behind the relay
+# comes from the relay's address, so strongSwan's per-address block (5
+# half-open IKE SAs in 5.9) is raised to what the relay lets through
+# (block_threshold = 400); its COOKIE thresholds stay as they are, and
+# clients behind the relay answer COOKIEs. Idempotent.
 tb_templates_relayed() {
 	local d=$1 conf=$1/strongswan.conf.in
 	if [ "$TB_TEMPLATES" != "$d" ]; then
 		mkdir -p "$d" && cp "$TB_TEMPLATES"/*.in "$d/" || return 1
 		TB_TEMPLATES=$d
 	fi
-	grep -q cookie_threshold_ip "$conf" && return 0
-	sed -i 's/^\(    port_nat_t = 4500\)$/\1\n    cookie_threshold_ip = 1000\n    block_threshold = 1000/' "$conf"
-	grep -q cookie_threshold_ip "$conf"
+	grep -q block_threshold "$conf" && return 0
+	sed -i 's/^\(    port_nat_t = 4500\)$/\1\n    block_threshold = 400/' "$conf"
+	grep -q block_threshold "$conf"
 }
 
 # tb_relay_start RELAY DIR: ikerelay in the gateway namespace on TCP 4500 and

@@ -34,7 +34,7 @@ lt_skip_missing() {
 # The gateway's templates with the per-address thresholds raised (testbed.sh).
 lt__templates() {
 	TB_TEMPLATES=$TB_LIB_DIR/strongswan	# a fresh copy each time: old work dirs are gone
-	tb_templates_relayed "$WORK/ss-templates" || la_fail "could not raise cookie_threshold_ip"
+	tb_templates_relayed "$WORK/ss-templates" || la_fail "could not raise block_threshold"
 }
 
 lt__relay_start() {
