@@ -31,6 +31,7 @@ enum kind {
 	K_BOOL,      /* yes/no */
 	K_PROXY,     /* http://host:port, no credentials */
 	K_FLAGS,     /* NMSettingSecretFlags, 0..7 */
+	K_CC,        /* a TCP congestion control name, or "default" */
 };
 
 struct key {
@@ -52,11 +53,14 @@ static const struct key data_keys[] = {
 	{ "esp", K_PROPOSALS },
 	{ "remote-ts", K_CIDRS },
 	{ "mobike", K_BOOL },
+	{ "offload", K_BOOL },
+	{ "threads", K_BOOL },
 	{ "transport-order", K_ORDER },
 	{ "tcp-port", K_PORT },
 	{ "tls-port", K_PORT },
 	{ "tls-verify", K_BOOL },
 	{ "tls-sni", K_HOST },
+	{ "tcp-congestion", K_CC },
 	{ "proxy", K_PROXY },
 	{ "proxy-user", K_TEXT },
 	{ "psk-flags", K_FLAGS },
@@ -217,6 +221,12 @@ static int check_value(enum kind kind, const char *v, char *why, size_t whylen)
 	case K_FLAGS:
 		if (!parse_uint(v, 7, &n))
 			return err_set(why, whylen, "'%s' is not secret flags (0..7)", v);
+		return 0;
+	case K_CC:
+		/* the kernel's names: TCP_CA_NAME_MAX is 16 with the NUL */
+		if (!v[0] || strlen(v) > 15 || !only_chars(v, "abcdefghijklmnopqrstuvwxyz" DIGITS "_"))
+			return err_set(why, whylen, "'%s' is not a TCP congestion control name "
+				    "(e.g. bbr, cubic, default)", v);
 		return 0;
 	}
 	return err_set(why, whylen, "unknown kind");
@@ -523,6 +533,8 @@ static void put_conf(struct text *t, const struct nmprops_in *in)
 	put_opt(t, "esp", data(in, "esp"));
 	put_quoted(t, "remote_ts", ts ? ts : "0.0.0.0/0");
 	put_bool(t, "mobike", data(in, "mobike"));
+	put_bool(t, "offload", data(in, "offload"));
+	put_bool(t, "threads", data(in, "threads"));
 	/* NetworkManager keeps the connection up while ikeagent reconnects. */
 	put(t, "reconnect = yes\n");
 
@@ -532,6 +544,7 @@ static void put_conf(struct text *t, const struct nmprops_in *in)
 	put_opt(t, "tls_port", data(in, "tls-port"));
 	put_bool(t, "tls_verify", data(in, "tls-verify"));
 	put_opt(t, "tls_sni", data(in, "tls-sni"));
+	put_opt(t, "tcp_congestion", data(in, "tcp-congestion"));
 	if (data(in, "proxy"))
 		put_proxy(t, data(in, "proxy"), data(in, "proxy-user"));
 

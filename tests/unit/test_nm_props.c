@@ -129,7 +129,8 @@ START_TEST(eap_split_tunnel_all_keys)
 		"ca=/etc/ikeagent/ca.pem", "eap=mschapv2", "ike=aes256gcm16-prfsha256-x25519",
 		"esp=aes256gcm16, chacha20poly1305", "remote-ts=10.0.0.0/8, 192.168.1.0/24",
 		"transport-order=udp,tls", "tcp-port=4500", "tls-port=8443", "tls-verify=true",
-		"tls-sni=vpn.example.com", "mobike=no", "password-flags=2", NULL
+		"tls-sni=vpn.example.com", "mobike=no", "password-flags=2", "offload=no",
+		"threads=no", "tcp-congestion=cubic", NULL
 	};
 	static const char *const s[] = { "password=pa ss", NULL };
 	struct conn c;
@@ -143,6 +144,9 @@ START_TEST(eap_split_tunnel_all_keys)
 	expect_line(&c, "order = udp tls\n");
 	expect_line(&c, "tls_verify = yes\n");
 	expect_line(&c, "mobike = no\n");
+	expect_line(&c, "offload = no\n");
+	expect_line(&c, "threads = no\n");
+	expect_line(&c, "tcp_congestion = \"cubic\"\n");
 	ck_assert_str_eq(c.out.secrets, "password pa ss\n");
 	expect_ikeagent_accepts(&c);
 	nmprops_out_free(&c.out);
@@ -251,6 +255,11 @@ START_TEST(bad_keys_and_values)
 	    "tls-port=65536");
 	BAD("vpn.data: mobike: 'maybe' is not yes or no", "gateway=g", "local-id=a",
 	    "mobike=maybe");
+	BAD("vpn.data: threads: '2' is not yes or no", "gateway=g", "local-id=a", "threads=2");
+	BAD("vpn.data: tcp-congestion: 'bbr\"x' is not a TCP congestion", "gateway=g",
+	    "local-id=a", "tcp-congestion=bbr\"x");
+	BAD("vpn.data: tcp-congestion: 'averyveryverylongname' is not", "gateway=g",
+	    "local-id=a", "tcp-congestion=averyveryverylongname");
 	BAD("vpn.data: transport-order: 'udp udp'", "gateway=g", "local-id=a",
 	    "transport-order=udp udp");
 	BAD("vpn.data: transport-order: 'udp quic'", "gateway=g", "local-id=a",
