@@ -140,8 +140,9 @@ static void conn_new(struct listener *l, int fd, const struct sockaddr_storage *
 		return;
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c || !(c->rx = malloc(sizeof(*c->rx))) ||
-	    tcpframe_rx_init(c->rx, true, TCPFRAME_MAX_LEN) < 0)
+	/* the deframer and its fixed buffer, in one block */
+	if (!c || !(c->rx = malloc(sizeof(*c->rx) + TCPFRAME_MAX_LEN)) ||
+	    tcpframe_rx_init(c->rx, true, TCPFRAME_MAX_LEN, (uint8_t *)(c->rx + 1)) < 0)
 		goto fail;
 	conn_sockopts(fd);
 	sockaddr_str((const struct sockaddr *)ss, c->peer, sizeof(c->peer));

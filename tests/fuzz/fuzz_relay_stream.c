@@ -90,7 +90,9 @@ static int run(struct tcpframe_rx *rx, struct seen *s, const uint8_t *stream, si
 	unsigned i = 0;
 	int r = 0;
 
-	if (tcpframe_rx_init(rx, true, TCPFRAME_MAX_LEN) < 0)
+	static uint8_t buf[TCPFRAME_MAX_LEN];
+
+	if (tcpframe_rx_init(rx, true, TCPFRAME_MAX_LEN, buf) < 0)
 		abort();
 	if (!chunk)
 		return relay_stream_input(rx, stream, len, on_body, s);
@@ -107,7 +109,7 @@ static int run(struct tcpframe_rx *rx, struct seen *s, const uint8_t *stream, si
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct tcpframe_rx rx;	/* 64 KiB buffer: not on the stack */
+	static struct tcpframe_rx rx;
 	static struct seen a, b, c;
 	const uint8_t *stream;
 	size_t len;
