@@ -140,8 +140,7 @@ static void conn_new(struct listener *l, int fd, const struct sockaddr_storage *
 		return;
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c || !(c->rx = malloc(sizeof(*c->rx))) ||
-	    tcpframe_rx_init(c->rx, true, TCPFRAME_MAX_LEN) < 0)
+	if (!c || relay_stream_init(&c->rx, &R->budget) < 0)
 		goto fail;
 	conn_sockopts(fd);
 	sockaddr_str((const struct sockaddr *)ss, c->peer, sizeof(c->peer));
@@ -402,6 +401,7 @@ static int relay_setup(const struct relay_cfg *cfg)
 	uint64_t seed = 0;
 
 	R->cfg = cfg;
+	R->budget.total = cfg->queue_total;
 	R->sigfd = -1;
 	R->sweep_due = UINT64_MAX;
 	sockaddr_str((const struct sockaddr *)&cfg->gateway.ss, R->gw, sizeof(R->gw));
@@ -427,8 +427,8 @@ static int relay_setup(const struct relay_cfg *cfg)
 			return -1;
 	}
 	log_info("relay: forwarding to udp %s (max %u clients, %u streams and %u sessions per "
-		 "address, idle %us, prefix timeout %us, queue %zu bytes per client and %zu in all, "
-		 "new IKE SAs %u a minute per address and %u in all)", R->gw, cfg->max_clients,
+		 "address, idle %us, prefix timeout %us, queue %zu bytes per client, %zu in all with "
+		 "partial frames, new IKE SAs %u a minute per address and %u in all)", R->gw, cfg->max_clients,
 		 cfg->conns_per_addr, cfg->sess_per_addr, cfg->idle_s, cfg->prefix_timeout_s,
 		 cfg->max_queue, cfg->queue_total, cfg->init_rate, cfg->init_total);
 	return 0;
@@ -493,11 +493,13 @@ int relay_run(const struct relay_cfg *cfg)
 	ret = loop();
 	sdnotify_send("STOPPING=1");
 	log_info("relay: stopping: closing %u clients and %zu sessions (%" PRIu64 " accepted, %"
-		 PRIu64 " refused, %" PRIu64 " closed to make room, %" PRIu64 " reattached; frames dropped: %" PRIu64 " naming a live "
-		 "session, %" PRIu64 " new IKE SAs over the rate, %" PRIu64 " over the queue budget; "
-		 "queue peak %zu of %zu bytes)", R->nconns, R->map.count, R->accepted, R->refused,
-		 R->evicted, R->reattached, R->live_drops, R->init_drops, R->budget_drops, R->queued_peak,
-		 R->cfg->queue_total);
+		 PRIu64 " refused, %" PRIu64 " closed to make room, %" PRIu64 " reattached, %" PRIu64
+		 " closed with a partial frame over the budget; frames dropped: %" PRIu64 " naming a "
+		 "live session, %" PRIu64 " new IKE SAs over the rate, %" PRIu64 " over the queue "
+		 "budget; budget peak %zu of %zu bytes, queues and partial frames)", R->nconns,
+		 R->map.count, R->accepted, R->refused, R->evicted, R->reattached,
+		 R->budget.partial_refused, R->live_drops, R->init_drops, R->budget_drops,
+		 R->budget.peak, R->budget.total);
 done:
 	relay_teardown();
 	free(R);

@@ -44,8 +44,10 @@
  * SAs (IKE_SA_INIT with a SPI the relay does not know) per address and in
  * all by token buckets: the gateway sees every client at the relay's
  * address, so its own per-address limits cannot tell them apart and the
- * relay does that part. Bytes queued towards clients have a budget across
- * all streams: over it ESP is dropped, IKE gets a reserve of an eighth.
+ * relay does that part. Bytes queued towards clients and clients' frames
+ * that span reads share a budget across all streams: over it ESP is
+ * dropped, IKE gets a reserve of an eighth, a stream whose partial frame
+ * does not fit is closed.
  * A table-full relay frees only a detached session the gateway never
  * spoke encrypted IKE or ESP to, never one of a client that may reconnect.
  *
@@ -104,7 +106,7 @@ struct relay_cfg {
 	unsigned idle_s;		/* no frame either way: close, free */
 	unsigned prefix_timeout_s;	/* accept (and TLS) until "IKETCP" + a frame */
 	size_t max_queue;		/* framed bytes queued towards a client */
-	size_t queue_total;		/* queue memory across all clients */
+	size_t queue_total;		/* queues and partial frames, all clients */
 	unsigned init_rate;		/* new IKE SAs per address per minute */
 	unsigned init_total;		/* new IKE SAs per minute in all */
 	bool drop;			/* become run_as once bound (--user) */
@@ -373,14 +375,45 @@ ssize_t relay_stream_write(struct relay_stream *st, const uint8_t *buf, size_t l
 /* " (TLSv1.3, resumed)" for the prefix log line; "" for plain TCP. */
 const char *relay_stream_info(const struct relay_stream *st, char *buf, size_t len);
 
-/* ---- a stream's input, deframed (stream_in.c; pure) --------------------- */
+/* ---- a stream's input, deframed, and the memory budget (stream_in.c; pure) */
+
+/*
+ * --max-queue-total: queues towards clients and partial frames from clients
+ * share it. A queue may grow while queued + partial stays within total (IKE
+ * an eighth more); a client's frame that spans reads gets a block sized to
+ * it (its Length is known once 2 bytes are in) only within total, else its
+ * stream is closed; the block goes back once the frame is out. A stream
+ * whose frames arrive whole holds no input memory at all.
+ */
+struct relay_budget {
+	size_t total;			/* --max-queue-total */
+	size_t queued;			/* queues towards clients (and held frames) */
+	size_t partial;			/* blocks of clients' frames spanning reads */
+	size_t peak;			/* highest queued + partial */
+	uint64_t partial_refused;	/* partial frames over the budget */
+};
+
+/* Whether growing one holder from old to cap bytes keeps queued + partial
+ * within the budget: total, or an eighth more for IKE. */
+bool relay_budget_ok(const struct relay_budget *b, size_t old, size_t cap, bool ike);
+/* After queued or partial grew: the peak. */
+void relay_budget_note(struct relay_budget *b);
+
+/*
+ * A client's deframer ("IKETCP" expected, TCPFRAME_MAX_LEN) in heap mode:
+ * a frame spanning reads is gathered in a block counted in b->partial,
+ * refused (counted in b->partial_refused; the stream then fails with
+ * TCPFRAME_ENOMEM and must be closed) when it would exceed b->total.
+ */
+int relay_stream_init(struct tcpframe_rx *rx, struct relay_budget *b) MUST_CHECK;
 
 /*
  * What one read of a client's stream returned (after TLS): fed to rx, and
  * each whole frame body handed to body(ctx, ...) in order. 0: all taken;
  * RELAY_STREAM_CLOSED: body returned -1 (it closed the stream);
- * RELAY_STREAM_BAD: the stream cannot be parsed (tcpframe_rx_error says
- * why) and must be closed (RFC 9329 §6.1).
+ * RELAY_STREAM_BAD: the stream cannot be parsed, or its partial frame is
+ * over the budget (tcpframe_rx_error says which) and must be closed
+ * (RFC 9329 §6.1).
  */
 #define RELAY_STREAM_CLOSED	(-1)
 #define RELAY_STREAM_BAD	(-2)
@@ -422,7 +455,7 @@ struct conn {
 	struct conn *probe_next;	/* the session's list of probes */
 	struct relay_ike pending;	/* a request whose answer is proof */
 	bool has_pending;
-	struct tcpframe_rx *rx;
+	struct tcpframe_rx rx;		/* heap mode: R->budget */
 	uint8_t *out;			/* framed datagrams towards the client */
 	size_t out_off, out_len, out_cap;
 	uint64_t frames_in, frames_out, dropped, refused_in;
@@ -460,7 +493,7 @@ struct relay {
 	struct relay_bucket inits_all;	/* new IKE SAs, all addresses */
 	struct relay_bucket connlog;	/* accept/close log lines */
 	uint64_t connlog_suppressed;
-	size_t queued, queued_peak;	/* queue memory of all conns */
+	struct relay_budget budget;	/* queues and partial frames */
 	struct conn *conns, *grave_conns;
 	struct session *grave_sess;
 	unsigned nconns;

@@ -7,8 +7,10 @@
  *
  * Client -> gateway: each frame body is sent as one datagram. Gateway ->
  * client: datagrams are framed into the conn's bounded queue (dropped when
- * it is full, or when all queues together are over their budget: IKE and
- * ESP recover from loss at their ends) and written out in bursts.
+ * it is full, or when all queues and partial frames together are over
+ * their budget: IKE and ESP recover from loss at their ends) and written
+ * out in bursts. A client's frame that spans reads is gathered in a block
+ * within the same budget (stream_in.c), or its stream is closed.
  *
  * A stream gets a session of its own (new SPIs), or goes on probation for
  * the detached session its SPIs name and takes it over when the gateway
@@ -38,7 +40,7 @@ static void sess_held_free(struct session *s)
 {
 	if (!s->held)
 		return;
-	R->queued -= RELAY_HELD_MAX;
+	R->budget.queued -= RELAY_HELD_MAX;
 	free(s->held);
 	s->held = NULL;
 	s->held_len = 0;
@@ -75,7 +77,7 @@ void rl_conn_close(struct conn *c, const char *why)
 	c->dead = true;
 	/* RFC 9329 §6 ≈ : "A peer MUST discard a partially received message
 	 * due to a broken connection." */
-	cut = tcpframe_rx_eof(c->rx);
+	cut = tcpframe_rx_eof(&c->rx);
 	if (c->sess)
 		snprintf(sid, sizeof(sid), "#%" PRIu32, c->sess->id);
 	else if (c->probe)
@@ -113,8 +115,7 @@ void rl_conn_close(struct conn *c, const char *why)
 
 void rl_conn_free(struct conn *c)
 {
-	R->queued -= c->out_cap;
-	free(c->rx);
+	R->budget.queued -= c->out_cap;
 	free(c->out);
 	free(c);
 }
@@ -158,22 +159,13 @@ static int conn_flush(struct conn *c)
 		 * budget, which so counts only streams with bytes waiting
 		 * (however many clients there are). */
 		if (c->out_cap) {
-			R->queued -= c->out_cap;
+			R->budget.queued -= c->out_cap;
 			free(c->out);
 			c->out = NULL;
 			c->out_cap = 0;
 		}
 	}
 	return 0;
-}
-
-/* Whether growing the queue memory from old to cap bytes stays within the
- * budget: ESP (bulk) up to queue_total, IKE an eighth more. */
-static bool budget_ok(size_t old, size_t cap, bool ike)
-{
-	size_t limit = R->cfg->queue_total + (ike ? R->cfg->queue_total / 8 : 0);
-
-	return R->queued - old + cap <= limit;
 }
 
 /* Make room for need more bytes within max_queue and the budget: compact,
@@ -203,22 +195,22 @@ static int conn_room(struct conn *c, size_t need, bool ike)
 		cap *= 2;
 	if (cap > R->cfg->max_queue)
 		cap = R->cfg->max_queue;
-	if (!budget_ok(c->out_cap, cap, ike))
+	if (!relay_budget_ok(&R->budget, c->out_cap, cap, ike))
 		cap = c->out_len + need;	/* no doubling: just this frame */
-	if (!budget_ok(c->out_cap, cap, ike)) {
+	if (!relay_budget_ok(&R->budget, c->out_cap, cap, ike)) {
 		R->budget_drops++;
 		if (log_ratelimit_ok(&lim, 10))
-			log_warn("relay: queue budget reached (%zu of %zu bytes queued towards "
-				 "clients): dropping %s towards %s", R->queued, R->cfg->queue_total,
+			log_warn("relay: queue budget reached (%zu bytes queued towards clients, "
+				 "%zu in partial frames from clients, of %zu): dropping %s towards %s",
+				 R->budget.queued, R->budget.partial, R->budget.total,
 				 ike ? "IKE" : "ESP", c->peer);
 		return -1;
 	}
 	p = realloc(c->out, cap);
 	if (!p)
 		return -1;
-	R->queued = R->queued - c->out_cap + cap;
-	if (R->queued > R->queued_peak)
-		R->queued_peak = R->queued;
+	R->budget.queued = R->budget.queued - c->out_cap + cap;
+	relay_budget_note(&R->budget);
 	c->out = p;
 	c->out_cap = cap;
 	return 0;
@@ -380,7 +372,7 @@ static void sess_takeover(struct session *s, struct conn *c, const struct relay_
 		s->dropped += held_frames;
 	}
 	if (held) {
-		R->queued -= RELAY_HELD_MAX;
+		R->budget.queued -= RELAY_HELD_MAX;
 		free(held);
 	}
 	R->reattached++;
@@ -493,13 +485,13 @@ static void sess_hold(struct session *s, const uint8_t *body, size_t len)
 	struct wr w;
 
 	if (!s->held) {
-		if (!budget_ok(0, RELAY_HELD_MAX, true) || !(s->held = malloc(RELAY_HELD_MAX))) {
+		if (!relay_budget_ok(&R->budget, 0, RELAY_HELD_MAX, true) ||
+		    !(s->held = malloc(RELAY_HELD_MAX))) {
 			s->dropped++;
 			return;
 		}
-		R->queued += RELAY_HELD_MAX;
-		if (R->queued > R->queued_peak)
-			R->queued_peak = R->queued;
+		R->budget.queued += RELAY_HELD_MAX;
+		relay_budget_note(&R->budget);
 	}
 	wr_init(&w, s->held + s->held_len, RELAY_HELD_MAX - s->held_len);
 	if (tcpframe_put(&w, body, len, TCPFRAME_MAX_LEN) < 0) {
@@ -611,7 +603,7 @@ static void conn_prefix_check(struct conn *c)
 {
 	char info[96];
 
-	if (c->prefix_ok || c->rx->prefix_seen < TCPFRAME_PREFIX_LEN)
+	if (c->prefix_ok || c->rx.prefix_seen < TCPFRAME_PREFIX_LEN)
 		return;
 	c->prefix_ok = true;
 	/* The deadline from accept stands until the first whole frame. */
@@ -708,11 +700,29 @@ static int conn_body(struct conn *c, const uint8_t *body, size_t len)
 	return 0;
 }
 
+/* c's frame spans reads and its block does not fit in the budget (or
+ * malloc failed): the stream goes, the others keep what they hold. */
+static void conn_over_budget(struct conn *c)
+{
+	static struct log_ratelimit lim;
+
+	if (log_ratelimit_ok(&lim, 10))
+		log_warn("relay: memory budget reached (%zu bytes queued towards clients, %zu in "
+			 "partial frames from clients, of %zu): closing %s, its frame spans reads "
+			 "(%" PRIu64 " closed so far)", R->budget.queued, R->budget.partial,
+			 R->budget.total, c->peer, R->budget.partial_refused);
+	rl_conn_close(c, "limit (no memory for its partial frame within --max-queue-total)");
+}
+
 static void conn_proto_error(struct conn *c)
 {
-	enum tcpframe_err e = tcpframe_rx_error(c->rx);
+	enum tcpframe_err e = tcpframe_rx_error(&c->rx);
 	char why[128];
 
+	if (e == TCPFRAME_ENOMEM) {
+		conn_over_budget(c);
+		return;
+	}
 	/* RFC 9329 §6.1 ≈ : "If either initiator or responder receives a
 	 * stream that cannot be parsed correctly, it MUST close the TCP
 	 * connection." Only this client's stream: the others go on. */
@@ -731,7 +741,7 @@ static int conn_body_cb(void *ctx, const uint8_t *body, size_t len)
 /* Deframe what one read returned; -1 if c was closed. */
 static int conn_input(struct conn *c, const uint8_t *data, size_t len)
 {
-	int r = relay_stream_input(c->rx, data, len, conn_body_cb, c);
+	int r = relay_stream_input(&c->rx, data, len, conn_body_cb, c);
 
 	if (r == RELAY_STREAM_BAD) {
 		conn_proto_error(c);

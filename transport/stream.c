@@ -495,7 +495,7 @@ struct stream *stream_new(const struct stream_cfg *cfg)
 		goto fail;
 	/* The initiator never receives a prefix; frames up to 65535 are
 	 * accepted whatever we send. */
-	if (tcpframe_rx_init(&s->rx, false, 0) < 0)
+	if (tcpframe_rx_init(&s->rx, false, 0, s->rx_frame) < 0)
 		goto fail;
 	/* RFC 9329 §4: "The first bytes sent on the stream MUST be the stream
 	 * prefix value", sent once per connection by the initiator only,

@@ -65,6 +65,7 @@ struct stream {
 	uint64_t busy_t0;		/* backlog sample started (us); 0: no backlog */
 	uint64_t busy_bytes;		/* written since busy_t0 */
 	struct tcpframe_rx rx;
+	uint8_t rx_frame[TCPFRAME_MAX_LEN];	/* rx's fixed buffer: no malloc per frame */
 	uint8_t rbuf[RBUF_LEN];
 };
 

@@ -12,7 +12,10 @@
  * the fed bytes not yet looked at. Every byte moves exactly once, in stream
  * order, from rx->in to either rx->part or a frame handed out, so the frames
  * cannot depend on where the feeds were cut. The fast path (a frame lying
- * whole in rx->in) hands out the same bytes without the copy.
+ * whole in rx->in) hands out the same bytes without the copy. Fixed and
+ * heap mode differ only in where rx->part writes (and in what it costs to
+ * hold a partial frame): the fixed buffer from the first byte, or hdr for
+ * the Length and then a block sized to the frame.
  */
 #include "transport/tcpframe.h"
 
@@ -91,7 +94,7 @@ int tcpframe_end(struct wr *w, size_t mark, size_t max_len)
 
 /* ---- deframer ----------------------------------------------------------- */
 
-int tcpframe_rx_init(struct tcpframe_rx *rx, bool expect_prefix, size_t max_len)
+static int rx_init(struct tcpframe_rx *rx, bool expect_prefix, size_t max_len)
 {
 	if (max_len == 0)
 		max_len = TCPFRAME_MAX_LEN;
@@ -99,17 +102,59 @@ int tcpframe_rx_init(struct tcpframe_rx *rx, bool expect_prefix, size_t max_len)
 		return -1;
 	rx->expect_prefix = expect_prefix;
 	rx->max_len = max_len;
+	rx->block = NULL;
+	rx->block_len = 0;
 	memset(&rx->stats, 0, sizeof(rx->stats));
 	tcpframe_rx_reset(rx);
 	return 0;
 }
 
+int tcpframe_rx_init(struct tcpframe_rx *rx, bool expect_prefix, size_t max_len, uint8_t *buf)
+{
+	if (!buf)
+		return -1;
+	rx->fixed = buf;
+	memset(&rx->mem, 0, sizeof(rx->mem));
+	return rx_init(rx, expect_prefix, max_len);
+}
+
+int tcpframe_rx_init_heap(struct tcpframe_rx *rx, bool expect_prefix, size_t max_len,
+			  const struct tcpframe_rx_mem *mem)
+{
+	if (!mem || !mem->get || !mem->put)
+		return -1;
+	rx->fixed = NULL;
+	rx->mem = *mem;
+	return rx_init(rx, expect_prefix, max_len);
+}
+
+/* Heap mode: the block of the frame last handed out (or cut off) goes back. */
+static void rx_put_block(struct tcpframe_rx *rx)
+{
+	if (!rx->block)
+		return;
+	rx->mem.put(rx->mem.ctx, rx->block, rx->block_len);
+	rx->block = NULL;
+	rx->block_len = 0;
+}
+
+/* An empty partial frame: over the fixed buffer, or (heap mode) over hdr
+ * until the Length is in and says how big a block to ask for. */
+static void rx_part_start(struct tcpframe_rx *rx)
+{
+	if (rx->fixed)
+		wr_init(&rx->part, rx->fixed, rx->max_len);
+	else
+		wr_init(&rx->part, rx->hdr, sizeof(rx->hdr));
+}
+
 void tcpframe_rx_reset(struct tcpframe_rx *rx)
 {
+	rx_put_block(rx);
 	rx->err = TCPFRAME_OK;
 	rx->prefix_seen = rx->expect_prefix ? 0 : TCPFRAME_PREFIX_LEN;
 	rd_init(&rx->in, NULL, 0);
-	wr_init(&rx->part, rx->buf, sizeof(rx->buf));
+	rx_part_start(rx);
 }
 
 /*
@@ -164,8 +209,9 @@ static int rx_check_len(struct tcpframe_rx *rx, size_t flen)
 }
 
 /* Move input into rx->part until it holds upto bytes: 1 when it does,
- * 0 when the input ran out first. Fails (cannot happen: upto <= max_len
- * <= sizeof(buf)) as a frame too long for rx->buf. */
+ * 0 when the input ran out first. Fails (cannot happen: upto <= max_len,
+ * the fixed buffer's size, and a block is the frame's size) as a frame
+ * too long for the buffer. */
 static int rx_fill(struct tcpframe_rx *rx, size_t upto)
 {
 	size_t have = wr_len(&rx->part);
@@ -183,7 +229,24 @@ static int rx_fill(struct tcpframe_rx *rx, size_t upto)
 	return wr_len(&rx->part) == upto;
 }
 
-/* Slow path: gather a frame that straddles feeds in rx->buf. */
+/* Heap mode: the Length is in hdr and checked; a block of flen bytes for
+ * the rest of the frame, the Length copied in first. */
+static int rx_get_block(struct tcpframe_rx *rx, size_t flen)
+{
+	uint8_t *b = rx->mem.get(rx->mem.ctx, flen);
+
+	if (!b)
+		return rx_fail(rx, TCPFRAME_ENOMEM);
+	rx->block = b;
+	rx->block_len = flen;
+	wr_init(&rx->part, b, flen);
+	if (wr_bytes(&rx->part, rx->hdr, sizeof(rx->hdr)) < 0)
+		return rx_fail(rx, TCPFRAME_ETOOLONG);	/* cannot happen: flen >= 3 */
+	return 0;
+}
+
+/* Slow path: gather a frame that straddles feeds in the fixed buffer, or
+ * in a block sized to it. */
 static int rx_gather(struct tcpframe_rx *rx, const uint8_t **frame, size_t *flen)
 {
 	size_t need;
@@ -192,15 +255,17 @@ static int rx_gather(struct tcpframe_rx *rx, const uint8_t **frame, size_t *flen
 	r = rx_fill(rx, TCPFRAME_HDR_LEN);
 	if (r <= 0)
 		return r;
-	need = get_be16(rx->buf);
+	need = get_be16(rx->part.p);
 	if (rx_check_len(rx, need) < 0)
+		return -1;
+	if (!rx->fixed && !rx->block && rx_get_block(rx, need) < 0)
 		return -1;
 	r = rx_fill(rx, need);
 	if (r <= 0)
 		return r;
-	*frame = rx->buf;
+	*frame = rx->part.p;
 	*flen = need;
-	wr_init(&rx->part, rx->buf, sizeof(rx->buf));
+	rx_part_start(rx);	/* a block stays until the next call */
 	return 1;
 }
 
@@ -209,12 +274,16 @@ static int rx_take(struct tcpframe_rx *rx, const uint8_t **frame, size_t *flen)
 {
 	uint16_t l;
 
-	if (wr_len(&rx->part) == 0 && rd_peek_u16(&rx->in, 0, &l) == 0) {
-		if (rx_check_len(rx, l) < 0)
-			return -1;
-		if (rd_left(&rx->in) >= l && rd_ptr(&rx->in, l, frame) == 0) {
-			*flen = l;
-			return 1;
+	if (wr_len(&rx->part) == 0) {
+		/* Between frames: the last one's block, if any, is done with. */
+		rx_put_block(rx);
+		if (rd_peek_u16(&rx->in, 0, &l) == 0) {
+			if (rx_check_len(rx, l) < 0)
+				return -1;
+			if (rd_left(&rx->in) >= l && rd_ptr(&rx->in, l, frame) == 0) {
+				*flen = l;
+				return 1;
+			}
 		}
 	}
 	return rx_gather(rx, frame, flen);
@@ -294,6 +363,8 @@ const char *tcpframe_err_str(enum tcpframe_err err)
 		return "1-byte frame that is not a keepalive (0xFF)";
 	case TCPFRAME_ESHORT:
 		return "2- or 3-byte frame body";
+	case TCPFRAME_ENOMEM:
+		return "no memory for a partial frame";
 	}
 	return "unknown framing error";
 }

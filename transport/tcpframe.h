@@ -94,6 +94,7 @@ enum tcpframe_err {
 	TCPFRAME_ETOOLONG,	/* Length > max_len */
 	TCPFRAME_EKEEPALIVE,	/* 1-byte body other than 0xFF */
 	TCPFRAME_ESHORT,	/* 2- or 3-byte body */
+	TCPFRAME_ENOMEM,	/* heap mode: no block for a partial frame */
 };
 
 struct tcpframe_rx_stats {
@@ -104,18 +105,37 @@ struct tcpframe_rx_stats {
 	uint64_t truncated;	/* partial frames (or prefixes) discarded at EOF */
 };
 
+/*
+ * Heap mode: where a frame that spans feeds is gathered. Once its Length
+ * is in, get(ctx, Length) gives a block of that many bytes (NULL: refused,
+ * the stream fails with TCPFRAME_ENOMEM); put gives it back on the next
+ * tcpframe_rx_next after the frame was handed out (or dropped), or at
+ * eof/reset. So a stream holds nothing while frames arrive whole, and one
+ * block, sized to its frame, while one is partial. A side with many
+ * streams (a relay) keeps that memory within a budget this way.
+ */
+struct tcpframe_rx_mem {
+	void *(*get)(void *ctx, size_t len);
+	void (*put)(void *ctx, void *block, size_t len);
+	void *ctx;
+};
+
 struct tcpframe_rx {
 	/* configuration, kept across tcpframe_rx_reset */
 	bool expect_prefix;
 	size_t max_len;
+	uint8_t *fixed;			/* fixed mode: max_len bytes, the caller's */
+	struct tcpframe_rx_mem mem;	/* heap mode (fixed NULL) */
 	struct tcpframe_rx_stats stats;	/* kept across reset; init zeroes */
 
 	/* per connection */
 	enum tcpframe_err err;		/* sticky until reset */
 	size_t prefix_seen;		/* prefix bytes matched so far */
 	struct rd in;			/* borrowed input, from tcpframe_rx_feed */
-	struct wr part;			/* a partial frame, over buf */
-	uint8_t buf[TCPFRAME_MAX_LEN];
+	struct wr part;			/* a partial frame, over fixed, hdr or block */
+	uint8_t hdr[TCPFRAME_HDR_LEN];	/* heap mode: the Length, until the block */
+	uint8_t *block;			/* heap mode: the current frame's, or NULL */
+	size_t block_len;
 };
 
 /*
@@ -123,13 +143,27 @@ struct tcpframe_rx {
  * gateway, which must see "IKETCP" first), false on the initiator, which
  * never receives one. max_len: 0 for TCPFRAME_MAX_LEN, else between
  * TCPFRAME_MIN_MAX_LEN and TCPFRAME_MAX_LEN; -1 outside that.
+ *
+ * Fixed mode (tcpframe_rx_init): a frame spanning feeds is gathered in
+ * buf, which holds max_len bytes (TCPFRAME_MAX_LEN for 0) and stays the
+ * caller's for rx's life; rx never allocates. Heap mode
+ * (tcpframe_rx_init_heap): in blocks from mem, see struct tcpframe_rx_mem.
+ * Both give the same bodies, verdicts and stats for the same stream, but
+ * for TCPFRAME_ENOMEM.
  */
-int tcpframe_rx_init(struct tcpframe_rx *rx, bool expect_prefix, size_t max_len) MUST_CHECK;
+int tcpframe_rx_init(struct tcpframe_rx *rx, bool expect_prefix, size_t max_len,
+		     uint8_t *buf) MUST_CHECK;
+int tcpframe_rx_init_heap(struct tcpframe_rx *rx, bool expect_prefix, size_t max_len,
+			  const struct tcpframe_rx_mem *mem) MUST_CHECK;
+
+/* Heap mode: bytes held for a partial frame (0 once a tcpframe_rx_next
+ * returned 0 at a frame boundary; always 0 in fixed mode). */
+static inline size_t tcpframe_rx_held(const struct tcpframe_rx *rx) { return rx->block_len; }
 
 /*
  * Hand the deframer what one read() returned. The bytes are borrowed, not
  * copied, until tcpframe_rx_next has returned 0 (all taken; any partial
- * frame copied into rx) or -1. Fails if rx has failed or still holds
+ * frame copied into rx's buffer) or -1. Fails if rx has failed or still holds
  * unparsed input from the previous feed.
  *
  * Typical use:
@@ -145,7 +179,8 @@ int tcpframe_rx_feed(struct tcpframe_rx *rx, const uint8_t *data, size_t len) MU
  * (more bytes needed), -1 on a protocol error: the stream cannot be parsed
  * and must be closed; rx then fails every call until tcpframe_rx_reset.
  * Keepalives and 4-byte bodies are skipped, never returned. *body points
- * into the fed bytes when the frame lay whole within them, else into rx;
+ * into the fed bytes when the frame lay whole within them, else into rx's
+ * buffer (fixed, or the frame's block);
  * either way it is valid until the next call on rx or until the fed buffer
  * is reused. The output is the same however the stream is split.
  */
@@ -159,8 +194,8 @@ int tcpframe_rx_next(struct tcpframe_rx *rx, const uint8_t **body, size_t *len) 
  */
 bool tcpframe_rx_eof(struct tcpframe_rx *rx);
 
-/* Forget the connection (partial frame, prefix progress, error); keep the
- * configuration and stats. */
+/* Forget the connection (partial frame, prefix progress, error; heap mode:
+ * the block goes back); keep the configuration and stats. */
 void tcpframe_rx_reset(struct tcpframe_rx *rx);
 
 static inline enum tcpframe_err tcpframe_rx_error(const struct tcpframe_rx *rx) { return rx->err; }

@@ -1,9 +1,12 @@
 /*
  * ikerelay's stream input on arbitrary bytes: relay_stream_input()
  * (relay/stream_in.c, what the relay's conn_input runs on every read)
- * with the deframer set up as the relay sets it up for a client (the
- * "IKETCP" prefix expected, TCPFRAME_MAX_LEN), and each body classified
- * as conn_body does (relay_body_keys toward the gateway, relay_body_ike).
+ * with the deframer set up as the relay sets it up for a client
+ * (relay_stream_init: the "IKETCP" prefix expected, TCPFRAME_MAX_LEN, a
+ * block within the budget for a frame spanning reads), and each body
+ * classified as conn_body does (relay_body_keys toward the gateway,
+ * relay_body_ike). The budget is large enough never to refuse; what a run
+ * holds at its end is a partial frame at most, none once the stream ends.
  *
  * Input: chunk sizes:4, stop:1, then the stream. The stream is fed whole,
  * then in reads of the chunk sizes in turn (0 counts as 1), then whole
@@ -82,7 +85,10 @@ static int on_body(void *ctx, const uint8_t *b, size_t n)
 	return s->stop && s->n == s->stop ? -1 : 0;
 }
 
-/* Feed stream in reads of the sizes in chunk (NULL: one read); the verdict. */
+static struct relay_budget budget = { .total = 4 * TCPFRAME_MAX_LEN };
+
+/* Feed stream in reads of the sizes in chunk (NULL: one read); the verdict.
+ * The stream then ends: nothing is held after. */
 static int run(struct tcpframe_rx *rx, struct seen *s, const uint8_t *stream, size_t len,
 	       const uint8_t *chunk)
 {
@@ -90,24 +96,31 @@ static int run(struct tcpframe_rx *rx, struct seen *s, const uint8_t *stream, si
 	unsigned i = 0;
 	int r = 0;
 
-	if (tcpframe_rx_init(rx, true, TCPFRAME_MAX_LEN) < 0)
+	if (relay_stream_init(rx, &budget) < 0)
 		abort();
-	if (!chunk)
-		return relay_stream_input(rx, stream, len, on_body, s);
-	while (off < len && r == 0) {
-		size_t n = chunk[i++ % 4] ? chunk[(i - 1) % 4] : 1;
+	if (!chunk) {
+		r = relay_stream_input(rx, stream, len, on_body, s);
+	} else {
+		while (off < len && r == 0) {
+			size_t n = chunk[i++ % 4] ? chunk[(i - 1) % 4] : 1;
 
-		if (n > len - off)
-			n = len - off;
-		r = relay_stream_input(rx, stream + off, n, on_body, s);
-		off += n;
+			if (n > len - off)
+				n = len - off;
+			r = relay_stream_input(rx, stream + off, n, on_body, s);
+			if (budget.partial != tcpframe_rx_held(rx) || budget.partial > TCPFRAME_MAX_LEN)
+				abort();
+			off += n;
+		}
 	}
+	(void)tcpframe_rx_eof(rx);
+	if (budget.partial || budget.partial_refused)
+		abort();
 	return r;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct tcpframe_rx rx;	/* 64 KiB buffer: not on the stack */
+	static struct tcpframe_rx rx;
 	static struct seen a, b, c;
 	const uint8_t *stream;
 	size_t len;

@@ -1,8 +1,10 @@
 /*
  * Fuzz the RFC 9329 deframer: the same stream fed whole, in chunks chosen
  * by the input, and a byte at a time must give the same bodies, verdict and
- * counters, with and without an expected prefix; every body must be within
- * the size rules; re-encoding the bodies must give them back.
+ * counters, with and without an expected prefix, in fixed and in heap mode
+ * (heap mode: one block at most, sized to the partial frame, none left at
+ * the end); every body must be within the size rules; re-encoding the
+ * bodies must give them back.
  *
  * Input: byte 0 picks max_len, bytes 1..8 seed the chunk sizes, the rest is
  * the stream.
@@ -39,6 +41,27 @@ struct out {
 };
 
 static struct tcpframe_rx rx;
+static uint8_t rx_buf[TCPFRAME_MAX_LEN];	/* fixed mode */
+static size_t held;				/* heap mode: bytes in the block */
+
+static void *block_get(void *ctx, size_t len)
+{
+	void *p;
+
+	CHECK(held == 0);	/* one partial frame at a time */
+	CHECK(len >= TCPFRAME_HDR_LEN + 1 && len <= rx.max_len);
+	p = malloc(len);
+	CHECK(p);
+	held = len;
+	return p;
+}
+
+static void block_put(void *ctx, void *block, size_t len)
+{
+	CHECK(held == len);
+	held = 0;
+	free(block);
+}
 
 static void out_init(struct out *o, size_t stream_len)
 {
@@ -119,14 +142,19 @@ static size_t chunk_len(uint64_t *s)
 	}
 }
 
-/* mode 0: whole; 1: chunks from seed; 2: a byte at a time. */
+/* mode 0: whole; 1: chunks from seed; 2: a byte at a time. heap: blocks
+ * from block_get instead of rx_buf. */
 static void run(struct out *o, bool prefix, size_t max_len, uint64_t seed,
-		const uint8_t *s, size_t len, int mode)
+		const uint8_t *s, size_t len, int mode, bool heap)
 {
+	static const struct tcpframe_rx_mem mem = { .get = block_get, .put = block_put };
 	size_t at = 0;
 
 	out_init(o, len);
-	CHECK(tcpframe_rx_init(&rx, prefix, max_len) == 0);
+	if (heap)
+		CHECK(tcpframe_rx_init_heap(&rx, prefix, max_len, &mem) == 0);
+	else
+		CHECK(tcpframe_rx_init(&rx, prefix, max_len, rx_buf) == 0);
 	if (seed == 0)
 		seed = 0x9e3779b97f4a7c15ULL;
 	do {
@@ -136,9 +164,11 @@ static void run(struct out *o, bool prefix, size_t max_len, uint64_t seed,
 			n = len - at;
 		if (!feed(o, s + at, n))
 			break;
+		CHECK(held == tcpframe_rx_held(&rx));
 		at += n;
 	} while (at < len);
 	o->eof_pending = tcpframe_rx_eof(&rx);
+	CHECK(held == 0);
 	o->stats = rx.stats;
 	CHECK(o->stats.frames == o->n);
 	CHECK(o->stats.bytes <= len);
@@ -175,7 +205,7 @@ static void round_trip(const struct out *a, bool prefix, size_t max_len)
 		CHECK(tcpframe_put_prefix(&w) == 0);
 	CHECK(tcpframe_put_batch(&w, iov, a->n, max_len, &framed) == 0 && framed == a->n);
 	CHECK(wr_len(&w) == cap);
-	run(&b, prefix, max_len, 0, enc, wr_len(&w), 0);
+	run(&b, prefix, max_len, 0, enc, wr_len(&w), 0, false);
 	CHECK(b.status == 0 && !b.eof_pending && b.n == a->n);
 	CHECK(b.used == a->used && (a->used == 0 || memcmp(a->bytes, b.bytes, a->used) == 0));
 	CHECK(b.stats.keepalives == 0 && b.stats.runts == 0 && b.stats.bytes == cap);
@@ -202,17 +232,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		seed = seed << 8 | cfg[i];
 
 	for (int prefix = 0; prefix <= 1; prefix++) {
-		struct out whole, chunks, bytes;
+		struct out whole, chunks, bytes, heap_chunks, heap_bytes;
 
-		run(&whole, prefix, max_len, seed, s, len, 0);
-		run(&chunks, prefix, max_len, seed, s, len, 1);
+		run(&whole, prefix, max_len, seed, s, len, 0, false);
+		run(&chunks, prefix, max_len, seed, s, len, 1, false);
 		same(&whole, &chunks);
-		run(&bytes, prefix, max_len, seed, s, len, 2);
+		run(&bytes, prefix, max_len, seed, s, len, 2, false);
 		same(&whole, &bytes);
+		run(&heap_chunks, prefix, max_len, seed, s, len, 1, true);
+		same(&whole, &heap_chunks);
+		run(&heap_bytes, prefix, max_len, seed, s, len, 2, true);
+		same(&whole, &heap_bytes);
 		round_trip(&whole, prefix, max_len);
 		out_free(&whole);
 		out_free(&chunks);
 		out_free(&bytes);
+		out_free(&heap_chunks);
+		out_free(&heap_bytes);
 	}
 	return 0;
 }

@@ -49,11 +49,19 @@ prints why on stderr and exits 1):
   short-body             prefix + a frame with a 2-byte body: closed
   keepalive              prefix + keepalive frame (00 03 ff), then an
                          IKE_SA_INIT: answered, the stream stayed open
+  partial N --bytes B --hold FILE
+                         N streams, each: prefix, an ESP-looking frame (a
+                         session of its own), then Length 65535 and B bytes
+                         of the body, never the rest. Prints "partial sent
+                         ..." once each stream's bytes are acknowledged (or
+                         the relay closed it), holds until FILE exists, then
+                         prints how many the relay closed
   limit                  hold one stream open (prefix sent); a second one
                          must be closed at once, the first stays (relay
                          run with --max-clients 1)
 """
 import argparse
+import fcntl
 import os
 import socket
 import ssl
@@ -374,6 +382,55 @@ def cmd_flood(args):
     print("flood ok: %d frames received after the hold" % got)
 
 
+SIOCOUTQ = 0x5411  # TIOCOUTQ: bytes not yet acknowledged by the peer
+
+
+def is_closed(sock):
+    """True if the relay closed sock (FIN or RST); it never sends these
+    streams anything else."""
+    sock.setblocking(False)
+    try:
+        return sock.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    finally:
+        sock.setblocking(True)
+
+
+def cmd_partial(args):
+    """Frames that span reads and never end: the relay may hold each within
+    its budget (--max-queue-total) or close the stream, nothing more."""
+    n = int(args.arg)
+    streams, closed = [], 0
+    for _ in range(n):
+        c = open_with_prefix(args)
+        try:
+            c.send(esp_frame(os.urandom(4).replace(b"\0", b"\1")))
+            c.send(b"\xff\xff" + os.urandom(args.bytes))
+            streams.append(c)
+        except OSError:  # closed while we sent: over the budget
+            closed += 1
+            c.close()
+    deadline = time.monotonic() + args.timeout
+    pending = list(streams)
+    while pending:
+        pending = [c for c in pending if not is_closed(c.s) and
+                   struct.unpack("i", fcntl.ioctl(c.s, SIOCOUTQ, b"\0" * 4))[0] > 0]
+        if pending and time.monotonic() > deadline:
+            raise Fail("%d streams still have unacknowledged bytes" % len(pending))
+        if pending:
+            time.sleep(0.05)
+    print("partial sent: %d streams, %d bytes of a 65535-byte frame each" % (n, args.bytes),
+          flush=True)
+    wait_file(args.hold, 120)
+    closed += sum(1 for c in streams if is_closed(c.s))
+    for c in streams:
+        c.close()
+    print("partial ok: %d streams, %d closed by the relay, %d held" % (n, closed, n - closed))
+
+
 def cmd_idle(args):
     secs = float(args.arg)
     c = open_with_prefix(args)
@@ -434,7 +491,8 @@ def main():
     p.add_argument("--reconnect", action="store_true")
     p.add_argument("--spi", help="initiator SPI (hex) of an earlier sa-init")
     p.add_argument("--spi-r", help="its responder SPI (hex)")
-    p.add_argument("--hold", help="cap, flood: hold until this file exists")
+    p.add_argument("--hold", help="cap, flood, partial: hold until this file exists")
+    p.add_argument("--bytes", type=int, default=60000, help="partial: body bytes sent")
     p.add_argument("host")
     p.add_argument("port", type=int)
     p.add_argument("command")
@@ -455,6 +513,7 @@ def main():
         "prefix-only": cmd_prefix_only,
         "rate": cmd_rate,
         "flood": cmd_flood,
+        "partial": cmd_partial,
         "idle": cmd_idle,
     }
     if args.command not in cmds:

@@ -23,6 +23,12 @@
 #   - relay D, in front of a fake gateway that floods: queue memory stays
 #     within --max-queue-total (the relay's own peak figure), the rest is
 #     dropped and counted
+#   - relay E: N_E streams each send a first frame, then a Length of 65535
+#     and most of the body, never the rest: the partial frames share
+#     --max-queue-total with the queues, the streams over it are closed and
+#     counted, the relay's anonymous memory (Pss_Anon) stays within its idle
+#     figure + the budget + a small overhead per stream, and a real client
+#     still gets strongSwan's answer
 # strongSwan 5.9 wants COOKIEs from the 3rd half-open IKE SA of one peer IP
 # (cookie_threshold_ip) and all relay clients share the relay's IP, so only
 # two fresh SAs are made; later steps retransmit the first one's request.
@@ -40,6 +46,10 @@ IDLE_B=2
 PREFIX_C=3
 CAP_C=2
 BUDGET_D=65536
+BUDGET_E=$((4 * 1024 * 1024))
+N_E=200
+PART_E=60000
+OVH_E_KB=4	# per stream: struct conn, its session, socket bookkeeping
 
 skip() {
 	echo "$NAME: skip: needs root/netns/strongSwan/openssl ($1)"
@@ -63,7 +73,8 @@ LOG_A=$WORK/relay-a.log
 LOG_B=$WORK/relay-b.log
 LOG_C=$WORK/relay-c.log
 LOG_D=$WORK/relay-d.log
-PID_A="" PID_B="" PID_C="" PID_D="" BG=""
+LOG_E=$WORK/relay-e.log
+PID_A="" PID_B="" PID_C="" PID_D="" PID_E="" BG=""
 
 # relay_stop PID: SIGTERM, wait (deadline 5 s), then SIGKILL. Sets
 # RELAY_STATUS to its exit status.
@@ -85,6 +96,7 @@ cleanup() {
 	relay_stop "$PID_B"
 	relay_stop "$PID_C"
 	relay_stop "$PID_D"
+	relay_stop "$PID_E"
 	tb_down
 	rm -rf "$WORK"
 }
@@ -92,7 +104,7 @@ cleanup() {
 fail() {
 	echo "$NAME: FAIL: $*"
 	local f
-	for f in "$LOG_A" "$LOG_B" "$LOG_C" "$LOG_D" "$WORK"/*.out "$TB_DIR/gw/charon.log"; do
+	for f in "$LOG_A" "$LOG_B" "$LOG_C" "$LOG_D" "$LOG_E" "$WORK"/*.out "$TB_DIR/gw/charon.log"; do
 		[ -s "$f" ] || continue
 		echo "---- last lines of $f"
 		tail -n 25 "$f"
@@ -163,6 +175,28 @@ bg_wait() {
 field() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
 log_has() { grep -q -- "$2" "$1" || fail "relay log lacks: $2"; }
+
+# relay_summary PID LOG NAME: SIGTERM, which must end it with status 0;
+# its closing summary line in STOP, the budget peak it names in PEAK
+relay_summary() {
+	relay_stop "$1"
+	[ "$RELAY_STATUS" = 0 ] || fail "relay $3 exited with $RELAY_STATUS on SIGTERM"
+	STOP=$(grep "relay: stopping" "$2") || fail "relay $3: no stopping line"
+	PEAK=$(echo "$STOP" | sed -n 's/.*budget peak \([0-9]*\) of.*/\1/p')
+}
+
+# summary_count WHAT: the count before WHAT in STOP
+summary_count() { echo "$STOP" | sed -n "s/.* \([0-9]*\) $1.*/\1/p"; }
+
+# pss_anon PID: the process's anonymous memory, proportional share, in kB
+pss_anon() { sed -n 's/^Pss_Anon:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/smaps_rollup"; }
+
+# gw_streams PORT: "COUNT QUEUED", the relay's established streams on PORT
+# and the bytes waiting unread in their receive queues
+gw_streams() {
+	ip netns exec "$TB_NS_GW" ss -Htn state established "( sport = :$1 )" |
+		awk '{ n++; q += $1 } END { print n + 0, q + 0 }'
+}
 
 t0=$(date +%s%N)
 kill_stale_relays
@@ -301,19 +335,62 @@ bg_wait "$flood_pid" "fake gateway: $(cat "$WORK/flood.out")"
 : >"$WORK/flood.release"
 bg_wait "$fcli_pid" "flood client: $(cat "$WORK/flood-cli.out")"
 echo "$NAME: $(tail -n 1 "$WORK/flood.out"); $(tail -n 1 "$WORK/flood-cli.out")"
-relay_stop "$PID_D"
+relay_summary "$PID_D" "$LOG_D" D
 PID_D=""
-[ "$RELAY_STATUS" = 0 ] || fail "relay D exited with $RELAY_STATUS on SIGTERM"
-stop=$(grep "relay: stopping" "$LOG_D") || fail "relay D: no stopping line"
-peak=$(echo "$stop" | sed -n 's/.*queue peak \([0-9]*\) of.*/\1/p')
-over=$(echo "$stop" | sed -n 's/.* \([0-9]*\) over the queue budget.*/\1/p')
+peak=$PEAK
+over=$(summary_count "over the queue budget")
 echo "$NAME: relay D: queue peak $peak bytes (budget $BUDGET_D, IKE reserve an eighth more), $over frames dropped over it"
 [ -n "$peak" ] && [ "$peak" -le $((BUDGET_D + BUDGET_D / 8)) ] || fail "relay D: queue peak '$peak' over the budget $BUDGET_D"
 [ -n "$over" ] && [ "$over" -gt 0 ] || fail "relay D: nothing dropped over the budget"
 
-# 10. All relays: no client saw a framing error from them, no sanitizer
+# 10. Relay E: N_E streams whose last frame never ends (Length 65535, PART_E
+# bytes of it): partial frames share --max-queue-total with the queues.
+# Before, each stream kept its own 64 KB buffer outside any budget.
+relay_start "$LOG_E" --listen "$TB_GW_ADDR:4504" --gateway "$TB_GW_ADDR" \
+	--max-clients $((N_E + 16)) --max-conns-per-addr $((N_E + 16)) \
+	--max-sessions-per-addr $((N_E + 16)) --max-queue-total "$BUDGET_E"
+PID_E=$RELAY_PID
+idle_kb=$(pss_anon "$PID_E")
+[ -n "$idle_kb" ] || fail "relay E: no Pss_Anon in /proc/$PID_E/smaps_rollup"
+bg_client "$WORK/partial.out" --timeout 20 --hold "$WORK/partial.release" --bytes "$PART_E" \
+	"$TB_GW_ADDR" 4504 partial "$N_E"
+part_pid=$BG_PID
+tb_wait_for "grep -q '^partial sent' '$WORK/partial.out'" 60 ||
+	fail "partial: the streams' bytes were not all taken ($(cat "$WORK/partial.out"))"
+# Every byte the relay acknowledged has been read: its state is final.
+# shellcheck disable=SC2016 # evaluated by tb_wait_for
+tb_wait_for '[ "$(gw_streams 4504 | cut -d" " -f2)" = 0 ]' 10 ||
+	fail "relay E left bytes unread: $(gw_streams 4504)"
+held_kb=$(pss_anon "$PID_E")
+open_e=$(gw_streams 4504 | cut -d" " -f1)
+limit_kb=$((idle_kb + BUDGET_E / 1024 + N_E * OVH_E_KB))
+echo "$NAME: relay E: Pss_Anon ${idle_kb} kB idle, ${held_kb} kB with $N_E streams each holding" \
+	"$PART_E bytes of a 65535-byte frame ($open_e left open; limit ${limit_kb} kB =" \
+	"idle + budget $((BUDGET_E / 1024)) kB + $N_E x $OVH_E_KB kB)"
+[ "$held_kb" -le "$limit_kb" ] || fail "relay E: Pss_Anon ${held_kb} kB over ${limit_kb} kB"
+[ "$open_e" -lt "$N_E" ] || fail "relay E: all $N_E partial frames held, none over the budget"
+[ "$open_e" -gt 0 ] || fail "relay E: no partial frame held at all"
+# A real client still gets through (its frames arrive whole; the answer
+# has the IKE reserve): step 1's request again, answered from strongSwan's
+# cache or, once that half-open SA timed out (30 s), as a new one.
+client --spi "$SPI" "$TB_GW_ADDR" 4504 sa-init
+: >"$WORK/partial.release"
+bg_wait "$part_pid" "partial: $(cat "$WORK/partial.out")"
+echo "$NAME: $(tail -n 1 "$WORK/partial.out")"
+log_has "$LOG_E" "memory budget reached (.* in partial frames from clients, of $BUDGET_E): closing"
+relay_summary "$PID_E" "$LOG_E" E
+PID_E=""
+peak_e=$PEAK
+closed_e=$(summary_count "closed with a partial frame over the budget")
+echo "$NAME: relay E: $closed_e streams closed over the budget, budget peak $peak_e of $BUDGET_E"
+[ "$closed_e" = $((N_E - open_e)) ] ||
+	fail "relay E: counted '$closed_e' closed over the budget, $((N_E - open_e)) were"
+[ -n "$peak_e" ] && [ "$peak_e" -le $((BUDGET_E + BUDGET_E / 8)) ] ||
+	fail "relay E: budget peak '$peak_e' over $BUDGET_E and its IKE reserve"
+
+# 11. All relays: no client saw a framing error from them, no sanitizer
 # report; SIGTERM ends them with status 0.
-for l in "$LOG_A" "$LOG_B" "$LOG_C" "$LOG_D"; do
+for l in "$LOG_A" "$LOG_B" "$LOG_C" "$LOG_D" "$LOG_E"; do
 	grep -q "ERROR: AddressSanitizer\|runtime error:\|LeakSanitizer" "$l" &&
 		fail "sanitizer report in $l"
 done
@@ -327,7 +404,7 @@ relay_stop "$PID_C"
 PID_C=""
 [ "$RELAY_STATUS" = 0 ] || fail "relay C exited with $RELAY_STATUS on SIGTERM"
 log_has "$LOG_A" "shutting down"
-for l in "$LOG_A" "$LOG_B" "$LOG_C" "$LOG_D"; do
+for l in "$LOG_A" "$LOG_B" "$LOG_C" "$LOG_D" "$LOG_E"; do
 	grep -q "ERROR: AddressSanitizer\|runtime error:\|LeakSanitizer" "$l" &&
 		fail "sanitizer report in $l at exit"
 done
@@ -337,5 +414,5 @@ grep -E "new \(|probation|reattached|dropped|prefix timeout|prefix bad|protocol 
 echo "$NAME: ---- relay log (C)"
 grep -E "refused|timeout|over the rate" "$LOG_C"
 t1=$(date +%s%N)
-echo "$NAME: pass (tcp + tls through ikerelay to strongSwan, as nobody without capabilities, reattach on reconnect only on proof, no takeover of a live session, framing errors, limits per address, first-frame deadline, new-SA rate, queue budget; $(( (t1 - t0) / 1000000 )) ms)"
+echo "$NAME: pass (tcp + tls through ikerelay to strongSwan, as nobody without capabilities, reattach on reconnect only on proof, no takeover of a live session, framing errors, limits per address, first-frame deadline, new-SA rate, queue budget, partial frames within it; $(( (t1 - t0) / 1000000 )) ms)"
 exit 0

@@ -99,6 +99,87 @@ static bool drain(struct tcpframe_rx *rx, const struct rec *ref, struct rec *out
 	return true;
 }
 
+/* An rx with its fixed buffer, as the agent's stream holds it. */
+struct rx_fixed {
+	struct tcpframe_rx rx;
+	uint8_t buf[TCPFRAME_MAX_LEN];
+};
+
+static struct tcpframe_rx *rx_new(void)
+{
+	struct rx_fixed *f = malloc(sizeof(*f));
+
+	ck_assert_ptr_nonnull(f);
+	return &f->rx;
+}
+
+/* Heap mode's blocks, counted; get refuses what would go over limit. */
+struct heap_acct {
+	size_t held, peak, limit;
+	unsigned gets, puts, refused;
+};
+static struct heap_acct heap;
+static bool use_heap;		/* rx_init: heap mode, blocks counted in heap */
+
+static void *heap_get(void *ctx, size_t len)
+{
+	struct heap_acct *a = ctx;
+	void *p;
+
+	if (a->held + len > a->limit) {
+		a->refused++;
+		return NULL;
+	}
+	p = malloc(len);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 0xa5, len);
+	a->held += len;
+	if (a->held > a->peak)
+		a->peak = a->held;
+	a->gets++;
+	return p;
+}
+
+static void heap_put(void *ctx, void *block, size_t len)
+{
+	struct heap_acct *a = ctx;
+
+	ck_assert_uint_ge(a->held, len);
+	a->held -= len;
+	a->puts++;
+	free(block);
+}
+
+static void heap_on(size_t limit)
+{
+	memset(&heap, 0, sizeof(heap));
+	heap.limit = limit;
+	use_heap = true;
+}
+
+static int rx_init(struct tcpframe_rx *rx, bool expect_prefix, size_t max_len)
+{
+	const struct tcpframe_rx_mem mem = { .get = heap_get, .put = heap_put, .ctx = &heap };
+
+	if (use_heap)
+		return tcpframe_rx_init_heap(rx, expect_prefix, max_len, &mem);
+	return tcpframe_rx_init(rx, expect_prefix, max_len, ((struct rx_fixed *)rx)->buf);
+}
+
+/* Heap mode: one block at most, the one a partial frame needs; none
+ * between frames. */
+static void heap_check(const struct tcpframe_rx *rx)
+{
+	if (!use_heap)
+		return;
+	ck_assert_uint_eq(tcpframe_rx_held(rx), heap.held);
+	ck_assert_uint_le(heap.held, rx->max_len);
+	if (wr_len(&rx->part) < TCPFRAME_HDR_LEN)
+		ck_assert_uint_eq(heap.held, 0);
+	else
+		ck_assert_uint_eq(heap.held, get_be16(rx->part.p));
+}
+
 /*
  * Feed s[0..slen) cut at the increasing offsets cuts[0..ncuts), then end
  * the connection. ref NULL: record copies of the bodies; else compare.
@@ -110,7 +191,7 @@ static void run(struct tcpframe_rx *rx, bool expect_prefix, size_t max_len,
 	size_t from = 0;
 
 	memset(out, 0, sizeof(*out));
-	ck_assert_int_eq(tcpframe_rx_init(rx, expect_prefix, max_len), 0);
+	ck_assert_int_eq(rx_init(rx, expect_prefix, max_len), 0);
 	for (size_t i = 0; i <= ncuts; i++) {
 		size_t to = i < ncuts ? cuts[i] : slen;
 
@@ -121,10 +202,15 @@ static void run(struct tcpframe_rx *rx, bool expect_prefix, size_t max_len,
 		}
 		if (!drain(rx, ref, out))
 			break;
+		heap_check(rx);
 		from = to;
 	}
 	out->eof_pending = tcpframe_rx_eof(rx);
 	out->stats = rx->stats;
+	if (use_heap) {
+		ck_assert_uint_eq(heap.held, 0);	/* all given back */
+		ck_assert_uint_eq(heap.gets, heap.puts);
+	}
 }
 
 static bool rec_same(const struct rec *a, const struct rec *b)
@@ -134,13 +220,6 @@ static bool rec_same(const struct rec *a, const struct rec *b)
 	       memcmp(&a->stats, &b->stats, sizeof(a->stats)) == 0;
 }
 
-static struct tcpframe_rx *rx_new(void)
-{
-	struct tcpframe_rx *rx = malloc(sizeof(*rx));
-
-	ck_assert_ptr_nonnull(rx);
-	return rx;
-}
 
 /* A frame written by hand, so tests can build frames the encoder refuses. */
 static void raw_frame(struct wr *w, const uint8_t *body, size_t len)
@@ -411,7 +490,7 @@ START_TEST(keepalive_dropped_silently)
 	const uint8_t *b;
 	size_t len;
 
-	ck_assert_int_eq(tcpframe_rx_init(rx, false, 0), 0);
+	ck_assert_int_eq(rx_init(rx, false, 0), 0);
 	ck_assert_int_eq(feed_next(rx, s, sizeof(s), &b, &len), 1);
 	ck_assert_uint_eq(len, 5);
 	ck_assert_uint_eq(b[0], 1);
@@ -432,7 +511,7 @@ static void expect_err(size_t max_len, const uint8_t *s, size_t len, enum tcpfra
 	const uint8_t *b;
 	size_t blen;
 
-	ck_assert_int_eq(tcpframe_rx_init(rx, false, max_len), 0);
+	ck_assert_int_eq(rx_init(rx, false, max_len), 0);
 	ck_assert_int_eq(feed_next(rx, s, len, &b, &blen), -1);
 	ck_assert_int_eq(tcpframe_rx_error(rx), err);
 	ck_assert_uint_eq(rx->stats.frames, 0);
@@ -463,7 +542,7 @@ START_TEST(short_bodies)
 	expect_err(0, b2, sizeof(b2), TCPFRAME_ESHORT);
 	expect_err(0, b3, sizeof(b3), TCPFRAME_ESHORT);
 	/* 4-byte bodies (marker or SPI and nothing else) are dropped */
-	ck_assert_int_eq(tcpframe_rx_init(rx, false, 0), 0);
+	ck_assert_int_eq(rx_init(rx, false, 0), 0);
 	ck_assert_int_eq(feed_next(rx, b4, sizeof(b4), &b, &len), 1);
 	ck_assert_uint_eq(len, 5);
 	ck_assert_uint_eq(rx->stats.runts, 2);
@@ -481,28 +560,28 @@ START_TEST(max_len_honoured)
 
 	/* exactly max_len: accepted */
 	put_be16(s, 1400);
-	ck_assert_int_eq(tcpframe_rx_init(rx, false, 1400), 0);
+	ck_assert_int_eq(rx_init(rx, false, 1400), 0);
 	ck_assert_int_eq(feed_next(rx, s, 1400, &b, &len), 1);
 	ck_assert_uint_eq(len, 1398);
 	/* one more: refused on the 2 header bytes alone */
 	put_be16(s, 1401);
-	ck_assert_int_eq(tcpframe_rx_init(rx, false, 1400), 0);
+	ck_assert_int_eq(rx_init(rx, false, 1400), 0);
 	ck_assert_int_eq(feed_next(rx, s, 2, &b, &len), -1);
 	ck_assert_int_eq(tcpframe_rx_error(rx), TCPFRAME_ETOOLONG);
 	/* header split over two feeds: same verdict */
-	ck_assert_int_eq(tcpframe_rx_init(rx, false, 1400), 0);
+	ck_assert_int_eq(rx_init(rx, false, 1400), 0);
 	ck_assert_int_eq(feed_next(rx, s, 1, &b, &len), 0);
 	ck_assert_int_eq(feed_next(rx, s + 1, 1, &b, &len), -1);
 	ck_assert_int_eq(tcpframe_rx_error(rx), TCPFRAME_ETOOLONG);
 	/* default max: the whole 16-bit range */
 	put_be16(s, 0xffff);
-	ck_assert_int_eq(tcpframe_rx_init(rx, false, 0), 0);
+	ck_assert_int_eq(rx_init(rx, false, 0), 0);
 	ck_assert_uint_eq(rx->max_len, TCPFRAME_MAX_LEN);
 	ck_assert_int_eq(feed_next(rx, s, 2, &b, &len), 0);
 	/* init refuses a max that cannot hold a body, or over the cap */
-	ck_assert_int_eq(tcpframe_rx_init(rx, false, TCPFRAME_MIN_MAX_LEN - 1), -1);
-	ck_assert_int_eq(tcpframe_rx_init(rx, false, TCPFRAME_MAX_LEN + 1), -1);
-	ck_assert_int_eq(tcpframe_rx_init(rx, false, TCPFRAME_MIN_MAX_LEN), 0);
+	ck_assert_int_eq(rx_init(rx, false, TCPFRAME_MIN_MAX_LEN - 1), -1);
+	ck_assert_int_eq(rx_init(rx, false, TCPFRAME_MAX_LEN + 1), -1);
+	ck_assert_int_eq(rx_init(rx, false, TCPFRAME_MIN_MAX_LEN), 0);
 	free(rx);
 }
 END_TEST
@@ -515,17 +594,17 @@ START_TEST(wrong_prefix_at_first_wrong_byte)
 	const uint8_t *b;
 	size_t len;
 
-	ck_assert_int_eq(tcpframe_rx_init(rx, true, 0), 0);
+	ck_assert_int_eq(rx_init(rx, true, 0), 0);
 	for (size_t i = 0; i < 3; i++)
 		ck_assert_int_eq(feed_next(rx, bad + i, 1, &b, &len), 0);
 	ck_assert_int_eq(feed_next(rx, bad + 3, 1, &b, &len), -1);
 	ck_assert_int_eq(tcpframe_rx_error(rx), TCPFRAME_EPREFIX);
 	/* a responder fed frames without the prefix fails on byte 0 */
-	ck_assert_int_eq(tcpframe_rx_init(rx, true, 0), 0);
+	ck_assert_int_eq(rx_init(rx, true, 0), 0);
 	ck_assert_int_eq(feed_next(rx, frame_first, 1, &b, &len), -1);
 	ck_assert_int_eq(tcpframe_rx_error(rx), TCPFRAME_EPREFIX);
 	/* the initiator takes the same bytes as a frame */
-	ck_assert_int_eq(tcpframe_rx_init(rx, false, 0), 0);
+	ck_assert_int_eq(rx_init(rx, false, 0), 0);
 	ck_assert_int_eq(feed_next(rx, frame_first, sizeof(frame_first), &b, &len), 1);
 	free(rx);
 }
@@ -538,7 +617,7 @@ START_TEST(prefix_split_across_chunks)
 	const uint8_t *b;
 	size_t len;
 
-	ck_assert_int_eq(tcpframe_rx_init(rx, true, 0), 0);
+	ck_assert_int_eq(rx_init(rx, true, 0), 0);
 	ck_assert_int_eq(feed_next(rx, s, 2, &b, &len), 0);
 	ck_assert_int_eq(feed_next(rx, s + 2, 3, &b, &len), 0);
 	ck_assert_int_eq(feed_next(rx, s + 5, 2, &b, &len), 0);	/* "P" + half a header */
@@ -559,7 +638,7 @@ START_TEST(partial_frame_at_eof)
 	size_t len;
 
 	/* body cut short */
-	ck_assert_int_eq(tcpframe_rx_init(rx, false, 0), 0);
+	ck_assert_int_eq(rx_init(rx, false, 0), 0);
 	ck_assert_int_eq(feed_next(rx, s, sizeof(s) - 1, &b, &len), 0);
 	ck_assert(tcpframe_rx_eof(rx));
 	ck_assert_uint_eq(rx->stats.truncated, 1);
@@ -572,7 +651,7 @@ START_TEST(partial_frame_at_eof)
 	ck_assert_int_eq(feed_next(rx, s, 1, &b, &len), 0);
 	ck_assert(tcpframe_rx_eof(rx));
 	/* half a prefix, on the responder side */
-	ck_assert_int_eq(tcpframe_rx_init(rx, true, 0), 0);
+	ck_assert_int_eq(rx_init(rx, true, 0), 0);
 	ck_assert_int_eq(feed_next(rx, (const uint8_t *)"IKE", 3, &b, &len), 0);
 	ck_assert(tcpframe_rx_eof(rx));
 	/* nothing at all */
@@ -589,7 +668,7 @@ START_TEST(error_is_sticky_until_reset)
 	const uint8_t *b;
 	size_t len;
 
-	ck_assert_int_eq(tcpframe_rx_init(rx, false, 0), 0);
+	ck_assert_int_eq(rx_init(rx, false, 0), 0);
 	ck_assert_int_eq(feed_next(rx, bad, sizeof(bad), &b, &len), -1);
 	for (int i = 0; i < 3; i++) {
 		ck_assert_int_eq(tcpframe_rx_feed(rx, good, sizeof(good)), -1);
@@ -613,7 +692,7 @@ START_TEST(feed_refused_until_drained)
 	const uint8_t *b;
 	size_t len;
 
-	ck_assert_int_eq(tcpframe_rx_init(rx, false, 0), 0);
+	ck_assert_int_eq(rx_init(rx, false, 0), 0);
 	ck_assert_int_eq(feed_next(rx, s, sizeof(s), &b, &len), 1);
 	/* zero-copy: a frame whole within the input is handed out in place */
 	ck_assert_ptr_eq(b, s + 2);
@@ -626,7 +705,159 @@ START_TEST(feed_refused_until_drained)
 	ck_assert_int_eq(tcpframe_rx_feed(rx, s + 3, sizeof(s) - 3), 0);
 	ck_assert_int_eq(tcpframe_rx_next(rx, &b, &len), 1);
 	ck_assert_uint_eq(b[0], 1);	/* gathered: a copy in rx */
-	ck_assert_ptr_eq(b, rx->buf + 2);
+	ck_assert_ptr_eq(b, rx->fixed + 2);
+	free(rx);
+}
+END_TEST
+
+/* ---- heap mode: blocks sized to partial frames --------------------------- */
+
+/* The same bodies, verdicts and stats as fixed mode for every split; a
+ * block only while a frame is partial (heap_check, run). */
+START_TEST(heap_mode_same_as_fixed)
+{
+	enum { ROUNDS = 600, MAX_CUTS = 8192 };
+	struct tcpframe_rx *rx = rx_new();
+	size_t *cuts = malloc(MAX_CUTS * sizeof(*cuts));
+
+	ck_assert_ptr_nonnull(cuts);
+	seed_rng("heap_mode_same_as_fixed");
+	for (int prefix = 0; prefix <= 1; prefix++) {
+		struct stream st;
+		struct rec ref, got;
+
+		use_heap = false;
+		stream_build(&st, prefix, true);
+		whole(rx, &st, prefix, &ref);
+		heap_on(SIZE_MAX);
+		for (size_t cut = 0; cut <= st.len; cut++) {
+			run(rx, prefix, 0, st.s, st.len, &cut, 1, &ref, &got);
+			if (!rec_same(&ref, &got))
+				ck_abort_msg("heap mode: split at %zu (prefix %d) differs", cut, prefix);
+		}
+		for (int round = 0; round < ROUNDS / 2; round++) {
+			size_t n = random_cuts(cuts, MAX_CUTS, st.len);
+
+			run(rx, prefix, 0, st.s, st.len, cuts, n, &ref, &got);
+			if (!rec_same(&ref, &got))
+				ck_abort_msg("heap mode: random split round %d (prefix %d) differs",
+					     round, prefix);
+		}
+		ck_assert_uint_gt(heap.gets, 0);
+		ck_assert_uint_le(heap.peak, TCPFRAME_MAX_LEN);
+		rec_free(&ref);
+		stream_free(&st);
+	}
+	free(cuts);
+	free(rx);
+}
+END_TEST
+
+/* Whole frames take no memory; a frame spanning feeds takes a block of its
+ * Length from when the Length is in until the frame is out; an idle
+ * stream, one between frames and one that ended hold nothing. */
+START_TEST(heap_mode_holds_only_a_partial_frame)
+{
+	static uint8_t s[2 + 65533];
+	struct tcpframe_rx *rx = rx_new();
+	const uint8_t *b;
+	size_t len;
+
+	heap_on(SIZE_MAX);
+	ck_assert_int_eq(rx_init(rx, false, 0), 0);
+	ck_assert_uint_eq(tcpframe_rx_held(rx), 0);
+	/* whole frames, one feed each or several in one: no block */
+	put_be16(s, 7);
+	memcpy(s + 2, "\1\2\3\4\5", 5);
+	put_be16(s + 7, 7);
+	memcpy(s + 9, "\6\7\10\11\12", 5);
+	ck_assert_int_eq(feed_next(rx, s, 14, &b, &len), 1);
+	ck_assert_int_eq(tcpframe_rx_next(rx, &b, &len), 1);
+	ck_assert_int_eq(tcpframe_rx_next(rx, &b, &len), 0);
+	ck_assert_uint_eq(heap.gets, 0);
+	/* half a Length: still nothing */
+	ck_assert_int_eq(feed_next(rx, s, 1, &b, &len), 0);
+	ck_assert_uint_eq(heap.held, 0);
+	/* the Length is in: a block of the frame's size */
+	ck_assert_int_eq(feed_next(rx, s + 1, 3, &b, &len), 0);
+	ck_assert_uint_eq(heap.held, 7);
+	ck_assert_uint_eq(tcpframe_rx_held(rx), 7);
+	/* the rest: handed out from the block, which goes on the next call */
+	ck_assert_int_eq(feed_next(rx, s + 4, 3, &b, &len), 1);
+	ck_assert_uint_eq(len, 5);
+	ck_assert(memcmp(b, "\1\2\3\4\5", 5) == 0);
+	ck_assert_uint_eq(heap.held, 7);
+	ck_assert_int_eq(tcpframe_rx_next(rx, &b, &len), 0);
+	ck_assert_uint_eq(heap.held, 0);
+	ck_assert_uint_eq(tcpframe_rx_held(rx), 0);
+	ck_assert_uint_eq(heap.gets, 1);
+	ck_assert_uint_eq(heap.puts, 1);
+	/* a largest frame, dribbled: 65535 bytes held while it is partial,
+	 * not before its Length is in */
+	put_be16(s, 0xffff);
+	memset(s + 2, 0x42, sizeof(s) - 2);
+	ck_assert_int_eq(feed_next(rx, s, 1, &b, &len), 0);
+	ck_assert_uint_eq(heap.held, 0);
+	for (size_t at = 1; at < 1001; at += 100)
+		ck_assert_int_eq(feed_next(rx, s + at, 100, &b, &len), 0);
+	ck_assert_uint_eq(heap.held, 0xffff);
+	/* the stream ends: the block goes back */
+	ck_assert(tcpframe_rx_eof(rx));
+	ck_assert_uint_eq(heap.held, 0);
+	ck_assert_uint_eq(tcpframe_rx_held(rx), 0);
+	/* the same again, whole, after a partial one: the block goes once the
+	 * frame is out, a keepalive (dropped, not handed out) included */
+	ck_assert_int_eq(feed_next(rx, s, 1000, &b, &len), 0);
+	ck_assert_int_eq(feed_next(rx, s + 1000, sizeof(s) - 1000, &b, &len), 1);
+	ck_assert_uint_eq(len, sizeof(s) - 2);
+	ck_assert_int_eq(tcpframe_rx_next(rx, &b, &len), 0);
+	ck_assert_uint_eq(heap.held, 0);
+	ck_assert_int_eq(feed_next(rx, (const uint8_t *)"\0\3", 2, &b, &len), 0);
+	ck_assert_uint_eq(heap.held, 3);
+	ck_assert_int_eq(feed_next(rx, (const uint8_t *)"\377", 1, &b, &len), 0);
+	ck_assert_uint_eq(heap.held, 0);
+	ck_assert_uint_eq(rx->stats.keepalives, 1);
+	ck_assert_uint_eq(heap.gets, heap.puts);
+	/* reset gives back the block too */
+	ck_assert_int_eq(feed_next(rx, s, 10, &b, &len), 0);
+	ck_assert_uint_eq(heap.held, 0xffff);
+	tcpframe_rx_reset(rx);
+	ck_assert_uint_eq(heap.held, 0);
+	free(rx);
+}
+END_TEST
+
+/* A block refused: the stream fails (sticky) with TCPFRAME_ENOMEM, holding
+ * nothing; frames that arrive whole never ask. */
+START_TEST(heap_mode_refused)
+{
+	static const uint8_t big[] = { 0x10, 0x00, 1, 2, 3 }, small[] = { 0, 7, 1, 2, 3, 4, 5 };
+	struct tcpframe_rx *rx = rx_new();
+	const uint8_t *b;
+	size_t len;
+
+	heap_on(0x800);
+	ck_assert_int_eq(rx_init(rx, false, 0), 0);
+	ck_assert_int_eq(feed_next(rx, small, sizeof(small), &b, &len), 1);
+	ck_assert_int_eq(feed_next(rx, small, 3, &b, &len), 0);	/* 7 bytes: fits */
+	ck_assert_uint_eq(heap.held, 7);
+	ck_assert_int_eq(feed_next(rx, small + 3, 4, &b, &len), 1);
+	ck_assert_int_eq(tcpframe_rx_next(rx, &b, &len), 0);
+	ck_assert_int_eq(feed_next(rx, big, sizeof(big), &b, &len), -1);
+	ck_assert_int_eq(tcpframe_rx_error(rx), TCPFRAME_ENOMEM);
+	ck_assert_uint_eq(heap.refused, 1);
+	ck_assert_uint_eq(heap.held, 0);
+	ck_assert_int_eq(tcpframe_rx_feed(rx, small, sizeof(small)), -1);
+	ck_assert(!tcpframe_rx_eof(rx));
+	ck_assert_uint_eq(heap.gets, heap.puts);
+	/* heap mode needs both calls; fixed mode a buffer */
+	{
+		const struct tcpframe_rx_mem half = { .get = heap_get };
+
+		ck_assert_int_eq(tcpframe_rx_init_heap(rx, false, 0, &half), -1);
+		ck_assert_int_eq(tcpframe_rx_init_heap(rx, false, 0, NULL), -1);
+		ck_assert_int_eq(tcpframe_rx_init(rx, false, 0, NULL), -1);
+	}
 	free(rx);
 }
 END_TEST
@@ -803,7 +1034,7 @@ END_TEST
 
 START_TEST(err_strings)
 {
-	for (int e = TCPFRAME_OK; e <= TCPFRAME_ESHORT; e++)
+	for (int e = TCPFRAME_OK; e <= TCPFRAME_ENOMEM; e++)
 		ck_assert_ptr_nonnull(tcpframe_err_str((enum tcpframe_err)e));
 }
 END_TEST
@@ -821,6 +1052,9 @@ static Suite *tcpframe_suite(void)
 	tcase_add_test(split, every_split_pair);
 	tcase_add_test(split, byte_at_a_time);
 	tcase_add_test(split, random_splits);
+	tcase_add_test(split, heap_mode_same_as_fixed);
+	tcase_add_test(split, heap_mode_holds_only_a_partial_frame);
+	tcase_add_test(split, heap_mode_refused);
 	tcase_add_test(rules, keepalive_dropped_silently);
 	tcase_add_test(rules, bad_lengths_fail);
 	tcase_add_test(rules, short_bodies);
