@@ -131,6 +131,8 @@ static const struct cfg_opt opts[] = {
 	  OFF(transport.proxy_host), 0, 0, OPT_SECRET, NULL },
 	OPT("transport", "proxy_from_env", "no", "take the proxy from https_proxy", T_BOOL,
 	    transport.proxy_from_env, 0, 0, 0),
+	OPT("transport", "proxy_allow_basic", "no", "let the proxy have the password by Basic "
+	    "authentication (in the clear)", T_BOOL, transport.proxy_allow_basic, 0, 0, 0),
 	OPT("transport", "tls_verify", "yes", "verify the gateway's TLS certificate", T_BOOL,
 	    transport.tls_verify, 0, 0, 0),
 	OPT("transport", "tls_ca", NULL, "CA file for TLS", T_PATH, transport.tls_ca, 0, 0, 0),

@@ -116,6 +116,7 @@ struct config {
 		char *proxy_user;	/* percent-decoded; NULL if none */
 		char *proxy_pass;	/* secret; percent-decoded; NULL if none */
 		bool proxy_from_env;
+		bool proxy_allow_basic;	/* Basic proxy auth: the password in the clear */
 		bool tls_verify;
 		char *tls_ca;		/* NULL: system store */
 		char *tls_sni;		/* NULL: the gateway address when it is a name */

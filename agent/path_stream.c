@@ -119,6 +119,7 @@ static void cfg_fill(const struct path *p, struct stream_cfg *c)
 		c->proxy_port = cfg->transport.proxy_port;
 		c->proxy_user = cfg->transport.proxy_user;
 		c->proxy_pass = cfg->transport.proxy_pass;
+		c->proxy_allow_basic = cfg->transport.proxy_allow_basic;
 	}
 }
 

@@ -63,6 +63,7 @@ static const struct key data_keys[] = {
 	{ "tcp-congestion", K_CC },
 	{ "proxy", K_PROXY },
 	{ "proxy-user", K_TEXT },
+	{ "proxy-allow-basic", K_BOOL },
 	{ "psk-flags", K_FLAGS },
 	{ "password-flags", K_FLAGS },
 	{ "proxy-password-flags", K_FLAGS },
@@ -545,8 +546,10 @@ static void put_conf(struct text *t, const struct nmprops_in *in)
 	put_bool(t, "tls_verify", data(in, "tls-verify"));
 	put_opt(t, "tls_sni", data(in, "tls-sni"));
 	put_opt(t, "tcp_congestion", data(in, "tcp-congestion"));
-	if (data(in, "proxy"))
+	if (data(in, "proxy")) {
 		put_proxy(t, data(in, "proxy"), data(in, "proxy-user"));
+		put_bool(t, "proxy_allow_basic", data(in, "proxy-allow-basic"));
+	}
 
 	put(t, "\n[agent]\n");
 	put_quoted(t, "tun_name", in->tun_name);

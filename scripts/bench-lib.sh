@@ -498,7 +498,8 @@ tr_main() {
 			tr_ttt "$run" udp_blocked tcp udp
 			tr_ttt "$run" only_443 tls "udp tcp4500"
 			[ "$have_proxy" = 1 ] && tr_ttt "$run" proxy_only tls all-but-proxy \
-				"proxy = http://$TR_PROXY_USER:$TR_PROXY_PASS@$TB_GW_ADDR:$TR_PROXY_PORT"
+				"proxy = http://$TR_PROXY_USER:$TR_PROXY_PASS@$TB_GW_ADDR:$TR_PROXY_PORT
+proxy_allow_basic = yes"	# tinyproxy offers only Basic
 		done
 		tb_stop_pid "$PROXY_PID"; PROXY_PID=""
 	fi

@@ -5,8 +5,9 @@
  * (documented there since 7.x: "If the connect only transfer is done using
  * the multi interface, the particular easy handle must remain added to the
  * multi handle ..."); the proxy CONNECT, its authentication round trips
- * (CURLAUTH_ANY: Basic, Digest, NTLM) and name resolution (threaded
- * resolver) are all state machines driven by curl_multi_socket_action.
+ * (CURLAUTH_ANYSAFE: Digest, NTLM, Negotiate; Basic too only with
+ * pxy_params.allow_basic) and name resolution (threaded resolver) are all
+ * state machines driven by curl_multi_socket_action.
  *
  * curl may hold several sockets at once (happy eyeballs, a resolver pipe,
  * a reconnect after a 407 that closed the connection) and wants timers.
@@ -58,6 +59,8 @@ struct pxy {
 	uint32_t mark;
 	int ifindex;
 	bool cb_failed;			/* a callback could not do its job */
+	bool has_user;			/* credentials given */
+	unsigned long auth;		/* CURLOPT_PROXYAUTH */
 	char target[300];		/* host:port, for messages */
 	char via[300];			/* proxy host:port */
 	char url[320];
@@ -181,7 +184,11 @@ static int easy_setup(struct pxy *p, const struct pxy_params *pp)
 	SET(CURLOPT_NOPROXY, "");		/* no_proxy in the environment must not bypass it */
 	SET(CURLOPT_HTTPPROXYTUNNEL, 1L);
 	SET(CURLOPT_CONNECT_ONLY, 1L);
-	SET(CURLOPT_PROXYAUTH, (long)CURLAUTH_ANY);
+	/* The leg to the proxy is plain HTTP: Basic sends the password in the
+	 * clear (base64) to whoever answers 407 with it, the proxy or anyone
+	 * on the path to it. Only allow_basic lets curl use it. */
+	p->auth = pp->allow_basic ? CURLAUTH_ANY : CURLAUTH_ANYSAFE;
+	SET(CURLOPT_PROXYAUTH, p->auth);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_QUICK_EXIT, 1L);		/* freeing mid-resolve must not join the thread */
 	SET(CURLOPT_TCP_NODELAY, 1L);
@@ -235,6 +242,7 @@ struct pxy *pxy_new(const struct pxy_params *pp, char *err, size_t errlen)
 	p->epfd = p->tfd = p->taken = -1;
 	p->mark = pp->mark;
 	p->ifindex = pp->ifindex;
+	p->has_user = pp->user != NULL;
 	clock_gettime(CLOCK_MONOTONIC, &p->t0);
 	if (hostport(p->target, sizeof(p->target), pp->target, pp->target_port) < 0 ||
 	    hostport(p->via, sizeof(p->via), pp->host, pp->port) < 0 ||
@@ -310,12 +318,27 @@ static int drive(struct pxy *p)
 	return p->cb_failed ? -1 : 0;
 }
 
+/* A 407 after which curl gave up because the proxy offered Basic and
+ * nothing else we allow. */
+static bool basic_refused(struct pxy *p, long code)
+{
+	long avail = 0;
+
+	if (code != 407 || !p->has_user ||
+	    p->c->easy_getinfo(p->easy, CURLINFO_PROXYAUTH_AVAIL, &avail) != CURLE_OK)
+		return false;
+	return (avail & CURLAUTH_BASIC) && !((unsigned long)avail & p->auth);
+}
+
 static void refused(struct pxy *p, CURLcode res)
 {
 	long code = 0;
 
 	(void)p->c->easy_getinfo(p->easy, CURLINFO_HTTP_CONNECTCODE, &code);
-	if (code >= 300 || (code > 0 && code < 200))
+	if (basic_refused(p, code))
+		errf(p, "proxy: %s offers only Basic authentication, which sends the password "
+			"in the clear; set [transport] proxy_allow_basic = yes to allow it", p->via);
+	else if (code >= 300 || (code > 0 && code < 200))
 		errf(p, "proxy refused CONNECT to %s: HTTP %ld",
 			 p->target, code);
 	else if (!p->cb_failed)

@@ -219,6 +219,7 @@ static int proxy_start(struct stream *s)
 	struct pxy_params p = {
 		.host = s->proxy_host, .port = s->proxy_port,
 		.user = s->proxy_user, .pass = s->proxy_pass,
+		.allow_basic = s->proxy_allow_basic,
 		.target = s->host, .target_port = s->port,
 		.mark = s->mark,
 		.ifindex = s->ifindex,
@@ -473,6 +474,7 @@ static int cfg_copy(struct stream *s, const struct stream_cfg *c)
 	s->verify = c->verify;
 	s->tls_cache = c->tls_cache;
 	s->proxy_port = c->proxy_port;
+	s->proxy_allow_basic = c->proxy_allow_basic;
 	if (dup_str(&s->sni, c->sni) < 0 || dup_str(&s->ca_file, c->ca_file) < 0 ||
 	    dup_str(&s->peer_host, c->peer_host) < 0 || dup_str(&s->proxy_host, c->proxy_host) < 0 ||
 	    dup_str(&s->proxy_user, c->proxy_user) < 0 || dup_str(&s->proxy_pass, c->proxy_pass) < 0)

@@ -136,6 +136,9 @@ struct stream_cfg {
 	uint16_t proxy_port;
 	const char *proxy_user;		/* NULL: no credentials */
 	const char *proxy_pass;		/* never logged */
+	/* Let the proxy have Basic authentication (the password in the clear
+	 * over the plain-HTTP proxy leg); false: Digest, NTLM, Negotiate only. */
+	bool proxy_allow_basic;
 	/* Name or literal in "CONNECT host:port" and the default SNI and
 	 * certificate name; NULL: peer's address. */
 	const char *peer_host;

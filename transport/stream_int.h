@@ -49,6 +49,7 @@ struct stream {
 	char *sni, *ca_file, *peer_host;
 	char *proxy_host, *proxy_user, *proxy_pass;
 	uint16_t proxy_port;
+	bool proxy_allow_basic;
 	bool resumed;			/* the TLS handshake resumed a session */
 	char host[256];			/* peer_host, else the peer's address */
 	char where[300];		/* host:port for logs: "10.99.0.1:4500" */
@@ -121,6 +122,7 @@ struct pxy_params {
 	const char *host;		/* the proxy */
 	uint16_t port;
 	const char *user, *pass;	/* NULL user: none; pass never logged */
+	bool allow_basic;		/* offer Basic too (stream_cfg.proxy_allow_basic) */
 	const char *target;		/* host or literal to CONNECT to */
 	uint16_t target_port;
 	uint32_t mark;			/* SO_MARK on curl's sockets; 0: none */

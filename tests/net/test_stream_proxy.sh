@@ -3,8 +3,10 @@
 # loopback (BasicAuth, ConnectPort limited to two ports) in front of the
 # unit test's in-test framed echo servers (TCP and TLS). Runs the
 # "external_proxy" cases of the unit test binary: CONNECT ok -> echo over
-# TCP and TLS; wrong password -> HTTP 401/407; a port tinyproxy does not allow
-# -> HTTP 403; and the password never in our log. No root needed.
+# TCP and TLS (proxy_allow_basic set: tinyproxy offers only Basic); wrong
+# password -> HTTP 401/407; without proxy_allow_basic -> the line naming it
+# and no credentials sent; a port tinyproxy does not allow -> HTTP 403; and
+# the password never in our log. No root needed.
 # (tinyproxy answers 407 to a CONNECT without credentials and 401 to wrong
 # ones; curl probes without them first, so a wrong password ends in 401.)
 # Exit 0 pass, 77 skip, 1 fail. Usage: sh tests/net/test_stream_proxy.sh [BUILD]
@@ -99,7 +101,7 @@ cat "$DIR/test.out"
 grep -q "external proxy" "$DIR/test.out" || fail "the external proxy cases did not run"
 [ $rc -eq 0 ] || fail "external proxy cases failed (exit $rc)"
 grep -F -q -- "$PASS" "$DIR/test.out" && fail "the proxy password appeared in the output"
-grep -q "Checks: 4, Failures: 0, Errors: 0" "$DIR/test.out" || fail "expected 4 passing checks"
+grep -q "Checks: 5, Failures: 0, Errors: 0" "$DIR/test.out" || fail "expected 5 passing checks"
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 echo "$NAME: pass (tinyproxy 127.0.0.1:$PROXY_PORT, echo $TCP_PORT/$TLS_PORT, ${ms} ms)"
 exit 0

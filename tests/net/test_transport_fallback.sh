@@ -7,11 +7,14 @@
 #   3. only TCP 443 open: tunnel over TLS (relay certificate checked with
 #      tls_ca), time-to-tunnel <= 3 s
 #   4. only the proxy reachable (tinyproxy with BasicAuth in ika-gw, CONNECT
-#      to 443 only): the proxy refuses tcp (4500), the race moves on to TLS
-#      through it at once; up <= 3 s; status shows the proxy; the proxy
-#      password is in no log
+#      to 443 only; proxy_allow_basic = yes): the proxy refuses tcp (4500),
+#      the race moves on to TLS through it at once; up <= 3 s; status shows
+#      the proxy; the proxy password is in no log
 #   5. a proxy that refuses every CONNECT: one clear line in the log and in
 #      status last_error, the agent keeps running
+#   6. the same Basic-only proxy without proxy_allow_basic: the password is
+#      never sent (tinyproxy establishes no CONNECT), one line in the log
+#      names proxy_allow_basic, the agent keeps running
 # Each time is printed. Deadlines are stretched (LA_SLOW) for sanitizer
 # builds; the time bounds too, as they measure the agent, not the network.
 # Exit 0 pass, 77 skip (not root, no netns/strongSwan/binaries), 1 fail.
@@ -105,7 +108,7 @@ la_down "only tls"
 
 lt_proxy_start 443
 lt_block all-but-proxy
-lt_conf "$WORK/d.conf" tunnel.network_memory=no \
+lt_conf "$WORK/d.conf" tunnel.network_memory=no transport.proxy_allow_basic=yes \
 	transport.proxy="http://$LT_PROXY_USER:$LT_PROXY_PASS@$TB_GW_ADDR:$LT_PROXY_PORT"
 lt_start_timed "$WORK/d.conf" "proxy" 10
 t_proxy=$LT_TTT_MS
@@ -126,6 +129,7 @@ lt_no_secret "proxy"
 
 lt_proxy_start 8443
 lt_conf "$WORK/e.conf" tunnel.network_memory=no tunnel.reconnect=yes \
+	transport.proxy_allow_basic=yes \
 	transport.proxy="http://$LT_PROXY_USER:$LT_PROXY_PASS@$TB_GW_ADDR:$LT_PROXY_PORT"
 la_start "$WORK/e.conf"
 la_log_wait "tls: proxy refused CONNECT to $TB_GW_ADDR:443: HTTP 403, (no transport left to try|waiting for udp)" 5 ||
@@ -136,9 +140,33 @@ la_alive || la_fail "proxy refusing: the agent exited"
 refused_line=$(grep -m1 -E 'tls: proxy refused CONNECT' "$AGENT_LOG")
 la_sigint "proxy refusing"
 lt_no_secret "proxy refusing"
+
+# ---- 6. a Basic-only proxy, Basic not allowed ------------------------------------------
+
+lt_proxy_start 443	# an empty log: only this case's requests in it
+lt_conf "$WORK/f.conf" tunnel.network_memory=no tunnel.reconnect=yes \
+	transport.proxy="http://$LT_PROXY_USER:$LT_PROXY_PASS@$TB_GW_ADDR:$LT_PROXY_PORT"
+grep -q proxy_allow_basic "$WORK/f.conf" && la_fail "basic refused: f.conf allows Basic"
+la_start "$WORK/f.conf"
+basic_re="tls: proxy: $TB_GW_ADDR:$LT_PROXY_PORT offers only Basic authentication, which sends"
+basic_re="$basic_re the password in the clear; set \[transport\] proxy_allow_basic = yes to allow it"
+la_log_wait "$basic_re" 5 || la_fail "basic refused: no clear error line"
+# curl asked without credentials, got the 407 and stopped there
+tb_wait_for "grep -q 'Request (file descriptor [0-9]*): CONNECT $TB_GW_ADDR:443 ' '$WORK/tinyproxy.log'" \
+	"$(la_dl 2)" || la_fail "basic refused: the CONNECT never reached tinyproxy"
+grep -q 'Established connection' "$WORK/tinyproxy.log" &&
+	la_fail "basic refused: tinyproxy established a CONNECT (the password was sent)"
+la_alive || la_fail "basic refused: the agent exited"
+[ "$(la_state)" = up ] && la_fail "basic refused: the tunnel came up"
+basic_line=$(grep -m1 -E 'tls: proxy: .* offers only Basic' "$AGENT_LOG")
+la_sigint "basic refused"
+grep -q 'Established connection' "$WORK/tinyproxy.log" &&
+	la_fail "basic refused: tinyproxy established a CONNECT (the password was sent)"
+lt_no_secret "basic refused"
 lt_unblock
 lt_proxy_stop
 lt_relay_stop
 
 echo "$LA_NAME: refused: ${refused_line#* }"
+echo "$LA_NAME: basic refused: ${basic_line#* }"
 la_pass "udp $t_udp ms, udp blocked -> tcp $t_tcp ms, only 443 -> tls $t_tls ms, proxy -> tls $t_proxy ms"

@@ -178,6 +178,7 @@ static const char every_option[] =
 	"udp_timeout = 2500ms\n"
 	"proxy = http://us%40er:p%3Ass@proxy.example.com:3128/\n"
 	"proxy_from_env = no\n"
+	"proxy_allow_basic = yes\n"
 	"tls_verify = no\n"
 	"tls_ca = /etc/ikeagent/tls ca.pem\n"
 	"tls_sni = vpn.example.com\n"
@@ -235,6 +236,7 @@ START_TEST(every_option_parses)
 	ck_assert_uint_eq(c.transport.proxy_port, 3128);
 	ck_assert_str_eq(c.transport.proxy_user, "us@er");
 	ck_assert_str_eq(c.transport.proxy_pass, "p:ss");
+	ck_assert(c.transport.proxy_allow_basic);
 	ck_assert(!c.transport.tls_verify);
 	ck_assert_str_eq(c.transport.tls_ca, "/etc/ikeagent/tls ca.pem");
 	ck_assert_str_eq(c.transport.tls_sni, "vpn.example.com");
@@ -399,6 +401,8 @@ static const struct {
 	{ "[transport]\nudp_timeout = 11s\n",
 	  "agent.conf:2: udp_timeout: '11s' is out of range (100ms..10s)" },
 	{ "[tunnel]\nvirtual_ip = maybe\n", "agent.conf:2: virtual_ip: 'maybe' is not yes or no" },
+	{ "[transport]\nproxy_allow_basic = plain\n",
+	  "agent.conf:2: proxy_allow_basic: 'plain' is not yes or no" },
 	{ "[gateway]\nport = 0\n", "agent.conf:2: port: '0' is not a port (1..65535)" },
 	{ "[gateway]\nport = 65536\n", "agent.conf:2: port: '65536' is not a port (1..65535)" },
 	{ "[transport]\ntls_port = https\n", "agent.conf:2: tls_port: 'https' is not a port (1..65535)" },
@@ -770,6 +774,25 @@ START_TEST(driver_secrets)
 }
 END_TEST
 
+/* Basic proxy authentication: off unless asked for; harmless without a proxy user. */
+START_TEST(proxy_allow_basic_key)
+{
+	struct config c;
+
+	ck_assert_msg(parse_all(MINIMAL "[transport]\nproxy = http://bob:pw@p.example:3128\n", &c) == 0,
+		      "%s", err);
+	ck_assert(!c.transport.proxy_allow_basic);
+	config_free(&c);
+	ck_assert_msg(parse_all(MINIMAL "[transport]\nproxy = http://bob:pw@p.example:3128\n"
+				"proxy_allow_basic = yes\n", &c) == 0, "%s", err);
+	ck_assert(c.transport.proxy_allow_basic);
+	config_free(&c);
+	ck_assert_msg(parse_all(MINIMAL "[transport]\nproxy_allow_basic = yes\n", &c) == 0, "%s", err);
+	ck_assert(c.transport.proxy_allow_basic);	/* no proxy: accepted, nothing to do */
+	config_free(&c);
+}
+END_TEST
+
 START_TEST(proxy_from_environment)
 {
 	char path[64];
@@ -1051,6 +1074,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, load_file_and_permissions);
 	tcase_add_test(tc, file_owner_and_writers);
 	tcase_add_test(tc, driver_secrets);
+	tcase_add_test(tc, proxy_allow_basic_key);
 	tcase_add_test(tc, proxy_from_environment);
 	tcase_add_test(tc, example_parses);
 	tcase_add_test(tc, example_documents_every_option);

@@ -175,12 +175,13 @@ START_TEST(proxy_credentials)
 {
 	static const char *const d[] = { "gateway=vpn.example.com", "local-id=alice",
 					 "transport-order=tcp tls", "proxy=http://proxy.lan:3128",
-					 "proxy-user=dom\\al ice@x", NULL };
+					 "proxy-user=dom\\al ice@x", "proxy-allow-basic=yes", NULL };
 	static const char *const s[] = { "psk=k", "proxy-password=pr:ox@y", NULL };
 	struct conn c;
 
 	ck_assert_msg(build(&c, d, s) == 0, "%s", c.err);
 	expect_line(&c, "proxy = \"http://dom%5Cal%20ice%40x@proxy.lan:3128\"\n");
+	expect_line(&c, "proxy_allow_basic = yes\n");
 	ck_assert_ptr_null(strstr(c.out.conf, "pr:ox"));
 	ck_assert_str_eq(c.out.secrets, "psk k\nproxy-password pr:ox@y\n");
 	expect_ikeagent_accepts(&c);
@@ -191,6 +192,7 @@ START_TEST(proxy_credentials)
 	static const char *const s2[] = { "psk=k", NULL };
 	ck_assert_msg(build(&c, d2, s2) == 0, "%s", c.err);
 	expect_line(&c, "proxy = \"http://proxy.lan:3128\"\n");
+	ck_assert_ptr_null(strstr(c.out.conf, "proxy_allow_basic"));	/* default: no */
 	expect_ikeagent_accepts(&c);
 	nmprops_out_free(&c.out);
 }
@@ -281,6 +283,8 @@ START_TEST(bad_keys_and_values)
 	BAD("vpn.data: cert is required with method=pubkey", "gateway=g", "local-id=a",
 	    "method=pubkey", "ca=/ca");
 	BAD("vpn.data: ca is required with method=eap", "gateway=g", "method=eap", "user=u");
+	BAD("vpn.data: proxy-allow-basic: 'maybe' is not yes or no", "gateway=g", "local-id=a",
+	    "proxy=p:1", "proxy-allow-basic=maybe");
 	BAD("vpn.data: proxy-user is set but proxy is not", "gateway=g", "local-id=a",
 	    "proxy-user=u");
 #undef BAD

@@ -473,8 +473,11 @@ struct mproxy {
 	int lfd;
 	uint16_t port;
 	const char *auth;	/* Proxy-Authorization value wanted; NULL: none */
+	bool auth_prefix;	/* auth need only start the value (Digest) */
+	const char *offer;	/* Proxy-Authenticate value(s) in a 407; NULL: Basic */
 	bool deny;		/* answer 403 */
 	unsigned requests;
+	unsigned basic_seen;	/* requests with "Proxy-Authorization: Basic" */
 	char line[128];		/* the last request line */
 	pthread_t th;
 };
@@ -499,7 +502,8 @@ static bool p_authorized(const struct mproxy *mp, const char *head)
 
 	if (!mp->auth)
 		return true;
-	snprintf(want, sizeof(want), "\r\nProxy-Authorization: %s\r\n", mp->auth);
+	snprintf(want, sizeof(want), "\r\nProxy-Authorization: %s%s", mp->auth,
+		 mp->auth_prefix ? "" : "\r\n");
 	return strstr(head, want) != NULL;
 }
 
@@ -560,6 +564,8 @@ static void p_conn(struct mproxy *mp, int fd)
 		if (p_head(fd, head, sizeof(head)) < 0)
 			return;
 		mp->requests++;
+		if (strstr(head, "\r\nProxy-Authorization: Basic "))
+			mp->basic_seen++;
 		snprintf(mp->line, sizeof(mp->line), "%.*s", (int)strcspn(head, "\r"), head);
 		if (mp->deny) {
 			p_send(fd, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
@@ -567,8 +573,9 @@ static void p_conn(struct mproxy *mp, int fd)
 		}
 		if (p_authorized(mp, head))
 			break;
-		p_send(fd, "HTTP/1.1 407 Proxy Authentication Required\r\n"
-			   "Proxy-Authenticate: Basic realm=\"t\"\r\nContent-Length: 0\r\n\r\n");
+		p_send(fd, "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: ");
+		p_send(fd, mp->offer ? mp->offer : "Basic realm=\"t\"");
+		p_send(fd, "\r\nContent-Length: 0\r\n\r\n");
 	}
 	t = p_target(head);
 	if (t < 0) {
@@ -1254,6 +1261,7 @@ struct proxy_case {
 	const char *host;		/* the proxy */
 	uint16_t port;
 	const char *user, *pass;
+	bool allow_basic;		/* stream_cfg.proxy_allow_basic */
 	uint16_t target_port;
 	unsigned frames;
 };
@@ -1270,6 +1278,7 @@ static struct stream *proxy_run(const struct proxy_case *pc)
 	c.proxy_port = pc->port;
 	c.proxy_user = pc->user;
 	c.proxy_pass = pc->pass;
+	c.proxy_allow_basic = pc->allow_basic;
 	c.peer_host = "127.0.0.1";
 	c.max_frame = t.maxb + TCPFRAME_HDR_LEN;
 	s = stream_new(&c);
@@ -1293,36 +1302,99 @@ static void expect_refusal(struct stream *s, uint16_t port, int code)
 	ck_assert_str_eq(stream_error(s), want);
 }
 
+/* base64("alice:s3cret-pass") */
+#define ALICE_B64 "YWxpY2U6czNjcmV0LXBhc3M="
+
+/* pc through a mock proxy that wants Basic alice:s3cret-pass to an echo
+ * server taking conns connections; what was logged meanwhile. */
+static char *basic_proxy_run(struct proxy_case *pc, struct mproxy *mp, struct srv *sv,
+			     unsigned conns, struct stream **s)
+{
+	struct capture cap;
+	char *log;
+
+	srv_start(sv, SRV_ECHO, NULL, conns, 0, 0);
+	mp_start(mp, "Basic " ALICE_B64, false);
+	pc->port = mp->port;
+	pc->target_port = sv->port;
+	cap_start(&cap);
+	*s = proxy_run(pc);
+	log = cap_end(&cap);
+	srv_join(sv);
+	mp_stop(mp);
+	return log;
+}
+
 START_TEST(proxy_basic_auth)
 {
-	/* base64("alice:s3cret-pass") */
-	static const char b64[] = "YWxpY2U6czNjcmV0LXBhc3M=";
 	struct proxy_case pc = { .host = "127.0.0.1", .user = "alice", .pass = "s3cret-pass",
-				 .frames = 100 };
-	struct capture cap;
+				 .allow_basic = true, .frames = 100 };
 	struct mproxy mp;
 	struct srv sv;
 	struct stream *s;
 	char want[64], *log;
 
-	srv_start(&sv, SRV_ECHO, NULL, 1, 0, 0);
-	mp_start(&mp, "Basic YWxpY2U6czNjcmV0LXBhc3M=", false);
-	pc.port = mp.port;
-	pc.target_port = sv.port;
-	cap_start(&cap);
-	s = proxy_run(&pc);
+	log = basic_proxy_run(&pc, &mp, &sv, 1, &s);
 	stream_free(s);
-	log = cap_end(&cap);
-	srv_join(&sv);
-	mp_stop(&mp);
 	ck_assert_uint_eq(sv.c[0].frames, pc.frames);
 	ck_assert(sv.c[0].prefix_ok);
 	snprintf(want, sizeof(want), "CONNECT 127.0.0.1:%u HTTP/1.1", sv.port);
 	ck_assert_str_eq(mp.line, want);
 	ck_assert_ptr_nonnull(strstr(log, "proxy: CONNECT 127.0.0.1:"));
 	ck_assert_ptr_null(strstr(log, "s3cret"));	/* never a secret in a log */
-	ck_assert_ptr_null(strstr(log, b64));
+	ck_assert_ptr_null(strstr(log, ALICE_B64));
 	free(log);
+}
+END_TEST
+
+/* By default a proxy that offers only Basic gets no credentials at all:
+ * the leg to it is plain HTTP. The error says which key allows it. */
+START_TEST(proxy_basic_refused)
+{
+	struct proxy_case pc = { .host = "127.0.0.1", .user = "alice", .pass = "s3cret-pass" };
+	struct mproxy mp;
+	struct srv sv;
+	struct stream *s;
+	char want[256], *log;
+
+	log = basic_proxy_run(&pc, &mp, &sv, 0, &s);
+	ck_assert_int_eq(stream_status(s), STREAM_CLOSED);
+	snprintf(want, sizeof(want), "proxy: 127.0.0.1:%u offers only Basic authentication, "
+		 "which sends the password in the clear; set [transport] proxy_allow_basic = yes "
+		 "to allow it", mp.port);
+	ck_assert_str_eq(stream_error(s), want);
+	ck_assert_uint_ge(mp.requests, 1);	/* it asked, and got the 407 */
+	ck_assert_uint_eq(mp.basic_seen, 0);	/* never sent the password */
+	ck_assert_ptr_null(strstr(log, "s3cret"));
+	stream_free(s);
+	free(log);
+}
+END_TEST
+
+/* A proxy offering Digest and Basic gets Digest by default (the mock
+ * checks the scheme and user, not the response). */
+START_TEST(proxy_digest_default)
+{
+	struct proxy_case pc = { .host = "127.0.0.1", .user = "alice", .pass = "s3cret-pass",
+				 .frames = 20 };
+	struct mproxy mp;
+	struct srv sv;
+	struct stream *s;
+
+	srv_start(&sv, SRV_ECHO, NULL, 1, 0, 0);
+	mp_start(&mp, "Digest username=\"alice\", realm=\"t\"", false);
+	mp.auth_prefix = true;
+	mp.offer = "Digest realm=\"t\", nonce=\"bm9uY2U\", qop=\"auth\"\r\n"
+		   "Proxy-Authenticate: Basic realm=\"t\"";
+	pc.port = mp.port;
+	pc.target_port = sv.port;
+	s = proxy_run(&pc);
+	ck_assert_str_eq(stream_error(s), "closed locally");
+	stream_free(s);
+	srv_join(&sv);
+	mp_stop(&mp);
+	ck_assert_uint_eq(sv.c[0].frames, pc.frames);
+	ck_assert_uint_eq(mp.basic_seen, 0);
 }
 END_TEST
 
@@ -1351,22 +1423,25 @@ START_TEST(proxy_tls)
 }
 END_TEST
 
+/* A wrong password, and no credentials at all (a 407 then stays a refusal:
+ * there is nothing to allow): HTTP 407. */
 START_TEST(proxy_wrong_password)
 {
-	struct proxy_case pc = { .host = "127.0.0.1", .user = "alice", .pass = "wrong" };
-	struct mproxy mp;
-	struct srv sv;
-	struct stream *s;
+	const struct proxy_case cases[] = {
+		{ .host = "127.0.0.1", .user = "alice", .pass = "wrong", .allow_basic = true },
+		{ .host = "127.0.0.1" },
+	};
 
-	srv_start(&sv, SRV_ECHO, NULL, 0, 0, 0);
-	mp_start(&mp, "Basic YWxpY2U6czNjcmV0LXBhc3M=", false);
-	pc.port = mp.port;
-	pc.target_port = sv.port;
-	s = proxy_run(&pc);
-	expect_refusal(s, sv.port, 407);
-	stream_free(s);
-	srv_join(&sv);
-	mp_stop(&mp);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct proxy_case pc = cases[i];
+		struct mproxy mp;
+		struct srv sv;
+		struct stream *s;
+
+		free(basic_proxy_run(&pc, &mp, &sv, 0, &s));
+		expect_refusal(s, sv.port, 407);
+		stream_free(s);
+	}
 }
 END_TEST
 
@@ -1469,6 +1544,7 @@ START_TEST(ext_proxy_tcp)
 	pc.port = e.port;
 	pc.user = e.creds ? e.user : NULL;
 	pc.pass = e.creds ? e.pass : NULL;
+	pc.allow_basic = true;		/* tinyproxy's BasicAuth */
 	pc.target_port = e.tcp_port;
 	s = proxy_run(&pc);
 	ck_assert_str_eq(stream_error(s), "closed locally");
@@ -1502,6 +1578,7 @@ START_TEST(ext_proxy_tls)
 	c.proxy_port = e.port;
 	c.proxy_user = e.creds ? e.user : NULL;
 	c.proxy_pass = e.creds ? e.pass : NULL;
+	c.proxy_allow_basic = true;
 	c.peer_host = "127.0.0.1";
 	s = stream_new(&c);
 	ck_assert_ptr_nonnull(s);
@@ -1535,6 +1612,7 @@ START_TEST(ext_proxy_wrong_password)
 	pc.port = e.port;
 	pc.user = e.user;
 	pc.pass = "not-the-password";
+	pc.allow_basic = true;
 	pc.target_port = e.tcp_port;
 	s = proxy_run(&pc);
 	/* 407 asks for credentials; tinyproxy answers wrong ones with 401 */
@@ -1542,6 +1620,32 @@ START_TEST(ext_proxy_wrong_password)
 	snprintf(want, sizeof(want), "proxy refused CONNECT to 127.0.0.1:%u: HTTP 40", e.tcp_port);
 	ck_assert_msg(strncmp(stream_error(s), want, strlen(want)) == 0 &&
 		      (strstr(stream_error(s), "HTTP 407") || strstr(stream_error(s), "HTTP 401")),
+		      "unexpected error \"%s\"", stream_error(s));
+	stream_free(s);
+}
+END_TEST
+
+/* tinyproxy offers only Basic: by default it never sees the password. */
+START_TEST(ext_proxy_basic_refused)
+{
+	struct ext e;
+	struct proxy_case pc = { 0 };
+	struct stream *s;
+
+	ck_assert(ext_get(&e));
+	if (!e.creds) {
+		check_skip(__func__, "the external proxy takes no credentials");
+		return;
+	}
+	pc.host = e.host;
+	pc.port = e.port;
+	pc.user = e.user;
+	pc.pass = e.pass;
+	pc.target_port = e.tcp_port;
+	s = proxy_run(&pc);
+	ck_assert_int_eq(stream_status(s), STREAM_CLOSED);
+	ck_assert_msg(strstr(stream_error(s), "offers only Basic authentication") &&
+		      strstr(stream_error(s), "proxy_allow_basic = yes"),
 		      "unexpected error \"%s\"", stream_error(s));
 	stream_free(s);
 }
@@ -1560,6 +1664,7 @@ START_TEST(ext_proxy_port_not_allowed)
 	pc.port = e.port;
 	pc.user = e.creds ? e.user : NULL;
 	pc.pass = e.creds ? e.pass : NULL;
+	pc.allow_basic = true;		/* tinyproxy's BasicAuth */
 	pc.target_port = sv.port;
 	s = proxy_run(&pc);
 	expect_refusal(s, sv.port, 403);
@@ -1597,6 +1702,8 @@ static Suite *stream_suite(void)
 	tcase_add_test(tls, tls_short_writes);
 	tcase_set_timeout(proxy, 60);
 	tcase_add_test(proxy, proxy_basic_auth);
+	tcase_add_test(proxy, proxy_basic_refused);
+	tcase_add_test(proxy, proxy_digest_default);
 	tcase_add_test(proxy, proxy_tls);
 	tcase_add_test(proxy, proxy_wrong_password);
 	tcase_add_test(proxy, proxy_forbidden);
@@ -1614,6 +1721,7 @@ static Suite *stream_suite(void)
 		tcase_add_test(ext, ext_proxy_tcp);
 		tcase_add_test(ext, ext_proxy_tls);
 		tcase_add_test(ext, ext_proxy_wrong_password);
+		tcase_add_test(ext, ext_proxy_basic_refused);
 		tcase_add_test(ext, ext_proxy_port_not_allowed);
 		suite_add_tcase(s, ext);
 	}
