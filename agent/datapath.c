@@ -19,6 +19,7 @@
  * segments of one TCP flow into one write until dp_esp_flush().
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,7 +89,8 @@ struct session_child *dp_child_current(struct session *s)
 	struct session_child *cur = NULL;
 
 	for (size_t i = 0; i < SESSION_CHILDREN; i++)
-		if (s->child[i].used && (!cur || s->child[i].serial > cur->serial))
+		if (s->child[i].used && !s->child[i].linger_until &&
+		    (!cur || s->child[i].serial > cur->serial))
 			cur = &s->child[i];
 	return cur;
 }
@@ -117,12 +119,22 @@ static void child_free(struct session *s, struct session_child *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* A free slot; if none, the lingering Child SA due first gives up its own. */
 static struct session_child *child_slot(struct session *s)
 {
-	for (size_t i = 0; i < SESSION_CHILDREN; i++)
-		if (!s->child[i].used)
-			return &s->child[i];
-	return NULL;
+	struct session_child *oldest = NULL;
+
+	for (size_t i = 0; i < SESSION_CHILDREN; i++) {
+		struct session_child *c = &s->child[i];
+
+		if (!c->used)
+			return c;
+		if (c->linger_until && (!oldest || c->linger_until < oldest->linger_until))
+			oldest = c;
+	}
+	if (oldest)
+		child_free(s, oldest);
+	return oldest;
 }
 
 int dp_child_install(struct session *s, const struct ike_child_info *ci)
@@ -162,22 +174,60 @@ int dp_child_install(struct session *s, const struct ike_child_info *ci)
 	return 0;
 }
 
+/* t_linger at the lingering Child SA due first; disarmed when none lingers. */
+static void linger_arm(struct session *s)
+{
+	uint64_t next = 0, now = loop_now_ms();
+
+	for (size_t i = 0; i < SESSION_CHILDREN; i++) {
+		uint64_t t = s->child[i].used ? s->child[i].linger_until : 0;
+
+		if (t && (!next || t < next))
+			next = t;
+	}
+	if (next)
+		loop_timer_arm(s->loop, &s->t_linger, next > now ? next - now : 0);
+	else
+		loop_timer_disarm(s->loop, &s->t_linger);
+}
+
 void dp_child_remove(struct session *s, uint32_t spi_in)
 {
 	struct session_child *c = child_by_spi_in(s, spi_in);
 
-	if (!c) {
+	if (!c || c->linger_until) {
 		log_debug("esp: Child SA in %08x to remove is not installed", spi_in);
 		return;
 	}
-	log_info("esp: Child SA in %08x, out %08x removed", c->in.spi, c->out.spi);
-	child_free(s, c);
+	c->linger_until = loop_now_ms() + SESSION_LINGER_MS;
+	(void)dp_tx_sync(s);	/* the outbound direction lets go of it first */
+	log_info("esp: Child SA in %08x, out %08x removed (receives for %.0f s more)", c->in.spi,
+		 c->out.spi, SESSION_LINGER_MS / 1000.0);
+	linger_arm(s);
+}
+
+void dp_linger_timer(void *ctx)
+{
+	struct session *s = ctx;
+	uint64_t now = loop_now_ms();
+
+	for (size_t i = 0; i < SESSION_CHILDREN; i++) {
+		struct session_child *c = &s->child[i];
+
+		if (c->used && c->linger_until && c->linger_until <= now) {
+			log_debug("esp: Child SA in %08x freed (%" PRIu64 " packets in)", c->in.spi,
+				  c->in.packets);
+			child_free(s, c);
+		}
+	}
+	linger_arm(s);
 }
 
 void dp_children_free(struct session *s)
 {
 	for (size_t i = 0; i < SESSION_CHILDREN; i++)
 		child_free(s, &s->child[i]);
+	loop_timer_disarm(s->loop, &s->t_linger);
 }
 
 /* ---- traffic selectors --------------------------------------------------- */
@@ -373,6 +423,7 @@ void dp_esp_input(struct session *s, uint8_t *p, size_t len)
 
 	if (!c) {
 		s->st.drops++;
+		s->st.unknown_spi++;
 		if (log_ratelimit_ok(&rl_spi, 10))
 			log_debug("esp: packet for unknown SPI %08x dropped", get_be32(p));
 		return;
@@ -387,6 +438,8 @@ void dp_esp_input(struct session *s, uint8_t *p, size_t len)
 				 esp_drop_name(d));
 		return;
 	}
+	if (c->linger_until)
+		s->st.late_in++;
 	if (!child_allows(c, p + ESP_HEADROOM, inner, true)) {
 		s->st.drops++;
 		if (log_ratelimit_ok(&rl_ts, 10))

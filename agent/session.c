@@ -640,6 +640,7 @@ static int session_open(struct session *s, const struct config *cfg, const char 
 	loop_timer_init(&s->t_close, "close", on_close_timeout, s);
 	loop_timer_init(&s->t_watchdog, "watchdog", on_watchdog, s);
 	loop_timer_init(&s->t_listener, "listener", on_listener_late, s);
+	loop_timer_init(&s->t_linger, "linger", dp_linger_timer, s);
 	tun_dns_cfg_default(&s->dns);
 	s->dns.hook = cfg->agent.dns_hook;
 	s->dns.backup_dir = cfg->agent.state_dir;

@@ -52,7 +52,16 @@
 #include "tun/tun.h"
 #include "util/buf.h"
 
-#define SESSION_CHILDREN	IKE_SA_MAX_CHILDREN	/* as many as the IKE SA holds: none evicted */
+/*
+ * A Child SA the IKE SA let go of (rekeyed away, deleted) still decrypts
+ * for SESSION_LINGER_MS: the gateway may have sealed packets with it before
+ * it took our Delete, and they arrive after its answer (strongSwan's own
+ * delete_rekeyed_delay is 5 s). It never sends. Up to SESSION_LINGER_MAX
+ * of them beside the IKE SA's own (the oldest goes first).
+ */
+#define SESSION_LINGER_MS	5000
+#define SESSION_LINGER_MAX	2
+#define SESSION_CHILDREN	(IKE_SA_MAX_CHILDREN + SESSION_LINGER_MAX)
 #define SESSION_MAX_ROUTES	128	/* CIDRs routed into the tun: a selector range may need several */
 #define SESSION_MAX_DNS		(2 * IKE_SA_MAX_DNS)	/* IPv4 and IPv6 servers */
 _Static_assert(SESSION_MAX_DNS <= TUN_DNS_MAX, "SESSION_MAX_DNS");
@@ -92,6 +101,7 @@ struct session_child {
 	struct esp_sa in, out;
 	struct ike_pl_ts ts_local, ts_remote;	/* inbound packets are checked against them */
 	bool rekey_asked;	/* its ESP counters neared their end; the IKE SA was told */
+	uint64_t linger_until;	/* let go of: receive only until then (loop ms); 0: live */
 };
 
 /* What the tun carries; set up on the first Child SA, kept across reconnects. */
@@ -111,6 +121,8 @@ struct session_net {
 
 struct session_stats {
 	uint64_t bytes_in, bytes_out, packets_in, packets_out, drops;
+	uint64_t late_in;		/* packets taken by a Child SA in its linger time */
+	uint64_t unknown_spi;		/* of drops: ESP for no Child SA we have */
 	uint64_t supersegs;		/* offload: tun reads split into several packets */
 	uint64_t merged;		/* offload: segments merged into one tun write (gro) */
 	uint64_t rekeys;
@@ -265,6 +277,7 @@ struct session {
 	struct loop_timer t_close;	/* deadline for the DELETE answer */
 	struct loop_timer t_watchdog;	/* WATCHDOG=1 to systemd, from the loop */
 	struct loop_timer t_listener;	/* --network report: the driver's listener is late */
+	struct loop_timer t_linger;	/* the next lingering Child SA to free (datapath.c) */
 	bool await_listener;		/* --network report: no contact before its `events` */
 
 	uint64_t start_ms, attempt_ms, up_since_ms;
@@ -420,8 +433,12 @@ void dp_esp_input(struct session *s, uint8_t *p, size_t len);
 /* The end of a receive batch: inner packets held for coalescing go to the tun. */
 void dp_esp_flush(struct session *s);
 int dp_child_install(struct session *s, const struct ike_child_info *ci) MUST_CHECK;
+/* The IKE SA let go of it: it lingers (receive only), then is freed (t_linger). */
 void dp_child_remove(struct session *s, uint32_t spi_in);
+/* All of them at once, lingering or not (the IKE SA is gone). */
 void dp_children_free(struct session *s);
+/* t_linger's callback (ctx: the session). */
+void dp_linger_timer(void *ctx);
 /* The Child SA that sends (newest), NULL if none. */
 struct session_child *dp_child_current(struct session *s);
 

@@ -94,8 +94,9 @@ void status_collect(const struct session *s, struct status_info *si)
 	collect_net(s, si);
 	if (s->ike)
 		ike_sa_spis(s->ike, &si->spi_i, &si->spi_r);
-	for (size_t i = 0; i < SESSION_CHILDREN; i++)
-		if (s->child[i].used && (!cur || s->child[i].serial > cur->serial))
+	for (size_t i = 0; i < SESSION_CHILDREN; i++)	/* dp_child_current(), on a const session */
+		if (s->child[i].used && !s->child[i].linger_until &&
+		    (!cur || s->child[i].serial > cur->serial))
 			cur = &s->child[i];
 	if (cur) {
 		si->child_spi_in = cur->in.spi;
@@ -202,8 +203,9 @@ int status_text(const struct status_info *si, char *out, size_t cap)
 		sb_printf(&b, "data path:   %s; %" PRIu64 " tun reads split, %" PRIu64
 			  " segments merged\n", si->datapath, si->st.supersegs, si->st.merged);
 	sb_printf(&b, "traffic:     in %" PRIu64 " bytes (%" PRIu64 " packets), out %" PRIu64
-		  " bytes (%" PRIu64 " packets), %" PRIu64 " dropped\n", si->st.bytes_in,
-		  si->st.packets_in, si->st.bytes_out, si->st.packets_out, si->st.drops);
+		  " bytes (%" PRIu64 " packets), %" PRIu64 " dropped, %" PRIu64
+		  " late on a replaced Child SA\n", si->st.bytes_in, si->st.packets_in,
+		  si->st.bytes_out, si->st.packets_out, si->st.drops, si->st.late_in);
 	/* reconnects counts both: the IKE SA set up again, and a TCP/TLS
 	 * connection re-made under the same IKE SA (transport reconnects). */
 	sb_printf(&b, "rekeys:      %" PRIu64 ", reconnects: %" PRIu64 " (transport: %" PRIu64 ")\n",
@@ -293,11 +295,13 @@ int status_json(const struct status_info *si, char *out, size_t cap)
 	snprintf(hex, sizeof(hex), "%08x", si->child_spi_out);
 	json_key_str(&b, "child_spi_out", si->child_spi_out ? hex : "", true);
 	sb_printf(&b, ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"packets_in\":%" PRIu64
-		  ",\"packets_out\":%" PRIu64 ",\"drops\":%" PRIu64 ",\"rekeys\":%" PRIu64
+		  ",\"packets_out\":%" PRIu64 ",\"drops\":%" PRIu64 ",\"late_in\":%" PRIu64
+		  ",\"unknown_spi\":%" PRIu64 ",\"rekeys\":%" PRIu64
 		  ",\"reconnects\":%" PRIu64 ",\"transport_reconnects\":%" PRIu64
 		  ",\"uptime\":%" PRIu64, si->st.bytes_in,
 		  si->st.bytes_out, si->st.packets_in, si->st.packets_out, si->st.drops,
-		  si->st.rekeys, si->st.reconnects, si->st.transport_reconnects, si->uptime_s);
+		  si->st.late_in, si->st.unknown_spi, si->st.rekeys, si->st.reconnects,
+		  si->st.transport_reconnects, si->uptime_s);
 	json_key_str(&b, "last_error", si->last_error ? si->last_error : "", true);
 	json_key_str(&b, "network", si->network, true);
 	json_key_str(&b, "transport_why", si->why, true);
