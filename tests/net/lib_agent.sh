@@ -23,15 +23,17 @@ la_skip() {
 	exit 77
 }
 
-# la_init BUILD: checks, sources the testbed, sets IKA, LA_SLOW, traps.
+# la_init BUILD: checks, sources the testbed, sets IKA, LA_BIN (the
+# build's directory: ikerelay, the NM service), LA_SLOW, traps.
 la_init() {
 	LA_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 	LA_BUILD=${1:-build}
 	# BUILD: relative to the tree, or absolute (make BUILD=/tmp/x).
 	case $LA_BUILD in
-	/*) IKA=$LA_BUILD/ikeagent ;;
-	*) IKA=$LA_ROOT/$LA_BUILD/ikeagent ;;
+	/*) LA_BIN=$LA_BUILD ;;
+	*) LA_BIN=$LA_ROOT/$LA_BUILD ;;
 	esac
+	IKA=$LA_BIN/ikeagent
 	[ "$(id -u)" = 0 ] || la_skip "not root"
 	command -v ip >/dev/null 2>&1 || la_skip "no ip(8)"
 	command -v curl >/dev/null 2>&1 || la_skip "no curl(1)"

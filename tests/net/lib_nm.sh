@@ -53,8 +53,7 @@ nm_init() {
 	NM_PID=""
 	NM_BUS_PID=""
 	NM_DIR=""
-	NM_SERVICE=$LA_ROOT/$LA_BUILD/nm-ikeagent-service
-	[ "${LA_BUILD#/}" != "$LA_BUILD" ] && NM_SERVICE=$LA_BUILD/nm-ikeagent-service
+	NM_SERVICE=$LA_BIN/nm-ikeagent-service
 	[ -n "${NM_EXTRA_ENV+x}" ] || NM_EXTRA_ENV=()
 }
 

@@ -28,7 +28,7 @@ lt_skip_missing() {
 	for t in nft ss openssl; do
 		command -v "$t" >/dev/null 2>&1 || la_skip "no $t"
 	done
-	[ -x "$LA_ROOT/$LA_BUILD/ikerelay" ] || la_skip "no $LA_BUILD/ikerelay (make $LA_BUILD/ikerelay)"
+	[ -x "$LA_BIN/ikerelay" ] || la_skip "no $LA_BUILD/ikerelay (make $LA_BUILD/ikerelay)"
 }
 
 # The gateway's templates with the per-address thresholds raised (testbed.sh).
@@ -38,7 +38,7 @@ lt__templates() {
 }
 
 lt__relay_start() {
-	tb_relay_start "$LA_ROOT/$LA_BUILD/ikerelay" "$WORK" || la_fail "ikerelay did not start"
+	tb_relay_start "$LA_BIN/ikerelay" "$WORK" || la_fail "ikerelay did not start"
 	LT_RELAY_PID=$TB_RELAY_PID
 }
 
