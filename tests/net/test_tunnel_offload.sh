@@ -124,13 +124,20 @@ BLOB=$TB_DIR/in/www/blob-64M.bin
 la_conf "$WORK/rekey.conf" tunnel.child_lifetime=5s tunnel.rekey_jitter=1s
 la_start "$WORK/rekey.conf"
 la_wait_up "rekeys under the worker"
-got=$(upload_sha)
-[ "$got" = "$LA_BLOB_SHA" ] || la_fail "rekeys under the worker: 64 MiB upload: sha256 ${got:-none} != $LA_BLOB_SHA"
+# Uploads back to back until two rekeys fell inside them: how many a 64 MiB
+# upload spans depends on the gateway's speed (at most 4 uploads).
+rk=0 ups=0
+while [ "${rk:-0}" -lt 2 ] && [ "$ups" -lt 4 ]; do
+	got=$(upload_sha)
+	ups=$((ups + 1))
+	[ "$got" = "$LA_BLOB_SHA" ] ||
+		la_fail "rekeys under the worker: 64 MiB upload $ups: sha256 ${got:-none} != $LA_BLOB_SHA"
+	rk=$(la_json_num rekeys)
+done
 grep -q -E "dp: [0-9]+ Mbit/s out: encryption moves to the worker thread" "$AGENT_LOG" ||
 	la_fail "rekeys under the worker: the upload did not move encryption to the worker thread"
-rk=$(la_json_num rekeys)
-[ "${rk:-0}" -ge 2 ] || la_fail "rekeys under the worker: ${rk:-0} rekeys during the upload, not >= 2"
+[ "${rk:-0}" -ge 2 ] || la_fail "rekeys under the worker: ${rk:-0} rekeys during $ups uploads, not >= 2"
 drops=$(la_json_num drops)
 la_down "rekeys under the worker"
 
-la_pass "rekeys under the worker: $rk during 64 MiB up ($drops dropped); offload and worker: up $BLOB_MIB MiB in $up_on ms, down in $down_on ms ($split reads split, $merged segments merged); without: up $T_UP ms, down $T_DOWN ms"
+la_pass "rekeys under the worker: $rk during $ups x 64 MiB up ($drops dropped); offload and worker: up $BLOB_MIB MiB in $up_on ms, down in $down_on ms ($split reads split, $merged segments merged); without: up $T_UP ms, down $T_DOWN ms"
