@@ -89,8 +89,7 @@ struct session_child *dp_child_current(struct session *s)
 	struct session_child *cur = NULL;
 
 	for (size_t i = 0; i < SESSION_CHILDREN; i++)
-		if (s->child[i].used && !s->child[i].linger_until &&
-		    (!cur || s->child[i].serial > cur->serial))
+		if (session_child_live(&s->child[i]) && (!cur || s->child[i].serial > cur->serial))
 			cur = &s->child[i];
 	return cur;
 }

@@ -104,6 +104,12 @@ struct session_child {
 	uint64_t linger_until;	/* let go of: receive only until then (loop ms); 0: live */
 };
 
+/* May it send (installed, not lingering)? dp_child_current() picks the newest of these. */
+static inline bool session_child_live(const struct session_child *c)
+{
+	return c->used && !c->linger_until;
+}
+
 /* What the tun carries; set up on the first Child SA, kept across reconnects. */
 struct session_net {
 	bool up;

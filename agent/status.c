@@ -95,8 +95,7 @@ void status_collect(const struct session *s, struct status_info *si)
 	if (s->ike)
 		ike_sa_spis(s->ike, &si->spi_i, &si->spi_r);
 	for (size_t i = 0; i < SESSION_CHILDREN; i++)	/* dp_child_current(), on a const session */
-		if (s->child[i].used && !s->child[i].linger_until &&
-		    (!cur || s->child[i].serial > cur->serial))
+		if (session_child_live(&s->child[i]) && (!cur || s->child[i].serial > cur->serial))
 			cur = &s->child[i];
 	if (cur) {
 		si->child_spi_in = cur->in.spi;
